@@ -1,0 +1,50 @@
+//! The `harness` binary: parses the command line, dispatches to a subcommand, and maps its
+//! outcome to the exit code in one place ([`harness::exit::exit_code`]).
+
+use clap::{Parser, Subcommand};
+use harness::cmd;
+use harness::exit::{exit_code, EXIT_BAD_INPUT};
+
+/// A Jepsen-style fault-injection test harness and linearizability checker.
+#[derive(Debug, Parser)]
+#[command(name = "harness", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a test: start a cluster, drive clients, inject faults, check, report.
+    Test(cmd::test::TestArgs),
+    /// Check history files for linearizability (and convert between formats).
+    Check(cmd::check::CheckArgs),
+    /// Re-check a stored run.
+    Analyze(cmd::analyze::AnalyzeArgs),
+    /// Serve the results store on 127.0.0.1.
+    Serve(cmd::serve::ServeArgs),
+    /// Remove processes, namespaces and rules left by a harness that was killed.
+    Clean(cmd::clean::CleanArgs),
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Test(a) => cmd::test::run(a),
+        Command::Check(a) => cmd::check::run(a),
+        Command::Analyze(a) => cmd::analyze::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Clean(a) => cmd::clean::run(a),
+    };
+    if let Err(e) = &result {
+        eprintln!("harness: error: {e}");
+    }
+    std::process::exit(exit_code(&result));
+}

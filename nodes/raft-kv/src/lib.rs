@@ -1,0 +1,4 @@
+//! `raft-kv`: a Raft key-value store to test. A pure Raft core (no I/O, clock or
+//! randomness inside), a write-ahead log, snapshots, an HTTP key-value API, a peer
+//! transport, and deliberate bugs behind `--bug` flags. Depends on nothing from the harness.
+//! (Skeleton: filled in by issue 3.)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up the machine (scripts/setup.sh), then runs every test of the workspace once:
+# unit, property, corpus and end-to-end tests (real processes, real faults, short limits).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export HARNESS_BIN_DIR="$PWD/target/release"
+cargo test --release --workspace --no-fail-fast
