@@ -2,3 +2,4 @@
 //! randomness inside), a write-ahead log, snapshots, an HTTP key-value API, a peer
 //! transport, and deliberate bugs behind `--bug` flags. Depends on nothing from the harness.
 //! (Skeleton: filled in by issue 3.)
+pub mod raft;
