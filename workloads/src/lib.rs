@@ -1,3 +1,21 @@
 //! `workloads`: what a workload is: seeded op generators, the client side of each workload
 //! against each system under test's API, and which checkers judge it.
-//! (Skeleton: filled in by the harness-test work, issue 4.)
+//!
+//! Module map (one concern each):
+//! - [`completion`]: how a client operation ended (`ok` / `fail` / `info`).
+//! - [`clients`]: one client per protocol (raft-kv HTTP, etcd) behind one dispatch enum.
+//! - [`generator`]: the seeded per-worker op stream (ChaCha), shared by all workloads.
+//! - [`register`]: independent cas-registers (read / write / cas on rotating keys).
+//! - [`set`]: unique integer adds into one set, final reads on every node.
+//! - [`workload`]: the workload enum the runner drives: next op, how to execute it, final
+//!   reads, and which checkers judge the history.
+
+pub mod clients;
+pub mod completion;
+pub mod generator;
+pub mod register;
+pub mod set;
+pub mod workload;
+
+pub use completion::Completion;
+pub use workload::{CheckerKind, OpSpec, Workload, WorkloadKind, WorkloadOptions};

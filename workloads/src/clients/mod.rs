@@ -1,0 +1,116 @@
+//! The client side of each system under test's API, behind one dispatch enum [`Client`]
+//! so the runner and the workloads never care which protocol they speak.
+//!
+//! Every protocol client offers the same method set, each returning a [`Completion`]:
+//! `read(key)`, `write(key, value)`, `cas(key, from, to)` (`from = None` means "key
+//! absent"). Values are strings at this level; workloads encode integers as decimal strings.
+//! - [`raft_kv`]: the node HTTP protocol of `nodes/raft-kv` (and user systems speaking it).
+//! - [`etcd`]: etcd through its v3 JSON gateway (helper H's module).
+
+pub mod etcd;
+pub mod raft_kv;
+
+use crate::Completion;
+use std::time::Duration;
+
+/// One node the client may talk to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The harness name of the node (`n1`, `n2`, ...).
+    pub name: String,
+    /// The numeric id of the node (`n<id>`); the raft-kv protocol calls it `node<id>`.
+    pub id: u64,
+    /// `host:port` the harness reaches the node's client API at.
+    pub addr: String,
+}
+
+/// What every protocol client is built from.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// All nodes of the cluster (redirect targets are looked up here).
+    pub nodes: Vec<Endpoint>,
+    /// Index into `nodes` of the node this client sends to first (Jepsen style).
+    pub home: usize,
+    /// Upper bound on one operation, redirects included.
+    pub op_timeout: Duration,
+    /// How many leader redirects one operation may follow.
+    pub max_redirects: u32,
+    /// Prefix of `X-Request-Id` headers (`<client_id>-<seq>`), unique per client.
+    pub client_id: String,
+}
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("client config: {0}")]
+    Config(String),
+    #[error("protocol client `{0}` is not available: {1}")]
+    Unsupported(&'static str, String),
+}
+
+/// Which protocol a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    RaftKv,
+    Etcd,
+}
+
+/// A client of one system under test: dispatches to the protocol client.
+#[derive(Debug)]
+pub enum Client {
+    RaftKv(raft_kv::RaftKvClient),
+    Etcd(etcd::EtcdClient),
+}
+
+impl Client {
+    /// Build a client speaking `protocol` with `cfg`.
+    pub fn new(protocol: Protocol, cfg: &ClientConfig) -> Result<Client, ClientError> {
+        if cfg.home >= cfg.nodes.len() {
+            return Err(ClientError::Config(format!(
+                "home node index {} out of range ({} nodes)",
+                cfg.home,
+                cfg.nodes.len()
+            )));
+        }
+        match protocol {
+            Protocol::RaftKv => Ok(Client::RaftKv(raft_kv::RaftKvClient::new(cfg)?)),
+            Protocol::Etcd => Ok(Client::Etcd(etcd::EtcdClient::new(cfg)?)),
+        }
+    }
+
+    /// The harness name of the node this client sends to first.
+    pub fn home_name(&self) -> &str {
+        match self {
+            Client::RaftKv(c) => c.home_name(),
+            Client::Etcd(c) => c.home_name(),
+        }
+    }
+
+    /// Read `key`: `Ok(string)` or `Ok(null)` if absent.
+    pub async fn read(&self, key: &str) -> Completion {
+        match self {
+            Client::RaftKv(c) => c.read(key).await,
+            Client::Etcd(c) => c.read(key).await,
+        }
+    }
+
+    /// Write `value` to `key`: `Ok(null)`.
+    pub async fn write(&self, key: &str, value: &str) -> Completion {
+        match self {
+            Client::RaftKv(c) => c.write(key, value).await,
+            Client::Etcd(c) => c.write(key, value).await,
+        }
+    }
+
+    /// Compare-and-set: `Ok(null)` if applied, `Fail("cas-mismatch")` if the current value
+    /// was not `from` (`None` = absent).
+    pub async fn cas(&self, key: &str, from: Option<&str>, to: &str) -> Completion {
+        match self {
+            Client::RaftKv(c) => c.cas(key, from, to).await,
+            Client::Etcd(c) => c.cas(key, from, to).await,
+        }
+    }
+}
+
+/// The error string of a cas whose comparison did not hold (a definite `Fail`).
+pub const CAS_MISMATCH: &str = "cas-mismatch";

@@ -1,0 +1,159 @@
+//! The workload the runner drives: which op each worker issues next (seeded), how an op is
+//! executed against a [`Client`], the final reads after recovery, and which checkers judge
+//! the resulting history.
+
+use crate::clients::Client;
+use crate::register::RegisterGen;
+use crate::set::SetGen;
+use crate::{register, set, Completion};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// One operation to invoke: the history fields `f`, `key`, `value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpSpec {
+    pub f: String,
+    pub key: Option<Value>,
+    pub value: Value,
+}
+
+/// Which workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    Register,
+    Set,
+}
+
+impl WorkloadKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Register => "register",
+            WorkloadKind::Set => "set",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WorkloadKind> {
+        match s {
+            "register" => Some(WorkloadKind::Register),
+            "set" => Some(WorkloadKind::Set),
+            _ => None,
+        }
+    }
+}
+
+/// A checker that judges a workload's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckerKind {
+    /// Linearizability per key with the named model (`cas-register`).
+    Linearizable { model: &'static str },
+    /// Set-full: lost and stale elements of a set (adds + reads).
+    SetFull,
+    /// Counts of ok / fail / info per function (always present).
+    Stats,
+}
+
+/// Workload parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadOptions {
+    pub kind: WorkloadKind,
+    /// Number of workers.
+    pub concurrency: usize,
+    /// Register: concurrently active keys. Set: buckets the set is split into.
+    pub keys: usize,
+    /// Register: operations per key before a fresh key.
+    pub ops_per_key: usize,
+    pub seed: u64,
+}
+
+/// A configured workload.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    opts: WorkloadOptions,
+}
+
+/// One worker's op stream.
+#[derive(Debug)]
+pub enum WorkerGen {
+    Register(RegisterGen),
+    Set(SetGen),
+}
+
+impl WorkerGen {
+    pub fn next_op(&mut self) -> OpSpec {
+        match self {
+            WorkerGen::Register(g) => g.next_op(),
+            WorkerGen::Set(g) => g.next_op(),
+        }
+    }
+}
+
+impl Workload {
+    pub fn new(opts: WorkloadOptions) -> Workload {
+        Workload { opts }
+    }
+
+    pub fn options(&self) -> &WorkloadOptions {
+        &self.opts
+    }
+
+    pub fn kind(&self) -> WorkloadKind {
+        self.opts.kind
+    }
+
+    /// The op stream of worker `worker` (depends only on the seed and the worker index).
+    pub fn generator(&self, worker: usize) -> WorkerGen {
+        let o = &self.opts;
+        match o.kind {
+            WorkloadKind::Register => WorkerGen::Register(RegisterGen::new(o.seed, worker, o.concurrency, o.keys, o.ops_per_key)),
+            WorkloadKind::Set => WorkerGen::Set(SetGen::new(o.seed, worker, o.concurrency)),
+        }
+    }
+
+    /// Execute `op`; `Ok(v)`: `v` is the value recorded on the completion.
+    pub async fn execute(&self, client: &Client, op: &OpSpec) -> Completion {
+        match self.opts.kind {
+            WorkloadKind::Register => register::execute(client, op).await,
+            WorkloadKind::Set => set::execute(client, op, self.opts.keys).await,
+        }
+    }
+
+    /// The final reads to run on every node after recovery: register: a read of every key
+    /// the history touched (`keys`); set: one read of the whole set.
+    pub fn final_reads(&self, keys: &BTreeSet<String>) -> Vec<OpSpec> {
+        match self.opts.kind {
+            WorkloadKind::Register => keys
+                .iter()
+                .map(|k| OpSpec { f: "read".into(), key: Some(Value::String(k.clone())), value: Value::Null })
+                .collect(),
+            WorkloadKind::Set => vec![set::read_op()],
+        }
+    }
+
+    /// The checkers that judge this workload (stats always included).
+    pub fn checkers(&self) -> Vec<CheckerKind> {
+        match self.opts.kind {
+            WorkloadKind::Register => vec![CheckerKind::Linearizable { model: "cas-register" }, CheckerKind::Stats],
+            WorkloadKind::Set => vec![CheckerKind::SetFull, CheckerKind::Stats],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_reads_and_checkers_follow_the_kind() {
+        let reg = Workload::new(WorkloadOptions { kind: WorkloadKind::Register, concurrency: 4, keys: 2, ops_per_key: 10, seed: 1 });
+        let keys: BTreeSet<String> = ["k0".to_string(), "k1".to_string()].into();
+        let reads = reg.final_reads(&keys);
+        assert_eq!(reads.len(), 2);
+        assert!(reads.iter().all(|r| r.f == "read"));
+        assert!(reg.checkers().contains(&CheckerKind::Stats));
+        let set = Workload::new(WorkloadOptions { kind: WorkloadKind::Set, concurrency: 4, keys: 2, ops_per_key: 10, seed: 1 });
+        assert_eq!(set.final_reads(&keys).len(), 1);
+        assert_eq!(set.checkers(), vec![CheckerKind::SetFull, CheckerKind::Stats]);
+        assert_eq!(WorkloadKind::parse("set"), Some(WorkloadKind::Set));
+        assert_eq!(WorkloadKind::parse("bank"), None);
+    }
+}
