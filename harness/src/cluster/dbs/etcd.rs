@@ -1,0 +1,414 @@
+//! etcd (Debian's `etcd-server` 3.4) as a system under test: the binary lookup, one etcd
+//! member per node (its command line: names, URLs, the static `--initial-cluster`, election
+//! timing for a local cluster, pre-vote), the ready probe (`/health` answers 200 only once the
+//! member knows a leader and a read through it succeeded), and the `--db-opt` keys.
+//!
+//! Addresses: a member serves clients on the node's `listen` address (port 2379 in netns mode,
+//! where every node has its own address) and talks to its peers on a second port: 2380 on the
+//! node's own address in netns mode, or a loopback port chosen once per node and kept for the
+//! run (restarts reuse it) when nodes share 127.0.0.1. etcd cannot be given a different
+//! address per peer link, so it does not work behind the per-link proxies
+//! ([`EtcdDb::supports_proxy`] is false): without network namespaces only pause and kill
+//! faults can run.
+//!
+//! Restarts: a member restarted on its own data directory ignores `--initial-cluster*` flags
+//! (the WAL says it is already bootstrapped), so the same command line serves start and restart.
+//!
+//! `--db-opt` keys: `serializable-reads=true|false` (read by the client, see
+//! [`serializable_reads`]); anything else `k=v` becomes the etcd flag `--k=v`, replacing a
+//! default of the same name (e.g. `election-timeout=500`).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use crate::cluster::db::{Db, DbError, DbSpec, NodeSpec, Protocol, ReadyProbe};
+
+/// The client port of every member in netns mode.
+pub const CLIENT_PORT: u16 = 2379;
+/// The peer port of every member in netns mode.
+pub const PEER_PORT: u16 = 2380;
+
+/// The `--db-opt` key that makes the client's reads serializable.
+pub const SERIALIZABLE_READS: &str = "serializable-reads";
+
+/// Flags that suit a local cluster (measured: a leader 0.2 s after start, a new one 0.14 s
+/// after the old one is killed; pre-vote avoids a write outage when a partition heals).
+const DEFAULT_FLAGS: &[(&str, &str)] = &[
+    ("heartbeat-interval", "10"),
+    ("election-timeout", "100"),
+    ("pre-vote", "true"),
+    ("logger", "zap"),
+    ("log-outputs", "stderr"),
+];
+
+/// Flags the harness itself sets from the cluster layout; a `--db-opt` may not override them.
+const RESERVED_FLAGS: &[&str] = &[
+    "name",
+    "data-dir",
+    "listen-client-urls",
+    "advertise-client-urls",
+    "listen-peer-urls",
+    "initial-advertise-peer-urls",
+    "initial-cluster",
+    "initial-cluster-state",
+    "initial-cluster-token",
+];
+
+/// etcd as a [`Db`].
+#[derive(Debug)]
+pub struct EtcdDb {
+    bin: PathBuf,
+    /// `--flag=value` pairs, defaults overridden by `--db-opt`s, in a stable order.
+    flags: Vec<(String, String)>,
+    serializable_reads: bool,
+    /// Loopback peer ports, chosen on first use and kept for the run (restarts reuse them).
+    loopback_peer_ports: Mutex<BTreeMap<u64, u16>>,
+}
+
+impl EtcdDb {
+    /// Builds the etcd system from `--db-bin` (or `etcd` on `PATH`) and the `--db-opt`s.
+    pub fn from_spec(spec: &DbSpec) -> Result<EtcdDb, DbError> {
+        let bin = find_etcd(spec.db_bin.as_deref())?;
+        if !spec.bugs.is_empty() {
+            return Err(DbError::BadConfig(format!(
+                "--bug {} is a raft-kv flag; etcd has no deliberate bugs",
+                spec.bugs.join(", --bug ")
+            )));
+        }
+        let serializable_reads = serializable_reads(&spec.db_opts)?;
+        let mut flags: Vec<(String, String)> = DEFAULT_FLAGS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (k, v) in &spec.db_opts {
+            if k == SERIALIZABLE_READS {
+                continue;
+            }
+            let key = k.trim_start_matches('-');
+            if key.is_empty() || key.contains('=') {
+                return Err(DbError::BadConfig(format!(
+                    "--db-opt `{k}={v}`: the key must be an etcd flag name without dashes"
+                )));
+            }
+            if RESERVED_FLAGS.contains(&key) {
+                return Err(DbError::BadConfig(format!(
+                    "--db-opt `{key}` is set by the harness from the cluster layout"
+                )));
+            }
+            match flags.iter_mut().find(|(fk, _)| fk == key) {
+                Some(slot) => slot.1 = v.clone(),
+                None => flags.push((key.to_string(), v.clone())),
+            }
+        }
+        Ok(EtcdDb {
+            bin,
+            flags,
+            serializable_reads,
+            loopback_peer_ports: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The etcd binary in use.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    /// Whether clients must use serializable reads (`--db-opt serializable-reads=true`).
+    pub fn serializable_reads(&self) -> bool {
+        self.serializable_reads
+    }
+
+    /// The peer URL of `node`: port 2380 on its own address (netns), or a loopback port
+    /// chosen once for the run.
+    fn peer_url(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Result<String, DbError> {
+        let ip = node.listen.ip();
+        if !ip.is_loopback() {
+            return Ok(url(SocketAddr::new(ip, PEER_PORT)));
+        }
+        let mut ports = self
+            .loopback_peer_ports
+            .lock()
+            .map_err(|_| DbError::BadConfig("etcd peer port table poisoned".into()))?;
+        if let Some(port) = ports.get(&node.id) {
+            return Ok(url(SocketAddr::new(ip, *port)));
+        }
+        let taken: Vec<u16> = cluster
+            .iter()
+            .map(|n| n.listen.port())
+            .chain(ports.values().copied())
+            .collect();
+        let port = free_loopback_port(ip, &taken)?;
+        ports.insert(node.id, port);
+        Ok(url(SocketAddr::new(ip, port)))
+    }
+
+    /// The initial cluster token: unique per run (derived from the run's data directories),
+    /// so members of two runs can never join each other.
+    fn cluster_token(cluster: &[NodeSpec]) -> String {
+        let seed = cluster
+            .first()
+            .map(|n| n.data_dir.display().to_string())
+            .unwrap_or_default();
+        format!("harness-{:016x}", fnv1a(seed.as_bytes()))
+    }
+}
+
+impl Db for EtcdDb {
+    fn name(&self) -> &str {
+        "etcd"
+    }
+
+    fn command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Result<Command, DbError> {
+        let own_peer = self.peer_url(node, cluster)?;
+        let mut initial = Vec::with_capacity(cluster.len());
+        for member in cluster {
+            initial.push(format!(
+                "{}={}",
+                member.name,
+                self.peer_url(member, cluster)?
+            ));
+        }
+        if !cluster.iter().any(|m| m.id == node.id) {
+            return Err(DbError::BadConfig(format!(
+                "node {} is not part of the cluster it is started in",
+                node.name
+            )));
+        }
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg(format!("--name={}", node.name))
+            .arg(format!("--data-dir={}", node.data_dir.display()))
+            .arg(format!("--listen-client-urls={}", url(node.listen)))
+            .arg(format!("--advertise-client-urls={}", url(node.client_addr)))
+            .arg(format!("--listen-peer-urls={own_peer}"))
+            .arg(format!("--initial-advertise-peer-urls={own_peer}"))
+            .arg(format!("--initial-cluster={}", initial.join(",")))
+            .arg("--initial-cluster-state=new")
+            .arg(format!(
+                "--initial-cluster-token={}",
+                Self::cluster_token(cluster)
+            ));
+        for (k, v) in &self.flags {
+            cmd.arg(format!("--{k}={v}"));
+        }
+        // etcd 3.4 warns about (and ignores) ETCD_* variables that duplicate flags; make sure
+        // none leaks in from the harness's environment.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ETCD_") {
+                cmd.env_remove(key);
+            }
+        }
+        Ok(cmd)
+    }
+
+    fn ready_probe(&self, _node: &NodeSpec) -> ReadyProbe {
+        // `/health` is 200 only when the member knows a leader and a read through it works.
+        ReadyProbe::HttpGet {
+            path: "/health".into(),
+            require_leader: false,
+        }
+    }
+
+    fn supports_proxy(&self) -> bool {
+        false
+    }
+
+    fn protocol(&self) -> Protocol {
+        Protocol::EtcdV3
+    }
+
+    fn client_port_for(&self, _id: u64) -> u16 {
+        CLIENT_PORT
+    }
+}
+
+/// `serializable-reads` from `--db-opt`s: `true`/`false` (default false).
+pub fn serializable_reads(db_opts: &[(String, String)]) -> Result<bool, DbError> {
+    let mut on = false;
+    for (k, v) in db_opts {
+        if k == SERIALIZABLE_READS {
+            on = match v.as_str() {
+                "true" | "1" | "yes" | "" => true,
+                "false" | "0" | "no" => false,
+                other => {
+                    return Err(DbError::BadConfig(format!(
+                        "--db-opt {SERIALIZABLE_READS}={other}: expected true or false"
+                    )))
+                }
+            };
+        }
+    }
+    Ok(on)
+}
+
+/// The etcd binary: `explicit` (must be a file), else `etcd` on `PATH`.
+pub fn find_etcd(explicit: Option<&Path>) -> Result<PathBuf, DbError> {
+    if let Some(p) = explicit {
+        return if p.is_file() {
+            Ok(p.to_path_buf())
+        } else {
+            Err(DbError::BinaryNotFound(format!(
+                "etcd binary {} (given by --db-bin) does not exist",
+                p.display()
+            )))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join("etcd");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(DbError::BinaryNotFound(
+        "`etcd` is not on PATH: `bash scripts/setup.sh` installs it (Debian's etcd-server), \
+         or pass its path with --db-bin"
+            .into(),
+    ))
+}
+
+fn url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
+/// A port on `ip` that is free now and not in `taken`.
+fn free_loopback_port(ip: IpAddr, taken: &[u16]) -> Result<u16, DbError> {
+    for _ in 0..32 {
+        let listener = std::net::TcpListener::bind(SocketAddr::new(ip, 0))?;
+        let port = listener.local_addr()?.port();
+        if !taken.contains(&port) {
+            return Ok(port);
+        }
+    }
+    Err(DbError::BadConfig(format!(
+        "no free peer port on {ip} for etcd"
+    )))
+}
+
+/// 64-bit FNV-1a: a stable, dependency-free hash for the cluster token.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(opts: &[(&str, &str)]) -> DbSpec {
+        // /bin/sh stands in for the etcd binary: command() never runs it.
+        DbSpec {
+            db: "etcd".into(),
+            db_bin: Some(PathBuf::from("/bin/sh")),
+            db_opts: opts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..DbSpec::default()
+        }
+    }
+
+    fn node(id: u64, ip: &str, port: u16) -> NodeSpec {
+        let addr: SocketAddr = format!("{ip}:{port}").parse().expect("addr");
+        NodeSpec {
+            id,
+            name: format!("n{id}"),
+            listen: addr,
+            client_addr: addr,
+            peer_addrs: vec![],
+            data_dir: PathBuf::from(format!("/tmp/run/nodes/n{id}/data")),
+            log_dir: PathBuf::from(format!("/tmp/run/nodes/n{id}")),
+        }
+    }
+
+    fn args(cmd: &Command) -> Vec<String> {
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn netns_command_lists_every_member_on_port_2380() {
+        let db = EtcdDb::from_spec(&spec(&[])).expect("db");
+        let cluster: Vec<NodeSpec> = (1..=3)
+            .map(|i| node(i, &format!("10.9.0.{i}"), 2379))
+            .collect();
+        let a = args(&db.command(&cluster[1], &cluster).expect("command"));
+        assert!(a.contains(&"--name=n2".to_string()), "{a:?}");
+        assert!(a.contains(&"--listen-client-urls=http://10.9.0.2:2379".to_string()));
+        assert!(a.contains(&"--listen-peer-urls=http://10.9.0.2:2380".to_string()));
+        assert!(a.contains(
+            &"--initial-cluster=n1=http://10.9.0.1:2380,n2=http://10.9.0.2:2380,n3=http://10.9.0.3:2380"
+                .to_string()
+        ));
+        assert!(a.contains(&"--election-timeout=100".to_string()));
+        assert!(a.contains(&"--pre-vote=true".to_string()));
+        assert!(a.contains(&"--data-dir=/tmp/run/nodes/n2/data".to_string()));
+        assert!(!db.supports_proxy());
+        assert_eq!(db.protocol(), Protocol::EtcdV3);
+        assert_eq!(db.client_port_for(2), CLIENT_PORT);
+    }
+
+    #[test]
+    fn loopback_peer_ports_are_distinct_and_stable_across_restarts() {
+        let db = EtcdDb::from_spec(&spec(&[])).expect("db");
+        let cluster: Vec<NodeSpec> = (1..=3)
+            .map(|i| node(i, "127.0.0.1", 20000 + i as u16))
+            .collect();
+        let first = args(&db.command(&cluster[0], &cluster).expect("command"));
+        let again = args(&db.command(&cluster[0], &cluster).expect("command"));
+        assert_eq!(first, again, "a restart must reuse the same URLs");
+        let initial = first
+            .iter()
+            .find(|a| a.starts_with("--initial-cluster="))
+            .expect("initial cluster");
+        let ports: Vec<&str> = initial
+            .trim_start_matches("--initial-cluster=")
+            .split(',')
+            .map(|m| m.rsplit(':').next().unwrap_or(""))
+            .collect();
+        assert_eq!(ports.len(), 3);
+        let mut unique = ports.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 3, "{ports:?}");
+        for p in &ports {
+            assert!(!["20001", "20002", "20003"].contains(p), "{ports:?}");
+        }
+    }
+
+    #[test]
+    fn db_opts_override_defaults_and_reserved_flags_are_refused() {
+        let db = EtcdDb::from_spec(&spec(&[
+            ("election-timeout", "500"),
+            ("serializable-reads", "true"),
+        ]))
+        .expect("db");
+        assert!(db.serializable_reads());
+        let cluster = vec![node(1, "10.9.0.1", 2379)];
+        let a = args(&db.command(&cluster[0], &cluster).expect("command"));
+        assert!(a.contains(&"--election-timeout=500".to_string()));
+        assert!(!a.contains(&"--election-timeout=100".to_string()));
+        assert!(!a.iter().any(|x| x.contains("serializable")));
+        let err = EtcdDb::from_spec(&spec(&[("data-dir", "/x")])).expect_err("reserved");
+        assert!(err.to_string().contains("data-dir"));
+        let err =
+            EtcdDb::from_spec(&spec(&[("serializable-reads", "maybe")])).expect_err("bad bool");
+        assert!(err.to_string().contains("serializable-reads"));
+    }
+
+    #[test]
+    fn a_missing_binary_is_named() {
+        let mut s = spec(&[]);
+        s.db_bin = Some(PathBuf::from("/nonexistent/etcd"));
+        let err = EtcdDb::from_spec(&s).expect_err("missing");
+        assert!(matches!(err, DbError::BinaryNotFound(_)));
+        assert!(err.to_string().contains("/nonexistent/etcd"));
+    }
+}

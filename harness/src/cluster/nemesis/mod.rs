@@ -1,0 +1,171 @@
+//! The nemesis: fault kinds and partition shapes (the `--nemesis` / `--partition` choices),
+//! the events it reports, the pure seeded [`planner`] and the [`executor`] that applies the
+//! plan to a running [`Cluster`](crate::cluster::Cluster) on a schedule.
+
+pub mod executor;
+pub mod planner;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+pub use executor::{run, NemesisSummary};
+pub use planner::{plan_grudge, PlannedFault, Planner};
+
+use crate::cluster::Grudge;
+
+/// One kind of fault (`--nemesis partition,pause,kill`; `none` is the empty list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FaultKind {
+    Partition,
+    Pause,
+    Kill,
+}
+
+impl FaultKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FaultKind::Partition => "partition",
+            FaultKind::Pause => "pause",
+            FaultKind::Kill => "kill",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FaultKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "partition" => Ok(FaultKind::Partition),
+            "pause" => Ok(FaultKind::Pause),
+            "kill" => Ok(FaultKind::Kill),
+            other => Err(format!(
+                "unknown nemesis `{other}` (partition, pause, kill, none)"
+            )),
+        }
+    }
+}
+
+/// Parses a `--nemesis` comma list (`partition,pause,kill`, `none`, or empty) into fault kinds,
+/// without duplicates, in the given order.
+pub fn parse_faults(s: &str) -> Result<Vec<FaultKind>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if part == "none" {
+            continue;
+        }
+        let k: FaultKind = part.parse()?;
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
+/// The shape of partitions (`--partition`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PartitionShape {
+    /// One node cut from all others.
+    Isolated,
+    /// A random minority and majority.
+    Halves,
+    /// Every node hears a majority, no two the same majority (Jepsen's majorities-ring).
+    MajoritiesRing,
+    /// Two halves that cannot hear each other, joined by one node that hears both.
+    Bridge,
+    /// One of the above, drawn each time.
+    #[default]
+    Random,
+    /// A fixed grudge (node → nodes it cannot hear from).
+    Explicit(Grudge),
+}
+
+impl FromStr for PartitionShape {
+    type Err = String;
+    /// `isolated`, `halves`, `majorities-ring`, `bridge`, `random`, or a JSON grudge object
+    /// such as `{"n1":["n2","n3"]}`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "isolated" | "one" => Ok(PartitionShape::Isolated),
+            "halves" => Ok(PartitionShape::Halves),
+            "majorities-ring" | "ring" => Ok(PartitionShape::MajoritiesRing),
+            "bridge" => Ok(PartitionShape::Bridge),
+            "random" => Ok(PartitionShape::Random),
+            t if t.starts_with('{') => serde_json::from_str::<Grudge>(t)
+                .map(PartitionShape::Explicit)
+                .map_err(|e| format!("bad grudge JSON `{t}`: {e}")),
+            other => Err(format!(
+                "unknown partition shape `{other}` (isolated, halves, majorities-ring, bridge, random, or a JSON grudge)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for PartitionShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PartitionShape::Isolated => f.write_str("isolated"),
+            PartitionShape::Halves => f.write_str("halves"),
+            PartitionShape::MajoritiesRing => f.write_str("majorities-ring"),
+            PartitionShape::Bridge => f.write_str("bridge"),
+            PartitionShape::Random => f.write_str("random"),
+            PartitionShape::Explicit(g) => {
+                f.write_str(&serde_json::to_string(g).unwrap_or_else(|_| "{}".into()))
+            }
+        }
+    }
+}
+
+/// How the nemesis behaves during the main phase.
+#[derive(Debug, Clone)]
+pub struct NemesisConfig {
+    /// Fault kinds, used in rotation; empty = no faults.
+    pub faults: Vec<FaultKind>,
+    pub shape: PartitionShape,
+    /// Time between fault changes: a fault is on for one interval, then off for one.
+    pub interval: Duration,
+    pub seed: u64,
+}
+
+/// One applied fault change, for the history: `f` is one of `start-partition`,
+/// `stop-partition`, `pause`, `resume`, `kill`, `restart`; `value` is the grudge object (or
+/// null on stop-partition) or the list of node names; `at` is when the change was applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NemesisEvent {
+    pub f: String,
+    pub value: serde_json::Value,
+    pub at: Instant,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_fault_lists_and_shapes() {
+        assert_eq!(
+            parse_faults("partition,pause,kill").unwrap(),
+            vec![FaultKind::Partition, FaultKind::Pause, FaultKind::Kill]
+        );
+        assert!(parse_faults("none").unwrap().is_empty());
+        assert!(parse_faults("").unwrap().is_empty());
+        assert_eq!(parse_faults("kill,kill").unwrap(), vec![FaultKind::Kill]);
+        assert!(parse_faults("partition,flood").is_err());
+        assert_eq!(
+            "majorities-ring".parse::<PartitionShape>().unwrap(),
+            PartitionShape::MajoritiesRing
+        );
+        let g: PartitionShape = r#"{"n1":["n2"]}"#.parse().unwrap();
+        match g {
+            PartitionShape::Explicit(g) => assert!(g["n1"].contains("n2")),
+            other => panic!("{other:?}"),
+        }
+        assert!("triangle".parse::<PartitionShape>().is_err());
+    }
+}

@@ -1,0 +1,338 @@
+//! The pure, seeded nemesis planner: which fault comes next and on which nodes. Same seed and
+//! same node list → same decisions, whatever the timing of the run (no clocks, no I/O).
+
+use std::collections::BTreeSet;
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::{FaultKind, PartitionShape};
+use crate::cluster::Grudge;
+
+/// One planned fault: what to break (the executor also knows how to undo it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlannedFault {
+    Partition(Grudge),
+    Pause(Vec<String>),
+    Kill(Vec<String>),
+}
+
+/// Seeded sequence of faults: rotates through the configured fault kinds in order; each
+/// partition's shape and each pause/kill target drawn from a ChaCha stream.
+#[derive(Debug, Clone)]
+pub struct Planner {
+    rng: ChaCha8Rng,
+    faults: Vec<FaultKind>,
+    shape: PartitionShape,
+    nodes: Vec<String>,
+    next: usize,
+}
+
+impl Planner {
+    pub fn new(
+        seed: u64,
+        faults: Vec<FaultKind>,
+        shape: PartitionShape,
+        nodes: Vec<String>,
+    ) -> Self {
+        Planner {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            faults,
+            shape,
+            nodes,
+            next: 0,
+        }
+    }
+
+    /// The next fault, or `None` if no fault kinds are configured (or there are no nodes).
+    pub fn next_fault(&mut self) -> Option<PlannedFault> {
+        if self.faults.is_empty() || self.nodes.is_empty() {
+            return None;
+        }
+        let kind = self.faults[self.next % self.faults.len()];
+        self.next += 1;
+        Some(match kind {
+            FaultKind::Partition => {
+                PlannedFault::Partition(plan_grudge(&self.shape, &self.nodes, &mut self.rng))
+            }
+            FaultKind::Pause => PlannedFault::Pause(pick_targets(&self.nodes, &mut self.rng)),
+            FaultKind::Kill => PlannedFault::Kill(pick_targets(&self.nodes, &mut self.rng)),
+        })
+    }
+}
+
+/// Targets of a pause or kill: usually one random node, one time in four a random minority
+/// (never a majority, so the cluster can keep serving).
+fn pick_targets(nodes: &[String], rng: &mut ChaCha8Rng) -> Vec<String> {
+    let minority = (nodes.len().saturating_sub(1)) / 2;
+    let count = if minority > 1 && rng.gen_range(0..4) == 0 {
+        minority
+    } else {
+        1
+    };
+    let mut picked: Vec<String> = nodes.choose_multiple(rng, count).cloned().collect();
+    picked.sort();
+    picked
+}
+
+/// A grudge where every node cannot hear from the nodes outside its own component.
+fn grudge_from_components(nodes: &[String], components: &[Vec<String>]) -> Grudge {
+    let mut grudge = Grudge::new();
+    for comp in components {
+        let inside: BTreeSet<&String> = comp.iter().collect();
+        for n in comp {
+            let others: BTreeSet<String> = nodes
+                .iter()
+                .filter(|m| !inside.contains(m))
+                .cloned()
+                .collect();
+            grudge.insert(n.clone(), others);
+        }
+    }
+    grudge.retain(|_, v| !v.is_empty());
+    grudge
+}
+
+/// Draws a partition of `nodes` of the given shape (pure given the rng state). Shapes that
+/// need more nodes than there are fall back to `isolated`; one node gives an empty grudge.
+pub fn plan_grudge(shape: &PartitionShape, nodes: &[String], rng: &mut ChaCha8Rng) -> Grudge {
+    let n = nodes.len();
+    if n < 2 {
+        return Grudge::new();
+    }
+    let mut shuffled = nodes.to_vec();
+    shuffled.shuffle(rng);
+    match shape {
+        PartitionShape::Explicit(g) => g.clone(),
+        PartitionShape::Random => {
+            let shapes = [
+                PartitionShape::Isolated,
+                PartitionShape::Halves,
+                PartitionShape::MajoritiesRing,
+                PartitionShape::Bridge,
+            ];
+            let pick = rng.gen_range(0..shapes.len());
+            plan_grudge(&shapes[pick], nodes, rng)
+        }
+        PartitionShape::Isolated => {
+            let (one, rest) = shuffled.split_at(1);
+            grudge_from_components(nodes, &[one.to_vec(), rest.to_vec()])
+        }
+        PartitionShape::Halves => {
+            let (minority, majority) = shuffled.split_at(n / 2);
+            grudge_from_components(nodes, &[minority.to_vec(), majority.to_vec()])
+        }
+        PartitionShape::Bridge => {
+            if n < 3 {
+                return plan_grudge(&PartitionShape::Isolated, nodes, rng);
+            }
+            // shuffled[0] is the bridge; the rest split into two halves that cannot hear each
+            // other but both hear the bridge.
+            let rest = &shuffled[1..];
+            let (a, b) = rest.split_at(rest.len() / 2);
+            let mut grudge = Grudge::new();
+            for x in a {
+                grudge.insert(x.clone(), b.iter().cloned().collect());
+            }
+            for x in b {
+                grudge.insert(x.clone(), a.iter().cloned().collect());
+            }
+            grudge.retain(|_, v| !v.is_empty());
+            grudge
+        }
+        PartitionShape::MajoritiesRing => {
+            if n < 3 {
+                return plan_grudge(&PartitionShape::Isolated, nodes, rng);
+            }
+            // Jepsen's majorities ring: windows of a majority along a shuffled ring; the middle
+            // node of each window hears exactly that window.
+            let m = n / 2 + 1;
+            let mut grudge = Grudge::new();
+            for start in 0..n {
+                let window: Vec<&String> = (0..m).map(|k| &shuffled[(start + k) % n]).collect();
+                let middle = window[m / 2].clone();
+                let cut: BTreeSet<String> = nodes
+                    .iter()
+                    .filter(|x| !window.contains(x))
+                    .cloned()
+                    .collect();
+                grudge.insert(middle, cut);
+            }
+            grudge.retain(|_, v| !v.is_empty());
+            grudge
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("n{i}")).collect()
+    }
+
+    /// The set of nodes `node` hears (itself included).
+    fn hears(g: &Grudge, nodes: &[String], node: &str) -> BTreeSet<String> {
+        let cut = g.get(node).cloned().unwrap_or_default();
+        nodes
+            .iter()
+            .filter(|x| !cut.contains(*x))
+            .cloned()
+            .collect()
+    }
+
+    fn check_wellformed(g: &Grudge, nodes: &[String]) {
+        for (k, v) in g {
+            assert!(nodes.contains(k), "{k} not a node");
+            assert!(!v.contains(k), "{k} cut from itself");
+            assert!(!v.is_empty());
+            for x in v {
+                assert!(nodes.contains(x));
+            }
+        }
+    }
+
+    #[test]
+    fn isolated_cuts_exactly_one_node_from_all_others() {
+        for n in [3, 5] {
+            let nodes = names(n);
+            for seed in 0..20 {
+                let g = plan_grudge(
+                    &PartitionShape::Isolated,
+                    &nodes,
+                    &mut ChaCha8Rng::seed_from_u64(seed),
+                );
+                check_wellformed(&g, &nodes);
+                let alone: Vec<&String> = nodes
+                    .iter()
+                    .filter(|x| hears(&g, &nodes, x).len() == 1)
+                    .collect();
+                assert_eq!(alone.len(), 1, "{g:?}");
+                for x in &nodes {
+                    if x != alone[0] {
+                        assert_eq!(hears(&g, &nodes, x).len(), n - 1, "{g:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn halves_are_two_symmetric_components_minority_and_majority() {
+        for n in [3, 5] {
+            let nodes = names(n);
+            for seed in 0..20 {
+                let g = plan_grudge(
+                    &PartitionShape::Halves,
+                    &nodes,
+                    &mut ChaCha8Rng::seed_from_u64(seed),
+                );
+                check_wellformed(&g, &nodes);
+                let comps: BTreeSet<BTreeSet<String>> =
+                    nodes.iter().map(|x| hears(&g, &nodes, x)).collect();
+                assert_eq!(comps.len(), 2, "{g:?}");
+                let sizes: BTreeSet<usize> = comps.iter().map(|c| c.len()).collect();
+                assert_eq!(sizes, [n / 2, n - n / 2].into_iter().collect());
+                // Symmetric: a cannot hear b iff b cannot hear a.
+                for (a, cut) in &g {
+                    for b in cut {
+                        assert!(g[b].contains(a));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn majorities_ring_every_node_hears_a_distinct_majority() {
+        for n in [3, 5] {
+            let nodes = names(n);
+            for seed in 0..20 {
+                let g = plan_grudge(
+                    &PartitionShape::MajoritiesRing,
+                    &nodes,
+                    &mut ChaCha8Rng::seed_from_u64(seed),
+                );
+                check_wellformed(&g, &nodes);
+                let seen: Vec<BTreeSet<String>> =
+                    nodes.iter().map(|x| hears(&g, &nodes, x)).collect();
+                for s in &seen {
+                    assert_eq!(s.len(), n / 2 + 1, "{g:?}");
+                }
+                let distinct: BTreeSet<&BTreeSet<String>> = seen.iter().collect();
+                assert_eq!(distinct.len(), n, "{g:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn bridge_has_one_node_hearing_everyone_between_two_deaf_halves() {
+        for n in [3, 5] {
+            let nodes = names(n);
+            for seed in 0..20 {
+                let g = plan_grudge(
+                    &PartitionShape::Bridge,
+                    &nodes,
+                    &mut ChaCha8Rng::seed_from_u64(seed),
+                );
+                check_wellformed(&g, &nodes);
+                let bridges: Vec<&String> = nodes.iter().filter(|x| !g.contains_key(*x)).collect();
+                assert_eq!(bridges.len(), 1, "{g:?}");
+                let b = bridges[0];
+                for (x, cut) in &g {
+                    assert!(!cut.contains(b));
+                    // x hears its own half plus the bridge: a majority.
+                    assert_eq!(hears(&g, &nodes, x).len() + cut.len(), n);
+                    for y in cut {
+                        assert!(g[y].contains(x), "asymmetric {g:?}");
+                    }
+                }
+                let halves: BTreeSet<BTreeSet<String>> =
+                    g.keys().map(|x| hears(&g, &nodes, x)).collect();
+                assert_eq!(halves.len(), 2, "{g:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn same_seed_same_plan_and_different_seeds_differ() {
+        let nodes = names(5);
+        let plan = |seed| {
+            let mut p = Planner::new(
+                seed,
+                vec![FaultKind::Partition, FaultKind::Pause, FaultKind::Kill],
+                PartitionShape::Random,
+                nodes.clone(),
+            );
+            (0..30).map(|_| p.next_fault().unwrap()).collect::<Vec<_>>()
+        };
+        assert_eq!(plan(7), plan(7));
+        assert_ne!(plan(7), plan(8));
+        // Rotation: partition, pause, kill, partition, ...
+        let p = plan(7);
+        assert!(matches!(p[0], PlannedFault::Partition(_)));
+        assert!(matches!(p[1], PlannedFault::Pause(_)));
+        assert!(matches!(p[2], PlannedFault::Kill(_)));
+        assert!(matches!(p[3], PlannedFault::Partition(_)));
+        // Pause/kill never take a majority.
+        for f in &p {
+            if let PlannedFault::Pause(v) | PlannedFault::Kill(v) = f {
+                assert!(!v.is_empty() && v.len() <= 2, "{v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_faults_plans_nothing_and_one_node_gives_empty_grudge() {
+        let mut p = Planner::new(1, vec![], PartitionShape::Halves, names(3));
+        assert_eq!(p.next_fault(), None);
+        let g = plan_grudge(
+            &PartitionShape::Halves,
+            &names(1),
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        assert!(g.is_empty());
+    }
+}

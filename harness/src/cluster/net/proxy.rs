@@ -1,0 +1,1 @@
+//! The proxy backend. (Being built.)
