@@ -1,6 +1,39 @@
-//! `raft-node` (skeleton: issue 3).
+//! `raft-node`: run one raft-kv node. Parses the command line (see `raft_kv::config`),
+//! runs the server, and maps failures to a clear message and exit code 1 (2 for bad flags).
+
+use clap::Parser;
+use raft_kv::config::NodeArgs;
 
 fn main() {
-    eprintln!("raft-node is not built yet");
-    std::process::exit(1);
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = NodeArgs::parse();
+    let cfg = match args.into_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("raft-node: {e}");
+            std::process::exit(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("raft-node: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(raft_kv::server::serve(cfg)) {
+        eprintln!("raft-node: {e}");
+        std::process::exit(1);
+    }
 }

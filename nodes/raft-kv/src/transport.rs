@@ -1,0 +1,100 @@
+//! Peer transport: outgoing Raft messages go to each peer's own address (`--peer ID=ADDR`,
+//! so a harness can route every directed link through its own proxy) as JSON batches on
+//! `POST /raft/messages`. One task per peer with a bounded queue: when the queue is full the
+//! message is dropped (Raft tolerates loss); each task sends everything queued in one
+//! request, over a keep-alive connection with short timeouts. Receiving is in `http`.
+
+use crate::node::Outbox;
+use crate::raft::Message;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Messages queued per peer before new ones are dropped.
+pub const PEER_QUEUE: usize = 4096;
+/// Most messages sent in one HTTP request.
+pub const MAX_BATCH: usize = 1024;
+
+/// The sending side, owned by the event loop.
+#[derive(Debug)]
+pub struct HttpTransport {
+    queues: BTreeMap<u64, mpsc::Sender<Message>>,
+    dropped: u64,
+}
+
+impl HttpTransport {
+    /// Spawn one sender task per peer on the current tokio runtime.
+    pub fn spawn(peers: &BTreeMap<u64, String>) -> Result<HttpTransport, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(300))
+            .timeout(Duration::from_millis(1000))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .build()?;
+        let mut queues = BTreeMap::new();
+        for (&id, addr) in peers {
+            let (tx, rx) = mpsc::channel(PEER_QUEUE);
+            let url = format!("http://{addr}/raft/messages");
+            tokio::spawn(peer_task(id, url, client.clone(), rx));
+            queues.insert(id, tx);
+        }
+        Ok(HttpTransport { queues, dropped: 0 })
+    }
+}
+
+impl Outbox for HttpTransport {
+    fn send(&mut self, msg: Message) {
+        match self.queues.get(&msg.to) {
+            Some(q) => {
+                if q.try_send(msg).is_err() {
+                    self.dropped += 1;
+                    if self.dropped.is_power_of_two() {
+                        tracing::debug!(dropped = self.dropped, "peer queue full: dropping");
+                    }
+                }
+            }
+            None => tracing::warn!(to = msg.to, "message to an unknown peer dropped"),
+        }
+    }
+}
+
+async fn peer_task(id: u64, url: String, client: reqwest::Client, mut rx: mpsc::Receiver<Message>) {
+    let mut failures: u64 = 0;
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        let body = match serde_json::to_vec(&batch) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("cannot encode messages: {e}");
+                continue;
+            }
+        };
+        let res = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await;
+        match res {
+            Ok(r) if r.status().is_success() => failures = 0,
+            Ok(r) => {
+                failures += 1;
+                if failures.is_power_of_two() {
+                    tracing::debug!(peer = id, status = %r.status(), "peer refused messages");
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                if failures.is_power_of_two() {
+                    tracing::debug!(peer = id, failures, "peer unreachable: {e}");
+                }
+            }
+        }
+    }
+}
