@@ -1,16 +1,50 @@
-//! Guaranteed cleanup. (Being built.)
+//! Guaranteed cleanup of what a run creates: the `cleanup.json` manifest (written to the run's
+//! folder and to a state directory before anything is created, so a SIGKILLed harness leaves a
+//! record), the registry of live clusters that the Ctrl-C / SIGTERM handler tears down, the
+//! synchronous teardown used by `Drop` and that handler, and [`clean_leftovers`] behind
+//! `harness clean` (manifests plus a scan by name prefix of namespaces, links and processes
+//! whose environment carries `HARNESS_RUN=<prefix>`).
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+
+use super::net::netns::{self, NetnsNames};
+use super::process::{OWNER_ENV, RUN_ENV};
 use super::ClusterError;
 
 /// What `harness clean` removed (or would remove, in a dry run).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CleanReport {
+    /// `pid cmdline` of each process killed.
     pub processes: Vec<String>,
     pub namespaces: Vec<String>,
     pub links: Vec<String>,
+    /// Manifest files removed from the state directory.
     pub manifests: Vec<String>,
-    /// Runs whose harness is still alive, left alone.
+    /// Run prefixes whose harness is still alive, left alone.
     pub skipped_live: Vec<String>,
+}
+
+/// The record of a run's resources (`cleanup.json`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub prefix: String,
+    pub harness_pid: u32,
+    /// The harness process's start time (field 22 of `/proc/<pid>/stat`), to tell a live
+    /// harness from a reused pid.
+    pub harness_start: u64,
+    pub run_dir: PathBuf,
+    pub net: String,
+    pub namespaces: Vec<String>,
+    pub links: Vec<String>,
+    /// Node process ids (updated on restart).
+    pub pids: Vec<i32>,
+    /// True once the run tore everything down itself.
+    pub cleaned: bool,
 }
 
 /// A fresh run prefix: `hx` + 6 lowercase alphanumerics.
@@ -24,15 +58,336 @@ pub fn new_run_prefix() -> String {
     format!("hx{tail}")
 }
 
-/// Installs the Ctrl-C / SIGTERM handler that tears down live clusters, then exits 130 / 143.
-/// Call once from inside the tokio runtime.
+/// Whether `p` is usable as a run prefix: 2..=8 chars of `[a-z0-9]`, starting with a letter.
+pub fn valid_prefix(p: &str) -> bool {
+    (2..=8).contains(&p.len())
+        && p.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && p.as_bytes()[0].is_ascii_lowercase()
+}
+
+/// Where manifests of live runs are kept: `$HARNESS_STATE_DIR` or `/tmp/harness-runs`.
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("HARNESS_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("harness-runs"))
+}
+
+fn proc_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces; fields after the last ')' are fixed.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// This harness process's (pid, start time).
+pub fn self_identity() -> (u32, u64) {
+    let pid = std::process::id();
+    (pid, proc_start_time(pid).unwrap_or(0))
+}
+
+fn harness_alive(pid: u32, start: u64) -> bool {
+    match proc_start_time(pid) {
+        Some(s) => start == 0 || s == start,
+        None => false,
+    }
+}
+
+impl Manifest {
+    fn write_to(&self, path: &Path) -> Result<(), ClusterError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| ClusterError::Io(std::io::Error::other(e)))?;
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    }
+
+    /// Writes `run_dir/cleanup.json` and, unless cleaned, the state-directory copy (removes it
+    /// once cleaned).
+    pub fn save(&self) -> Result<(), ClusterError> {
+        self.write_to(&self.run_dir.join("cleanup.json"))?;
+        let state = state_dir().join(format!("{}.json", self.prefix));
+        if self.cleaned {
+            match std::fs::remove_file(&state) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+            Ok(())
+        } else {
+            self.write_to(&state)
+        }
+    }
+}
+
+/// What the signal handler needs to tear a live cluster down synchronously.
+#[derive(Debug, Clone)]
+pub struct LiveRun {
+    pub manifest: Manifest,
+    pub netns: Option<NetnsNames>,
+}
+
+static LIVE: Mutex<BTreeMap<String, LiveRun>> = Mutex::new(BTreeMap::new());
+
+fn live() -> std::sync::MutexGuard<'static, BTreeMap<String, LiveRun>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Registers (or updates) a live run for the signal handler.
+pub fn register(run: LiveRun) {
+    live().insert(run.manifest.prefix.clone(), run);
+}
+
+/// Removes a run from the live registry.
+pub fn unregister(prefix: &str) {
+    live().remove(prefix);
+}
+
+/// Kills the node process groups, deletes the namespaces and links of `run`, marks the
+/// manifest cleaned. Synchronous, best effort; returns the first error.
+pub fn teardown_sync(run: &LiveRun) -> Result<(), ClusterError> {
+    for pid in &run.manifest.pids {
+        let _ = killpg(Pid::from_raw(*pid), Signal::SIGKILL);
+        let _ = killpg(Pid::from_raw(*pid), Signal::SIGCONT);
+    }
+    let mut result = Ok(());
+    if let Some(names) = &run.netns {
+        result = netns::teardown_names(names);
+    }
+    let mut m = run.manifest.clone();
+    m.cleaned = result.is_ok();
+    let _ = m.save();
+    result
+}
+
+/// Installs the Ctrl-C / SIGTERM handler: it tears down every live cluster, then exits with
+/// 130 (SIGINT) or 143 (SIGTERM). Call once, from inside the tokio runtime.
 pub fn install_signal_cleanup() -> Result<(), ClusterError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        let code = tokio::select! {
+            _ = int.recv() => 130,
+            _ = term.recv() => 143,
+        };
+        let runs: Vec<LiveRun> = live().values().cloned().collect();
+        for run in &runs {
+            eprintln!(
+                "harness: signal received, tearing down run {} ({})",
+                run.manifest.prefix,
+                run.manifest.run_dir.display()
+            );
+            if let Err(e) = teardown_sync(run) {
+                eprintln!("harness: cleanup of {}: {e}", run.manifest.prefix);
+            }
+        }
+        // The documented exception to "exit codes only in main.rs": a signal ends the process.
+        std::process::exit(code);
+    });
     Ok(())
 }
 
-/// Removes leftovers (processes, namespaces, links) of dead runs whose prefix starts with
-/// `prefix`. With `dry_run`, only reports.
+/// Splits a resource name `<prefix>-<suffix>` into its run prefix when the suffix is one the
+/// harness uses (`sw`, `h`, `n<digits>`) and the prefix is valid.
+fn run_prefix_of(name: &str) -> Option<&str> {
+    let (p, suffix) = name.rsplit_once('-')?;
+    let ours = suffix == "sw"
+        || suffix == "h"
+        || (suffix.len() > 1
+            && suffix.starts_with('n')
+            && suffix[1..].bytes().all(|b| b.is_ascii_digit()));
+    (ours && valid_prefix(p)).then_some(p)
+}
+
+/// Processes whose environment carries `HARNESS_RUN=<p>`: (pid, p, owner pid, cmdline).
+fn marked_processes() -> Vec<(i32, String, Option<u32>, String)> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    let me = std::process::id() as i32;
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        let mut run = None;
+        let mut owner = None;
+        for var in env.split(|b| *b == 0) {
+            let var = String::from_utf8_lossy(var);
+            if let Some(v) = var.strip_prefix(&format!("{RUN_ENV}=")) {
+                run = Some(v.to_string());
+            } else if let Some(v) = var.strip_prefix(&format!("{OWNER_ENV}=")) {
+                owner = v.parse().ok();
+            }
+        }
+        if let Some(run) = run {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    String::from_utf8_lossy(&c)
+                        .split('\0')
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            out.push((pid, run, owner, cmd));
+        }
+    }
+    out
+}
+
+/// Removes leftovers of dead runs whose prefix starts with `prefix` (use `"hx"` for every
+/// run): node processes (found by `HARNESS_RUN` in their environment), namespaces
+/// (`<p>-sw`, `<p>-n<i>`), host links (`<p>-h`), and stale manifests. Runs whose harness is
+/// still alive are left alone and listed in `skipped_live`. With `dry_run`, only reports.
 pub fn clean_leftovers(prefix: &str, dry_run: bool) -> Result<CleanReport, ClusterError> {
-    let _ = (prefix, dry_run);
-    Ok(CleanReport::default())
+    let mut report = CleanReport::default();
+    let mut live_prefixes = BTreeSet::new();
+    let mut dead_manifests = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(state_dir()) {
+        for e in rd.flatten() {
+            let path = e.path();
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let Ok(m) = serde_json::from_str::<Manifest>(&text) else {
+                continue;
+            };
+            if !m.prefix.starts_with(prefix) {
+                continue;
+            }
+            if harness_alive(m.harness_pid, m.harness_start) && m.harness_pid != std::process::id()
+            {
+                live_prefixes.insert(m.prefix.clone());
+            } else {
+                dead_manifests.push((path, m));
+            }
+        }
+    }
+    let procs = marked_processes();
+    for (_, run, owner, _) in &procs {
+        if let Some(owner) = owner {
+            if *owner != std::process::id() && proc_start_time(*owner).is_some() {
+                live_prefixes.insert(run.clone());
+            }
+        }
+    }
+    report.skipped_live = live_prefixes
+        .iter()
+        .filter(|p| p.starts_with(prefix))
+        .cloned()
+        .collect();
+    let is_target = |p: &str| p.starts_with(prefix) && !live_prefixes.contains(p);
+
+    let mut first_err: Option<ClusterError> = None;
+    for (pid, run, _, cmd) in &procs {
+        if is_target(run) {
+            report.processes.push(format!("{pid} {cmd}"));
+            if !dry_run {
+                let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+                let _ = kill(Pid::from_raw(*pid), Signal::SIGCONT);
+            }
+        }
+    }
+    for ns in netns::list_namespaces() {
+        if run_prefix_of(&ns).is_some_and(is_target) {
+            report.namespaces.push(ns.clone());
+            if !dry_run {
+                let out = std::process::Command::new("ip")
+                    .args(["netns", "del", &ns])
+                    .output();
+                match out {
+                    Ok(o) if o.status.success() => {}
+                    Ok(o) => {
+                        first_err.get_or_insert(ClusterError::Net(format!(
+                            "ip netns del {ns}: {}",
+                            String::from_utf8_lossy(&o.stderr).trim()
+                        )));
+                    }
+                    Err(e) => {
+                        first_err.get_or_insert(e.into());
+                    }
+                }
+            }
+        }
+    }
+    for link in netns::list_links() {
+        if run_prefix_of(&link).is_some_and(is_target) {
+            report.links.push(link.clone());
+            if !dry_run {
+                let out = std::process::Command::new("ip")
+                    .args(["link", "del", &link])
+                    .output();
+                if let Ok(o) = out {
+                    // Deleting the peer (inside a removed namespace) may already have removed it.
+                    if !o.status.success() && netns::list_links().contains(&link) {
+                        first_err.get_or_insert(ClusterError::Net(format!(
+                            "ip link del {link}: {}",
+                            String::from_utf8_lossy(&o.stderr).trim()
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    for (path, m) in dead_manifests {
+        report.manifests.push(path.display().to_string());
+        if !dry_run {
+            let _ = std::fs::remove_file(&path);
+            let mut m = m;
+            m.cleaned = true;
+            let _ = m.write_to(&m.run_dir.join("cleanup.json"));
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_only_harness_resource_names() {
+        assert_eq!(run_prefix_of("hxab12cd-sw"), Some("hxab12cd"));
+        assert_eq!(run_prefix_of("hxab12cd-n3"), Some("hxab12cd"));
+        assert_eq!(run_prefix_of("hxab12cd-h"), Some("hxab12cd"));
+        assert_eq!(run_prefix_of("hxab12cd-eth"), None);
+        assert_eq!(run_prefix_of("docker0"), None);
+        assert_eq!(run_prefix_of("Hx-n1"), None);
+        assert_eq!(run_prefix_of("hxab12cd-n"), None);
+    }
+
+    #[test]
+    fn prefixes_are_short_and_valid() {
+        for _ in 0..20 {
+            let p = new_run_prefix();
+            assert!(valid_prefix(&p), "{p}");
+            assert!(p.len() + "-sw".len() <= 15);
+        }
+        assert!(!valid_prefix("HX"));
+        assert!(!valid_prefix("hx-1"));
+        assert!(!valid_prefix("hxabcdefgh"));
+    }
+
+    #[test]
+    fn own_process_start_time_is_readable() {
+        let (pid, start) = self_identity();
+        assert_eq!(pid, std::process::id());
+        assert!(start > 0);
+        assert!(harness_alive(pid, start));
+        assert!(!harness_alive(pid, start + 1));
+    }
 }

@@ -147,6 +147,9 @@ pub struct DbSpec {
 
 /// Builds the [`Db`] named by `spec`.
 pub fn build_db(spec: &DbSpec) -> Result<Box<dyn Db>, DbError> {
+    if let Some(db) = super::dbs::build(spec) {
+        return db;
+    }
     match spec.db.as_str() {
         "" | "raft-kv" => {
             let bin = find_node_bin("raft-node", spec.node_bin.as_deref())?;

@@ -7,13 +7,23 @@
 
 pub mod cleanup;
 pub mod db;
+pub mod dbs;
 pub mod nemesis;
 pub mod net;
 pub mod process;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use cleanup::{LiveRun, Manifest};
+use net::netns::{NetnsNames, NetnsNet};
+use net::proxy::ProxyNet;
+use process::NodeProcess;
 
 pub use cleanup::{clean_leftovers, install_signal_cleanup, CleanReport};
 pub use db::{
@@ -69,10 +79,71 @@ pub struct ClusterConfig {
     pub startup_timeout: Duration,
 }
 
+/// The network backend in use.
+#[derive(Debug)]
+enum Net {
+    Netns(NetnsNet),
+    Proxy(ProxyNet),
+}
+
 /// A running cluster. Stop it with [`Cluster::shutdown`]; dropping it without that tears
 /// everything down synchronously (best effort, for the panic path).
 pub struct Cluster {
-    inner: (),
+    cfg: ClusterConfig,
+    db: Box<dyn Db>,
+    nodes: Vec<NodeSpec>,
+    mode: NetMode,
+    net: Net,
+    /// Index `id - 1`; `None` while the node is killed.
+    procs: Vec<Mutex<Option<NodeProcess>>>,
+    paused: Mutex<BTreeSet<String>>,
+    manifest: Mutex<Manifest>,
+    netns_names: Option<NetnsNames>,
+    http: reqwest::Client,
+    down: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The outcome of one readiness probe.
+enum Probe {
+    NotYet,
+    /// Ready; with the probe's JSON answer when there is one.
+    Ready(Option<serde_json::Value>),
+}
+
+async fn probe(http: &reqwest::Client, node: &NodeSpec, how: &ReadyProbe) -> Probe {
+    match how {
+        ReadyProbe::Tcp => {
+            let c = tokio::time::timeout(
+                Duration::from_millis(500),
+                tokio::net::TcpStream::connect(node.client_addr),
+            )
+            .await;
+            match c {
+                Ok(Ok(_)) => Probe::Ready(None),
+                _ => Probe::NotYet,
+            }
+        }
+        ReadyProbe::HttpGet { path, .. } => {
+            let url = format!("http://{}{}", node.client_addr, path);
+            match http.get(&url).send().await {
+                Ok(r) if r.status().is_success() => {
+                    Probe::Ready(r.json::<serde_json::Value>().await.ok())
+                }
+                _ => Probe::NotYet,
+            }
+        }
+    }
+}
+
+fn says_leader(v: &Option<serde_json::Value>) -> bool {
+    v.as_ref()
+        .and_then(|v| v.get("role"))
+        .and_then(|r| r.as_str())
+        == Some("leader")
 }
 
 impl Cluster {
@@ -80,63 +151,547 @@ impl Cluster {
     /// raft-kv, a leader is known). On error everything created so far is removed and the
     /// error names the node and its log.
     pub async fn start(cfg: ClusterConfig, db: Box<dyn Db>) -> Result<Cluster, ClusterError> {
-        let _ = (cfg, db);
-        Err(ClusterError::Unsupported(
-            "cluster runtime not built yet".into(),
-        ))
+        if cfg.nodes == 0 || cfg.nodes > 200 {
+            return Err(ClusterError::Unsupported(format!(
+                "{} nodes (1 to 200 supported)",
+                cfg.nodes
+            )));
+        }
+        if !cleanup::valid_prefix(&cfg.run_prefix) {
+            return Err(ClusterError::Unsupported(format!(
+                "run prefix `{}` (2 to 8 chars of [a-z0-9], starting with a letter)",
+                cfg.run_prefix
+            )));
+        }
+        let mode = match cfg.net {
+            NetMode::Auto => match net::netns::available() {
+                Ok(()) => {
+                    tracing::info!(
+                        "net backend: netns (auto: running as root and `ip netns` works)"
+                    );
+                    NetMode::Netns
+                }
+                Err(why) => {
+                    tracing::info!("net backend: proxy (auto: netns unavailable: {why})");
+                    NetMode::Proxy
+                }
+            },
+            NetMode::Netns => {
+                net::netns::available().map_err(ClusterError::Unsupported)?;
+                tracing::info!("net backend: netns");
+                NetMode::Netns
+            }
+            NetMode::Proxy => {
+                tracing::info!("net backend: proxy");
+                NetMode::Proxy
+            }
+        };
+        if mode == NetMode::Proxy && !db.supports_proxy() {
+            return Err(ClusterError::Unsupported(format!(
+                "{} does not accept per-peer addresses, so it cannot run with --net proxy",
+                db.name()
+            )));
+        }
+        let n = cfg.nodes;
+        let names: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
+        let dirs: Vec<PathBuf> = names
+            .iter()
+            .map(|nm| cfg.run_dir.join("nodes").join(nm))
+            .collect();
+        for d in &dirs {
+            std::fs::create_dir_all(d.join("data"))?;
+        }
+        let netns_names = (mode == NetMode::Netns).then(|| NetnsNames::new(&cfg.run_prefix, n));
+        let (harness_pid, harness_start) = cleanup::self_identity();
+        let manifest = Manifest {
+            prefix: cfg.run_prefix.clone(),
+            harness_pid,
+            harness_start,
+            run_dir: cfg.run_dir.clone(),
+            net: mode.to_string(),
+            namespaces: netns_names
+                .as_ref()
+                .map(|nn| {
+                    let mut v = nn.node_ns.clone();
+                    v.push(nn.switch_ns.clone());
+                    v
+                })
+                .unwrap_or_default(),
+            links: netns_names
+                .as_ref()
+                .map(|nn| vec![nn.host_link.clone()])
+                .unwrap_or_default(),
+            pids: Vec::new(),
+            cleaned: false,
+        };
+        // Recorded before anything exists, so a SIGKILL during setup leaves a trace.
+        manifest.save()?;
+        cleanup::register(LiveRun {
+            manifest: manifest.clone(),
+            netns: netns_names.clone(),
+        });
+
+        let net_result: Result<(Net, Vec<NodeSpec>), ClusterError> = async {
+            match mode {
+                NetMode::Netns => {
+                    let nn = tokio::task::block_in_place(|| NetnsNet::setup(&cfg.run_prefix, n))?;
+                    let listens: Vec<std::net::SocketAddr> = (1..=n as u64)
+                        .map(|id| {
+                            std::net::SocketAddr::from((nn.node_addr(id), db.client_port_for(id)))
+                        })
+                        .collect();
+                    let specs = (1..=n as u64)
+                        .map(|id| {
+                            let i = (id - 1) as usize;
+                            NodeSpec {
+                                id,
+                                name: names[i].clone(),
+                                listen: listens[i],
+                                client_addr: listens[i],
+                                peer_addrs: (1..=n as u64)
+                                    .filter(|j| *j != id)
+                                    .map(|j| {
+                                        (
+                                            j,
+                                            names[(j - 1) as usize].clone(),
+                                            listens[(j - 1) as usize],
+                                        )
+                                    })
+                                    .collect(),
+                                data_dir: dirs[i].join("data"),
+                                log_dir: dirs[i].clone(),
+                            }
+                        })
+                        .collect();
+                    Ok((Net::Netns(nn), specs))
+                }
+                _ => {
+                    let mut listens = Vec::new();
+                    for _ in 0..n {
+                        listens.push(std::net::SocketAddr::from((
+                            [127, 0, 0, 1],
+                            net::proxy::free_local_port()?,
+                        )));
+                    }
+                    let triples: Vec<(u64, String, std::net::SocketAddr)> = (0..n)
+                        .map(|i| ((i + 1) as u64, names[i].clone(), listens[i]))
+                        .collect();
+                    let px = ProxyNet::setup(&triples).await?;
+                    let mut specs = Vec::new();
+                    for id in 1..=n as u64 {
+                        let i = (id - 1) as usize;
+                        let mut peer_addrs = Vec::new();
+                        for j in (1..=n as u64).filter(|j| *j != id) {
+                            let addr = px.link_addr(id, j).ok_or_else(|| {
+                                ClusterError::Net(format!("no proxy for n{id}->n{j}"))
+                            })?;
+                            peer_addrs.push((j, names[(j - 1) as usize].clone(), addr));
+                        }
+                        specs.push(NodeSpec {
+                            id,
+                            name: names[i].clone(),
+                            listen: listens[i],
+                            client_addr: listens[i],
+                            peer_addrs,
+                            data_dir: dirs[i].join("data"),
+                            log_dir: dirs[i].clone(),
+                        });
+                    }
+                    Ok((Net::Proxy(px), specs))
+                }
+            }
+        }
+        .await;
+        let (net, nodes) = match net_result {
+            Ok(x) => x,
+            Err(e) => {
+                let run = LiveRun {
+                    manifest,
+                    netns: netns_names,
+                };
+                let _ = cleanup::teardown_sync(&run);
+                cleanup::unregister(&cfg.run_prefix);
+                return Err(e);
+            }
+        };
+        let cluster = Cluster {
+            procs: (0..n).map(|_| Mutex::new(None)).collect(),
+            paused: Mutex::new(BTreeSet::new()),
+            manifest: Mutex::new(manifest),
+            netns_names,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_millis(1000))
+                .build()
+                .map_err(|e| ClusterError::Net(format!("http client: {e}")))?,
+            down: AtomicBool::new(false),
+            cfg,
+            db,
+            nodes,
+            mode,
+            net,
+        };
+        // On error, dropping `cluster` tears everything down.
+        for node in &cluster.nodes {
+            cluster.spawn_node(node)?;
+        }
+        cluster.wait_ready(None).await?;
+        tracing::info!(
+            "cluster up: {} nodes of {} ({} backend, prefix {})",
+            cluster.nodes.len(),
+            cluster.db.name(),
+            cluster.mode,
+            cluster.cfg.run_prefix
+        );
+        Ok(cluster)
+    }
+
+    fn spawn_node(&self, node: &NodeSpec) -> Result<(), ClusterError> {
+        let cmd = self.db.command(node, &self.nodes)?;
+        let ns_fd = match &self.net {
+            Net::Netns(nn) => Some(nn.open_ns(node.id)?),
+            Net::Proxy(_) => None,
+        };
+        let p = process::spawn(cmd, &node.log_dir, &self.cfg.run_prefix, ns_fd).map_err(|e| {
+            ClusterError::NodeStart {
+                node: node.name.clone(),
+                reason: format!("cannot spawn: {e}"),
+                log: process::stderr_log(&node.log_dir),
+            }
+        })?;
+        tracing::info!(
+            "started {} (pid {}) listening on {}",
+            node.name,
+            p.pid(),
+            node.listen
+        );
+        *lock(&self.procs[(node.id - 1) as usize]) = Some(p);
+        self.update_pids();
+        Ok(())
+    }
+
+    fn update_pids(&self) {
+        let pids: Vec<i32> = self
+            .procs
+            .iter()
+            .filter_map(|p| lock(p).as_ref().map(NodeProcess::pid))
+            .collect();
+        let mut m = lock(&self.manifest);
+        if m.pids != pids {
+            m.pids = pids;
+            let _ = m.save();
+            cleanup::register(LiveRun {
+                manifest: m.clone(),
+                netns: self.netns_names.clone(),
+            });
+        }
+    }
+
+    /// The error for a node that exited: its status and the tail of its stderr log.
+    fn exited_error(&self, node: &NodeSpec, status: std::process::ExitStatus) -> ClusterError {
+        let log = process::stderr_log(&node.log_dir);
+        let tail = process::log_tail(&log, 8);
+        let hint = if tail.contains("in use") {
+            format!(" (port {} already in use?)", node.listen.port())
+        } else {
+            String::new()
+        };
+        ClusterError::NodeStart {
+            node: node.name.clone(),
+            reason: format!("exited with {status}{hint}; last lines of stderr:\n{tail}"),
+            log,
+        }
+    }
+
+    /// Waits until every node (or only `only`) answers its probe and, if the probe asks for it
+    /// and every node is waited for, some node reports being leader.
+    async fn wait_ready(&self, only: Option<&NodeSpec>) -> Result<(), ClusterError> {
+        let deadline = Instant::now() + self.cfg.startup_timeout;
+        let targets: Vec<&NodeSpec> = match only {
+            Some(n) => vec![n],
+            None => self.nodes.iter().collect(),
+        };
+        let mut ready = vec![false; targets.len()];
+        loop {
+            let mut leader = false;
+            for (k, node) in targets.iter().enumerate() {
+                let status = {
+                    let mut slot = lock(&self.procs[(node.id - 1) as usize]);
+                    match slot.as_mut() {
+                        Some(p) => p.try_wait()?,
+                        None => None,
+                    }
+                };
+                if let Some(st) = status {
+                    *lock(&self.procs[(node.id - 1) as usize]) = None;
+                    return Err(self.exited_error(node, st));
+                }
+                let how = self.db.ready_probe(node);
+                if let Probe::Ready(v) = probe(&self.http, node, &how).await {
+                    ready[k] = true;
+                    leader |= says_leader(&v);
+                }
+            }
+            let need_leader = only.is_none()
+                && targets.iter().any(|n| {
+                    matches!(
+                        self.db.ready_probe(n),
+                        ReadyProbe::HttpGet {
+                            require_leader: true,
+                            ..
+                        }
+                    )
+                });
+            if ready.iter().all(|r| *r) && (!need_leader || leader) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let k = ready.iter().position(|r| !r);
+                let node = k.map(|k| targets[k]).unwrap_or(targets[0]);
+                let reason = match k {
+                    Some(_) => format!(
+                        "did not answer its readiness probe at {} within {:?}",
+                        node.client_addr, self.cfg.startup_timeout
+                    ),
+                    None => format!(
+                        "no leader elected within {:?} (every node answered)",
+                        self.cfg.startup_timeout
+                    ),
+                };
+                return Err(ClusterError::NodeStart {
+                    node: if k.is_some() {
+                        node.name.clone()
+                    } else {
+                        "cluster".into()
+                    },
+                    reason,
+                    log: process::stderr_log(&node.log_dir),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn spec(&self, name: &str) -> Result<&NodeSpec, ClusterError> {
+        self.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .ok_or_else(|| ClusterError::UnknownNode(name.to_string()))
     }
 
     /// The nodes, in id order.
     pub fn nodes(&self) -> &[NodeSpec] {
-        let _ = self.inner;
-        &[]
+        &self.nodes
+    }
+
+    /// The node names, in id order.
+    pub fn node_names(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.name.clone()).collect()
     }
 
     /// The backend in use ([`NetMode::Auto`] resolved to `Netns` or `Proxy`).
     pub fn net_mode(&self) -> NetMode {
-        NetMode::Proxy
+        self.mode
     }
 
     /// The client protocol of the system under test.
     pub fn protocol(&self) -> Protocol {
-        Protocol::RaftKvHttp
+        self.db.protocol()
+    }
+
+    /// The run prefix naming this cluster's namespaces, links and process markers.
+    pub fn run_prefix(&self) -> &str {
+        &self.cfg.run_prefix
+    }
+
+    /// The pid of a node's process, if it is running (not killed).
+    pub fn pid(&self, node: &str) -> Result<Option<i32>, ClusterError> {
+        let spec = self.spec(node)?;
+        Ok(lock(&self.procs[(spec.id - 1) as usize])
+            .as_ref()
+            .map(NodeProcess::pid))
+    }
+
+    /// Names of the network namespaces and host links this cluster created (empty in proxy
+    /// mode).
+    pub fn net_resources(&self) -> (Vec<String>, Vec<String>) {
+        let m = lock(&self.manifest);
+        (m.namespaces.clone(), m.links.clone())
     }
 
     /// Applies a partition (replacing any previous one).
     pub async fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
-        let _ = grudge;
-        Err(ClusterError::Unsupported("not built yet".into()))
+        for (a, cut) in grudge {
+            self.spec(a)?;
+            for b in cut {
+                self.spec(b)?;
+            }
+        }
+        match &self.net {
+            Net::Netns(nn) => nn.partition(grudge).await,
+            Net::Proxy(px) => px.partition(grudge),
+        }
     }
 
     /// Removes every partition.
     pub async fn heal(&self) -> Result<(), ClusterError> {
-        Err(ClusterError::Unsupported("not built yet".into()))
+        match &self.net {
+            Net::Netns(nn) => nn.heal().await,
+            Net::Proxy(px) => {
+                px.heal();
+                Ok(())
+            }
+        }
     }
 
-    /// SIGSTOP the node's process group.
+    fn signal(&self, node: &str, sig: Signal) -> Result<(), ClusterError> {
+        let spec = self.spec(node)?;
+        let slot = lock(&self.procs[(spec.id - 1) as usize]);
+        match slot.as_ref() {
+            Some(p) => p.signal(sig).map_err(|e| ClusterError::Process {
+                node: node.to_string(),
+                reason: format!("{sig}: {e}"),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// SIGSTOP the node's process group (a killed node: nothing to do).
     pub fn pause(&self, node: &str) -> Result<(), ClusterError> {
-        Err(ClusterError::UnknownNode(node.into()))
+        self.signal(node, Signal::SIGSTOP)?;
+        lock(&self.paused).insert(node.to_string());
+        Ok(())
     }
 
     /// SIGCONT the node's process group.
     pub fn resume(&self, node: &str) -> Result<(), ClusterError> {
-        Err(ClusterError::UnknownNode(node.into()))
+        self.signal(node, Signal::SIGCONT)?;
+        lock(&self.paused).remove(node);
+        Ok(())
     }
 
-    /// SIGKILL the node's process group and reap it.
+    /// SIGKILL the node's process group and reap it (already killed: nothing to do).
     pub fn kill(&self, node: &str) -> Result<(), ClusterError> {
-        Err(ClusterError::UnknownNode(node.into()))
+        let spec = self.spec(node)?;
+        let taken = lock(&self.procs[(spec.id - 1) as usize]).take();
+        if let Some(mut p) = taken {
+            p.kill_and_reap().map_err(|e| ClusterError::Process {
+                node: node.to_string(),
+                reason: format!("reaping after SIGKILL: {e}"),
+            })?;
+            tracing::info!("killed {node} (pid {})", p.pid());
+        }
+        lock(&self.paused).remove(node);
+        self.update_pids();
+        Ok(())
+    }
+
+    /// Whether the node's process is running (possibly paused).
+    pub fn is_running(&self, node: &str) -> Result<bool, ClusterError> {
+        let spec = self.spec(node)?;
+        let mut slot = lock(&self.procs[(spec.id - 1) as usize]);
+        Ok(match slot.as_mut() {
+            Some(p) => p.try_wait()?.is_none(),
+            None => false,
+        })
     }
 
     /// Starts a killed node again with the same command and data directory, and waits until it
-    /// answers its probe.
+    /// answers its probe. A node that is still running is left alone; one that exited on its
+    /// own is started again.
     pub async fn restart(&self, node: &str) -> Result<(), ClusterError> {
-        Err(ClusterError::UnknownNode(node.into()))
+        let spec = self.spec(node)?.clone();
+        {
+            let mut slot = lock(&self.procs[(spec.id - 1) as usize]);
+            if let Some(p) = slot.as_mut() {
+                if p.try_wait()?.is_none() {
+                    return Ok(());
+                }
+                *slot = None;
+            }
+        }
+        self.spawn_node(&spec)?;
+        self.wait_ready(Some(&spec)).await
     }
 
     /// Heals, resumes, stops every node (SIGTERM, then SIGKILL after a grace period) and tears
     /// the network down. Logs stay in `run_dir/nodes/<name>/`.
     pub async fn shutdown(self) -> Result<(), ClusterError> {
-        Ok(())
+        let mut first_err: Option<ClusterError> = None;
+        if let Err(e) = self.heal().await {
+            first_err.get_or_insert(e);
+        }
+        let mut procs: Vec<(String, NodeProcess)> = Vec::new();
+        for (i, slot) in self.procs.iter().enumerate() {
+            if let Some(p) = lock(slot).take() {
+                procs.push((self.nodes[i].name.clone(), p));
+            }
+        }
+        for (_, p) in &procs {
+            let _ = p.signal(Signal::SIGCONT);
+            let _ = p.signal(Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            let mut all = true;
+            for (_, p) in procs.iter_mut() {
+                if p.try_wait()?.is_none() {
+                    all = false;
+                }
+            }
+            if all {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for (name, mut p) in procs {
+            // Also kills any child the node left in its process group.
+            if let Err(e) = p.kill_and_reap() {
+                first_err.get_or_insert(ClusterError::Process {
+                    node: name,
+                    reason: format!("reap: {e}"),
+                });
+            }
+        }
+        if let Err(e) = self.teardown_net() {
+            first_err.get_or_insert(e);
+        }
+        self.down.store(true, Ordering::SeqCst);
+        tracing::info!("cluster {} shut down", self.cfg.run_prefix);
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn teardown_net(&self) -> Result<(), ClusterError> {
+        let result = match &self.net {
+            Net::Netns(nn) => nn.teardown(),
+            Net::Proxy(px) => {
+                px.shutdown();
+                Ok(())
+            }
+        };
+        let mut m = lock(&self.manifest);
+        m.pids.clear();
+        m.cleaned = result.is_ok();
+        let _ = m.save();
+        cleanup::unregister(&self.cfg.run_prefix);
+        result
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        for slot in &self.procs {
+            if let Some(mut p) = lock(slot).take() {
+                let _ = p.kill_and_reap();
+            }
+        }
+        if let Err(e) = self.teardown_net() {
+            eprintln!(
+                "harness: cleanup of run {} failed: {e}",
+                self.cfg.run_prefix
+            );
+        }
     }
 }

@@ -1,1 +1,200 @@
-//! The proxy backend. (Being built.)
+//! The proxy backend (rootless): nodes listen on 127.0.0.1; for every directed link `i -> j`
+//! the harness runs a TCP proxy on 127.0.0.1 (tokio tasks it owns), and node `i` is told that
+//! proxy's address as peer `j`'s address. A partition cuts links: a cut link closes every
+//! connection it carries at once and closes new ones right after accepting them, until healed.
+//!
+//! A TCP connection carries requests one way and answers the other, so a link cannot be cut in
+//! one direction only: a grudge "a cannot hear from b" cuts both `a -> b` and `b -> a` here
+//! (the netns backend keeps grudges one-directional).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::cluster::{ClusterError, Grudge};
+
+/// State of one link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkState {
+    Open,
+    Cut,
+    Closed,
+}
+
+#[derive(Debug)]
+struct Link {
+    addr: SocketAddr,
+    state: watch::Sender<LinkState>,
+    accept_task: JoinHandle<()>,
+}
+
+/// The proxies of one cluster.
+#[derive(Debug)]
+pub struct ProxyNet {
+    /// (from id, to id) → link.
+    links: BTreeMap<(u64, u64), Link>,
+    /// Node name → id.
+    ids: BTreeMap<String, u64>,
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; a node binds it right after).
+pub fn free_local_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+impl ProxyNet {
+    /// Starts one proxy per directed link between the given nodes `(id, name, listen addr)`.
+    /// Must be called inside a tokio runtime.
+    pub async fn setup(nodes: &[(u64, String, SocketAddr)]) -> Result<ProxyNet, ClusterError> {
+        let mut links = BTreeMap::new();
+        for (from, _, _) in nodes {
+            for (to, _, target) in nodes {
+                if from == to {
+                    continue;
+                }
+                let listener = TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| ClusterError::Net(format!("proxy n{from}->n{to}: bind: {e}")))?;
+                let addr = listener.local_addr()?;
+                let (tx, rx) = watch::channel(LinkState::Open);
+                let accept_task = tokio::spawn(accept_loop(listener, *target, rx));
+                links.insert(
+                    (*from, *to),
+                    Link {
+                        addr,
+                        state: tx,
+                        accept_task,
+                    },
+                );
+            }
+        }
+        let ids = nodes
+            .iter()
+            .map(|(id, name, _)| (name.clone(), *id))
+            .collect();
+        Ok(ProxyNet { links, ids })
+    }
+
+    /// The proxy address node `from` must use to reach node `to`.
+    pub fn link_addr(&self, from: u64, to: u64) -> Option<SocketAddr> {
+        self.links.get(&(from, to)).map(|l| l.addr)
+    }
+
+    fn id(&self, name: &str) -> Result<u64, ClusterError> {
+        self.ids
+            .get(name)
+            .copied()
+            .ok_or_else(|| ClusterError::UnknownNode(name.to_string()))
+    }
+
+    /// Replaces the current partition: the link between a and b (both directions) is cut iff
+    /// either cannot hear the other.
+    pub fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
+        let mut cut = std::collections::BTreeSet::new();
+        for (a, deaf_to) in grudge {
+            let a = self.id(a)?;
+            for b in deaf_to {
+                let b = self.id(b)?;
+                cut.insert((a, b));
+                cut.insert((b, a));
+            }
+        }
+        for (key, link) in &self.links {
+            let want = if cut.contains(key) {
+                LinkState::Cut
+            } else {
+                LinkState::Open
+            };
+            link.state.send_if_modified(|s| {
+                if *s != want && *s != LinkState::Closed {
+                    *s = want;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens every link.
+    pub fn heal(&self) {
+        // An empty grudge names no node, so this cannot fail.
+        let _ = self.partition(&Grudge::new());
+    }
+
+    /// Which directed links are cut now (for tests and logs).
+    pub fn cut_links(&self) -> Vec<(u64, u64)> {
+        self.links
+            .iter()
+            .filter(|(_, l)| *l.state.borrow() == LinkState::Cut)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// Stops every proxy and closes every proxied connection.
+    pub fn shutdown(&self) {
+        for link in self.links.values() {
+            link.state.send_replace(LinkState::Closed);
+            link.accept_task.abort();
+        }
+    }
+}
+
+impl Drop for ProxyNet {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, target: SocketAddr, state: watch::Receiver<LinkState>) {
+    loop {
+        let Ok((inbound, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        match *state.borrow() {
+            LinkState::Open => {}
+            LinkState::Cut => {
+                // Reset rather than a clean close: the peer sees the cut at once.
+                reset_on_close(&inbound);
+                drop(inbound);
+                continue;
+            }
+            LinkState::Closed => return,
+        }
+        tokio::spawn(pipe(inbound, target, state.clone()));
+    }
+}
+
+async fn pipe(mut inbound: TcpStream, target: SocketAddr, mut state: watch::Receiver<LinkState>) {
+    let connect = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(target)).await;
+    let Ok(Ok(mut outbound)) = connect else {
+        reset_on_close(&inbound);
+        return;
+    };
+    let _ = inbound.set_nodelay(true);
+    let _ = outbound.set_nodelay(true);
+    let cut = async {
+        let _ = state.wait_for(|s| *s != LinkState::Open).await;
+    };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+        _ = cut => {
+            reset_on_close(&inbound);
+            reset_on_close(&outbound);
+        }
+    }
+}
+
+/// Makes closing `s` send a RST (SO_LINGER with a zero timeout), so the other side sees the
+/// cut at once. A zero linger never blocks the thread, which is what the deprecation is about.
+#[allow(deprecated)]
+fn reset_on_close(s: &TcpStream) {
+    let _ = s.set_linger(Some(Duration::ZERO));
+}

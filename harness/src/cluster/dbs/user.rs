@@ -1,0 +1,681 @@
+//! Systems described by a user in a small TOML file (`harness test --db-config FILE`): the
+//! file's schema, its validation (every error names the file, the line and the field), the
+//! command templates with their placeholders, and the resulting [`UserDb`].
+//!
+//! ```toml
+//! name = "my-store"                  # shown in reports
+//! protocol = "raft-kv-http"          # the node HTTP protocol of the README (or "etcd-v3")
+//! command = ["my-store", "--id", "{id}", "--listen", "{listen}", "--data-dir", "{data_dir}"]
+//! peer_args = ["--peer", "{peer_id}={peer_addr}"]   # optional, appended once per peer
+//! bug_args = ["--bug", "{bug}"]      # optional, appended once per --bug NAME
+//! supports_proxy = true              # the system takes per-peer addresses (default true)
+//! stop_signal = "SIGTERM"            # optional (SIGTERM, SIGINT, SIGQUIT, SIGKILL, SIGUSR1, SIGUSR2, SIGHUP)
+//! [env]                              # optional environment of every node
+//! RUST_LOG = "info"
+//! [ready]                            # exactly one of http_get / tcp
+//! http_get = "/status"
+//! require_leader = true              # the JSON answer of some node says "role":"leader"
+//! ```
+//!
+//! Placeholders (in `command`, `peer_args`, `bug_args` and `env` values): `{id}`, `{name}`,
+//! `{listen}` (host:port the node binds), `{host}`, `{port}`, `{client_addr}`, `{data_dir}`,
+//! `{log_dir}`, `{peers}` (comma list `id=addr` of every other node), `{peer_names}` (comma
+//! list `name=addr`); in `peer_args` also `{peer_id}`, `{peer_name}`, `{peer_addr}`,
+//! `{peer_host}`, `{peer_port}`; in `bug_args` `{bug}`. `{{` and `}}` are literal braces.
+//! `command` may also be one string, split on whitespace (no shell). Its program is looked up
+//! relative to the TOML file when it contains a `/`, else in `$HARNESS_BIN_DIR`, next to the
+//! harness binary, then on `PATH`; `--db-bin` replaces it. `--db-opt k=v` appends `--k v`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::cluster::db::{find_node_bin, Db, DbError, DbSpec, NodeSpec, Protocol, ReadyProbe};
+
+/// The TOML file as written (spans kept for error messages).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    name: Spanned<String>,
+    protocol: Spanned<String>,
+    command: Spanned<CommandField>,
+    #[serde(default)]
+    peer_args: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    bug_args: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    supports_proxy: Option<bool>,
+    #[serde(default)]
+    stop_signal: Option<Spanned<String>>,
+    #[serde(default)]
+    env: BTreeMap<String, Spanned<String>>,
+    ready: Spanned<RawReady>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum CommandField {
+    Argv(Vec<String>),
+    Line(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReady {
+    #[serde(default)]
+    http_get: Option<Spanned<String>>,
+    #[serde(default)]
+    tcp: Option<bool>,
+    #[serde(default)]
+    require_leader: Option<bool>,
+}
+
+/// A user-described system, validated.
+#[derive(Debug, Clone)]
+pub struct UserDb {
+    /// The TOML file it came from.
+    pub source: PathBuf,
+    pub name: String,
+    pub protocol: Protocol,
+    /// The resolved program.
+    pub program: PathBuf,
+    /// Argument templates after the program.
+    pub args: Vec<String>,
+    pub peer_args: Vec<String>,
+    /// `bug_args` expanded for every `--bug` (already substituted).
+    pub bug_args: Vec<String>,
+    /// `--db-opt` pairs, appended as `--k v`.
+    pub extra_args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub ready: ReadyProbe,
+    pub supports_proxy: bool,
+    /// The signal that asks a node to stop (the harness escalates to SIGKILL).
+    pub stop_signal: nix::sys::signal::Signal,
+}
+
+/// Placeholders known everywhere.
+const NODE_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "listen",
+    "host",
+    "port",
+    "client_addr",
+    "data_dir",
+    "log_dir",
+    "peers",
+    "peer_names",
+];
+/// Extra placeholders of `peer_args`.
+const PEER_KEYS: &[&str] = &[
+    "peer_id",
+    "peer_name",
+    "peer_addr",
+    "peer_host",
+    "peer_port",
+];
+
+impl UserDb {
+    /// Reads and validates `path`, applying `--db-bin`, `--db-opt` and `--bug` from `spec`.
+    pub fn load(path: &Path, spec: &DbSpec) -> Result<UserDb, DbError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| DbError::BadConfig(format!("{}: cannot read: {e}", path.display())))?;
+        Self::parse(&text, path, spec)
+    }
+
+    /// Validates the TOML `text` of the file `path` (used for messages and to resolve a
+    /// relative program).
+    pub fn parse(text: &str, path: &Path, spec: &DbSpec) -> Result<UserDb, DbError> {
+        let file = path.display().to_string();
+        let err = |span: Range<usize>, field: &str, msg: String| {
+            DbError::BadConfig(format!(
+                "{file}:{}: field `{field}`: {msg}",
+                line_of(text, span.start)
+            ))
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| format!(":{}", line_of(text, s.start)))
+                .unwrap_or_default();
+            DbError::BadConfig(format!("{file}{line}: {}", e.message().trim()))
+        })?;
+
+        let name = raw.name.get_ref().trim().to_string();
+        if name.is_empty() {
+            return Err(err(raw.name.span(), "name", "must not be empty".into()));
+        }
+        let protocol = match raw.protocol.get_ref().as_str() {
+            "raft-kv-http" => Protocol::RaftKvHttp,
+            "etcd-v3" => Protocol::EtcdV3,
+            other => {
+                return Err(err(
+                    raw.protocol.span(),
+                    "protocol",
+                    format!("unknown protocol `{other}` (known: raft-kv-http, etcd-v3)"),
+                ))
+            }
+        };
+
+        let command_span = raw.command.span();
+        let argv: Vec<String> = match raw.command.into_inner() {
+            CommandField::Argv(v) => v,
+            CommandField::Line(s) => s.split_whitespace().map(str::to_string).collect(),
+        };
+        let Some((program, args)) = argv.split_first() else {
+            return Err(err(command_span, "command", "must name a program".into()));
+        };
+        for (i, a) in args.iter().enumerate() {
+            check_template(a, NODE_KEYS)
+                .map_err(|m| err(command_span.clone(), &format!("command[{}]", i + 1), m))?;
+        }
+        if program.contains('{') {
+            return Err(err(
+                command_span,
+                "command[0]",
+                "the program may not contain placeholders".into(),
+            ));
+        }
+
+        let peer_args = match raw.peer_args {
+            Some(p) => {
+                let span = p.span();
+                let v = p.into_inner();
+                for (i, a) in v.iter().enumerate() {
+                    let keys: Vec<&str> = NODE_KEYS.iter().chain(PEER_KEYS).copied().collect();
+                    check_template(a, &keys)
+                        .map_err(|m| err(span.clone(), &format!("peer_args[{i}]"), m))?;
+                }
+                v
+            }
+            None => Vec::new(),
+        };
+
+        let mut bug_args = Vec::new();
+        match raw.bug_args {
+            Some(b) => {
+                let span = b.span();
+                let templates = b.into_inner();
+                for (i, a) in templates.iter().enumerate() {
+                    check_template(a, &["bug"])
+                        .map_err(|m| err(span.clone(), &format!("bug_args[{i}]"), m))?;
+                }
+                for bug in &spec.bugs {
+                    for t in &templates {
+                        bug_args.push(render(t, &|k| (k == "bug").then(|| bug.clone())));
+                    }
+                }
+            }
+            None if !spec.bugs.is_empty() => {
+                return Err(DbError::BadConfig(format!(
+                    "{file}: --bug given but the file has no `bug_args` to pass it with"
+                )))
+            }
+            None => {}
+        }
+
+        let mut env = BTreeMap::new();
+        for (k, v) in raw.env {
+            let span = v.span();
+            let v = v.into_inner();
+            check_template(&v, NODE_KEYS).map_err(|m| err(span, &format!("env.{k}"), m))?;
+            env.insert(k, v);
+        }
+
+        let ready_span = raw.ready.span();
+        let ready_raw = raw.ready.into_inner();
+        let ready = match (ready_raw.http_get, ready_raw.tcp.unwrap_or(false)) {
+            (Some(path), false) => {
+                let span = path.span();
+                let p = path.into_inner();
+                if !p.starts_with('/') {
+                    return Err(err(
+                        span,
+                        "ready.http_get",
+                        format!("`{p}` must start with /"),
+                    ));
+                }
+                ReadyProbe::HttpGet {
+                    path: p,
+                    require_leader: ready_raw.require_leader.unwrap_or(false),
+                }
+            }
+            (None, true) => {
+                if ready_raw.require_leader == Some(true) {
+                    return Err(err(
+                        ready_span,
+                        "ready.require_leader",
+                        "needs http_get (the leader is read from its JSON answer)".into(),
+                    ));
+                }
+                ReadyProbe::Tcp
+            }
+            _ => {
+                return Err(err(
+                    ready_span,
+                    "ready",
+                    "give exactly one of `http_get = \"/path\"` or `tcp = true`".into(),
+                ))
+            }
+        };
+
+        let stop_signal = match raw.stop_signal {
+            None => nix::sys::signal::Signal::SIGTERM,
+            Some(s) => {
+                let span = s.span();
+                let text = s.into_inner();
+                parse_signal(&text).ok_or_else(|| {
+                    err(
+                        span,
+                        "stop_signal",
+                        format!("unknown signal `{text}` (SIGTERM, SIGINT, SIGQUIT, SIGKILL, SIGHUP, SIGUSR1, SIGUSR2)"),
+                    )
+                })?
+            }
+        };
+
+        let program = match &spec.db_bin {
+            Some(bin) if bin.is_file() => bin.clone(),
+            Some(bin) => {
+                return Err(DbError::BinaryNotFound(format!(
+                    "{} (given by --db-bin) does not exist",
+                    bin.display()
+                )))
+            }
+            None => resolve_program(program, path)?,
+        };
+
+        let mut extra_args = Vec::new();
+        for (k, v) in &spec.db_opts {
+            if k.is_empty() || k.starts_with('-') {
+                return Err(DbError::BadConfig(format!(
+                    "--db-opt `{k}` must be a bare name (it becomes --{k})"
+                )));
+            }
+            extra_args.push(format!("--{k}"));
+            if !v.is_empty() {
+                extra_args.push(v.clone());
+            }
+        }
+
+        Ok(UserDb {
+            source: path.to_path_buf(),
+            name,
+            protocol,
+            program,
+            args: args.to_vec(),
+            peer_args,
+            bug_args,
+            extra_args,
+            env,
+            ready,
+            supports_proxy: raw.supports_proxy.unwrap_or(true),
+            stop_signal,
+        })
+    }
+
+    /// The value of a node-level placeholder.
+    fn node_value(key: &str, node: &NodeSpec) -> Option<String> {
+        let join = |f: &dyn Fn(&(u64, String, SocketAddr)) -> String| {
+            node.peer_addrs.iter().map(f).collect::<Vec<_>>().join(",")
+        };
+        Some(match key {
+            "id" => node.id.to_string(),
+            "name" => node.name.clone(),
+            "listen" => node.listen.to_string(),
+            "host" => node.listen.ip().to_string(),
+            "port" => node.listen.port().to_string(),
+            "client_addr" => node.client_addr.to_string(),
+            "data_dir" => node.data_dir.display().to_string(),
+            "log_dir" => node.log_dir.display().to_string(),
+            "peers" => join(&|(id, _, a)| format!("{id}={a}")),
+            "peer_names" => join(&|(_, n, a)| format!("{n}={a}")),
+            _ => return None,
+        })
+    }
+}
+
+impl Db for UserDb {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn command(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Result<Command, DbError> {
+        let mut cmd = Command::new(&self.program);
+        let node_lookup = |k: &str| Self::node_value(k, node);
+        for a in &self.args {
+            cmd.arg(render(a, &node_lookup));
+        }
+        for (pid, pname, paddr) in &node.peer_addrs {
+            let lookup = |k: &str| match k {
+                "peer_id" => Some(pid.to_string()),
+                "peer_name" => Some(pname.clone()),
+                "peer_addr" => Some(paddr.to_string()),
+                "peer_host" => Some(paddr.ip().to_string()),
+                "peer_port" => Some(paddr.port().to_string()),
+                other => Self::node_value(other, node),
+            };
+            for a in &self.peer_args {
+                cmd.arg(render(a, &lookup));
+            }
+        }
+        cmd.args(&self.bug_args);
+        cmd.args(&self.extra_args);
+        for (k, v) in &self.env {
+            cmd.env(k, render(v, &node_lookup));
+        }
+        Ok(cmd)
+    }
+
+    fn ready_probe(&self, _node: &NodeSpec) -> ReadyProbe {
+        self.ready.clone()
+    }
+
+    fn supports_proxy(&self) -> bool {
+        self.supports_proxy
+    }
+
+    fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+}
+
+/// 1-based line of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text.get(..at.min(text.len()))
+        .map(|prefix| prefix.matches('\n').count() + 1)
+        .unwrap_or(1)
+}
+
+/// Splits a template into literal text and `{key}` placeholders; `{{`/`}}` are braces.
+fn parse_template(t: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut pieces = Vec::new();
+    let mut rest = t;
+    let mut literal = String::new();
+    while let Some(i) = rest.find(['{', '}']) {
+        literal.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            literal.push(if tail.starts_with('{') { '{' } else { '}' });
+            rest = &tail[2..];
+        } else if tail.starts_with('}') {
+            return Err(format!("`{t}`: unmatched `}}` (write `}}}}` for a brace)"));
+        } else {
+            let Some(end) = tail.find('}') else {
+                return Err(format!("`{t}`: unclosed `{{`"));
+            };
+            if !literal.is_empty() {
+                pieces.push(Piece::Text(std::mem::take(&mut literal)));
+            }
+            pieces.push(Piece::Key(&tail[1..end]));
+            rest = &tail[end + 1..];
+        }
+    }
+    literal.push_str(rest);
+    if !literal.is_empty() {
+        pieces.push(Piece::Text(literal));
+    }
+    Ok(pieces)
+}
+
+enum Piece<'a> {
+    Text(String),
+    Key(&'a str),
+}
+
+fn check_template(t: &str, known: &[&str]) -> Result<(), String> {
+    for p in parse_template(t)? {
+        if let Piece::Key(k) = p {
+            if !known.contains(&k) {
+                return Err(format!(
+                    "unknown placeholder `{{{k}}}` in `{t}` (known here: {})",
+                    known
+                        .iter()
+                        .map(|k| format!("{{{k}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Substitutes a template that [`check_template`] accepted.
+fn render(t: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    match parse_template(t) {
+        Ok(pieces) => pieces
+            .into_iter()
+            .map(|p| match p {
+                Piece::Text(s) => s,
+                Piece::Key(k) => lookup(k).unwrap_or_default(),
+            })
+            .collect(),
+        // Unreachable for validated templates; keep the text as written.
+        Err(_) => t.to_string(),
+    }
+}
+
+fn parse_signal(s: &str) -> Option<nix::sys::signal::Signal> {
+    use nix::sys::signal::Signal::*;
+    let upper = s.trim().to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    Some(match bare {
+        "TERM" => SIGTERM,
+        "INT" => SIGINT,
+        "QUIT" => SIGQUIT,
+        "KILL" => SIGKILL,
+        "HUP" => SIGHUP,
+        "USR1" => SIGUSR1,
+        "USR2" => SIGUSR2,
+        _ => return None,
+    })
+}
+
+/// Finds the program named in a TOML file.
+fn resolve_program(program: &str, toml_path: &Path) -> Result<PathBuf, DbError> {
+    if program.contains('/') {
+        let p = Path::new(program);
+        let p = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            toml_path.parent().unwrap_or_else(|| Path::new(".")).join(p)
+        };
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(DbError::BinaryNotFound(format!(
+                "{}: program {} does not exist",
+                toml_path.display(),
+                p.display()
+            )))
+        };
+    }
+    if let Ok(p) = find_node_bin(program, None) {
+        return Ok(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(program);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(DbError::BinaryNotFound(format!(
+        "{}: program `{program}` not found in $HARNESS_BIN_DIR, next to the harness binary, or on PATH",
+        toml_path.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "demo"
+protocol = "raft-kv-http"
+command = ["/bin/sh", "--id", "{id}", "--listen", "{listen}", "--data-dir", "{data_dir}", "--all={peers}", "x{{y}}"]
+peer_args = ["--peer", "{peer_id}={peer_addr}"]
+bug_args = ["--bug", "{bug}"]
+stop_signal = "SIGINT"
+[env]
+NODE_NAME = "{name}"
+[ready]
+http_get = "/status"
+require_leader = true
+"#;
+
+    fn node() -> NodeSpec {
+        NodeSpec {
+            id: 2,
+            name: "n2".into(),
+            listen: "127.0.0.1:8002".parse().expect("addr"),
+            client_addr: "127.0.0.1:8002".parse().expect("addr"),
+            peer_addrs: vec![
+                (1, "n1".into(), "127.0.0.1:9001".parse().expect("addr")),
+                (3, "n3".into(), "127.0.0.1:9003".parse().expect("addr")),
+            ],
+            data_dir: PathBuf::from("/r/nodes/n2/data"),
+            log_dir: PathBuf::from("/r/nodes/n2"),
+        }
+    }
+
+    fn parse(text: &str, spec: &DbSpec) -> Result<UserDb, DbError> {
+        UserDb::parse(text, Path::new("/cfg/sys.toml"), spec)
+    }
+
+    #[test]
+    fn a_good_file_renders_every_placeholder() {
+        let spec = DbSpec {
+            bugs: vec!["stale-read".into()],
+            db_opts: vec![("no-fsync".into(), String::new())],
+            ..DbSpec::default()
+        };
+        let db = parse(GOOD, &spec).expect("valid");
+        assert_eq!(db.name(), "demo");
+        assert_eq!(db.protocol(), Protocol::RaftKvHttp);
+        assert_eq!(db.stop_signal, nix::sys::signal::Signal::SIGINT);
+        assert_eq!(
+            db.ready_probe(&node()),
+            ReadyProbe::HttpGet {
+                path: "/status".into(),
+                require_leader: true
+            }
+        );
+        let n = node();
+        let cmd = db.command(&n, std::slice::from_ref(&n)).expect("command");
+        assert_eq!(cmd.get_program(), "/bin/sh");
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "--id",
+                "2",
+                "--listen",
+                "127.0.0.1:8002",
+                "--data-dir",
+                "/r/nodes/n2/data",
+                "--all=1=127.0.0.1:9001,3=127.0.0.1:9003",
+                "x{y}",
+                "--peer",
+                "1=127.0.0.1:9001",
+                "--peer",
+                "3=127.0.0.1:9003",
+                "--bug",
+                "stale-read",
+                "--no-fsync",
+            ]
+        );
+        let env: Vec<(String, String)> = cmd
+            .get_envs()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.map(|v| v.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(env, [("NODE_NAME".to_string(), "n2".to_string())]);
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_field() {
+        let bad_placeholder = GOOD.replace("{data_dir}", "{datadir}");
+        let e = parse(&bad_placeholder, &DbSpec::default())
+            .expect_err("bad placeholder")
+            .to_string();
+        assert!(e.contains("/cfg/sys.toml:4:"), "{e}");
+        assert!(e.contains("command[6]") && e.contains("{datadir}"), "{e}");
+
+        let bad_protocol = GOOD.replace("raft-kv-http", "grpc");
+        let e = parse(&bad_protocol, &DbSpec::default())
+            .expect_err("bad protocol")
+            .to_string();
+        assert!(
+            e.contains("/cfg/sys.toml:3:") && e.contains("protocol"),
+            "{e}"
+        );
+
+        let typo = GOOD.replace("stop_signal", "stop_sig");
+        let e = parse(&typo, &DbSpec::default())
+            .expect_err("typo")
+            .to_string();
+        assert!(
+            e.contains("/cfg/sys.toml:7") && e.contains("stop_sig"),
+            "{e}"
+        );
+
+        let no_ready = GOOD.replace("http_get = \"/status\"\n", "");
+        let e = parse(&no_ready, &DbSpec::default())
+            .expect_err("no probe")
+            .to_string();
+        assert!(e.contains("ready"), "{e}");
+
+        let bad_signal = GOOD.replace("SIGINT", "SIGFOO");
+        let e = parse(&bad_signal, &DbSpec::default())
+            .expect_err("bad signal")
+            .to_string();
+        assert!(e.contains(":7:") && e.contains("stop_signal"), "{e}");
+
+        let unclosed = GOOD.replace("{peer_addr}", "{peer_addr");
+        let e = parse(&unclosed, &DbSpec::default())
+            .expect_err("unclosed")
+            .to_string();
+        assert!(e.contains(":5:") && e.contains("peer_args[1]"), "{e}");
+    }
+
+    #[test]
+    fn missing_programs_and_bugs_without_bug_args_are_refused() {
+        let missing = GOOD.replace("/bin/sh", "./no-such-program");
+        let e = parse(&missing, &DbSpec::default()).expect_err("missing");
+        assert!(matches!(e, DbError::BinaryNotFound(_)), "{e}");
+        assert!(e.to_string().contains("/cfg/./no-such-program"), "{e}");
+
+        let no_bug_args = GOOD.replace("bug_args = [\"--bug\", \"{bug}\"]\n", "");
+        let spec = DbSpec {
+            bugs: vec!["x".into()],
+            ..DbSpec::default()
+        };
+        let e = parse(&no_bug_args, &spec).expect_err("bug without bug_args");
+        assert!(e.to_string().contains("bug_args"), "{e}");
+    }
+
+    #[test]
+    fn a_command_line_string_is_split_on_whitespace() {
+        let line = GOOD.replace(
+            r#"command = ["/bin/sh", "--id", "{id}", "--listen", "{listen}", "--data-dir", "{data_dir}", "--all={peers}", "x{{y}}"]"#,
+            r#"command = "/bin/sh --id {id}  --listen {listen}""#,
+        );
+        let db = parse(&line, &DbSpec::default()).expect("valid");
+        assert_eq!(db.args, ["--id", "{id}", "--listen", "{listen}"]);
+    }
+}
