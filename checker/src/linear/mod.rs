@@ -1,13 +1,25 @@
-//! The linearizability checker: Wing & Gong's search with Lowe's memoization, per-key
-//! partitioning run in parallel, time and memory budgets, counterexamples.
-//! (Skeleton: the public API below is the contract other crates code against; the body is
-//! filled in by the checker work, issue 2. Fields may be added, not removed.)
+//! The linearizability checker: Wing & Gong's search with Lowe's memoization
+//! ([`search`]), its memo table ([`cache`]), per-key partitioning run on worker threads with
+//! fair time slices, time and memory budgets giving `unknown`, and counterexamples
+//! ([`counterexample`]). The public API (options, reports, [`check`]) is the contract other
+//! crates code against: fields may be added, not removed.
+
+pub mod cache;
+pub mod counterexample;
+pub mod search;
+
+pub use counterexample::render_counterexample_text;
 
 use crate::history::History;
-use crate::model::ModelKind;
+use crate::model::{self, ModelKind, Partition};
 use crate::verdict::Validity;
+use search::{Search, Status};
 use serde::Serialize;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
+use std::time::Instant;
 
 /// Budgets and switches of one check.
 #[derive(Debug, Clone)]
@@ -28,7 +40,7 @@ impl Default for LinearOptions {
     fn default() -> Self {
         LinearOptions {
             timeout: None,
-            memory_limit_bytes: 4 << 30,
+            memory_limit_bytes: default_memory_limit(),
             all_keys: false,
             threads: 0,
             minimize_budget: Duration::from_secs(5),
@@ -73,8 +85,215 @@ pub struct LinearError {
     pub line: Option<u64>,
 }
 
+/// The default memory budget: min(4 GiB, a quarter of the machine's RAM).
+pub fn default_memory_limit() -> usize {
+    const CAP: usize = 4 << 30;
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<usize>().ok())
+            .map(|kb| kb.saturating_mul(1024))
+    });
+    match total {
+        Some(t) => CAP.min(t / 4),
+        None => CAP,
+    }
+}
+
+/// Model steps per time slice before a key is requeued behind the others.
+const SLICE_STEPS: u64 = 1 << 16;
+
+/// How one key's search ended.
+#[derive(Debug, Clone)]
+enum KeyOutcome {
+    Valid,
+    Invalid,
+    Unknown(String),
+}
+
+struct Task {
+    /// Position of the partition in `compile`'s order.
+    idx: usize,
+    part: Partition,
+    search: Search,
+}
+
+struct Shared<'a> {
+    queue: Mutex<VecDeque<Task>>,
+    done: Mutex<Vec<(Task, KeyOutcome)>>,
+    mem_used: AtomicUsize,
+    cancel: AtomicBool,
+    opts: &'a LinearOptions,
+    deadline: Option<Instant>,
+}
+
+impl Shared<'_> {
+    fn finish(&self, mut task: Task, outcome: KeyOutcome) {
+        let held = task.search.bytes();
+        task.search.free_cache();
+        self.mem_used.fetch_sub(held, Ordering::Relaxed);
+        if matches!(outcome, KeyOutcome::Invalid) && !self.opts.all_keys {
+            self.cancel.store(true, Ordering::Relaxed);
+        }
+        lock(&self.done).push((task, outcome));
+    }
+
+    fn worker(&self) {
+        loop {
+            let Some(mut task) = lock(&self.queue).pop_front() else {
+                return;
+            };
+            if self.cancel.load(Ordering::Relaxed) {
+                self.finish(
+                    task,
+                    KeyOutcome::Unknown("cancelled: another key is not linearizable".into()),
+                );
+                continue;
+            }
+            if let Some(d) = self.deadline {
+                if Instant::now() >= d {
+                    let t = self.opts.timeout.unwrap_or_default();
+                    let msg = format!(
+                        "timeout: the {:.3} s budget ran out after {} model steps",
+                        t.as_secs_f64(),
+                        task.search.steps
+                    );
+                    self.finish(task, KeyOutcome::Unknown(msg));
+                    continue;
+                }
+            }
+            let before = task.search.bytes();
+            let others = self.mem_used.load(Ordering::Relaxed).saturating_sub(before);
+            let allow = self.opts.memory_limit_bytes.saturating_sub(others);
+            let status =
+                crate::with_spec!(&mut task.part.spec, s => task.search.run(s, SLICE_STEPS, allow));
+            let after = task.search.bytes();
+            if after >= before {
+                self.mem_used.fetch_add(after - before, Ordering::Relaxed);
+            } else {
+                self.mem_used.fetch_sub(before - after, Ordering::Relaxed);
+            }
+            match status {
+                Status::Paused => lock(&self.queue).push_back(task),
+                Status::Linearizable => self.finish(task, KeyOutcome::Valid),
+                Status::NotLinearizable => self.finish(task, KeyOutcome::Invalid),
+                Status::OutOfMemory => {
+                    let msg = format!(
+                        "memory budget: the search would exceed {} bytes (this key held {} bytes after {} model steps)",
+                        self.opts.memory_limit_bytes,
+                        after,
+                        task.search.steps
+                    );
+                    self.finish(task, KeyOutcome::Unknown(msg));
+                }
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Check a history for linearizability against a model.
-pub fn check(history: &History, model: ModelKind, opts: &LinearOptions) -> Result<LinearReport, LinearError> {
-    let _ = (history, model, opts);
-    unimplemented!("linearizability search: issue 2")
+pub fn check(
+    history: &History,
+    model: ModelKind,
+    opts: &LinearOptions,
+) -> Result<LinearReport, LinearError> {
+    let start = Instant::now();
+    let deadline = opts.timeout.map(|t| start + t);
+    let calls = history.pair().map_err(|e| {
+        let line = match &e {
+            crate::history::PairError::CompletionWithoutInvoke { line, .. }
+            | crate::history::PairError::DoubleInvoke { line, .. } => line.parse().ok(),
+        };
+        LinearError {
+            message: e.to_string(),
+            line,
+        }
+    })?;
+    let tuples = model::detect_tuples(history, &calls);
+    let parts = model::compile(model, history, &calls).map_err(|e| LinearError {
+        message: e.message,
+        line: e.line,
+    })?;
+    let nparts = parts.len();
+    let mut tasks: Vec<Task> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(idx, part)| {
+            let search = Search::new(&part.ops, None);
+            Task { idx, part, search }
+        })
+        .collect();
+    // Small keys first: they finish in their first slice; big ones share the rest fairly.
+    tasks.sort_by_key(|t| t.part.ops.len());
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .clamp(1, nparts.max(1));
+    let initial: usize = tasks.iter().map(|t| t.search.bytes()).sum();
+    let shared = Shared {
+        queue: Mutex::new(tasks.into_iter().collect()),
+        done: Mutex::new(Vec::with_capacity(nparts)),
+        mem_used: AtomicUsize::new(initial),
+        cancel: AtomicBool::new(false),
+        opts,
+        deadline,
+    };
+    if threads == 1 {
+        shared.worker();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| shared.worker());
+            }
+        });
+    }
+    let mut done = shared.done.into_inner().unwrap_or_else(|e| e.into_inner());
+    done.sort_by_key(|(t, _)| t.idx);
+    // Counterexamples for invalid keys, sharing the minimization budget in key order.
+    let min_deadline = Instant::now() + opts.minimize_budget;
+    let mut keys: Vec<KeyReport> = Vec::with_capacity(done.len());
+    for (mut task, outcome) in done {
+        let (valid, unknown_reason, counterexample) = match outcome {
+            KeyOutcome::Valid => (Validity::Valid, None, None),
+            KeyOutcome::Unknown(r) => (Validity::Unknown, Some(r), None),
+            KeyOutcome::Invalid => {
+                let cx = counterexample::build(
+                    history,
+                    &calls,
+                    tuples,
+                    &mut task.part,
+                    min_deadline,
+                    opts.memory_limit_bytes,
+                );
+                (Validity::Invalid, None, Some(cx))
+            }
+        };
+        keys.push(KeyReport {
+            key: task.part.key.clone(),
+            valid,
+            ops: task.part.calls,
+            unknown_reason,
+            counterexample,
+        });
+    }
+    let rank = |v: Validity| match v {
+        Validity::Invalid => 0,
+        Validity::Unknown => 1,
+        Validity::Valid => 2,
+    };
+    keys.sort_by_key(|k| rank(k.valid)); // stable: keeps first-appearance order within a rank
+    let valid = Validity::all(keys.iter().map(|k| k.valid));
+    Ok(LinearReport {
+        valid,
+        model,
+        ops: calls.len(),
+        keys,
+        elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
+    })
 }

@@ -1,8 +1,252 @@
-//! Sequential specifications that the linearizability search checks against.
-//! (Skeleton: the models are filled in by the checker work, issue 2.)
+//! Sequential specifications that the linearizability search checks against, and the
+//! compilation of a history into per-key partitions of compact model operations.
+//!
+//! Every model is compiled per partition (one key) into a [`Spec`]: operations become small
+//! enums over interned value ids and a model state is a `u32` id, so the search hashes and
+//! compares states in O(1). Operations that constrain nothing are dropped here (a failed
+//! write or read, a read of unknown outcome); a failed cas is kept as the constraint
+//! "the value differed". Keys come from the `key` field or, failing that, from Jepsen's
+//! `independent` tuples `[key value]` in `value`; ops with neither form one partition.
 
+use crate::history::{Call, History, OpType};
+use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
+
+pub mod intern;
+pub mod kv;
+pub mod mutex;
+pub mod queue;
+pub mod register;
+pub mod set;
+
+pub use kv::KvSpec;
+pub use mutex::MutexSpec;
+pub use queue::QueueSpec;
+pub use register::RegisterSpec;
+pub use set::SetSpec;
+
+/// A sequential specification compiled for one partition. Operations are numbered
+/// `0..len` in partition order; states are `u32` ids (meaningful only to this spec).
+pub trait Spec: Send {
+    /// The initial state.
+    fn init(&mut self) -> u32;
+    /// Apply operation `op` in `state`: the next state, or `None` if not allowed.
+    fn step(&mut self, state: u32, op: u32) -> Option<u32>;
+    /// True if the op, whenever it is allowed, leaves the state unchanged (a read).
+    fn read_only(&self, op: u32) -> bool;
+    /// A person-readable text of a state.
+    fn render_state(&self, state: u32) -> String;
+    /// Why `op` cannot be applied in `state` (or that it can but leads nowhere).
+    fn explain(&mut self, state: u32, op: u32) -> String;
+}
+
+/// Number of compiled operations.
+pub trait Compiled {
+    fn len(&self) -> usize;
+}
+
+/// One operation as a model sees it: function, argument, result and outcome, with
+/// `independent` tuples already unwrapped.
+#[derive(Debug, Clone, Copy)]
+pub struct OpInput<'a> {
+    pub f: &'a str,
+    pub input: &'a Value,
+    pub output: &'a Value,
+    pub outcome: OpType,
+}
+
+/// A compiled spec of any model (enum dispatch; the search is generic over [`Spec`]).
+#[derive(Debug, Clone)]
+pub enum AnySpec {
+    Register(RegisterSpec),
+    Kv(KvSpec),
+    Mutex(MutexSpec),
+    Queue(QueueSpec),
+    Set(SetSpec),
+}
+
+/// Run `$body` with `$s` bound to the concrete spec inside an [`AnySpec`].
+#[macro_export]
+macro_rules! with_spec {
+    ($any:expr, $s:ident => $body:expr) => {
+        match $any {
+            $crate::model::AnySpec::Register($s) => $body,
+            $crate::model::AnySpec::Kv($s) => $body,
+            $crate::model::AnySpec::Mutex($s) => $body,
+            $crate::model::AnySpec::Queue($s) => $body,
+            $crate::model::AnySpec::Set($s) => $body,
+        }
+    };
+}
+
+/// One compiled operation of a partition and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartOp {
+    /// Index into `History::pair()`'s calls.
+    pub call: usize,
+    /// Position in `History::ops` of the invocation.
+    pub invoke: usize,
+    /// Position of the completion, if any.
+    pub complete: Option<usize>,
+    pub outcome: OpType,
+    /// Must be linearized (ok, or a failed cas kept as a constraint). Info ops are not:
+    /// they stay open to the end and may or may not take effect.
+    pub required: bool,
+}
+
+/// All operations of one key, compiled for a model.
+#[derive(Debug, Clone)]
+pub struct Partition {
+    /// The key (`null` for an unkeyed history).
+    pub key: Value,
+    /// Client calls of this key, including dropped ones.
+    pub calls: usize,
+    pub ops: Vec<PartOp>,
+    pub spec: AnySpec,
+}
+
+/// A history that does not fit a model, with the input line of the offending op.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    pub message: String,
+    pub line: Option<u64>,
+}
+
+/// True if the history's keys live in Jepsen `independent` tuples: no op has a `key`
+/// field, and every client invocation's value is a pair `[key value]` (for `cas` the value
+/// part itself a pair).
+fn uses_tuples(history: &History, calls: &[Call]) -> bool {
+    if calls.is_empty() {
+        return false;
+    }
+    calls.iter().all(|c| {
+        let op = &history.ops[c.invoke];
+        if op.key.as_ref().is_some_and(|k| !k.is_null()) {
+            return false;
+        }
+        match &op.value {
+            Value::Array(a) if a.len() == 2 => {
+                c.f != "cas" || matches!(&a[1], Value::Array(p) if p.len() == 2)
+            }
+            _ => false,
+        }
+    })
+}
+
+fn untuple(v: &Value, tuples: bool) -> &Value {
+    static NULL: Value = Value::Null;
+    if !tuples {
+        return v;
+    }
+    match v {
+        Value::Array(a) if a.len() == 2 => &a[1],
+        _ => &NULL,
+    }
+}
+
+/// The key, argument and result of a call (tuples unwrapped when `tuples`).
+pub fn call_parts<'h>(
+    history: &'h History,
+    call: &Call,
+    tuples: bool,
+) -> (Value, &'h Value, &'h Value) {
+    static NULL: Value = Value::Null;
+    let inv = &history.ops[call.invoke];
+    let key = match (&inv.key, tuples, &inv.value) {
+        (Some(k), _, _) if !k.is_null() => k.clone(),
+        (_, true, Value::Array(a)) if a.len() == 2 => a[0].clone(),
+        _ => Value::Null,
+    };
+    let input = untuple(&inv.value, tuples);
+    let output = match call.complete {
+        Some(c) => untuple(&history.ops[c].value, tuples),
+        None => &NULL,
+    };
+    (key, input, output)
+}
+
+/// Whether the history keeps keys in `independent` tuples (see [`compile`]).
+pub fn detect_tuples(history: &History, calls: &[Call]) -> bool {
+    uses_tuples(history, calls)
+}
+
+fn new_spec(kind: ModelKind) -> AnySpec {
+    match kind {
+        ModelKind::Register | ModelKind::CasRegister => AnySpec::Register(RegisterSpec::default()),
+        ModelKind::Kv => AnySpec::Kv(KvSpec::default()),
+        ModelKind::Mutex => AnySpec::Mutex(MutexSpec::default()),
+        ModelKind::FifoQueue => AnySpec::Queue(QueueSpec::default()),
+        ModelKind::Set => AnySpec::Set(SetSpec::default()),
+    }
+}
+
+fn add_op(kind: ModelKind, spec: &mut AnySpec, op: &OpInput<'_>) -> Result<Option<()>, String> {
+    match spec {
+        AnySpec::Register(s) => s.add(op, kind == ModelKind::CasRegister),
+        AnySpec::Kv(s) => s.add(op),
+        AnySpec::Mutex(s) => s.add(op),
+        AnySpec::Queue(s) => s.add(op),
+        AnySpec::Set(s) => s.add(op),
+    }
+}
+
+/// Split a paired history into per-key partitions compiled for `kind`. Partitions come in
+/// order of first appearance of their key.
+pub fn compile(
+    kind: ModelKind,
+    history: &History,
+    calls: &[Call],
+) -> Result<Vec<Partition>, CompileError> {
+    let tuples = uses_tuples(history, calls);
+    let mut index: ahash::AHashMap<String, usize> = ahash::AHashMap::new();
+    let mut parts: Vec<Partition> = Vec::new();
+    for (ci, call) in calls.iter().enumerate() {
+        let (key, input, output) = call_parts(history, call, tuples);
+        let canon = intern::canonical(&key);
+        let pi = *index.entry(canon).or_insert_with(|| {
+            parts.push(Partition {
+                key: key.clone(),
+                calls: 0,
+                ops: Vec::new(),
+                spec: new_spec(kind),
+            });
+            parts.len() - 1
+        });
+        let part = &mut parts[pi];
+        part.calls += 1;
+        let op = OpInput {
+            f: &call.f,
+            input,
+            output,
+            outcome: call.outcome,
+        };
+        let added = add_op(kind, &mut part.spec, &op).map_err(|message| {
+            let line = call
+                .complete
+                .and_then(|c| history.ops[c].line)
+                .or(history.ops[call.invoke].line);
+            let at = match line {
+                Some(l) => format!("line {l}"),
+                None => format!("event {}", history.ops[call.invoke].index),
+            };
+            CompileError {
+                message: format!("{at}: {message} (model {kind})"),
+                line,
+            }
+        })?;
+        if added.is_some() {
+            part.ops.push(PartOp {
+                call: ci,
+                invoke: call.invoke,
+                complete: call.complete,
+                outcome: call.outcome,
+                required: call.outcome != OpType::Info,
+            });
+        }
+    }
+    Ok(parts)
+}
 
 /// Which model a history is checked against (`--model`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -58,7 +302,10 @@ impl FromStr for ModelKind {
             .find(|m| m.name() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = ModelKind::ALL.iter().map(|m| m.name()).collect();
-                format!("unknown model `{s}` (expected one of: {})", names.join(", "))
+                format!(
+                    "unknown model `{s}` (expected one of: {})",
+                    names.join(", ")
+                )
             })
     }
 }

@@ -1,0 +1,256 @@
+//! Counterexamples for a non-linearizable key: a minimal sub-history (ddmin-style: drop
+//! chunks of calls, then single calls, while what remains is still not linearizable, within
+//! a time budget), the longest linearizable prefix of it, the model states reachable after
+//! that prefix, and the ops that could not be linearized next with the reason. Serialized as
+//! the JSON of the shared contract; [`render_counterexample_text`] prints it for people.
+
+use super::search::{Search, Status};
+use crate::history::{Call, History};
+use crate::model::{self, Partition, Spec};
+use serde_json::{json, Value};
+use std::time::Instant;
+
+/// Steps per slice when re-checking a candidate sub-history (deadline checked in between).
+const SLICE: u64 = 1 << 15;
+
+/// `Some(true)` if the ops `subset` are not linearizable, `Some(false)` if they are,
+/// `None` if the deadline or memory ran out first.
+fn invalid<S: Spec>(
+    part_ops: &[model::PartOp],
+    spec: &mut S,
+    subset: &[u32],
+    deadline: Instant,
+    mem: usize,
+) -> Option<bool> {
+    let mut s = Search::new(part_ops, Some(subset));
+    loop {
+        match s.run(spec, SLICE, mem) {
+            Status::NotLinearizable => return Some(true),
+            Status::Linearizable => return Some(false),
+            Status::OutOfMemory => return None,
+            Status::Paused => {
+                if Instant::now() >= deadline {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Shrink `subset` (known not linearizable) while it stays so. Returns it and whether the
+/// 1-minimality loop finished (no single op can be dropped).
+fn minimize<S: Spec>(
+    part_ops: &[model::PartOp],
+    spec: &mut S,
+    mut subset: Vec<u32>,
+    deadline: Instant,
+    mem: usize,
+) -> (Vec<u32>, bool) {
+    let mut chunk = (subset.len() / 2).max(1);
+    loop {
+        let mut removed = false;
+        let mut i = 0;
+        while i < subset.len() {
+            if Instant::now() >= deadline {
+                return (subset, false);
+            }
+            let end = (i + chunk).min(subset.len());
+            let candidate: Vec<u32> = subset[..i].iter().chain(&subset[end..]).copied().collect();
+            if !candidate.is_empty()
+                && invalid(part_ops, spec, &candidate, deadline, mem) == Some(true)
+            {
+                subset = candidate;
+                removed = true;
+            } else {
+                i += chunk;
+            }
+        }
+        if chunk == 1 {
+            if !removed {
+                return (subset, true);
+            }
+        } else {
+            chunk = (chunk / 2).max(1);
+        }
+    }
+}
+
+fn op_json(history: &History, calls: &[Call], tuples: bool, id: usize) -> Value {
+    let call = &calls[id];
+    let (_, input, output) = model::call_parts(history, call, tuples);
+    let inv = &history.ops[call.invoke];
+    let comp = call.complete.map(|c| &history.ops[c]);
+    json!({
+        "id": id,
+        "process": call.process,
+        "f": call.f,
+        "input": input,
+        "output": if comp.is_some() { output.clone() } else { Value::Null },
+        "outcome": call.outcome.as_str(),
+        "invoke_index": inv.index,
+        "complete_index": comp.map(|c| c.index),
+        "invoke_time": inv.time,
+        "complete_time": comp.map(|c| c.time),
+        "invoke_line": inv.line,
+        "complete_line": comp.and_then(|c| c.line),
+    })
+}
+
+fn build_with<S: Spec>(
+    history: &History,
+    calls: &[Call],
+    tuples: bool,
+    part_ops: &[model::PartOp],
+    spec: &mut S,
+    deadline: Instant,
+    mem: usize,
+) -> Value {
+    let all: Vec<u32> = (0..part_ops.len() as u32).collect();
+    let (subset, minimal) = minimize(part_ops, spec, all, deadline, mem);
+    // Re-run the search on the kept ops to find its longest prefix and states (no deadline:
+    // a sub-history of a decided key; bounded by memory).
+    let mut s = Search::new(part_ops, Some(&subset));
+    while s.run(spec, u64::MAX, mem) == Status::Paused {}
+    let prefix = s.longest_prefix();
+    let states: Vec<u32> = s.best_states().to_vec();
+    // Replay the prefix to a state, then find which ops could come next and why not.
+    let mut state = spec.init();
+    for &o in &prefix {
+        state = spec.step(state, o).unwrap_or(state);
+    }
+    let done: std::collections::HashSet<u32> = prefix.iter().copied().collect();
+    let pending: Vec<u32> = subset
+        .iter()
+        .copied()
+        .filter(|o| !done.contains(o))
+        .collect();
+    let horizon = pending
+        .iter()
+        .filter(|&&o| part_ops[o as usize].required)
+        .filter_map(|&o| part_ops[o as usize].complete)
+        .min()
+        .unwrap_or(usize::MAX);
+    let mut stuck = Vec::new();
+    for &o in &pending {
+        let p = &part_ops[o as usize];
+        if p.invoke < horizon {
+            stuck.push(json!({"op": p.call, "why": spec.explain(state, o)}));
+        }
+    }
+    let mut ids: Vec<usize> = subset.iter().map(|&o| part_ops[o as usize].call).collect();
+    ids.sort_unstable_by_key(|&c| calls[c].invoke);
+    json!({
+        "ops": ids.iter().map(|&c| op_json(history, calls, tuples, c)).collect::<Vec<_>>(),
+        "minimal": minimal,
+        "longest_prefix": prefix.iter().map(|&o| part_ops[o as usize].call).collect::<Vec<_>>(),
+        "states": states.iter().map(|&st| spec.render_state(st)).collect::<Vec<_>>(),
+        "stuck": stuck,
+        "original_ops": part_ops.len(),
+    })
+}
+
+/// The counterexample JSON of a partition already found not linearizable.
+pub(crate) fn build(
+    history: &History,
+    calls: &[Call],
+    tuples: bool,
+    part: &mut Partition,
+    deadline: Instant,
+    mem: usize,
+) -> Value {
+    let ops = &part.ops;
+    crate::with_spec!(&mut part.spec, s => build_with(history, calls, tuples, ops, s, deadline, mem))
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "nil".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A few readable lines per op of a counterexample (as built by the checker), then the
+/// longest linearizable prefix, the states after it and why each next op is stuck.
+pub fn render_counterexample_text(cx: &Value) -> String {
+    let mut out = String::new();
+    let ops = cx
+        .get("ops")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let minimal = cx.get("minimal").and_then(Value::as_bool).unwrap_or(false);
+    let original = cx
+        .get("original_ops")
+        .and_then(Value::as_u64)
+        .unwrap_or(ops.len() as u64);
+    out.push_str(&format!(
+        "{} of {} operations{}:\n",
+        ops.len(),
+        original,
+        if minimal {
+            " (a minimal non-linearizable sub-history)"
+        } else {
+            " (not linearizable; shrinking stopped early)"
+        }
+    ));
+    for op in &ops {
+        let g = |k: &str| op.get(k).cloned().unwrap_or(Value::Null);
+        let output = if g("outcome") == json!("ok") {
+            show(&g("output"))
+        } else {
+            g("outcome").as_str().unwrap_or("?").to_string()
+        };
+        let lines = match (g("invoke_line").as_u64(), g("complete_line").as_u64()) {
+            (Some(a), Some(b)) => format!(" lines {a}-{b}"),
+            (Some(a), None) => format!(" line {a}"),
+            _ => String::new(),
+        };
+        let complete = match g("complete_time").as_i64() {
+            Some(t) => t.to_string(),
+            None => "∞".to_string(),
+        };
+        out.push_str(&format!(
+            "  op {:>5}  process {:<4} {} {} -> {}  [{}..{}]{}\n",
+            show(&g("id")),
+            show(&g("process")),
+            g("f").as_str().unwrap_or("?"),
+            show(&g("input")),
+            output,
+            g("invoke_time"),
+            complete,
+            lines
+        ));
+    }
+    let prefix: Vec<String> = cx
+        .get("longest_prefix")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(show).collect())
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "longest linearizable prefix: [{}]\n",
+        prefix.join(" ")
+    ));
+    let states: Vec<String> = cx
+        .get("states")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.push_str(&format!("states after it: {}\n", states.join(", ")));
+    for s in cx
+        .get("stuck")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
+        out.push_str(&format!(
+            "  cannot linearize op {} next: {}\n",
+            show(s.get("op").unwrap_or(&Value::Null)),
+            s.get("why").and_then(Value::as_str).unwrap_or("?")
+        ));
+    }
+    out
+}

@@ -1,0 +1,358 @@
+//! The resumable Wing & Gong search with Lowe's memoization, for one partition.
+//!
+//! Call and return entries of the operations live in an arena as a doubly linked list
+//! ordered by time (info ops return at +infinity); linearizing an op lifts its two entries
+//! out in O(1) and backtracking puts them back in O(1). The linearized set is a bitset whose
+//! hash is kept incrementally (xor of per-op random keys). The stack is explicit, so a
+//! search runs for a bounded number of steps and resumes later ([`Search::run`]).
+//!
+//! Pruning beyond the plain algorithm, each provably complete:
+//! - success as soon as every *required* op (ok, or failed cas) is linearized: the open
+//!   info ops then simply did not take effect;
+//! - the greedy read rule: if a candidate op is read-only (leaves every state it is allowed
+//!   in unchanged) and is allowed in the current state, it is linearized first and its
+//!   alternatives are not explored. Sound because any linearization σ from this node gives
+//!   one that starts with it: the op is minimal (no pending op returned before it was
+//!   invoked), so moving it to the front keeps real-time order, and removing a no-op from σ
+//!   changes no state along σ.
+
+use super::cache::Cache;
+use crate::model::{PartOp, Spec};
+
+const NIL: u32 = u32::MAX;
+const HEAD: u32 = 0;
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// Local op number.
+    op: u32,
+    ret: bool,
+    prev: u32,
+    next: u32,
+    /// For a call entry, its return entry.
+    mate: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    entry: u32,
+    state: u32,
+    forced: bool,
+}
+
+/// How a slice of search ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Linearizable,
+    NotLinearizable,
+    /// The step budget of this slice ran out; call `run` again.
+    Paused,
+    /// The memory allowance would be exceeded.
+    OutOfMemory,
+}
+
+/// One partition's search, resumable.
+pub struct Search {
+    /// Local op number → spec op number.
+    ids: Vec<u32>,
+    required: Vec<bool>,
+    total_required: usize,
+    lin_required: usize,
+    entries: Vec<Entry>,
+    stack: Vec<Frame>,
+    bits: Vec<u64>,
+    hash: u64,
+    keys: Vec<u64>,
+    state: u32,
+    cursor: u32,
+    need_prescan: bool,
+    started: bool,
+    done: Option<Status>,
+    cache: Cache,
+    /// Total model steps taken.
+    pub steps: u64,
+    best: Vec<u32>,
+    best_states: Vec<u32>,
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Max states remembered at the longest prefix.
+const MAX_BEST_STATES: usize = 8;
+
+impl Search {
+    /// A search over the ops `subset` (spec op numbers, i.e. indexes into `ops`) of a
+    /// partition; `None` = all of them.
+    pub fn new(ops: &[PartOp], subset: Option<&[u32]>) -> Search {
+        let ids: Vec<u32> = match subset {
+            Some(s) => s.to_vec(),
+            None => (0..ops.len() as u32).collect(),
+        };
+        let n = ids.len();
+        let required: Vec<bool> = ids.iter().map(|&i| ops[i as usize].required).collect();
+        // Events: (time, is_return, local op). Info ops return after everything.
+        let mut events: Vec<(u64, bool, u32)> = Vec::with_capacity(2 * n);
+        for (l, &i) in ids.iter().enumerate() {
+            let op = &ops[i as usize];
+            events.push((op.invoke as u64, false, l as u32));
+            let ret = match (op.required, op.complete) {
+                (true, Some(c)) => c as u64,
+                _ => u64::MAX,
+            };
+            events.push((ret, true, l as u32));
+        }
+        events.sort_unstable_by_key(|&(t, r, l)| (t, r, l));
+        let mut entries = Vec::with_capacity(2 * n + 1);
+        entries.push(Entry {
+            op: NIL,
+            ret: false,
+            prev: NIL,
+            next: NIL,
+            mate: NIL,
+        });
+        let mut call_at = vec![NIL; n];
+        for &(_, ret, l) in &events {
+            let idx = entries.len() as u32;
+            let prev = idx - 1;
+            entries[prev as usize].next = idx;
+            entries.push(Entry {
+                op: l,
+                ret,
+                prev,
+                next: NIL,
+                mate: NIL,
+            });
+            if ret {
+                let c = call_at[l as usize];
+                entries[c as usize].mate = idx;
+            } else {
+                call_at[l as usize] = idx;
+            }
+        }
+        let words = n.div_ceil(64).max(1);
+        let keys = (0..n as u64).map(|i| splitmix(i ^ 0x5151_7e57)).collect();
+        let total_required = required.iter().filter(|&&r| r).count();
+        Search {
+            ids,
+            required,
+            total_required,
+            lin_required: 0,
+            entries,
+            stack: Vec::new(),
+            bits: vec![0; words],
+            hash: 0,
+            keys,
+            state: 0,
+            cursor: NIL,
+            need_prescan: true,
+            started: false,
+            done: None,
+            cache: Cache::new(words),
+            steps: 0,
+            best: Vec::new(),
+            best_states: Vec::new(),
+        }
+    }
+
+    /// Bytes held by this search (cache, stack, lists).
+    pub fn bytes(&self) -> usize {
+        self.cache.bytes()
+            + self.stack.capacity() * std::mem::size_of::<Frame>()
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + (self.best.capacity() + self.ids.capacity()) * 4
+    }
+
+    /// Number of ops (local).
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The longest linearizable prefix found, as spec op numbers in order.
+    pub fn longest_prefix(&self) -> Vec<u32> {
+        self.best.iter().map(|&l| self.ids[l as usize]).collect()
+    }
+
+    /// Distinct model states seen after the longest prefix (bounded).
+    pub fn best_states(&self) -> &[u32] {
+        &self.best_states
+    }
+
+    #[inline]
+    fn lift(&mut self, e: u32) {
+        let en = self.entries[e as usize];
+        self.entries[en.prev as usize].next = en.next;
+        if en.next != NIL {
+            self.entries[en.next as usize].prev = en.prev;
+        }
+        let m = self.entries[en.mate as usize];
+        self.entries[m.prev as usize].next = m.next;
+        if m.next != NIL {
+            self.entries[m.next as usize].prev = m.prev;
+        }
+    }
+
+    #[inline]
+    fn unlift(&mut self, e: u32) {
+        let mate = self.entries[e as usize].mate;
+        let m = self.entries[mate as usize];
+        self.entries[m.prev as usize].next = mate;
+        if m.next != NIL {
+            self.entries[m.next as usize].prev = mate;
+        }
+        let en = self.entries[e as usize];
+        self.entries[en.prev as usize].next = e;
+        if en.next != NIL {
+            self.entries[en.next as usize].prev = e;
+        }
+    }
+
+    #[inline]
+    fn toggle(&mut self, l: u32) {
+        self.bits[(l / 64) as usize] ^= 1u64 << (l % 64);
+        self.hash ^= self.keys[l as usize];
+    }
+
+    /// Try to linearize call entry `e` into state `ns`; false if (bits, ns) was visited.
+    #[inline]
+    fn push(&mut self, e: u32, ns: u32, forced: bool) -> bool {
+        let l = self.entries[e as usize].op;
+        self.toggle(l);
+        if !self.cache.insert(&self.bits, self.hash, ns) {
+            self.toggle(l);
+            return false;
+        }
+        self.stack.push(Frame {
+            entry: e,
+            state: self.state,
+            forced,
+        });
+        self.state = ns;
+        self.lift(e);
+        if self.required[l as usize] {
+            self.lin_required += 1;
+        }
+        self.need_prescan = true;
+        if self.stack.len() > self.best.len() {
+            self.best.clear();
+            self.best
+                .extend(self.stack.iter().map(|f| self.entries[f.entry as usize].op));
+            self.best_states.clear();
+            self.best_states.push(ns);
+        } else if self.stack.len() == self.best.len()
+            && self.best_states.len() < MAX_BEST_STATES
+            && !self.best_states.contains(&ns)
+        {
+            self.best_states.push(ns);
+        }
+        true
+    }
+
+    /// Pop frames until one leaves alternatives to explore; false if the stack emptied.
+    fn backtrack(&mut self) -> bool {
+        while let Some(f) = self.stack.pop() {
+            let l = self.entries[f.entry as usize].op;
+            self.unlift(f.entry);
+            self.toggle(l);
+            if self.required[l as usize] {
+                self.lin_required -= 1;
+            }
+            self.state = f.state;
+            if !f.forced {
+                self.cursor = self.entries[f.entry as usize].next;
+                self.need_prescan = false;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Run up to `max_steps` model steps, never letting the cache exceed `mem_allow` bytes.
+    pub fn run<S: Spec>(&mut self, spec: &mut S, max_steps: u64, mem_allow: usize) -> Status {
+        if let Some(d) = self.done {
+            return d;
+        }
+        if !self.started {
+            self.started = true;
+            self.state = spec.init();
+            if self.best_states.is_empty() {
+                self.best_states.push(self.state);
+            }
+        }
+        let limit = self.steps + max_steps;
+        let status = loop {
+            if self.lin_required == self.total_required {
+                break Status::Linearizable;
+            }
+            if self.steps >= limit {
+                return Status::Paused;
+            }
+            if self.bytes() + self.cache.next_growth_bytes() > mem_allow {
+                return Status::OutOfMemory;
+            }
+            if self.need_prescan {
+                self.need_prescan = false;
+                let mut e = self.entries[HEAD as usize].next;
+                let mut dead = false;
+                let mut forced = false;
+                while e != NIL && !self.entries[e as usize].ret {
+                    let l = self.entries[e as usize].op;
+                    let id = self.ids[l as usize];
+                    if spec.read_only(id) {
+                        self.steps += 1;
+                        if let Some(ns) = spec.step(self.state, id) {
+                            if self.push(e, ns, true) {
+                                forced = true;
+                            } else {
+                                dead = true;
+                            }
+                            break;
+                        }
+                    }
+                    e = self.entries[e as usize].next;
+                }
+                if forced {
+                    continue;
+                }
+                if dead {
+                    if !self.backtrack() {
+                        break Status::NotLinearizable;
+                    }
+                    continue;
+                }
+                self.cursor = self.entries[HEAD as usize].next;
+            }
+            let e = self.cursor;
+            if e == NIL || self.entries[e as usize].ret {
+                if !self.backtrack() {
+                    break Status::NotLinearizable;
+                }
+                continue;
+            }
+            self.steps += 1;
+            let l = self.entries[e as usize].op;
+            if let Some(ns) = spec.step(self.state, self.ids[l as usize]) {
+                if self.push(e, ns, false) {
+                    continue;
+                }
+            }
+            self.cursor = self.entries[e as usize].next;
+        };
+        self.done = Some(status);
+        status
+    }
+
+    /// Release the memo cache (after a verdict).
+    pub fn free_cache(&mut self) {
+        self.cache = Cache::new(1);
+        self.stack = Vec::new();
+    }
+}

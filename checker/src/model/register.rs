@@ -1,0 +1,124 @@
+//! The register and cas-register models (Jepsen's and etcd's semantics): one value per key,
+//! initially nil. `read` (ok v: value must equal v, nil allowed), `write v`, and for
+//! cas-register `cas [a b]` (ok: value must equal a, becomes b; fail: value differs from a,
+//! no effect; info: becomes b only if the value equals a). Values are interned to `u32`.
+
+use super::intern::ValueTable;
+use super::{Compiled, OpInput, Spec};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RegOp {
+    /// ok read: the value must equal this id.
+    Read(u32),
+    /// write (ok or info).
+    Write(u32),
+    /// ok cas: value must equal .0, becomes .1.
+    CasOk(u32, u32),
+    /// info cas: becomes .1 if the value equals .0, else unchanged; always allowed.
+    CasMaybe(u32, u32),
+    /// fail cas: the value must differ from .0; unchanged.
+    CasFail(u32),
+}
+
+/// A compiled register partition.
+#[derive(Debug, Clone, Default)]
+pub struct RegisterSpec {
+    values: ValueTable,
+    ops: Vec<RegOp>,
+}
+
+impl RegisterSpec {
+    /// Compile one op; `None` if it constrains nothing and is dropped.
+    pub(crate) fn add(&mut self, op: &OpInput<'_>, allow_cas: bool) -> Result<Option<()>, String> {
+        use crate::history::OpType::*;
+        let reg = match (op.f, op.outcome) {
+            ("read", Ok) => RegOp::Read(self.values.intern(op.output)),
+            ("read", _) => return Result::Ok(None),
+            ("write", Fail) => return Result::Ok(None),
+            ("write", _) => RegOp::Write(self.values.intern(op.input)),
+            ("cas", outcome) if allow_cas => {
+                let pair = match op.input {
+                    Value::Array(a) if a.len() == 2 => a,
+                    other => return Err(format!("cas expects a value [from to], found {other}")),
+                };
+                let from = self.values.intern(&pair[0]);
+                let to = self.values.intern(&pair[1]);
+                match outcome {
+                    Ok => RegOp::CasOk(from, to),
+                    Fail => RegOp::CasFail(from),
+                    _ => RegOp::CasMaybe(from, to),
+                }
+            }
+            (f, _) => {
+                let allowed = if allow_cas {
+                    "read, write or cas"
+                } else {
+                    "read or write"
+                };
+                return Err(format!(
+                    "operation `{f}` is not one of the model's ({allowed})"
+                ));
+            }
+        };
+        self.ops.push(reg);
+        Result::Ok(Some(()))
+    }
+}
+
+impl Compiled for RegisterSpec {
+    fn len(&self) -> usize {
+        self.ops.len()
+    }
+}
+
+impl Spec for RegisterSpec {
+    fn init(&mut self) -> u32 {
+        ValueTable::NIL
+    }
+
+    #[inline]
+    fn step(&mut self, state: u32, op: u32) -> Option<u32> {
+        match self.ops[op as usize] {
+            RegOp::Read(v) => (state == v).then_some(state),
+            RegOp::Write(v) => Some(v),
+            RegOp::CasOk(a, b) => (state == a).then_some(b),
+            RegOp::CasMaybe(a, b) => Some(if state == a { b } else { state }),
+            RegOp::CasFail(a) => (state != a).then_some(state),
+        }
+    }
+
+    #[inline]
+    fn read_only(&self, op: u32) -> bool {
+        match self.ops[op as usize] {
+            RegOp::Read(_) | RegOp::CasFail(_) => true,
+            RegOp::CasOk(a, b) => a == b,
+            _ => false,
+        }
+    }
+
+    fn render_state(&self, state: u32) -> String {
+        self.values.text(state).to_string()
+    }
+
+    fn explain(&mut self, state: u32, op: u32) -> String {
+        let cur = self.values.text(state).to_string();
+        match self.ops[op as usize] {
+            RegOp::Read(v) => format!("read {} but register is {cur}", self.values.text(v)),
+            RegOp::CasOk(a, b) => {
+                format!(
+                    "cas {}->{} succeeded but register is {cur}",
+                    self.values.text(a),
+                    self.values.text(b)
+                )
+            }
+            RegOp::CasFail(a) => format!(
+                "cas from {} failed but register is {cur}",
+                self.values.text(a)
+            ),
+            RegOp::Write(_) | RegOp::CasMaybe(..) => {
+                format!("allowed now (register is {cur}) but leads nowhere")
+            }
+        }
+    }
+}
