@@ -1,0 +1,960 @@
+//! Deterministic simulation tests of the pure Raft core (`raft_kv::raft`): a simulated
+//! network (loss, delay/reordering, duplication, partitions), node crashes and restarts from
+//! exactly what was persisted through `Ready`, snapshots, and invariants checked after every
+//! step: election safety, log matching, leader completeness, state machine safety, committed
+//! entries never lost, ReadIndex freshness. Scenario tests build the paper's situations by
+//! hand (figure 8, split votes, pre-vote, check-quorum, snapshot install, ...).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use raft_kv::raft::{
+    Config, Entry, HardState, Message, MessageBody, NodeId, Raft, RestoreState, Role, Snapshot,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+// ------------------------------------------------------------------------------------------
+// The simulator
+// ------------------------------------------------------------------------------------------
+
+/// What a node has on "disk": exactly what it persisted from `Ready`s.
+#[derive(Clone, Debug, Default)]
+struct Disk {
+    hs: HardState,
+    snapshot: Option<Snapshot>,
+    entries: Vec<Entry>,
+}
+
+impl Disk {
+    fn snapshot_index(&self) -> u64 {
+        self.snapshot.as_ref().map_or(0, |s| s.meta.index)
+    }
+
+    fn snapshot_term(&self) -> u64 {
+        self.snapshot.as_ref().map_or(0, |s| s.meta.term)
+    }
+
+    fn last_index(&self) -> u64 {
+        self.entries
+            .last()
+            .map_or(self.snapshot_index(), |e| e.index)
+    }
+
+    fn term(&self, index: u64) -> Option<u64> {
+        let si = self.snapshot_index();
+        if index == si {
+            return Some(self.snapshot_term());
+        }
+        if index < si {
+            return None;
+        }
+        self.entries.get((index - si - 1) as usize).map(|e| e.term)
+    }
+
+    /// Does this disk hold the entry (index, term), or a snapshot covering it?
+    fn holds(&self, index: u64, term: u64) -> bool {
+        self.snapshot_index() >= index || self.term(index) == Some(term)
+    }
+}
+
+/// Applied state machine contents: (index, term, data) of every applied entry.
+type Sm = Vec<(u64, u64, Vec<u8>)>;
+
+struct Node {
+    cfg: Config,
+    raft: Option<Raft>,
+    disk: Disk,
+    sm: Sm,
+    applied: u64,
+    restarts: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Opts {
+    nodes: u64,
+    loss: f64,
+    dup: f64,
+    max_delay: u64,
+    partitions: bool,
+    crashes: bool,
+    compaction: bool,
+    propose_p: f64,
+    read_p: f64,
+    pre_vote: bool,
+    check_quorum: bool,
+    bug_no_truncate: bool,
+    max_entries: usize,
+    max_inflight: usize,
+    election: (u64, u64),
+    heartbeat: u64,
+}
+
+impl Opts {
+    fn manual(nodes: u64) -> Opts {
+        Opts {
+            nodes,
+            loss: 0.0,
+            dup: 0.0,
+            max_delay: 1,
+            partitions: false,
+            crashes: false,
+            compaction: false,
+            propose_p: 0.0,
+            read_p: 0.0,
+            pre_vote: false,
+            check_quorum: false,
+            bug_no_truncate: false,
+            max_entries: 64,
+            max_inflight: 8,
+            election: (10, 20),
+            heartbeat: 2,
+        }
+    }
+
+    fn chaos(nodes: u64) -> Opts {
+        Opts {
+            nodes,
+            loss: 0.1,
+            dup: 0.05,
+            max_delay: 30,
+            partitions: true,
+            crashes: true,
+            compaction: true,
+            propose_p: 0.08,
+            read_p: 0.02,
+            pre_vote: true,
+            check_quorum: true,
+            bug_no_truncate: false,
+            max_entries: 4,
+            max_inflight: 4,
+            election: (10, 20),
+            heartbeat: 2,
+        }
+    }
+}
+
+/// Time units per tick in the random simulation (message delays are in time units).
+const TICK: u64 = 10;
+
+struct InFlight {
+    at: u64,
+    msg: Message,
+}
+
+#[derive(Default, Debug)]
+struct Stats {
+    delivered: u64,
+    dropped: u64,
+    proposals: u64,
+    reads_served: u64,
+    reads_aborted: u64,
+    snapshots_installed: u64,
+    leaders: u64,
+    restarts: u64,
+}
+
+struct Sim {
+    opts: Opts,
+    rng: ChaCha8Rng,
+    now: u64,
+    nodes: BTreeMap<NodeId, Node>,
+    net: Vec<InFlight>,
+    /// Directed links that drop messages: (from, to).
+    blocked: BTreeSet<(NodeId, NodeId)>,
+    /// Election safety: the leader seen for each term.
+    leaders: BTreeMap<u64, NodeId>,
+    /// Every entry applied anywhere: index -> (term, data, max term in the cluster when
+    /// first seen applied).
+    committed: BTreeMap<u64, (u64, Vec<u8>, u64)>,
+    /// Log matching: (index, term) -> (data, term of the previous entry).
+    entry_ids: HashMap<(u64, u64), (Vec<u8>, u64)>,
+    /// Outstanding reads: ctx -> (node, highest commit index known anywhere at issue).
+    reads: HashMap<u64, (NodeId, u64)>,
+    next_ctx: u64,
+    next_value: u64,
+    stats: Stats,
+    /// Messages delivered, by kind (for scenario assertions).
+    delivered_kinds: BTreeMap<&'static str, u64>,
+}
+
+type Check = Result<(), String>;
+
+impl Sim {
+    fn new(opts: Opts, seed: u64) -> Sim {
+        let voters: Vec<NodeId> = (1..=opts.nodes).collect();
+        let mut nodes = BTreeMap::new();
+        for &id in &voters {
+            let cfg = Self::config(&opts, id, &voters, seed, 0);
+            let raft = Raft::new(cfg.clone(), RestoreState::default()).expect("valid config");
+            nodes.insert(
+                id,
+                Node {
+                    cfg,
+                    raft: Some(raft),
+                    disk: Disk::default(),
+                    sm: Vec::new(),
+                    applied: 0,
+                    restarts: 0,
+                },
+            );
+        }
+        Sim {
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0000_0000),
+            opts,
+            now: 0,
+            nodes,
+            net: Vec::new(),
+            blocked: BTreeSet::new(),
+            leaders: BTreeMap::new(),
+            committed: BTreeMap::new(),
+            entry_ids: HashMap::new(),
+            reads: HashMap::new(),
+            next_ctx: 1,
+            next_value: 1,
+            stats: Stats::default(),
+            delivered_kinds: BTreeMap::new(),
+        }
+    }
+
+    fn config(opts: &Opts, id: NodeId, voters: &[NodeId], seed: u64, restarts: u64) -> Config {
+        let mut cfg = Config::new(id, voters.to_vec());
+        cfg.election_ticks_min = opts.election.0;
+        cfg.election_ticks_max = opts.election.1;
+        cfg.heartbeat_ticks = opts.heartbeat;
+        cfg.max_entries_per_append = opts.max_entries;
+        cfg.max_inflight_appends = opts.max_inflight;
+        cfg.pre_vote = opts.pre_vote;
+        cfg.check_quorum = opts.check_quorum;
+        cfg.bug_no_truncate = opts.bug_no_truncate;
+        cfg.seed = seed
+            .wrapping_mul(1_000_003)
+            .wrapping_add(id * 7919)
+            .wrapping_add(restarts * 104_729);
+        cfg
+    }
+
+    fn quorum(&self) -> usize {
+        self.nodes.len() / 2 + 1
+    }
+
+    fn raft(&self, id: NodeId) -> &Raft {
+        self.nodes[&id].raft.as_ref().expect("node is up")
+    }
+
+    fn raft_mut(&mut self, id: NodeId) -> &mut Raft {
+        self.nodes
+            .get_mut(&id)
+            .and_then(|n| n.raft.as_mut())
+            .expect("node is up")
+    }
+
+    fn is_up(&self, id: NodeId) -> bool {
+        self.nodes[&id].raft.is_some()
+    }
+
+    fn role(&self, id: NodeId) -> Option<Role> {
+        self.nodes[&id].raft.as_ref().map(|r| r.status().role)
+    }
+
+    fn term(&self, id: NodeId) -> u64 {
+        let n = &self.nodes[&id];
+        n.raft.as_ref().map_or(n.disk.hs.term, |r| r.status().term)
+    }
+
+    fn max_term(&self) -> u64 {
+        self.nodes
+            .keys()
+            .map(|&id| self.term(id))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn max_commit(&self) -> u64 {
+        self.nodes
+            .values()
+            .map(|n| {
+                n.raft
+                    .as_ref()
+                    .map_or(n.disk.hs.commit, |r| r.status().commit)
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn leaders_now(&self) -> Vec<NodeId> {
+        self.nodes
+            .keys()
+            .copied()
+            .filter(|&id| self.role(id) == Some(Role::Leader))
+            .collect()
+    }
+
+    /// The leader with the highest term among up nodes.
+    fn leader(&self) -> Option<NodeId> {
+        self.leaders_now()
+            .into_iter()
+            .max_by_key(|&id| self.term(id))
+    }
+
+    // ----- driving ------------------------------------------------------------------------
+
+    fn tick(&mut self, id: NodeId) -> Check {
+        if let Some(r) = self.nodes.get_mut(&id).and_then(|n| n.raft.as_mut()) {
+            r.tick();
+            self.process(id)?;
+        }
+        self.check_global()
+    }
+
+    fn tick_all(&mut self) -> Check {
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        for id in ids {
+            self.tick(id)?;
+        }
+        Ok(())
+    }
+
+    fn deliver(&mut self, msg: Message) -> Check {
+        if self.blocked.contains(&(msg.from, msg.to)) || !self.is_up(msg.to) {
+            self.stats.dropped += 1;
+            return Ok(());
+        }
+        self.stats.delivered += 1;
+        *self.delivered_kinds.entry(msg.body.kind()).or_insert(0) += 1;
+        let to = msg.to;
+        let res = self.raft_mut(to).step(msg.clone());
+        if let Err(e) = res {
+            return Err(format!("node {to} rejected {msg:?}: {e}"));
+        }
+        self.process(to)?;
+        self.check_global()
+    }
+
+    fn propose(&mut self, id: NodeId) -> Option<(u64, u64)> {
+        let v = self.next_value;
+        let data = v.to_le_bytes().to_vec();
+        let res = self.nodes.get_mut(&id)?.raft.as_mut()?.propose(data).ok();
+        if res.is_some() {
+            self.next_value += 1;
+            self.stats.proposals += 1;
+        }
+        res
+    }
+
+    fn read(&mut self, id: NodeId) -> Option<u64> {
+        let ctx = self.next_ctx;
+        let floor = self.max_commit();
+        let ok = self
+            .nodes
+            .get_mut(&id)?
+            .raft
+            .as_mut()?
+            .read_index(ctx)
+            .is_ok();
+        if !ok {
+            return None;
+        }
+        self.next_ctx += 1;
+        self.reads.insert(ctx, (id, floor));
+        Some(ctx)
+    }
+
+    fn crash(&mut self, id: NodeId) {
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.raft = None;
+        }
+        // Outstanding reads of a crashed node are simply never answered.
+        self.reads.retain(|_, (n, _)| *n != id);
+    }
+
+    fn restart(&mut self, id: NodeId, seed: u64) -> Check {
+        let voters: Vec<NodeId> = self.nodes.keys().copied().collect();
+        let opts = self.opts.clone();
+        let n = self.nodes.get_mut(&id).expect("known node");
+        n.restarts += 1;
+        n.cfg = Self::config(&opts, id, &voters, seed, n.restarts);
+        let restore = RestoreState {
+            hard_state: n.disk.hs.clone(),
+            snapshot: n.disk.snapshot.clone(),
+            entries: n.disk.entries.clone(),
+        };
+        let raft = Raft::new(n.cfg.clone(), restore)
+            .map_err(|e| format!("node {id} cannot restart from its disk: {e}"))?;
+        n.raft = Some(raft);
+        n.sm = match &n.disk.snapshot {
+            Some(s) => decode_sm(&s.data)?,
+            None => Vec::new(),
+        };
+        n.applied = n.disk.snapshot_index();
+        self.stats.restarts += 1;
+        self.process(id)?;
+        self.check_global()
+    }
+
+    fn isolate(&mut self, id: NodeId) {
+        for &other in self.nodes.keys() {
+            if other != id {
+                self.blocked.insert((id, other));
+                self.blocked.insert((other, id));
+            }
+        }
+    }
+
+    fn split(&mut self, group: &[NodeId]) {
+        self.blocked.clear();
+        for &a in self.nodes.keys() {
+            for &b in self.nodes.keys() {
+                if group.contains(&a) != group.contains(&b) {
+                    self.blocked.insert((a, b));
+                }
+            }
+        }
+    }
+
+    fn heal(&mut self) {
+        self.blocked.clear();
+    }
+
+    fn compact(&mut self, id: NodeId) -> Check {
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return Ok(());
+        };
+        let Some(raft) = n.raft.as_mut() else {
+            return Ok(());
+        };
+        let Some(meta) = raft.snapshot_meta_at_applied() else {
+            return Ok(());
+        };
+        if meta.index <= n.disk.snapshot_index() {
+            return Ok(());
+        }
+        let snap = Snapshot {
+            meta,
+            data: encode_sm(&n.sm),
+        };
+        raft.compact(snap.clone())
+            .map_err(|e| format!("node {id} compact failed: {e}"))?;
+        let idx = snap.meta.index;
+        n.disk.entries.retain(|e| e.index > idx);
+        n.disk.snapshot = Some(snap);
+        Ok(())
+    }
+
+    /// Processes every pending `Ready` of `id` the way a correct server does: persist,
+    /// send, apply; checking what it can on the way.
+    fn process(&mut self, id: NodeId) -> Check {
+        loop {
+            let max_term = self.max_term();
+            let n = self.nodes.get_mut(&id).expect("known node");
+            let Some(raft) = n.raft.as_mut() else {
+                return Ok(());
+            };
+            if !raft.has_ready() {
+                return Ok(());
+            }
+            let rd = raft.ready();
+            // 1. persist
+            let mut first_written = None;
+            if let Some(s) = &rd.snapshot {
+                n.disk.snapshot = Some(s.clone());
+                n.disk.entries.clear();
+                first_written = Some(s.meta.index + 1);
+            }
+            if let Some(t) = rd.truncate_from {
+                if t <= n.disk.snapshot_index() {
+                    return Err(format!(
+                        "node {id}: truncate_from {t} at or below its snapshot"
+                    ));
+                }
+                n.disk.entries.retain(|e| e.index < t);
+            }
+            for e in &rd.entries {
+                let expected = n.disk.last_index() + 1;
+                if e.index != expected {
+                    return Err(format!(
+                        "node {id}: Ready entry {} does not follow the persisted log (expected {expected})",
+                        e.index
+                    ));
+                }
+                first_written = Some(first_written.map_or(e.index, |f: u64| f.min(e.index)));
+                n.disk.entries.push(e.clone());
+            }
+            if let Some(hs) = &rd.hard_state {
+                if hs.term < n.disk.hs.term {
+                    return Err(format!("node {id}: persisted term went backwards"));
+                }
+                if hs.term == n.disk.hs.term
+                    && n.disk.hs.vote.is_some()
+                    && hs.vote != n.disk.hs.vote
+                {
+                    return Err(format!(
+                        "node {id}: changed its vote within term {}",
+                        hs.term
+                    ));
+                }
+                n.disk.hs = hs.clone();
+            }
+            // Log matching, incrementally: each (index, term) has one payload and one
+            // predecessor term, across all nodes and all time.
+            if let Some(first) = first_written {
+                let hi = n.disk.last_index();
+                let lo = first.max(n.disk.snapshot_index() + 1);
+                let mut i = lo;
+                while i <= hi && i > 0 {
+                    let off = (i - n.disk.snapshot_index() - 1) as usize;
+                    let e = &n.disk.entries[off];
+                    let prev = n.disk.term(i - 1).unwrap_or(0);
+                    match self.entry_ids.get(&(e.index, e.term)) {
+                        Some((data, p)) => {
+                            if *data != e.data || *p != prev {
+                                return Err(format!(
+                                    "log matching violated on node {id} at index {} term {}: payload/predecessor differ from another log (prev term {prev} vs {p})",
+                                    e.index, e.term
+                                ));
+                            }
+                        }
+                        None => {
+                            self.entry_ids
+                                .insert((e.index, e.term), (e.data.clone(), prev));
+                        }
+                    }
+                    i += 1;
+                }
+            }
+            // 2. send
+            for m in rd.messages {
+                self.stats_send(m);
+            }
+            // 3. apply
+            let n = self.nodes.get_mut(&id).expect("known node");
+            if let Some(s) = &rd.snapshot {
+                n.sm = decode_sm(&s.data)?;
+                n.applied = s.meta.index;
+                self.stats.snapshots_installed += 1;
+                for (index, term, data) in n.sm.clone() {
+                    check_apply(&mut self.committed, id, index, term, &data, max_term)?;
+                }
+            }
+            for e in &rd.committed {
+                if e.index != n.applied + 1 {
+                    return Err(format!(
+                        "node {id}: applied index {} after {}",
+                        e.index, n.applied
+                    ));
+                }
+                if !n.disk.holds(e.index, e.term) {
+                    return Err(format!(
+                        "node {id}: applying entry {} that is not persisted",
+                        e.index
+                    ));
+                }
+                check_apply(&mut self.committed, id, e.index, e.term, &e.data, max_term)?;
+                n.sm.push((e.index, e.term, e.data.clone()));
+                n.applied = e.index;
+            }
+            for rs in rd.read_states {
+                let Some((node, floor)) = self.reads.remove(&rs.ctx) else {
+                    return Err(format!("node {id}: read state for unknown ctx {}", rs.ctx));
+                };
+                if node != id {
+                    return Err(format!("read ctx {} answered by the wrong node", rs.ctx));
+                }
+                if rs.index < floor {
+                    return Err(format!(
+                        "ReadIndex violated: read {} on node {id} got index {} but index {floor} was committed before it was issued",
+                        rs.ctx, rs.index
+                    ));
+                }
+                self.stats.reads_served += 1;
+            }
+            for ctx in rd.aborted_reads {
+                if self.reads.remove(&ctx).is_none() {
+                    return Err(format!("node {id}: aborted unknown read ctx {ctx}"));
+                }
+                self.stats.reads_aborted += 1;
+            }
+        }
+    }
+
+    fn stats_send(&mut self, m: Message) {
+        let delay = if self.opts.max_delay <= 1 {
+            1
+        } else {
+            self.rng.gen_range(1..=self.opts.max_delay)
+        };
+        if self.opts.loss > 0.0 && self.rng.gen_bool(self.opts.loss) {
+            self.stats.dropped += 1;
+            return;
+        }
+        if self.opts.dup > 0.0 && self.rng.gen_bool(self.opts.dup) {
+            let d2 = self.rng.gen_range(1..=self.opts.max_delay.max(1));
+            self.net.push(InFlight {
+                at: self.now + d2,
+                msg: m.clone(),
+            });
+        }
+        self.net.push(InFlight {
+            at: self.now + delay,
+            msg: m,
+        });
+    }
+
+    /// Invariants over the whole cluster, after every step.
+    fn check_global(&mut self) -> Check {
+        // Election safety + leader completeness for each newly seen leader.
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        for id in ids {
+            let Some(r) = self.nodes[&id].raft.as_ref() else {
+                continue;
+            };
+            let st = r.status();
+            if st.role != Role::Leader {
+                continue;
+            }
+            match self.leaders.get(&st.term) {
+                Some(&l) if l != id => {
+                    return Err(format!(
+                        "election safety violated: nodes {l} and {id} both leaders in term {}",
+                        st.term
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    self.leaders.insert(st.term, id);
+                    self.stats.leaders += 1;
+                    for (&index, (term, _, seen_max_term)) in &self.committed {
+                        if *seen_max_term >= st.term {
+                            continue;
+                        }
+                        let has = st.snapshot_index >= index || r.log_term(index) == Some(*term);
+                        if !has {
+                            return Err(format!(
+                                "leader completeness violated: leader {id} of term {} lacks committed entry {index} (term {term})",
+                                st.term
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        // Committed entries are never lost: the highest committed entry is on a quorum of
+        // disks (by log matching, so is everything before it).
+        if let Some((&index, (term, _, _))) = self.committed.iter().next_back() {
+            let holders = self
+                .nodes
+                .values()
+                .filter(|n| n.disk.holds(index, *term))
+                .count();
+            if holders < self.quorum() {
+                return Err(format!(
+                    "committed entry {index} (term {term}) is persisted on only {holders} nodes"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers everything in flight (and everything it causes) without ticking, dropping
+    /// the messages for which `keep` is false. Bounded.
+    fn settle_with(&mut self, keep: &dyn Fn(&Message) -> bool) -> Check {
+        for _ in 0..10_000 {
+            if self.net.is_empty() {
+                return Ok(());
+            }
+            let batch: Vec<InFlight> = std::mem::take(&mut self.net);
+            for f in batch {
+                if keep(&f.msg) {
+                    self.deliver(f.msg)?;
+                } else {
+                    self.stats.dropped += 1;
+                }
+            }
+        }
+        Err("network did not settle".into())
+    }
+
+    fn settle(&mut self) -> Check {
+        self.settle_with(&|_| true)
+    }
+
+    /// Ticks `id` alone until it starts a campaign (or becomes leader), then settles.
+    fn elect(&mut self, id: NodeId) -> Check {
+        let max = self.nodes[&id].cfg.election_ticks_max + 1;
+        for _ in 0..max {
+            self.tick(id)?;
+            if matches!(
+                self.role(id),
+                Some(Role::Candidate | Role::PreCandidate | Role::Leader)
+            ) {
+                break;
+            }
+        }
+        self.settle()
+    }
+
+    /// One unit of simulated time: deliver what is due, tick every TICK units, and inject
+    /// random client requests and faults.
+    fn step_random(&mut self, faults: bool) -> Check {
+        self.now += 1;
+        let mut due = Vec::new();
+        let mut i = 0;
+        while i < self.net.len() {
+            if self.net[i].at <= self.now {
+                due.push(self.net.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        // swap_remove plus the delays already shuffle; order is deterministic per seed.
+        for f in due {
+            self.deliver(f.msg)?;
+        }
+        if self.now % TICK == 0 {
+            self.tick_all()?;
+        }
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        if self.rng.gen_bool(self.opts.propose_p) {
+            if let Some(l) = self.leader() {
+                let k = self.rng.gen_range(1..=3);
+                for _ in 0..k {
+                    self.propose(l);
+                }
+                self.process(l)?;
+            } else {
+                // Also try non-leaders: must be refused without side effects.
+                let id = ids[self.rng.gen_range(0..ids.len())];
+                if self.is_up(id) && self.role(id) != Some(Role::Leader) {
+                    let r = self.raft_mut(id).propose(vec![1]);
+                    if r.is_ok() {
+                        return Err(format!("non-leader {id} accepted a proposal"));
+                    }
+                }
+            }
+        }
+        if self.opts.read_p > 0.0 && self.rng.gen_bool(self.opts.read_p) {
+            if let Some(l) = self.leader() {
+                self.read(l);
+                self.process(l)?;
+            }
+        }
+        if !faults {
+            return Ok(());
+        }
+        if self.opts.partitions && self.rng.gen_bool(0.003) {
+            if self.blocked.is_empty() {
+                let mut group = Vec::new();
+                for &id in &ids {
+                    if self.rng.gen_bool(0.4) {
+                        group.push(id);
+                    }
+                }
+                if self.rng.gen_bool(0.3) {
+                    if let Some(l) = self.leader() {
+                        group = vec![l];
+                    }
+                }
+                self.split(&group);
+            } else {
+                self.heal();
+            }
+        }
+        if self.opts.crashes && self.rng.gen_bool(0.002) {
+            let id = ids[self.rng.gen_range(0..ids.len())];
+            if self.is_up(id) {
+                let down = self.nodes.values().filter(|n| n.raft.is_none()).count();
+                if down + 1 < self.quorum() || self.rng.gen_bool(0.3) {
+                    self.crash(id);
+                }
+            } else {
+                let seed = self.rng.gen();
+                self.restart(id, seed)?;
+            }
+        }
+        if self.opts.crashes && self.rng.gen_bool(0.004) {
+            // Restart a random crashed node.
+            let down: Vec<NodeId> = ids.iter().copied().filter(|&i| !self.is_up(i)).collect();
+            if !down.is_empty() {
+                let id = down[self.rng.gen_range(0..down.len())];
+                let seed = self.rng.gen();
+                self.restart(id, seed)?;
+            }
+        }
+        if self.opts.compaction && self.rng.gen_bool(0.004) {
+            let id = ids[self.rng.gen_range(0..ids.len())];
+            self.compact(id)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the faults: heals, restarts everyone, stops loss, and checks that the cluster
+    /// elects a leader, commits a new entry and every node applies it.
+    fn converge(&mut self) -> Check {
+        self.heal();
+        self.opts.loss = 0.0;
+        self.opts.dup = 0.0;
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        for id in ids.clone() {
+            if !self.is_up(id) {
+                let seed = self.rng.gen();
+                self.restart(id, seed)?;
+            }
+        }
+        let mut target: Option<(u64, u64)> = None;
+        for _ in 0..(400 * TICK) {
+            self.step_random(false)?;
+            if target.is_none() {
+                if let Some(l) = self.leader() {
+                    target = self.propose(l);
+                    self.process(l)?;
+                }
+            }
+            if let Some((term, index)) = target {
+                let done = ids.iter().all(|&id| self.nodes[&id].applied >= index);
+                if done {
+                    return match self.committed.get(&index) {
+                        Some((t, _, _)) if *t == term => Ok(()),
+                        // The proposal was overwritten by a later leader: propose again.
+                        _ => {
+                            target = None;
+                            continue;
+                        }
+                    };
+                }
+            }
+        }
+        Err(format!(
+            "no convergence: leader {:?}, applied {:?}, target {target:?}",
+            self.leader(),
+            ids.iter()
+                .map(|id| self.nodes[id].applied)
+                .collect::<Vec<_>>()
+        ))
+    }
+}
+
+fn check_apply(
+    committed: &mut BTreeMap<u64, (u64, Vec<u8>, u64)>,
+    id: NodeId,
+    index: u64,
+    term: u64,
+    data: &[u8],
+    max_term: u64,
+) -> Check {
+    match committed.get(&index) {
+        Some((t, d, _)) => {
+            if *t != term || d != data {
+                return Err(format!(
+                    "state machine safety violated: node {id} applied (index {index}, term {term}) but (term {t}) was applied elsewhere"
+                ));
+            }
+        }
+        None => {
+            committed.insert(index, (term, data.to_vec(), max_term));
+        }
+    }
+    Ok(())
+}
+
+fn encode_sm(sm: &Sm) -> Vec<u8> {
+    serde_json::to_vec(sm).unwrap_or_default()
+}
+
+fn decode_sm(data: &[u8]) -> Result<Sm, String> {
+    serde_json::from_slice(data).map_err(|e| format!("bad snapshot data: {e}"))
+}
+
+/// Runs one random chaos simulation; `Err` is the first invariant violation.
+fn run_chaos(opts: Opts, seed: u64, units: u64) -> Result<Sim, (String, Stats)> {
+    let mut sim = Sim::new(opts, seed);
+    for _ in 0..units {
+        if let Err(e) = sim.step_random(true) {
+            return Err((e, sim.stats));
+        }
+    }
+    if let Err(e) = sim.converge() {
+        return Err((e, sim.stats));
+    }
+    Ok(sim)
+}
+
+fn ok(c: Check) {
+    if let Err(e) = c {
+        panic!("{e}");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Random simulations
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn chaos_many_seeds_three_nodes() {
+    let mut totals = Stats::default();
+    for seed in 0..120 {
+        match run_chaos(Opts::chaos(3), seed, 2500) {
+            Ok(sim) => {
+                totals.proposals += sim.stats.proposals;
+                totals.reads_served += sim.stats.reads_served;
+                totals.snapshots_installed += sim.stats.snapshots_installed;
+                totals.leaders += sim.stats.leaders;
+                totals.restarts += sim.stats.restarts;
+                assert!(
+                    !sim.committed.is_empty(),
+                    "seed {seed}: nothing was committed"
+                );
+            }
+            Err((e, stats)) => panic!("seed {seed}: {e} ({stats:?})"),
+        }
+    }
+    eprintln!("3-node chaos totals over 120 seeds: {totals:?}");
+    // The runs must actually exercise the interesting paths.
+    assert!(totals.reads_served > 100, "{totals:?}");
+    assert!(totals.snapshots_installed > 0, "{totals:?}");
+    assert!(totals.leaders > 240, "{totals:?}");
+    assert!(totals.restarts > 20, "{totals:?}");
+}
+
+#[test]
+fn chaos_many_seeds_five_nodes() {
+    for seed in 1000..1080 {
+        if let Err((e, stats)) = run_chaos(Opts::chaos(5), seed, 2500) {
+            panic!("seed {seed}: {e} ({stats:?})");
+        }
+    }
+}
+
+#[test]
+fn chaos_heavy_loss_without_prevote() {
+    for seed in 2000..2040 {
+        let mut o = Opts::chaos(3);
+        o.loss = 0.3;
+        o.pre_vote = false;
+        o.check_quorum = false;
+        o.max_inflight = 2;
+        if let Err((e, stats)) = run_chaos(o, seed, 2500) {
+            panic!("seed {seed}: {e} ({stats:?})");
+        }
+    }
+}
+
+#[test]
+fn invariant_checker_catches_no_truncate_bug() {
+    let mut caught = Vec::new();
+    for seed in 0..150 {
+        let mut o = Opts::chaos(3);
+        o.bug_no_truncate = true;
+        o.compaction = false;
+        if let Err((e, _)) = run_chaos(o, seed, 2500) {
+            caught.push((seed, e));
+        }
+    }
+    assert!(
+        !caught.is_empty(),
+        "bug_no_truncate was never detected by the invariants"
+    );
+    let (seed, e) = &caught[0];
+    eprintln!(
+        "no-truncate caught in {} of 150 seeds; first: seed {seed}: {e}",
+        caught.len()
+    );
+}
