@@ -1,0 +1,190 @@
+//! The results store (DESIGN.md section 5): the run folder
+//! `<store>/<test-name>/<YYYYMMDDTHHMMSS.mmmZ>/`, atomic JSON writes (`test.json`,
+//! `results.json`), the `latest` symlinks (`<store>/<name>/latest -> <stamp>` and
+//! `<store>/latest -> <name>/<stamp>`, replaced atomically by rename), the git SHA, and
+//! `harness.log` (timestamped lines of what the harness did).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+use time::OffsetDateTime;
+
+/// One run's folder in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunDir {
+    /// The store root (`./results` by default).
+    pub store: PathBuf,
+    /// The test name (first path component under the store).
+    pub name: String,
+    /// `YYYYMMDDTHHMMSS.mmmZ`.
+    pub stamp: String,
+    /// `store/name/stamp`.
+    pub dir: PathBuf,
+}
+
+/// The store's timestamp format of `t` (UTC, milliseconds).
+pub fn stamp_of(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// RFC 3339 text of `t` (UTC).
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| stamp_of(t))
+}
+
+/// Whether `name` is usable as a test-name folder: non-empty, `[A-Za-z0-9._-]`, not `.`/`..`/`latest`.
+pub fn valid_test_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name != "latest"
+        && name.len() <= 100
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+impl RunDir {
+    /// Create a fresh run folder (and `nodes/`) for test `name` under `store`, stamped now;
+    /// if a run of the same millisecond exists, the next free millisecond is used.
+    pub fn create(store: &Path, name: &str) -> std::io::Result<RunDir> {
+        let parent = store.join(name);
+        std::fs::create_dir_all(&parent)?;
+        let mut t = OffsetDateTime::now_utc();
+        for _ in 0..1000 {
+            let stamp = stamp_of(t);
+            let dir = parent.join(&stamp);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => {
+                    std::fs::create_dir_all(dir.join("nodes"))?;
+                    return Ok(RunDir { store: store.to_path_buf(), name: name.to_string(), stamp, dir });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => t += time::Duration::milliseconds(1),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(std::io::Error::other(format!("no free run folder under {}", parent.display())))
+    }
+
+    /// Point `store/name/latest` and `store/latest` at this run (atomic rename of a fresh link).
+    pub fn update_latest(&self) -> std::io::Result<()> {
+        replace_symlink(Path::new(&self.stamp), &self.store.join(&self.name).join("latest"))?;
+        replace_symlink(&Path::new(&self.name).join(&self.stamp), &self.store.join("latest"))
+    }
+}
+
+fn replace_symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    let tmp = link.with_file_name(format!(".latest.tmp.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)?;
+    std::fs::rename(&tmp, link)
+}
+
+/// Write `value` as pretty JSON to `path` atomically (temp file + rename).
+pub fn write_json(path: &Path, value: &serde_json::Value) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    {
+        let mut f = File::create(&tmp)?;
+        serde_json::to_writer_pretty(&mut f, value).map_err(std::io::Error::other)?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// `git rev-parse HEAD` in the current directory, if that works.
+pub fn git_sha() -> Option<String> {
+    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).stderr(std::process::Stdio::null()).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (s.len() >= 7 && s.bytes().all(|b| b.is_ascii_hexdigit())).then_some(s)
+}
+
+/// `harness.log`: timestamped lines (`<RFC3339> +<secs since start>s <message>`), also
+/// echoed to stderr when `echo` is set.
+pub struct RunLog {
+    file: Mutex<Option<File>>,
+    start: Instant,
+    echo: bool,
+}
+
+impl RunLog {
+    /// Append to `path` (created if missing).
+    pub fn open(path: &Path, echo: bool) -> std::io::Result<RunLog> {
+        let f = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(RunLog { file: Mutex::new(Some(f)), start: Instant::now(), echo })
+    }
+
+    /// A log that only echoes (no file), for before the run folder exists.
+    pub fn stderr_only() -> RunLog {
+        RunLog { file: Mutex::new(None), start: Instant::now(), echo: true }
+    }
+
+    pub fn log(&self, msg: &str) {
+        let line = format!(
+            "{} +{:.3}s {}\n",
+            rfc3339(OffsetDateTime::now_utc()),
+            self.start.elapsed().as_secs_f64(),
+            msg
+        );
+        if let Some(f) = self.file.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            let _ = f.write_all(line.as_bytes());
+        }
+        if self.echo {
+            eprint!("harness: {msg}\n");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_have_the_design_shape() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_795_000_000_123_000_000).unwrap();
+        let s = stamp_of(t);
+        assert_eq!(s.len(), "YYYYMMDDTHHMMSS.mmmZ".len());
+        assert!(s.ends_with(".123Z"), "{s}");
+        assert_eq!(&s[8..9], "T");
+    }
+
+    #[test]
+    fn run_dirs_are_unique_and_latest_links_resolve() {
+        let store = tempfile::tempdir().unwrap();
+        let a = RunDir::create(store.path(), "t1").unwrap();
+        let b = RunDir::create(store.path(), "t1").unwrap();
+        assert_ne!(a.dir, b.dir);
+        assert!(a.dir.join("nodes").is_dir());
+        a.update_latest().unwrap();
+        b.update_latest().unwrap();
+        assert_eq!(std::fs::canonicalize(store.path().join("t1/latest")).unwrap(), std::fs::canonicalize(&b.dir).unwrap());
+        assert_eq!(std::fs::canonicalize(store.path().join("latest")).unwrap(), std::fs::canonicalize(&b.dir).unwrap());
+        write_json(&b.dir.join("x.json"), &serde_json::json!({"a": 1})).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(b.dir.join("x.json")).unwrap()).unwrap();
+        assert_eq!(back["a"], 1);
+        let log = RunLog::open(&b.dir.join("harness.log"), false).unwrap();
+        log.log("hello");
+        assert!(std::fs::read_to_string(b.dir.join("harness.log")).unwrap().contains("hello"));
+    }
+
+    #[test]
+    fn test_names_are_checked() {
+        assert!(valid_test_name("register-partition"));
+        assert!(!valid_test_name("../x"));
+        assert!(!valid_test_name("latest"));
+        assert!(!valid_test_name(""));
+    }
+}
