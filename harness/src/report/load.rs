@@ -1,0 +1,495 @@
+//! Reading a run for its report: `history.jsonl` streamed line by line into compact
+//! per-call records (no per-op strings kept except for a bounded window of calls that the
+//! timeline shows), nemesis events, and counts; `results.json` and `test.json` as JSON.
+
+use super::ReportError;
+use checker::history::{Op, OpType, Process};
+use serde_json::Value;
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+/// Longest value text kept for the timeline's hover details.
+const DETAIL_CHARS: usize = 80;
+
+/// Sentinel for "no completion" in [`CallRec::complete_ns`].
+pub const OPEN: i64 = i64::MIN;
+
+/// One client operation, invocation paired with completion, in 32 bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct CallRec {
+    pub invoke_ns: i64,
+    /// [`OPEN`] when the history ended before the call completed.
+    pub complete_ns: i64,
+    /// `index` of the invoke event in the history.
+    pub invoke_index: u64,
+    pub process: u32,
+    /// Index into [`RunData::fs`].
+    pub f: u16,
+    pub outcome: OpType,
+}
+
+impl CallRec {
+    pub fn is_open(&self) -> bool {
+        self.complete_ns == OPEN
+    }
+    /// Latency in nanoseconds, for completed calls.
+    pub fn latency_ns(&self) -> Option<i64> {
+        (!self.is_open()).then(|| self.complete_ns.saturating_sub(self.invoke_ns))
+    }
+}
+
+/// Text details of a call inside the timeline window.
+#[derive(Debug, Clone, Default)]
+pub struct CallDetail {
+    pub key: Option<String>,
+    pub input: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub node: Option<String>,
+}
+
+/// One nemesis event.
+#[derive(Debug, Clone)]
+pub struct NemesisEvent {
+    pub time_ns: i64,
+    pub index: u64,
+    pub f: String,
+    pub value: Value,
+}
+
+/// Counts of one function by outcome. `info` includes calls that never completed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+}
+
+impl Counts {
+    pub fn total(&self) -> u64 {
+        self.ok + self.fail + self.info
+    }
+}
+
+/// Everything the report needs from a history.
+#[derive(Debug, Default)]
+pub struct RunData {
+    /// Function names of client calls, by first appearance (at most `u16::MAX`).
+    pub fs: Vec<String>,
+    pub calls: Vec<CallRec>,
+    /// Details of a bounded window of calls, by position in `calls`.
+    pub details: HashMap<usize, CallDetail>,
+    /// Positions in `calls` of the timeline window, in invocation order.
+    pub window: Vec<usize>,
+    pub nemesis: Vec<NemesisEvent>,
+    /// Per function (index into `fs`).
+    pub counts: Vec<Counts>,
+    /// History events read.
+    pub events: u64,
+    pub first_ns: i64,
+    pub last_ns: i64,
+    /// Non-fatal problems: torn last line, malformed lines skipped, pairing anomalies.
+    pub warnings: Vec<String>,
+}
+
+impl RunData {
+    /// Duration of the history in nanoseconds (0 for an empty one).
+    pub fn span_ns(&self) -> i64 {
+        (self.last_ns - self.first_ns).max(0)
+    }
+}
+
+/// How the timeline window is chosen while streaming.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowSpec {
+    /// Calls kept with details.
+    pub cap: usize,
+    /// Centre the window on the call whose invoke event has this history index (e.g. the
+    /// first operation of a counterexample); `None` = the first `cap` calls.
+    pub centre_index: Option<u64>,
+}
+
+/// Stream `path` (JSONL history) into a [`RunData`]. Malformed lines are skipped with a
+/// warning (a torn last line is expected after a crash); I/O errors are fatal.
+pub fn read_history(path: &Path, spec: WindowSpec) -> Result<RunData, ReportError> {
+    let file = std::fs::File::open(path).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut b = Builder::new(spec);
+    let mut line = String::new();
+    let mut lineno: u64 = 0;
+    let mut pending_bad: Option<(u64, String)> = None;
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|source| ReportError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        lineno += 1;
+        if let Some((l, msg)) = pending_bad.take() {
+            // A malformed line that is not the last one: not a torn tail.
+            b.skipped(l, &msg, false);
+        }
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Op>(text) {
+            Ok(op) => b.push(op),
+            Err(e) => pending_bad = Some((lineno, e.to_string())),
+        }
+    }
+    if let Some((l, msg)) = pending_bad {
+        b.skipped(l, &msg, true);
+    }
+    Ok(b.finish())
+}
+
+struct Builder {
+    d: RunData,
+    spec: WindowSpec,
+    f_ids: HashMap<String, u16>,
+    open: HashMap<u64, usize>,
+    /// Window of call positions being collected.
+    window: VecDeque<usize>,
+    /// Calls added to the window after the centre was seen (`None`: not seen yet).
+    after_centre: Option<usize>,
+    skipped_lines: u64,
+    anomalies: u64,
+    first_anomaly: Option<String>,
+}
+
+impl Builder {
+    fn new(spec: WindowSpec) -> Builder {
+        Builder {
+            d: RunData {
+                first_ns: i64::MAX,
+                last_ns: i64::MIN,
+                ..RunData::default()
+            },
+            spec,
+            f_ids: HashMap::new(),
+            open: HashMap::new(),
+            window: VecDeque::new(),
+            after_centre: None,
+            skipped_lines: 0,
+            anomalies: 0,
+            first_anomaly: None,
+        }
+    }
+
+    fn skipped(&mut self, line: u64, msg: &str, last: bool) {
+        if last {
+            self.d.warnings.push(format!(
+                "history line {line} is torn or malformed and was ignored: {msg}"
+            ));
+        } else {
+            self.skipped_lines += 1;
+            if self.skipped_lines <= 3 {
+                self.d.warnings.push(format!(
+                    "history line {line} is malformed and was skipped: {msg}"
+                ));
+            }
+        }
+    }
+
+    fn anomaly(&mut self, msg: String) {
+        self.anomalies += 1;
+        if self.first_anomaly.is_none() {
+            self.first_anomaly = Some(msg);
+        }
+    }
+
+    fn f_id(&mut self, f: &str) -> u16 {
+        if let Some(&id) = self.f_ids.get(f) {
+            return id;
+        }
+        if self.d.fs.len() >= u16::MAX as usize {
+            // Absurd number of distinct functions: fold the rest into one bucket.
+            return self.f_id_other();
+        }
+        let id = self.d.fs.len() as u16;
+        self.d.fs.push(f.to_string());
+        self.d.counts.push(Counts::default());
+        self.f_ids.insert(f.to_string(), id);
+        id
+    }
+
+    fn f_id_other(&mut self) -> u16 {
+        *self.f_ids.get("(other)").unwrap_or(&0)
+    }
+
+    fn push(&mut self, op: Op) {
+        self.d.events += 1;
+        self.d.first_ns = self.d.first_ns.min(op.time);
+        self.d.last_ns = self.d.last_ns.max(op.time);
+        let p = match op.process {
+            Process::Nemesis => {
+                self.d.nemesis.push(NemesisEvent {
+                    time_ns: op.time,
+                    index: op.index,
+                    f: op.f,
+                    value: op.value,
+                });
+                return;
+            }
+            Process::Client(p) => p,
+        };
+        match op.op_type {
+            OpType::Invoke => {
+                if let Some(prev) = self.open.remove(&p) {
+                    self.anomaly(format!(
+                        "process {p} invoked event {} while a call was still open",
+                        op.index
+                    ));
+                    // Treat the earlier call as never completed.
+                    let _ = prev;
+                }
+                let f = self.f_id(&op.f);
+                let pos = self.d.calls.len();
+                self.d.calls.push(CallRec {
+                    invoke_ns: op.time,
+                    complete_ns: OPEN,
+                    invoke_index: op.index,
+                    process: p.min(u32::MAX as u64) as u32,
+                    f,
+                    outcome: OpType::Info,
+                });
+                self.open.insert(p, pos);
+                self.consider_window(pos, &op);
+            }
+            done => {
+                let Some(pos) = self.open.remove(&p) else {
+                    self.anomaly(format!(
+                        "process {p} completed event {} without an open invocation",
+                        op.index
+                    ));
+                    return;
+                };
+                let c = &mut self.d.calls[pos];
+                c.complete_ns = op.time;
+                c.outcome = done;
+                if let Some(det) = self.d.details.get_mut(&pos) {
+                    if done == OpType::Ok {
+                        det.output = Some(truncate(&op.value.to_string()));
+                    }
+                    det.error = op.error.as_ref().map(|e| truncate(&text_of(e)));
+                }
+            }
+        }
+    }
+
+    fn consider_window(&mut self, pos: usize, op: &Op) {
+        let cap = self.spec.cap;
+        if cap == 0 {
+            return;
+        }
+        let keep = match (self.spec.centre_index, self.after_centre) {
+            (None, _) => self.window.len() < cap,
+            (Some(c), None) => {
+                if op.index >= c {
+                    self.after_centre = Some(0);
+                }
+                if self.window.len() >= cap / 2 && self.after_centre.is_none() {
+                    if let Some(old) = self.window.pop_front() {
+                        self.d.details.remove(&old);
+                    }
+                }
+                true
+            }
+            (Some(_), Some(n)) => n < cap - cap / 2 && self.window.len() < cap,
+        };
+        if !keep {
+            return;
+        }
+        if let Some(n) = self.after_centre.as_mut() {
+            *n += 1;
+        }
+        self.window.push_back(pos);
+        self.d.details.insert(
+            pos,
+            CallDetail {
+                key: op.key.as_ref().map(|k| truncate(&text_of(k))),
+                input: truncate(&op.value.to_string()),
+                output: None,
+                error: None,
+                node: op.node.as_ref().map(|n| truncate(n)),
+            },
+        );
+    }
+
+    fn finish(mut self) -> RunData {
+        for c in &self.d.calls {
+            let counts = &mut self.d.counts[c.f as usize];
+            match c.outcome {
+                OpType::Ok => counts.ok += 1,
+                OpType::Fail => counts.fail += 1,
+                _ => counts.info += 1,
+            }
+        }
+        if self.skipped_lines > 3 {
+            self.d.warnings.push(format!(
+                "{} malformed history lines were skipped in all",
+                self.skipped_lines
+            ));
+        }
+        if let Some(first) = self.first_anomaly.take() {
+            self.d.warnings.push(format!(
+                "{} pairing anomalies in the history (first: {first})",
+                self.anomalies
+            ));
+        }
+        if self.d.events == 0 {
+            self.d.first_ns = 0;
+            self.d.last_ns = 0;
+        }
+        self.d.window = self.window.into_iter().collect();
+        self.d
+    }
+}
+
+/// A JSON value as display text: strings without quotes, everything else as JSON.
+pub fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// At most [`DETAIL_CHARS`] characters, with an ellipsis when cut.
+pub fn truncate(s: &str) -> String {
+    truncate_to(s, DETAIL_CHARS)
+}
+
+/// At most `n` characters, with an ellipsis when cut.
+pub fn truncate_to(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        None => s.to_string(),
+        Some((i, _)) => format!("{}…", &s[..i]),
+    }
+}
+
+/// Read an optional JSON file: `Ok(None)` when it does not exist.
+pub fn read_json(path: &Path, required: bool) -> Result<Option<Value>, ReportError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
+        Err(source) => {
+            return Err(ReportError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| ReportError::BadInput {
+            path: path.to_path_buf(),
+            line: Some(e.line() as u64),
+            message: e.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn history(lines: &[&str]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        for l in lines {
+            writeln!(f, "{l}").unwrap();
+        }
+        f
+    }
+
+    #[test]
+    fn pairs_counts_and_skips_torn_tail() {
+        let f = history(&[
+            r#"{"index":0,"time":10,"type":"invoke","process":0,"f":"write","key":"k1","value":1}"#,
+            r#"{"index":1,"time":20,"type":"invoke","process":1,"f":"read","value":null}"#,
+            r#"{"index":2,"time":25,"type":"info","process":"nemesis","f":"kill","value":["n1"]}"#,
+            r#"{"index":3,"time":30,"type":"ok","process":0,"f":"write","key":"k1","value":1}"#,
+            r#"{"index":4,"time":40,"type":"info","process":1,"f":"read","value":null,"error":"timeout"}"#,
+            r#"{"index":5,"time":50,"type":"invoke","process":2,"f":"read","value":null}"#,
+            r#"{"index":6,"time":60,"type":"ok","proc"#,
+        ]);
+        let d = read_history(
+            f.path(),
+            WindowSpec {
+                cap: 10,
+                centre_index: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(d.events, 6);
+        assert_eq!(d.calls.len(), 3);
+        assert_eq!(d.fs, vec!["write", "read"]);
+        assert_eq!((d.counts[0].ok, d.counts[1].info), (1, 2));
+        assert_eq!(d.calls[0].latency_ns(), Some(20));
+        assert!(d.calls[2].is_open());
+        assert_eq!(d.nemesis.len(), 1);
+        assert_eq!(d.span_ns(), 40);
+        assert_eq!(d.details[&1].error.as_deref(), Some("timeout"));
+        assert_eq!(d.details[&0].key.as_deref(), Some("k1"));
+        assert!(
+            d.warnings
+                .iter()
+                .any(|w| w.contains("line 7") && w.contains("torn")),
+            "{:?}",
+            d.warnings
+        );
+    }
+
+    #[test]
+    fn window_centres_on_requested_index() {
+        let mut lines = Vec::new();
+        for i in 0..100u64 {
+            lines.push(format!(
+                r#"{{"index":{},"time":{},"type":"invoke","process":0,"f":"read","value":null}}"#,
+                2 * i,
+                2 * i
+            ));
+            lines.push(format!(
+                r#"{{"index":{},"time":{},"type":"ok","process":0,"f":"read","value":1}}"#,
+                2 * i + 1,
+                2 * i + 1
+            ));
+        }
+        let refs: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
+        let f = history(&refs);
+        let d = read_history(
+            f.path(),
+            WindowSpec {
+                cap: 10,
+                centre_index: Some(100),
+            },
+        )
+        .unwrap();
+        assert_eq!(d.window, (45..55).collect::<Vec<_>>());
+        assert_eq!(d.details.len(), 10);
+        let d = read_history(
+            f.path(),
+            WindowSpec {
+                cap: 10,
+                centre_index: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(d.window, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncate_to("äöüß", 2), "äö…");
+        assert_eq!(truncate_to("ab", 2), "ab");
+    }
+}

@@ -1,0 +1,504 @@
+//! The three plots of a run, drawn with plotters using the bundled DejaVu Sans (no system
+//! fonts, no gnuplot): `latency-raw` (a point per completed call, log-scale latency,
+//! colour = outcome, shape = function), `latency-quantiles` (p50/p95/p99/max of ok calls
+//! per time window) and `rate` (completions per second per window, by outcome). Every
+//! plot shades fault intervals, one colour per kind, with a legend. Each is written as PNG
+//! and SVG; the SVG text is also returned for inlining. Point counts are capped by
+//! deterministic stride decimation per series, so a 1M-op history draws in bounded time.
+
+use super::faults::{self, FaultInterval};
+use super::load::{CallRec, RunData};
+use checker::history::OpType;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// Pixel size of every plot.
+pub const SIZE: (u32, u32) = (1200, 600);
+/// Most points drawn in a PNG scatter plot.
+pub const PNG_POINT_CAP: usize = 30_000;
+/// Most points drawn in an SVG scatter plot (inlined in the page, so kept smaller).
+pub const SVG_POINT_CAP: usize = 4_000;
+/// Time windows of the quantile and rate plots.
+pub const WINDOWS: usize = 100;
+
+const FONT: &str = "sans-serif";
+static FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// Register the bundled font with plotters once; the error is remembered.
+pub fn ensure_font() -> Result<(), String> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).map_err(|_| {
+                "the bundled font assets/DejaVuSans.ttf could not be loaded".to_string()
+            })
+        })
+        .clone()
+}
+
+/// Colour of an outcome in plots and the timeline.
+pub fn outcome_rgb(o: OpType) -> (u8, u8, u8) {
+    match o {
+        OpType::Ok => (0, 114, 178),
+        OpType::Fail => (213, 0, 0),
+        OpType::Info | OpType::Invoke => (255, 140, 0),
+    }
+}
+
+fn rgb(c: (u8, u8, u8)) -> RGBColor {
+    RGBColor(c.0, c.1, c.2)
+}
+
+/// A label safe for plotters: no control characters, bounded length.
+fn label(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    super::load::truncate_to(&clean, 24)
+}
+
+/// One plot's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlotKind {
+    LatencyRaw,
+    LatencyQuantiles,
+    Rate,
+}
+
+impl PlotKind {
+    pub const ALL: [PlotKind; 3] = [
+        PlotKind::LatencyRaw,
+        PlotKind::LatencyQuantiles,
+        PlotKind::Rate,
+    ];
+
+    /// File stem: `latency-raw`, `latency-quantiles`, `rate`.
+    pub fn stem(self) -> &'static str {
+        match self {
+            PlotKind::LatencyRaw => "latency-raw",
+            PlotKind::LatencyQuantiles => "latency-quantiles",
+            PlotKind::Rate => "rate",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            PlotKind::LatencyRaw => "Latency of every operation",
+            PlotKind::LatencyQuantiles => "Latency quantiles of ok operations",
+            PlotKind::Rate => "Throughput by outcome",
+        }
+    }
+}
+
+/// The data shared by all plots, prepared once.
+pub struct PlotData<'a> {
+    pub run: &'a RunData,
+    pub faults: &'a [FaultInterval],
+    /// x range in seconds.
+    pub x_end: f64,
+    /// Window width in nanoseconds for quantiles and rate.
+    pub window_ns: i64,
+}
+
+impl<'a> PlotData<'a> {
+    pub fn new(run: &'a RunData, faults: &'a [FaultInterval]) -> PlotData<'a> {
+        let end_ns = run.last_ns.max(0);
+        let x_end = (end_ns as f64 / 1e9).max(1e-3);
+        let window_ns = (end_ns / WINDOWS as i64).max(1_000_000);
+        PlotData {
+            run,
+            faults,
+            x_end,
+            window_ns,
+        }
+    }
+}
+
+/// Draw one plot as PNG to `png` and return its SVG text.
+pub fn render(
+    kind: PlotKind,
+    data: &PlotData<'_>,
+    png: &Path,
+) -> (Result<(), String>, Result<String, String>) {
+    if let Err(e) = ensure_font() {
+        return (Err(e.clone()), Err(e));
+    }
+    let png_res = guarded(|| {
+        let root = BitMapBackend::new(png, SIZE).into_drawing_area();
+        draw(kind, data, &root, PNG_POINT_CAP)?;
+        root.present().map_err(|e| e.to_string())
+    });
+    let svg_res = guarded(|| {
+        let mut s = String::new();
+        {
+            let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
+            draw(kind, data, &root, SVG_POINT_CAP)?;
+            root.present().map_err(|e| e.to_string())?;
+        }
+        Ok(s)
+    });
+    (png_res, svg_res)
+}
+
+/// Run a drawing closure, turning a panic inside plotters into an error.
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => Err(format!(
+            "plotting panicked: {}",
+            p.downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".into())
+        )),
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    kind: PlotKind,
+    data: &PlotData<'_>,
+    root: &DrawingArea<DB, Shift>,
+    cap: usize,
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    match kind {
+        PlotKind::LatencyRaw => latency_raw(data, root, cap),
+        PlotKind::LatencyQuantiles => latency_quantiles(data, root),
+        PlotKind::Rate => rate(data, root),
+    }
+}
+
+fn seconds(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
+
+/// Shade fault intervals over the full y range `[y0, y1]`, one legend entry per kind.
+fn shade<DB, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    data: &PlotData<'_>,
+    y0: Y::ValueType,
+    y1: Y::ValueType,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    Y: Ranged,
+    Y::ValueType: Clone + 'static,
+{
+    for kind in faults::kinds(data.faults) {
+        let c = rgb(faults::colour(&kind));
+        let rects: Vec<_> = data
+            .faults
+            .iter()
+            .filter(|i| i.kind == kind)
+            .map(|i| {
+                Rectangle::new(
+                    [
+                        (seconds(i.start_ns), y0.clone()),
+                        (seconds(i.end_ns).max(seconds(i.start_ns)), y1.clone()),
+                    ],
+                    c.mix(0.18).filled(),
+                )
+            })
+            .collect();
+        chart
+            .draw_series(rects)
+            .map_err(|e| e.to_string())?
+            .label(format!("fault: {}", label(&kind)))
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.mix(0.45).filled())
+            });
+    }
+    Ok(())
+}
+
+fn legend_box<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.5))
+        .label_font((FONT, 13))
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
+/// Indices of `n` items to keep so that at most `cap` remain: every k-th, deterministic.
+fn stride(n: usize, cap: usize) -> usize {
+    if cap == 0 {
+        return usize::MAX;
+    }
+    n.div_ceil(cap).max(1)
+}
+
+fn latency_raw<DB: DrawingBackend>(
+    data: &PlotData<'_>,
+    root: &DrawingArea<DB, Shift>,
+    cap: usize,
+) -> Result<(), String> {
+    let run = data.run;
+    let done: Vec<&CallRec> = run.calls.iter().filter(|c| !c.is_open()).collect();
+    let ms = |c: &CallRec| (c.latency_ns().unwrap_or(0) as f64 / 1e6).max(0.01);
+    let (mut lo, mut hi) = (f64::MAX, 0.0f64);
+    for c in &done {
+        let l = ms(c);
+        lo = lo.min(l);
+        hi = hi.max(l);
+    }
+    if done.is_empty() {
+        (lo, hi) = (0.1, 10.0);
+    }
+    let (y0, y1) = (lo * 0.8, (hi * 1.25).max(lo * 10.0));
+    let mut chart = ChartBuilder::on(root)
+        .caption(PlotKind::LatencyRaw.title(), (FONT, 22))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..data.x_end, (y0..y1).log_scale())
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("completion time (s)")
+        .y_desc("latency (ms)")
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 15))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    shade(&mut chart, data, y0, y1)?;
+    // Series: (f, outcome), drawn with the function's shape and the outcome's colour.
+    let outcomes = [OpType::Ok, OpType::Info, OpType::Fail];
+    let mut series: Vec<(u16, OpType, usize)> = Vec::new();
+    for f in 0..run.fs.len() as u16 {
+        for o in outcomes {
+            let n = done.iter().filter(|c| c.f == f && c.outcome == o).count();
+            if n > 0 {
+                series.push((f, o, n));
+            }
+        }
+    }
+    let per_series = cap / series.len().max(1);
+    for (f, o, n) in series {
+        let k = stride(n, per_series);
+        let pts: Vec<(f64, f64)> = done
+            .iter()
+            .filter(|c| c.f == f && c.outcome == o)
+            .step_by(k)
+            .map(|c| (seconds(c.complete_ns), ms(c)))
+            .collect();
+        let colour = rgb(outcome_rgb(o));
+        let style = colour.mix(0.75).filled();
+        let name = format!("{} {}", label(&run.fs[f as usize]), o);
+        let shape = f % 4;
+        let anno = match shape {
+            0 => chart.draw_series(pts.iter().map(|&p| Circle::new(p, 2, style))),
+            1 => chart.draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 3, style))),
+            2 => chart.draw_series(
+                pts.iter()
+                    .map(|&p| Cross::new(p, 3, colour.stroke_width(1))),
+            ),
+            _ => chart.draw_series(
+                pts.iter()
+                    .map(|&p| EmptyElement::at(p) + Rectangle::new([(-2, -2), (2, 2)], style)),
+            ),
+        }
+        .map_err(|e| e.to_string())?;
+        anno.label(name).legend(move |(x, y)| match shape {
+            0 => EmptyElement::at((x + 7, y)) + Circle::new((0, 0), 4, style),
+            _ => EmptyElement::at((x + 7, y)) + Circle::new((0, 0), 4, colour.stroke_width(2)),
+        });
+    }
+    legend_box(&mut chart)
+}
+
+/// Latencies (ms) of ok calls per window of completion time.
+fn window_latencies(data: &PlotData<'_>) -> Vec<Vec<f32>> {
+    let n = (data.run.last_ns.max(0) / data.window_ns + 1).clamp(1, 10 * WINDOWS as i64) as usize;
+    let mut w: Vec<Vec<f32>> = vec![Vec::new(); n];
+    for c in &data.run.calls {
+        if c.outcome != OpType::Ok || c.is_open() {
+            continue;
+        }
+        let i = ((c.complete_ns.max(0) / data.window_ns) as usize).min(n - 1);
+        w[i].push((c.latency_ns().unwrap_or(0) as f64 / 1e6).max(0.01) as f32);
+    }
+    w
+}
+
+/// Nearest-rank quantile of a sorted, non-empty slice.
+fn quantile(sorted: &[f32], q: f64) -> f32 {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn latency_quantiles<DB: DrawingBackend>(
+    data: &PlotData<'_>,
+    root: &DrawingArea<DB, Shift>,
+) -> Result<(), String> {
+    let mut windows = window_latencies(data);
+    let qs: [(&str, f64, (u8, u8, u8)); 4] = [
+        ("p50", 0.5, (0, 114, 178)),
+        ("p95", 0.95, (0, 158, 115)),
+        ("p99", 0.99, (213, 94, 0)),
+        ("max", 1.0, (80, 80, 80)),
+    ];
+    let wsec = data.window_ns as f64 / 1e9;
+    let mut lines: Vec<Vec<(f64, f64)>> = vec![Vec::new(); qs.len()];
+    let (mut lo, mut hi) = (f64::MAX, 0.0f64);
+    for (i, w) in windows.iter_mut().enumerate() {
+        if w.is_empty() {
+            continue;
+        }
+        w.sort_by(|a, b| a.total_cmp(b));
+        let x = (i as f64 + 0.5) * wsec;
+        for (j, (_, q, _)) in qs.iter().enumerate() {
+            let v = quantile(w, *q) as f64;
+            lo = lo.min(v);
+            hi = hi.max(v);
+            lines[j].push((x, v));
+        }
+    }
+    if hi == 0.0 {
+        (lo, hi) = (0.1, 10.0);
+    }
+    let (y0, y1) = (lo * 0.8, (hi * 1.25).max(lo * 10.0));
+    let mut chart = ChartBuilder::on(root)
+        .caption(PlotKind::LatencyQuantiles.title(), (FONT, 22))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..data.x_end, (y0..y1).log_scale())
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("time (s), windows of {}", human_secs(wsec)))
+        .y_desc("latency (ms)")
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 15))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    shade(&mut chart, data, y0, y1)?;
+    for (j, (name, _, c)) in qs.iter().enumerate() {
+        let colour = rgb(*c);
+        chart
+            .draw_series(LineSeries::new(
+                lines[j].iter().copied(),
+                colour.stroke_width(2),
+            ))
+            .map_err(|e| e.to_string())?
+            .label(*name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+            });
+        chart
+            .draw_series(lines[j].iter().map(|&p| Circle::new(p, 2, colour.filled())))
+            .map_err(|e| e.to_string())?;
+    }
+    legend_box(&mut chart)
+}
+
+fn human_secs(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.1} s")
+    } else {
+        format!("{:.0} ms", s * 1e3)
+    }
+}
+
+fn rate<DB: DrawingBackend>(
+    data: &PlotData<'_>,
+    root: &DrawingArea<DB, Shift>,
+) -> Result<(), String> {
+    let n = (data.run.last_ns.max(0) / data.window_ns + 1).clamp(1, 10 * WINDOWS as i64) as usize;
+    let outcomes = [OpType::Ok, OpType::Info, OpType::Fail];
+    let mut counts = vec![[0u64; 3]; n];
+    for c in &data.run.calls {
+        if c.is_open() {
+            continue;
+        }
+        let i = ((c.complete_ns.max(0) / data.window_ns) as usize).min(n - 1);
+        let j = match c.outcome {
+            OpType::Ok => 0,
+            OpType::Fail => 2,
+            _ => 1,
+        };
+        counts[i][j] += 1;
+    }
+    let wsec = data.window_ns as f64 / 1e9;
+    let max = counts
+        .iter()
+        .flat_map(|c| c.iter())
+        .copied()
+        .max()
+        .unwrap_or(0) as f64
+        / wsec;
+    let y1 = (max * 1.15).max(1.0);
+    let mut chart = ChartBuilder::on(root)
+        .caption(PlotKind::Rate.title(), (FONT, 22))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..data.x_end, 0f64..y1)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(format!(
+            "completion time (s), windows of {}",
+            human_secs(wsec)
+        ))
+        .y_desc("operations / s")
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 15))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    shade(&mut chart, data, 0.0, y1)?;
+    for (j, o) in outcomes.iter().enumerate() {
+        if counts.iter().all(|c| c[j] == 0) {
+            continue;
+        }
+        let colour = rgb(outcome_rgb(*o));
+        let pts: Vec<(f64, f64)> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ((i as f64 + 0.5) * wsec, c[j] as f64 / wsec))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts, colour.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(o.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+            });
+    }
+    legend_box(&mut chart)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let v: Vec<f32> = (1..=100).map(|i| i as f32).collect();
+        assert_eq!(quantile(&v, 0.5), 50.0);
+        assert_eq!(quantile(&v, 0.99), 99.0);
+        assert_eq!(quantile(&v, 1.0), 100.0);
+        assert_eq!(quantile(&[7.0], 0.5), 7.0);
+    }
+
+    #[test]
+    fn stride_caps_points() {
+        assert_eq!(stride(10, 100), 1);
+        assert_eq!(stride(1000, 100), 10);
+        assert_eq!(stride(1001, 100), 11);
+        assert!(1001usize.div_ceil(stride(1001, 100)) <= 100);
+    }
+
+    #[test]
+    fn font_registers() {
+        assert_eq!(ensure_font(), Ok(()));
+    }
+}
