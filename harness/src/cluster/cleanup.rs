@@ -251,6 +251,16 @@ fn marked_processes() -> Vec<(i32, String, Option<u32>, String)> {
 /// (`<p>-sw`, `<p>-n<i>`), host links (`<p>-h`), and stale manifests. Runs whose harness is
 /// still alive are left alone and listed in `skipped_live`. With `dry_run`, only reports.
 pub fn clean_leftovers(prefix: &str, dry_run: bool) -> Result<CleanReport, ClusterError> {
+    clean(prefix, dry_run, false)
+}
+
+/// Like [`clean_leftovers`], but also removes the resources of runs whose harness is alive
+/// (`harness clean --force`; test guards use it on their own prefix).
+pub fn clean_forced(prefix: &str, dry_run: bool) -> Result<CleanReport, ClusterError> {
+    clean(prefix, dry_run, true)
+}
+
+fn clean(prefix: &str, dry_run: bool, force: bool) -> Result<CleanReport, ClusterError> {
     let mut report = CleanReport::default();
     let mut live_prefixes = BTreeSet::new();
     let mut dead_manifests = Vec::new();
@@ -266,8 +276,7 @@ pub fn clean_leftovers(prefix: &str, dry_run: bool) -> Result<CleanReport, Clust
             if !m.prefix.starts_with(prefix) {
                 continue;
             }
-            if harness_alive(m.harness_pid, m.harness_start) && m.harness_pid != std::process::id()
-            {
+            if !force && harness_alive(m.harness_pid, m.harness_start) {
                 live_prefixes.insert(m.prefix.clone());
             } else {
                 dead_manifests.push((path, m));
@@ -277,7 +286,7 @@ pub fn clean_leftovers(prefix: &str, dry_run: bool) -> Result<CleanReport, Clust
     let procs = marked_processes();
     for (_, run, owner, _) in &procs {
         if let Some(owner) = owner {
-            if *owner != std::process::id() && proc_start_time(*owner).is_some() {
+            if !force && proc_start_time(*owner).is_some() {
                 live_prefixes.insert(run.clone());
             }
         }

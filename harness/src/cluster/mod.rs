@@ -25,7 +25,7 @@ use net::netns::{NetnsNames, NetnsNet};
 use net::proxy::ProxyNet;
 use process::NodeProcess;
 
-pub use cleanup::{clean_leftovers, install_signal_cleanup, CleanReport};
+pub use cleanup::{clean_forced, clean_leftovers, install_signal_cleanup, CleanReport};
 pub use db::{
     build_db, find_node_bin, Db, DbError, DbSpec, NodeSpec, Protocol, RaftKvDb, ReadyProbe,
 };

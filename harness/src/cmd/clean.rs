@@ -2,7 +2,7 @@
 //! runs that died without cleaning up (found by their run-prefix names and by the
 //! `HARNESS_RUN` marker in node environments); runs whose harness is still alive are left alone.
 
-use crate::cluster::clean_leftovers;
+use crate::cluster::{clean_forced, clean_leftovers};
 use crate::exit::{HarnessError, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -13,6 +13,9 @@ pub struct CleanArgs {
     /// Print what would be removed, remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also remove runs whose harness process is still alive.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(args: CleanArgs) -> Result<Outcome, HarnessError> {
@@ -27,7 +30,12 @@ pub fn run(args: CleanArgs) -> Result<Outcome, HarnessError> {
             args.prefix
         )));
     }
-    let report = clean_leftovers(&args.prefix, args.dry_run)
+    let clean = if args.force {
+        clean_forced
+    } else {
+        clean_leftovers
+    };
+    let report = clean(&args.prefix, args.dry_run)
         .map_err(|e| HarnessError::Failed(format!("clean: {e}")))?;
     let verb = if args.dry_run {
         "would remove"

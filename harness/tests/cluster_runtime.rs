@@ -1,0 +1,218 @@
+//! End-to-end tests of the cluster runtime with real processes and real faults, on both
+//! network backends: a 3-node cluster of the stand-in node (`examples/test_node.rs`), a
+//! partition that isolates a node (peer links fail, then work again after heal), pause/resume,
+//! kill/restart on the same data dir, and a shutdown that leaves no namespace, link or process.
+
+mod cluster_support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use cluster_support::*;
+use harness::cluster::{Cluster, ClusterError, Grudge, NetMode};
+
+fn isolate(node: &str, all: &[&str]) -> Grudge {
+    let mut g = Grudge::new();
+    let others: BTreeSet<String> = all
+        .iter()
+        .filter(|n| **n != node)
+        .map(|s| s.to_string())
+        .collect();
+    g.insert(node.to_string(), others.clone());
+    for o in others {
+        g.insert(o, [node.to_string()].into_iter().collect());
+    }
+    g
+}
+
+async fn peers_of(c: &Cluster, node: &str) -> serde_json::Value {
+    let spec = c.nodes().iter().find(|n| n.name == node).unwrap();
+    get_json(spec.client_addr, "/peers").await.expect("peers")
+}
+
+async fn exercise(mode: NetMode) {
+    let (cfg, _dir) = config(3, mode);
+    let prefix = cfg.run_prefix.clone();
+    let run_dir = cfg.run_dir.clone();
+    let _guard = LeftoverGuard(prefix.clone());
+    let cluster = Cluster::start(cfg, test_db())
+        .await
+        .expect("cluster starts");
+    assert_eq!(cluster.net_mode(), mode);
+    let names = ["n1", "n2", "n3"];
+    assert_eq!(cluster.node_names(), names);
+    if mode == NetMode::Netns {
+        assert_eq!(
+            net_leftovers(&prefix).len(),
+            5,
+            "3 node ns + switch ns + host link"
+        );
+        // Each node is in its own namespace with its own address.
+        let addrs: BTreeSet<_> = cluster.nodes().iter().map(|n| n.listen.ip()).collect();
+        assert_eq!(addrs.len(), 3);
+    } else {
+        for n in cluster.nodes() {
+            assert!(n.listen.ip().is_loopback());
+            // Peers are reached through proxies, not directly.
+            for (_, _, a) in &n.peer_addrs {
+                assert!(cluster.nodes().iter().all(|m| m.listen != *a));
+            }
+        }
+    }
+    assert!(run_dir.join("cleanup.json").is_file());
+
+    // Everyone hears everyone.
+    for n in names {
+        let p = peers_of(&cluster, n).await;
+        assert!(
+            p.as_object().unwrap().values().all(|v| v == true),
+            "{n}: {p}"
+        );
+    }
+
+    // Isolate n1: its peer links fail both ways, the others still talk; the harness still
+    // reaches n1 (client traffic is never cut).
+    cluster
+        .partition(&isolate("n1", &names))
+        .await
+        .expect("partition");
+    let p1 = peers_of(&cluster, "n1").await;
+    assert_eq!(
+        p1,
+        serde_json::json!({"n2": false, "n3": false}),
+        "n1 isolated"
+    );
+    let p2 = peers_of(&cluster, "n2").await;
+    assert_eq!(
+        p2,
+        serde_json::json!({"n1": false, "n3": true}),
+        "n2 sees only n3"
+    );
+    cluster.heal().await.expect("heal");
+    let p1 = peers_of(&cluster, "n1").await;
+    assert_eq!(p1, serde_json::json!({"n2": true, "n3": true}), "healed");
+
+    // Pause n2: it stops answering and its process is stopped; resume brings it back.
+    let pid2 = cluster.pid("n2").unwrap().unwrap();
+    let n2 = cluster.nodes()[1].client_addr;
+    cluster.pause("n2").expect("pause");
+    assert_eq!(proc_state(pid2), Some('T'));
+    assert!(
+        get_json(n2, "/status").await.is_err(),
+        "a paused node must not answer"
+    );
+    cluster.resume("n2").expect("resume");
+    assert_eq!(get_json(n2, "/status").await.unwrap()["id"], 2);
+
+    // Kill n3: the process is gone; restart runs it again on the same data dir.
+    let pid3 = cluster.pid("n3").unwrap().unwrap();
+    let n3 = cluster.nodes()[2].client_addr;
+    assert_eq!(get_json(n3, "/status").await.unwrap()["boots"], 1);
+    cluster.kill("n3").expect("kill");
+    assert_eq!(proc_state(pid3), None, "killed and reaped");
+    assert!(!cluster.is_running("n3").unwrap());
+    assert!(get_json(n3, "/status").await.is_err());
+    cluster.restart("n3").await.expect("restart");
+    assert_ne!(cluster.pid("n3").unwrap(), Some(pid3));
+    assert_eq!(
+        get_json(n3, "/status").await.unwrap()["boots"],
+        2,
+        "same data dir"
+    );
+    let log = std::fs::read_to_string(run_dir.join("nodes/n3/stderr.log")).unwrap();
+    assert_eq!(
+        log.matches("listening on").count(),
+        2,
+        "log appended across restarts"
+    );
+
+    // Unknown nodes are errors, not panics.
+    assert!(matches!(
+        cluster.pause("n9"),
+        Err(ClusterError::UnknownNode(_))
+    ));
+
+    // Shutdown (with a partition and a pause still active) leaves nothing behind.
+    cluster.partition(&isolate("n2", &names)).await.unwrap();
+    cluster.pause("n3").unwrap();
+    let pids: Vec<i32> = names
+        .iter()
+        .map(|n| cluster.pid(n).unwrap().unwrap())
+        .collect();
+    cluster.shutdown().await.expect("shutdown");
+    for pid in pids {
+        assert_eq!(proc_state(pid), None, "pid {pid} gone");
+    }
+    assert!(marked_pids(&prefix).is_empty());
+    assert!(
+        net_leftovers(&prefix).is_empty(),
+        "{:?}",
+        net_leftovers(&prefix)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("cleanup.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["cleaned"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netns_cluster_partition_pause_kill_and_clean_shutdown() {
+    if !is_root() {
+        eprintln!("skipped: netns needs root");
+        return;
+    }
+    tokio::time::timeout(Duration::from_secs(90), exercise(NetMode::Netns))
+        .await
+        .expect("bounded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_cluster_partition_pause_kill_and_clean_shutdown() {
+    tokio::time::timeout(Duration::from_secs(90), exercise(NetMode::Proxy))
+        .await
+        .expect("bounded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_cluster_without_shutdown_cleans_up() {
+    let mode = if is_root() {
+        NetMode::Netns
+    } else {
+        NetMode::Proxy
+    };
+    let (cfg, _dir) = config(2, mode);
+    let prefix = cfg.run_prefix.clone();
+    let _guard = LeftoverGuard(prefix.clone());
+    let cluster = Cluster::start(cfg, test_db()).await.expect("start");
+    let pid = cluster.pid("n1").unwrap().unwrap();
+    drop(cluster);
+    assert_eq!(proc_state(pid), None);
+    assert!(marked_pids(&prefix).is_empty());
+    assert!(net_leftovers(&prefix).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_exits_at_startup_is_named_with_its_log() {
+    let (cfg, _dir) = config(2, NetMode::Proxy);
+    let prefix = cfg.run_prefix.clone();
+    let _guard = LeftoverGuard(prefix.clone());
+    // `false` exits at once with status 1.
+    let db = Box::new(harness::cluster::RaftKvDb {
+        bin: "/bin/false".into(),
+        bugs: vec![],
+        extra_args: vec![],
+    });
+    let err = match Cluster::start(cfg, db).await {
+        Ok(_) => panic!("a node that exits must fail startup"),
+        Err(e) => e,
+    };
+    match &err {
+        ClusterError::NodeStart { node, reason, log } => {
+            assert_eq!(node, "n1");
+            assert!(reason.contains("exit status: 1"), "{reason}");
+            assert!(log.ends_with("nodes/n1/stderr.log"), "{}", log.display());
+        }
+        other => panic!("unexpected error {other}"),
+    }
+    assert!(marked_pids(&prefix).is_empty());
+}
