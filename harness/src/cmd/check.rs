@@ -1,11 +1,520 @@
-//! `harness check`. (Skeleton: filled in by its issue.)
+//! `harness check FILE...`: read history files in any supported format (our JSONL, Jepsen
+//! EDN, Porcupine's etcd and kv logs), check each for linearizability against a model (plus
+//! the `stats` checker), print one line per file and, last on stdout, one JSON verdict line
+//! (DESIGN.md section 6). `--to jsonl` converts instead of checking; `--report DIR` writes a
+//! run-like directory (history.jsonl, results.json, report.html) for one file.
+//!
+//! Exit codes: the worst verdict over all files (false beats unknown beats true: 1, 2, 0),
+//! 254 when a file or argument is bad (the message names file, line and what was expected;
+//! the other files are still checked and the JSON line is still printed), 255 when the
+//! harness itself fails (an output cannot be written).
 
 use crate::exit::{HarnessError, Outcome};
+use checker::checkers::{self, SetFullOptions};
+use checker::format::{self, Format, ReadOutcome};
+use checker::linear::{self, LinearOptions, LinearReport};
+use checker::model::ModelKind;
+use checker::{History, Validity};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
-pub struct CheckArgs {}
+pub struct CheckArgs {
+    /// History files (JSONL, Jepsen EDN, Porcupine etcd log or kv log; detected by content).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Model: register, cas-register, kv, mutex, fifo-queue, set. Default: cas-register for
+    /// etcd logs and read/write/cas histories, kv for kv logs and get/put/append histories.
+    #[arg(long, value_parser = clap::value_parser!(ModelKind))]
+    pub model: Option<ModelKind>,
+    /// Input format (jsonl, edn, porcupine-etcd, porcupine-kv) instead of detection.
+    #[arg(long, value_parser = clap::value_parser!(Format))]
+    pub format: Option<Format>,
+    /// Convert to this format instead of checking (only `jsonl`).
+    #[arg(long, value_name = "FORMAT", value_parser = ["jsonl"])]
+    pub to: Option<String>,
+    /// With --to: where to write: a file, `-` for stdout (the default for one file), or a
+    /// directory (required for several files; each becomes `<name>.jsonl` in it).
+    #[arg(long, value_name = "PATH|-", requires = "to")]
+    pub out: Option<String>,
+    /// Also write every file's full results (per key, counterexamples) as JSON here.
+    #[arg(long, value_name = "PATH")]
+    pub json_out: Option<PathBuf>,
+    /// Time budget per file, in seconds; when it runs out the verdict is unknown.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Memory budget of the search per file, e.g. 512M, 2G (default: min(4G, RAM/4)).
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+    /// Decide every key, even after one is found not linearizable.
+    #[arg(long)]
+    pub all_keys: bool,
+    /// Worker threads for the per-key search (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Write DIR/history.jsonl, DIR/results.json and the HTML report (one file only).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+}
+
+/// Parse a size such as `2G`, `512M`, `100k`, `1.5GiB` or a plain byte count.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let body = lower.trim_end_matches("ib").trim_end_matches('b');
+    let (num, mult) = match body.chars().last() {
+        Some('k') => (&body[..body.len() - 1], 1u64 << 10),
+        Some('m') => (&body[..body.len() - 1], 1 << 20),
+        Some('g') => (&body[..body.len() - 1], 1 << 30),
+        Some('t') => (&body[..body.len() - 1], 1 << 40),
+        _ => (body, 1),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad size `{s}`: expected e.g. 512M, 2G or a byte count"))?;
+    if !n.is_finite() || n <= 0.0 {
+        return Err(format!("bad size `{s}`: must be positive"));
+    }
+    let bytes = n * mult as f64;
+    if bytes > usize::MAX as f64 {
+        return Err(format!("bad size `{s}`: too large"));
+    }
+    Ok(bytes as usize)
+}
+
+/// The model a history is checked against when `--model` is not given: cas-register for
+/// etcd logs and histories whose client functions are within read/write/cas, kv for kv
+/// logs and get/put/append histories; `None` when the functions say nothing clear.
+pub fn infer_model(history: &History, format: Format) -> Option<ModelKind> {
+    match format {
+        Format::PorcupineEtcd => return Some(ModelKind::CasRegister),
+        Format::PorcupineKv => return Some(ModelKind::Kv),
+        _ => {}
+    }
+    let fs: BTreeSet<&str> = history
+        .ops
+        .iter()
+        .filter(|o| !o.process.is_nemesis())
+        .map(|o| o.f.as_str())
+        .collect();
+    if fs.iter().all(|f| matches!(*f, "read" | "write" | "cas")) {
+        Some(ModelKind::CasRegister)
+    } else if fs.iter().all(|f| matches!(*f, "get" | "put" | "append")) {
+        Some(ModelKind::Kv)
+    } else {
+        None
+    }
+}
+
+/// The `results.json` object of DESIGN.md section 5 for a checked history: the combined
+/// verdict, the linearizability report, `stats` and (for set histories) `set-full`.
+pub fn results_json(linear: &LinearReport, extra: &[(&str, Value)], elapsed_ms: f64) -> Value {
+    let mut checkers = serde_json::Map::new();
+    let mut valid = linear.valid;
+    checkers.insert(
+        "linearizable".into(),
+        serde_json::to_value(linear).unwrap_or(Value::Null),
+    );
+    for (name, v) in extra {
+        if let Some(x) = v
+            .get("valid")
+            .and_then(|x| serde_json::from_value::<Validity>(x.clone()).ok())
+        {
+            valid = valid.and(x);
+        }
+        checkers.insert((*name).to_string(), v.clone());
+    }
+    json!({"valid": valid, "checkers": checkers, "ops": linear.ops, "elapsed_ms": elapsed_ms})
+}
+
+/// What checking one file produced.
+struct FileResult {
+    file: String,
+    format: Format,
+    valid: Validity,
+    ops: usize,
+    keys: usize,
+    elapsed_ms: f64,
+    results: Value,
+    warnings: Vec<String>,
+}
+
+fn bad(msg: impl Into<String>) -> HarnessError {
+    HarnessError::BadInput(msg.into())
+}
+
+fn linear_options(args: &CheckArgs) -> Result<LinearOptions, HarnessError> {
+    let mut opts = LinearOptions {
+        all_keys: args.all_keys,
+        ..LinearOptions::default()
+    };
+    if let Some(t) = args.timeout {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(bad(format!(
+                "--timeout {t}: expected a positive number of seconds"
+            )));
+        }
+        opts.timeout = Some(Duration::from_secs_f64(t.min(1e9)));
+    }
+    if let Some(m) = &args.memory_limit {
+        opts.memory_limit_bytes = parse_size(m).map_err(|e| bad(format!("--memory-limit: {e}")))?;
+    }
+    if let Some(n) = args.threads {
+        opts.threads = n;
+    }
+    Ok(opts)
+}
+
+fn check_one(
+    path: &Path,
+    args: &CheckArgs,
+    opts: &LinearOptions,
+) -> Result<(FileResult, History), HarnessError> {
+    let start = Instant::now();
+    let name = path.display().to_string();
+    let ReadOutcome {
+        history,
+        format,
+        warnings,
+    } = format::read_file(path, args.format).map_err(|e| bad(e.to_string()))?;
+    let model =
+        match args.model.or_else(|| infer_model(&history, format)) {
+            Some(m) => m,
+            None => {
+                let fs: BTreeSet<&str> = history
+                    .ops
+                    .iter()
+                    .filter(|o| !o.process.is_nemesis())
+                    .map(|o| o.f.as_str())
+                    .collect();
+                return Err(bad(format!(
+                "{name}: cannot tell which model fits functions {{{}}}: give --model (one of: {})",
+                fs.into_iter().collect::<Vec<_>>().join(", "),
+                ModelKind::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+            )));
+            }
+        };
+    let report = linear::check(&history, model, opts).map_err(|e| match e.line {
+        Some(line) => bad(format!(
+            "{name}:{line}: {format} history does not fit the {model} model: {}",
+            e.message
+        )),
+        None => bad(format!(
+            "{name}: {format} history does not fit the {model} model: {}",
+            e.message
+        )),
+    })?;
+    let mut extra: Vec<(&str, Value)> = vec![("stats", checkers::stats(&history).to_value())];
+    if model == ModelKind::Set {
+        let sf = checkers::set_full(&history, &SetFullOptions::default())
+            .map_err(|e| bad(format!("{name}: set-full: {e}")))?;
+        extra.push(("set-full", sf.to_value()));
+    }
+    let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
+    let results = results_json(&report, &extra, elapsed_ms);
+    let valid = results
+        .get("valid")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or(Validity::Unknown);
+    let result = FileResult {
+        file: name,
+        format,
+        valid,
+        ops: report.ops,
+        keys: report.keys.len(),
+        elapsed_ms,
+        results,
+        warnings,
+    };
+    Ok((result, history))
+}
+
+/// The human line (and counterexamples) for one checked file.
+fn describe(r: &FileResult) -> String {
+    let verdict = match r.valid {
+        Validity::Valid => "valid",
+        Validity::Invalid => "INVALID",
+        Validity::Unknown => "UNKNOWN",
+    };
+    let lin = &r.results["checkers"]["linearizable"];
+    let model = lin.get("model").and_then(Value::as_str).unwrap_or("?");
+    let mut out = format!(
+        "{}: {verdict} ({}, {model}, {} ops, {} keys, {:.1} ms)\n",
+        r.file, r.format, r.ops, r.keys, r.elapsed_ms
+    );
+    let mut cancelled = 0;
+    for key in lin
+        .get("keys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let k = match key.get("key") {
+            Some(k) if !k.is_null() => format!("key {k}"),
+            _ => "history".to_string(),
+        };
+        match key.get("valid") {
+            Some(Value::Bool(false)) => {
+                out.push_str(&format!("  {k}: not linearizable\n"));
+                if let Some(cx) = key.get("counterexample") {
+                    for line in linear::render_counterexample_text(cx).lines() {
+                        out.push_str(&format!("    {line}\n"));
+                    }
+                }
+            }
+            Some(Value::String(_)) => {
+                let why = key
+                    .get("unknown_reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or("undecided");
+                if why.starts_with("cancelled") {
+                    cancelled += 1;
+                } else {
+                    out.push_str(&format!("  {k}: unknown: {why}\n"));
+                }
+            }
+            _ => {}
+        }
+    }
+    if cancelled > 0 {
+        out.push_str(&format!(
+            "  {cancelled} other keys not decided: stopped at the first invalid key (--all-keys decides every key)\n"
+        ));
+    }
+    if let Some(stats) = r.results["checkers"].get("stats") {
+        if stats.get("valid") == Some(&json!("unknown")) {
+            out.push_str("  stats: unknown: no operation completed ok\n");
+        }
+    }
+    if let Some(sf) = r.results["checkers"].get("set-full") {
+        out.push_str(&format!(
+            "  set-full: valid={} lost={} stale={} unexpected={} never-read={}\n",
+            sf["valid"],
+            sf["lost_count"],
+            sf["stale_count"],
+            sf["unexpected_count"],
+            sf["never_read_count"]
+        ));
+    }
+    out
+}
+
+fn write_report_dir(
+    dir: &Path,
+    history: &History,
+    results: &Value,
+) -> Result<PathBuf, HarnessError> {
+    let fail = |what: &str, e: io::Error| {
+        HarnessError::Failed(format!("{}: cannot write {what}: {e}", dir.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail("the report directory", e))?;
+    let hist_path = dir.join("history.jsonl");
+    let f = File::create(&hist_path).map_err(|e| fail("history.jsonl", e))?;
+    format::write_jsonl(history, BufWriter::new(f)).map_err(|e| fail("history.jsonl", e))?;
+    let text =
+        serde_json::to_string_pretty(results).map_err(|e| HarnessError::Failed(e.to_string()))?;
+    std::fs::write(dir.join("results.json"), text + "\n").map_err(|e| fail("results.json", e))?;
+    let summary =
+        crate::report::render_run(dir).map_err(|e| HarnessError::Failed(format!("report: {e}")))?;
+    for w in &summary.warnings {
+        eprintln!("{}: report: {w}", dir.display());
+    }
+    for f in &summary.failures {
+        eprintln!(
+            "{}: report: {} failed: {}",
+            dir.display(),
+            f.artifact,
+            f.message
+        );
+    }
+    Ok(dir.to_path_buf())
+}
+
+fn convert(args: &CheckArgs) -> Result<Outcome, HarnessError> {
+    let out = args.out.as_deref().unwrap_or("-");
+    let several = args.files.len() > 1;
+    if several && out == "-" {
+        return Err(bad(
+            "--to jsonl with several files needs --out DIR (one .jsonl per input)",
+        ));
+    }
+    let mut converted = Vec::new();
+    let mut first_error: Option<HarnessError> = None;
+    for path in &args.files {
+        let outcome = match format::read_file(path, args.format) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("harness: error: {e}");
+                first_error.get_or_insert(bad(e.to_string()));
+                continue;
+            }
+        };
+        for w in &outcome.warnings {
+            eprintln!("{}: warning: {w}", path.display());
+        }
+        let target = if out == "-" {
+            None
+        } else if several || Path::new(out).is_dir() {
+            std::fs::create_dir_all(out)
+                .map_err(|e| HarnessError::Failed(format!("{out}: {e}")))?;
+            let stem = path
+                .file_stem()
+                .map_or_else(|| "history".into(), |s| s.to_string_lossy().into_owned());
+            Some(Path::new(out).join(format!("{stem}.jsonl")))
+        } else {
+            Some(PathBuf::from(out))
+        };
+        match &target {
+            None => {
+                let stdout = io::stdout();
+                format::write_jsonl(&outcome.history, BufWriter::new(stdout.lock()))?;
+            }
+            Some(t) => {
+                let f = File::create(t)
+                    .map_err(|e| HarnessError::Failed(format!("{}: {e}", t.display())))?;
+                format::write_jsonl(&outcome.history, BufWriter::new(f))
+                    .map_err(|e| HarnessError::Failed(format!("{}: {e}", t.display())))?;
+            }
+        }
+        converted.push(json!({
+            "file": path.display().to_string(),
+            "format": outcome.format.name(),
+            "ops": outcome.history.len(),
+            "out": target.as_ref().map(|t| t.display().to_string()),
+        }));
+    }
+    // With the history on stdout, stdout is the data: no summary line there.
+    if out != "-" {
+        println!(
+            "{}",
+            json!({"valid": Value::Null, "results": Value::Null, "converted": converted})
+        );
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(Outcome::Done),
+    }
+}
 
 pub fn run(args: CheckArgs) -> Result<Outcome, HarnessError> {
-    let _ = args;
-    Err(HarnessError::Failed("`harness check` is not built yet".into()))
+    if args.to.is_some() {
+        return convert(&args);
+    }
+    if args.report.is_some() && args.files.len() > 1 {
+        return Err(bad("--report DIR takes exactly one history file"));
+    }
+    let opts = linear_options(&args)?;
+    let mut results = Vec::new();
+    let mut first_error: Option<HarnessError> = None;
+    let mut report_dir: Option<PathBuf> = None;
+    for path in &args.files {
+        match check_one(path, &args, &opts) {
+            Ok((r, history)) => {
+                for w in &r.warnings {
+                    eprintln!("{}: warning: {w}", r.file);
+                }
+                print!("{}", describe(&r));
+                let _ = io::stdout().flush();
+                if let Some(dir) = &args.report {
+                    report_dir = Some(write_report_dir(dir, &history, &r.results)?);
+                }
+                results.push(r);
+            }
+            Err(e) => {
+                println!("{}: ERROR: {e}", path.display());
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let valid = Validity::all(results.iter().map(|r| r.valid));
+    if let Some(path) = &args.json_out {
+        let full: Vec<Value> = results
+            .iter()
+            .map(|r| {
+                json!({"file": r.file, "format": r.format.name(), "valid": r.valid, "ops": r.ops,
+                       "keys": r.keys, "elapsed_ms": r.elapsed_ms, "warnings": r.warnings, "results": r.results})
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&json!({"valid": valid, "files": full}))
+            .map_err(|e| HarnessError::Failed(e.to_string()))?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| HarnessError::Failed(format!("{}: {e}", path.display())))?;
+    }
+    let files: Vec<Value> = results
+        .iter()
+        .map(|r| json!({"file": r.file, "valid": r.valid, "ops": r.ops, "keys": r.keys, "elapsed_ms": r.elapsed_ms}))
+        .collect();
+    // Built by hand so that `valid` comes first, as DESIGN.md section 6 shows it.
+    let results_field = json!(report_dir.map(|d| d.display().to_string()));
+    let mut line = format!(
+        "{{\"valid\":{},\"results\":{results_field},\"files\":{}",
+        json!(valid),
+        Value::Array(files)
+    );
+    if first_error.is_some() {
+        line.push_str(&format!(",\"errors\":{}", args.files.len() - results.len()));
+    }
+    line.push('}');
+    println!("{line}");
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(Outcome::Verdict(valid)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checker::{Op, OpType, Process};
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse_size("100kB"), Ok(100 << 10));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("-1G").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn models_are_inferred_from_functions() {
+        let h = |fs: &[&str]| {
+            History::new(
+                fs.iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        Op::new(
+                            i as u64,
+                            0,
+                            OpType::Invoke,
+                            Process::Client(i as u64),
+                            f,
+                            Value::Null,
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            infer_model(&h(&["read", "cas"]), Format::Jsonl),
+            Some(ModelKind::CasRegister)
+        );
+        assert_eq!(
+            infer_model(&h(&["get", "append"]), Format::Edn),
+            Some(ModelKind::Kv)
+        );
+        assert_eq!(infer_model(&h(&["add", "read"]), Format::Edn), None);
+        assert_eq!(
+            infer_model(&h(&["add"]), Format::PorcupineKv),
+            Some(ModelKind::Kv)
+        );
+    }
 }
