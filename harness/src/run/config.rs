@@ -105,7 +105,7 @@ impl TestConfig {
         let nemesis_name = if faults.is_empty() { "none".to_string() } else { faults.iter().map(|f| f.as_str()).collect::<Vec<_>>().join("+") };
         let name = a.name.clone().unwrap_or_else(|| format!("{}-{}", workload.name(), nemesis_name));
         if !super::store::valid_test_name(&name) {
-            return Err(bad(format!("--name {name:?}: expected letters, digits, `.`, `_`, `-` (not `latest`)")));
+            return Err(bad(format!("--name {name:?}: expected letters, digits, `.`, `_`, `+`, `-` (not `latest`)")));
         }
         let seed = a.seed.unwrap_or_else(rand::random::<u64>);
         Ok(TestConfig {
@@ -219,8 +219,8 @@ mod tests {
             &["--nodes", "0"],
             &["--partition", "triangle"],
             &["--net", "wifi"],
-            &["--rate", "-1"],
-            &["--time-limit", "-3"],
+            &["--rate=-1"],
+            &["--time-limit=-3"],
             &["--name", "../up"],
         ] {
             assert!(matches!(cfg(args), Err(HarnessError::BadInput(_))), "{args:?}");

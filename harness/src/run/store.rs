@@ -44,14 +44,14 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| stamp_of(t))
 }
 
-/// Whether `name` is usable as a test-name folder: non-empty, `[A-Za-z0-9._-]`, not `.`/`..`/`latest`.
+/// Whether `name` is usable as a test-name folder: non-empty, `[A-Za-z0-9._+-]`, not `.`/`..`/`latest`.
 pub fn valid_test_name(name: &str) -> bool {
     !name.is_empty()
         && name != "."
         && name != ".."
         && name != "latest"
         && name.len() <= 100
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
 }
 
 impl RunDir {

@@ -316,6 +316,9 @@ mod tests {
     }
 
     async fn fake_cas(State(f): State<Fake>, Path(k): Path<String>, Json(b): Json<Value>) -> (StatusCode, Json<Value>) {
+        if !f.leader {
+            return (StatusCode::MISDIRECTED_REQUEST, Json(json!({"error":"not_leader","leader":"node2","leader_id":2})));
+        }
         let mut kv = f.kv.lock().unwrap();
         let cur = kv.get(&k).cloned();
         if b["from"].as_str().map(str::to_string) == cur {
