@@ -1,0 +1,129 @@
+//! The nemesis executor against a real 3-node cluster: faults rotate, every start has its stop,
+//! events are reported in order as they are applied, and when told to stop the nemesis leaves
+//! the cluster whole (no partition, no paused or killed node).
+
+mod cluster_support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cluster_support::*;
+use harness::cluster::nemesis::{self, FaultKind, NemesisConfig, NemesisEvent, PartitionShape};
+use harness::cluster::{Cluster, NetMode};
+
+async fn run_nemesis(mode: NetMode) {
+    let (cfg, _dir) = config(3, mode);
+    let _guard = LeftoverGuard(cfg.run_prefix.clone());
+    let cluster = Cluster::start(cfg, test_db()).await.expect("start");
+    let events: Arc<Mutex<Vec<NemesisEvent>>> = Arc::default();
+    let sink = Arc::clone(&events);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let ncfg = NemesisConfig {
+        faults: vec![FaultKind::Partition, FaultKind::Pause, FaultKind::Kill],
+        shape: PartitionShape::Random,
+        interval: Duration::from_millis(250),
+        seed: 42,
+    };
+    let t0 = Instant::now();
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(2600)).await;
+        let _ = stop_tx.send(true);
+    });
+    let summary = nemesis::run(
+        &cluster,
+        ncfg,
+        move |e| sink.lock().unwrap().push(e),
+        stop_rx,
+    )
+    .await
+    .expect("nemesis runs");
+    stopper.await.unwrap();
+    let events = events.lock().unwrap().clone();
+    let fs: Vec<&str> = events.iter().map(|e| e.f.as_str()).collect();
+    assert!(fs.len() >= 6, "at least three faults on and off: {fs:?}");
+    assert_eq!(summary.events, fs.len());
+    assert_eq!(fs.len() % 2, 0, "every fault undone: {fs:?}");
+    let expected = [
+        "start-partition",
+        "stop-partition",
+        "pause",
+        "resume",
+        "kill",
+        "restart",
+    ];
+    for (i, f) in fs.iter().enumerate() {
+        assert_eq!(*f, expected[i % 6], "rotation: {fs:?}");
+    }
+    for w in events.windows(2) {
+        assert!(w[0].at <= w[1].at);
+    }
+    assert!(
+        events[0].at >= t0 + Duration::from_millis(200),
+        "first interval is quiet"
+    );
+    for e in &events {
+        match e.f.as_str() {
+            "start-partition" => {
+                assert!(e.value.is_object() && !e.value.as_object().unwrap().is_empty())
+            }
+            "stop-partition" => assert!(e.value.is_null()),
+            _ => assert!(!e.value.as_array().unwrap().is_empty()),
+        }
+    }
+    // Whole again: everyone running and unpaused, every peer link open.
+    for n in cluster.nodes() {
+        assert!(cluster.is_running(&n.name).unwrap(), "{} running", n.name);
+        let pid = cluster.pid(&n.name).unwrap().unwrap();
+        assert_ne!(proc_state(pid), Some('T'), "{} not paused", n.name);
+        let peers = get_json(n.client_addr, "/peers").await.unwrap();
+        assert!(
+            peers.as_object().unwrap().values().all(|v| v == true),
+            "{}: {peers}",
+            n.name
+        );
+    }
+    cluster.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nemesis_rotates_faults_and_heals_on_stop_proxy() {
+    tokio::time::timeout(Duration::from_secs(60), run_nemesis(NetMode::Proxy))
+        .await
+        .expect("bounded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nemesis_rotates_faults_and_heals_on_stop_netns() {
+    if !is_root() {
+        eprintln!("skipped: netns needs root");
+        return;
+    }
+    tokio::time::timeout(Duration::from_secs(60), run_nemesis(NetMode::Netns))
+        .await
+        .expect("bounded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_faults_means_no_events() {
+    let (cfg, _dir) = config(1, NetMode::Proxy);
+    let _guard = LeftoverGuard(cfg.run_prefix.clone());
+    let cluster = Cluster::start(cfg, test_db()).await.expect("start");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let ncfg = NemesisConfig {
+        faults: vec![],
+        shape: PartitionShape::Halves,
+        interval: Duration::from_millis(50),
+        seed: 1,
+    };
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = stop_tx.send(true);
+    });
+    let mut count = 0;
+    let s = nemesis::run(&cluster, ncfg, |_| count += 1, stop_rx)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+    assert_eq!(s.events, 0);
+    cluster.shutdown().await.unwrap();
+}
