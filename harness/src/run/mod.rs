@@ -263,7 +263,7 @@ pub fn workload_of(cfg: &TestConfig) -> Workload {
     })
 }
 
-fn client_for(cluster: &Cluster, home: usize, op_timeout: Duration, client_id: String) -> Result<Client, HarnessError> {
+fn client_for(cluster: &Cluster, db_opts: &[(String, String)], home: usize, op_timeout: Duration, client_id: String) -> Result<Client, HarnessError> {
     let nodes: Vec<Endpoint> = cluster
         .nodes()
         .iter()
@@ -273,8 +273,13 @@ fn client_for(cluster: &Cluster, home: usize, op_timeout: Duration, client_id: S
         crate::cluster::Protocol::RaftKvHttp => Protocol::RaftKv,
         crate::cluster::Protocol::EtcdV3 => Protocol::Etcd,
     };
-    Client::new(protocol, &ClientConfig { nodes, home, op_timeout, max_redirects: MAX_REDIRECTS, client_id })
-        .map_err(|e| HarnessError::Failed(e.to_string()))
+    let mut client = Client::new(protocol, &ClientConfig { nodes, home, op_timeout, max_redirects: MAX_REDIRECTS, client_id })
+        .map_err(|e| HarnessError::Failed(e.to_string()))?;
+    if let Client::Etcd(c) = &mut client {
+        // `--db-opt serializable-reads=true` (validated when the db was built).
+        c.set_serializable_reads(crate::cluster::dbs::etcd::serializable_reads(db_opts).map_err(db_error)?);
+    }
+    Ok(client)
 }
 
 /// Everything between "cluster start" and "cluster stopped"; returns phase durations.
@@ -339,7 +344,7 @@ async fn drive(
     let interval = cfg.rate.map(|r| Duration::from_secs_f64(cfg.concurrency as f64 / r));
     let mut handles = Vec::new();
     for i in 0..cfg.concurrency {
-        let client = client_for(cluster, i % n, cfg.op_timeout, format!("w{i}"))?;
+        let client = client_for(cluster, &cfg.db.db_opts, i % n, cfg.op_timeout, format!("w{i}"))?;
         let w = worker::Worker {
             id: i,
             concurrency: cfg.concurrency,
@@ -429,7 +434,7 @@ async fn drive(
     log.log(&format!("final reads: {} per node on {n} nodes", reads.len()));
     let mut tasks = Vec::new();
     for i in 0..n {
-        let client = client_for(cluster, i, cfg.op_timeout, format!("final{i}"))?;
+        let client = client_for(cluster, &cfg.db.db_opts, i, cfg.op_timeout, format!("final{i}"))?;
         let (journal, workload, reads) = (journal.clone(), workload.clone(), reads.clone());
         let mut process = base + i as u64;
         let step = n as u64;
