@@ -313,16 +313,31 @@ impl<'a> Parser<'a> {
         self.err(format!("malformed number `{t}`"))
     }
 
+    /// Error at a remembered position (an opening bracket or quote).
+    fn err_at<T>(&self, (line, column): (u64, u64), message: String) -> PResult<T> {
+        Err(EdnError {
+            line,
+            column,
+            message,
+        })
+    }
+
     fn seq(&mut self, close: u8, depth: usize) -> PResult<Vec<Value>> {
+        // The opener was just consumed: remember where it was for an unclosed collection.
+        let (line, col) = self.position();
+        let opened = (line, col.saturating_sub(1).max(1));
         let mut out = Vec::new();
         loop {
             self.skip_ws();
             match self.peek() {
                 None => {
-                    return self.err(format!(
-                        "unexpected end of input: expected `{}`",
-                        close as char
-                    ))
+                    return self.err_at(
+                        opened,
+                        format!(
+                            "unexpected end of input: the collection opened here is never closed (expected `{}`)",
+                            close as char
+                        ),
+                    )
                 }
                 Some(b) if b == close => {
                     self.bump();
@@ -361,6 +376,8 @@ impl<'a> Parser<'a> {
     }
 
     fn string(&mut self) -> PResult<String> {
+        let (line, col) = self.position();
+        let opened = (line, col.saturating_sub(1).max(1));
         let mut out = String::new();
         loop {
             let start = self.pos;
@@ -372,7 +389,9 @@ impl<'a> Parser<'a> {
             }
             out.push_str(self.text.get(start..self.pos).unwrap_or(""));
             match self.bump() {
-                None => return self.err("unexpected end of input inside a string: expected `\"`"),
+                None => {
+                    return self.err_at(opened, "unexpected end of input: the string opened here is never closed (expected `\"`)".into())
+                }
                 Some(b'"') => return Ok(out),
                 Some(_) => {
                     let Some(e) = self.bump() else {
