@@ -110,14 +110,14 @@ async fn call<T>(
     }
 }
 
-fn request_id(headers: &HeaderMap) -> Result<Option<RequestId>, Response> {
+fn request_id(headers: &HeaderMap) -> Result<Option<RequestId>, String> {
     match headers.get("x-request-id") {
         None => Ok(None),
         Some(v) => {
             let s = v
                 .to_str()
-                .map_err(|_| bad_request("X-Request-Id is not ASCII"))?;
-            RequestId::parse(s).map(Some).map_err(bad_request)
+                .map_err(|_| "X-Request-Id is not ASCII".to_string())?;
+            RequestId::parse(s).map(Some)
         }
     }
 }
@@ -163,7 +163,7 @@ async fn put_key(
 ) -> Response {
     let req = match request_id(&headers) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     let value = match String::from_utf8(body.to_vec()) {
         Ok(v) => v,
@@ -183,7 +183,7 @@ async fn delete_key(
 ) -> Response {
     let req = match request_id(&headers) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     propose(
         &st,
@@ -216,7 +216,7 @@ async fn cas_key(
 ) -> Response {
     let req = match request_id(&headers) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     let v: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,

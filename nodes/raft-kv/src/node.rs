@@ -282,7 +282,7 @@ impl<O: Outbox> EventLoop<O> {
                 if next_tick < now {
                     next_tick = now + tick;
                 }
-                if ticks % 100 == 0 {
+                if ticks.is_multiple_of(100) {
                     self.gc_abandoned();
                 }
             }
