@@ -198,3 +198,72 @@ async fn pipe(mut inbound: TcpStream, target: SocketAddr, mut state: watch::Rece
 fn reset_on_close(s: &TcpStream) {
     let _ = s.set_linger(Some(Duration::ZERO));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An echo server; returns its address.
+    async fn echo() -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let (mut r, mut w) = s.split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                });
+            }
+        });
+        addr
+    }
+
+    async fn roundtrip(s: &mut TcpStream) -> bool {
+        if s.write_all(b"ping").await.is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 4];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(1), s.read_exact(&mut buf)).await,
+            Ok(Ok(_))
+        ) && &buf == b"ping"
+    }
+
+    #[tokio::test]
+    async fn cut_link_tears_down_existing_and_refuses_new_connections_until_healed() {
+        let a = echo().await;
+        let b = echo().await;
+        let px = ProxyNet::setup(&[(1, "n1".into(), a), (2, "n2".into(), b)])
+            .await
+            .unwrap();
+        let l12 = px.link_addr(1, 2).unwrap();
+        let mut s = TcpStream::connect(l12).await.unwrap();
+        assert!(roundtrip(&mut s).await, "open link carries bytes");
+
+        let grudge: Grudge = [("n2".to_string(), ["n1".to_string()].into_iter().collect())]
+            .into_iter()
+            .collect();
+        px.partition(&grudge).unwrap();
+        // Both directions are cut (a TCP link cannot be cut one way).
+        assert_eq!(px.cut_links(), vec![(1, 2), (2, 1)]);
+        assert!(!roundtrip(&mut s).await, "existing connection torn down");
+        let mut s2 = TcpStream::connect(l12).await.unwrap();
+        assert!(!roundtrip(&mut s2).await, "new connection closed at once");
+
+        px.heal();
+        assert!(px.cut_links().is_empty());
+        let mut s3 = TcpStream::connect(l12).await.unwrap();
+        assert!(roundtrip(&mut s3).await, "healed link carries bytes again");
+
+        let unknown: Grudge = [("n7".to_string(), Default::default())]
+            .into_iter()
+            .collect();
+        assert!(matches!(
+            px.partition(&unknown),
+            Err(ClusterError::UnknownNode(_))
+        ));
+        px.shutdown();
+        assert!(TcpStream::connect(l12).await.is_err() || !roundtrip(&mut s3).await);
+    }
+}
