@@ -228,6 +228,12 @@ pub fn run_once(rt: &tokio::runtime::Runtime, cfg: &TestConfig, interrupt: &Inte
     results["phases_ms"] = Value::Object(phase_ms.iter().map(|(k, d)| (k.to_string(), json!(d.as_secs_f64() * 1000.0))).collect());
     store::write_json(&dir.join("results.json"), &results).map_err(|e| fail(e.into()))?;
     log.log(&format!("verdict {} ({} ops) phases {:?}", checked.valid, results["ops"], phase_ms));
+    if checked.valid == Validity::Valid && crate::cluster::dbs::discards_data_after_pass(&cfg.db) {
+        match crate::cluster::dbs::delete_node_data(&dir) {
+            Ok(bytes) => log.log(&format!("passing run: deleted the nodes' data directories ({} MB)", bytes / 1_000_000)),
+            Err(e) => log.log(&format!("deleting the nodes' data directories: {e}")),
+        }
+    }
     if let Err(e) = run.update_latest() {
         log.log(&format!("cannot update the latest links: {e}"));
     }

@@ -1,0 +1,329 @@
+//! End-to-end tests of etcd as a system under test: the real `harness` binary starting real
+//! `etcd` 3.4 members (Debian's `etcd-server`), each in its own network namespace, under real
+//! faults, with short time limits. Cases run one at a time (a global lock): they share the
+//! machine's cores. After each case the test asserts that no etcd process of the run is left
+//! and that a passing run's data directories (about 60-120 MB each) were deleted while its
+//! logs were kept. If `etcd` is not installed the tests FAIL (never skip): `bash
+//! scripts/setup.sh` installs it.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Fails (never skips) when etcd is missing.
+fn require_etcd() {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path).any(|d| d.join("etcd").is_file());
+    assert!(
+        found,
+        "`etcd` is not on PATH: `bash scripts/setup.sh` installs it (Debian's etcd-server)"
+    );
+}
+
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    last: Value,
+}
+
+fn harness(args: &[&str]) -> Ran {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("harness"))
+        .args(args)
+        .timeout(Duration::from_secs(240))
+        .output()
+        .expect("run harness");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let last = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or(Value::Null);
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        last,
+    }
+}
+
+fn run_dir(r: &Ran) -> PathBuf {
+    PathBuf::from(
+        r.last["results"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no results dir: {}\n{}", r.stdout, r.stderr)),
+    )
+}
+
+fn results_of(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
+    serde_json::from_str(&text).expect("results.json is JSON")
+}
+
+/// No etcd process whose command line names `store` is left.
+fn assert_no_leftovers(store: &Path) {
+    let store_s = store.to_string_lossy().into_owned();
+    let mut left = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(&store_s) && cmd.contains("etcd") {
+            left.push(cmd);
+        }
+    }
+    assert!(left.is_empty(), "leftover etcd processes: {left:?}");
+}
+
+/// Every node's log is kept; after a passing run its data directory is gone.
+fn assert_logs_kept_data_deleted(dir: &Path, nodes: usize) {
+    for i in 1..=nodes {
+        let node = dir.join("nodes").join(format!("n{i}"));
+        let log = node.join("stderr.log");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            text.contains("etcd"),
+            "{} should hold the member's log",
+            log.display()
+        );
+        assert!(
+            !node.join("data").exists(),
+            "{} should be deleted after a passing run",
+            node.join("data").display()
+        );
+    }
+}
+
+fn passing_case(nemesis: &str) {
+    require_etcd();
+    let _g = serial();
+    let store = tempfile::tempdir().expect("temp store");
+    let s = store.path().to_string_lossy().into_owned();
+    let r = harness(&[
+        "test",
+        "--db",
+        "etcd",
+        "--workload",
+        "register",
+        "--nemesis",
+        nemesis,
+        "--time-limit",
+        "15",
+        "--nemesis-interval",
+        "3",
+        "--nodes",
+        "3",
+        "--net",
+        "netns",
+        "--store",
+        &s,
+        "--seed",
+        "7",
+    ]);
+    let dir = run_dir(&r);
+    assert_no_leftovers(store.path());
+    assert_eq!(
+        r.code, 0,
+        "etcd under {nemesis} must pass: {}\n{}",
+        r.stdout, r.stderr
+    );
+    let res = results_of(&dir);
+    assert_eq!(res["valid"], Value::Bool(true));
+    let ops = res["ops"].as_u64().unwrap_or(0);
+    assert!(ops >= 1000, "only {ops} ops checked");
+    let lin = &res["checkers"]["linearizable"];
+    assert_eq!(lin["valid"], Value::Bool(true), "{lin}");
+    // The nemesis really acted: its events are in the history.
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
+    let start = match nemesis {
+        "partition" => "start-partition",
+        other => other,
+    };
+    assert!(
+        history.contains(&format!("\"f\":\"{start}\"")),
+        "no {start} event in the history"
+    );
+    assert_logs_kept_data_deleted(&dir, 3);
+}
+
+#[test]
+fn etcd_under_partition_is_linearizable() {
+    passing_case("partition");
+}
+
+#[test]
+fn etcd_under_kill_is_linearizable() {
+    passing_case("kill");
+}
+
+/// Serializable reads are served from a member's local state: a member that is behind (cut
+/// off by the partition, or just lagging a few milliseconds) answers with an old value.
+/// Seeds tried in order until one exposes it; measured: the first seed does (see the report).
+#[test]
+fn etcd_serializable_reads_are_caught_stale() {
+    require_etcd();
+    let _g = serial();
+    let mut tried = Vec::new();
+    for seed in ["1", "2", "3"] {
+        let store = tempfile::tempdir().expect("temp store");
+        let s = store.path().to_string_lossy().into_owned();
+        let r = harness(&[
+            "test",
+            "--db",
+            "etcd",
+            "--db-opt",
+            "serializable-reads=true",
+            "--workload",
+            "register",
+            "--nemesis",
+            "partition",
+            "--partition",
+            "isolated",
+            "--time-limit",
+            "15",
+            "--nemesis-interval",
+            "3",
+            "--nodes",
+            "3",
+            "--net",
+            "netns",
+            "--store",
+            &s,
+            "--seed",
+            seed,
+        ]);
+        assert_no_leftovers(store.path());
+        assert!(
+            r.code == 0 || r.code == 1,
+            "seed {seed}: exit {}: {}\n{}",
+            r.code,
+            r.stdout,
+            r.stderr
+        );
+        if r.code == 1 {
+            let dir = run_dir(&r);
+            let res = results_of(&dir);
+            assert_eq!(res["valid"], Value::Bool(false));
+            let keys = res["checkers"]["linearizable"]["keys"]
+                .as_array()
+                .expect("keys");
+            let bad: Vec<&Value> = keys
+                .iter()
+                .filter(|k| k["valid"] == Value::Bool(false))
+                .collect();
+            assert!(!bad.is_empty(), "invalid verdict without an invalid key");
+            // The counterexample is a read whose value the register could not hold then.
+            let ce = &bad[0]["counterexample"];
+            let stuck_reads = ce["stuck"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|s| s["why"].as_str().is_some_and(|w| w.contains("read")))
+                .count();
+            let read_ops = ce["ops"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|o| o["f"] == "read" && o["outcome"] == "ok")
+                .count();
+            assert!(
+                stuck_reads > 0 && read_ops > 0,
+                "the counterexample should show the stale read: {ce}"
+            );
+            // A failed run keeps its data directories for inspection.
+            assert!(dir.join("nodes/n1/data").exists());
+            return;
+        }
+        tried.push(seed);
+    }
+    panic!("serializable reads passed with seeds {tried:?}: the stale read was not exposed");
+}
+
+#[test]
+fn a_missing_etcd_binary_is_a_harness_failure() {
+    let _g = serial();
+    let store = tempfile::tempdir().expect("temp store");
+    let s = store.path().to_string_lossy().into_owned();
+    let r = harness(&[
+        "test",
+        "--db",
+        "etcd",
+        "--db-bin",
+        "/nonexistent/etcd",
+        "--time-limit",
+        "5",
+        "--nodes",
+        "3",
+        "--store",
+        &s,
+    ]);
+    assert_eq!(r.code, 255, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("/nonexistent/etcd"),
+        "the message should name the binary: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn an_etcd_member_that_cannot_start_points_at_its_log() {
+    require_etcd();
+    let _g = serial();
+    let store = tempfile::tempdir().expect("temp store");
+    let s = store.path().to_string_lossy().into_owned();
+    // An etcd flag that does not exist: every member exits at once.
+    let r = harness(&[
+        "test",
+        "--db",
+        "etcd",
+        "--db-opt",
+        "no-such-etcd-flag=1",
+        "--time-limit",
+        "5",
+        "--nodes",
+        "3",
+        "--net",
+        "netns",
+        "--store",
+        &s,
+    ]);
+    assert_no_leftovers(store.path());
+    assert_eq!(r.code, 255, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("stderr.log") && r.stderr.contains(&s),
+        "the message should point at the node's log: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_bad_serializable_reads_value_is_bad_input() {
+    let _g = serial();
+    let store = tempfile::tempdir().expect("temp store");
+    let s = store.path().to_string_lossy().into_owned();
+    let r = harness(&[
+        "test",
+        "--db",
+        "etcd",
+        "--db-bin",
+        "/bin/sh",
+        "--db-opt",
+        "serializable-reads=maybe",
+        "--time-limit",
+        "5",
+        "--store",
+        &s,
+    ]);
+    assert_eq!(r.code, 254, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("serializable-reads"), "{}", r.stderr);
+}
