@@ -6,11 +6,12 @@ use crate::history::{Call, History, Op};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// Calls grouped by key: key's JSON text → (the key, its calls).
+pub(crate) type KeyGroups = BTreeMap<String, (Option<Value>, Vec<Call>)>;
+
 /// Calls of the history (nemesis events excluded) grouped by key, keys in a stable order
 /// (by their JSON text; `None` for an unkeyed history).
-pub(crate) fn calls_by_key(
-    history: &History,
-) -> Result<BTreeMap<String, (Option<Value>, Vec<Call>)>, CheckerError> {
+pub(crate) fn calls_by_key(history: &History) -> Result<KeyGroups, CheckerError> {
     let mut groups: BTreeMap<String, (Option<Value>, Vec<Call>)> = BTreeMap::new();
     for call in history.pair()? {
         let name = call
