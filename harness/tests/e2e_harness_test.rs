@@ -76,8 +76,11 @@ fn run_dir(r: &Ran) -> PathBuf {
 }
 
 fn test_args<'a>(store: &'a str, net: &'a str, nemesis: &'a str, seed: &'a str) -> Vec<&'a str> {
+    // The combined nemesis leaves the fewest healthy seconds: give it a longer main phase so
+    // that even a debug build on a loaded 2-core machine checks over 1000 operations.
+    let limit = if nemesis.contains(',') { "20" } else { "12" };
     vec![
-        "test", "--workload", "register", "--nemesis", nemesis, "--net", net, "--nodes", "3", "--time-limit", "10",
+        "test", "--workload", "register", "--nemesis", nemesis, "--net", net, "--nodes", "3", "--time-limit", limit,
         "--nemesis-interval", "2", "--recovery-time", "2", "--seed", seed, "--store", store, "--no-report",
     ]
 }
