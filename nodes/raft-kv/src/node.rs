@@ -14,7 +14,7 @@
 use crate::bugs::Bugs;
 use crate::kv::{ApplyResult, Command, Kv};
 use crate::raft::{
-    Config, Message, ProposeError, Raft, Ready, Role, Snapshot, SnapshotMeta, Status,
+    Config, Entry, Message, ProposeError, Raft, Ready, Role, Snapshot, SnapshotMeta, Status,
 };
 use crate::storage::{Storage, StorageError};
 use serde::Serialize;
@@ -192,6 +192,8 @@ struct EventLoop<O: Outbox> {
     applied: u64,
     applied_term: u64,
     snapshot_index: u64,
+    /// Last log index durable in the WAL (or covered by the snapshot).
+    persisted_last: u64,
     was_leader: bool,
     pending: BTreeMap<u64, Pending>,
     next_ctx: u64,
@@ -226,6 +228,7 @@ pub fn start<O: Outbox + 'static>(
         None => (Kv::new(), 0, 0),
     };
     let snapshot_index = applied;
+    let persisted_last = restore.entries.last().map_or(applied, |e| e.index);
     let raft = Raft::new(rc, restore)?;
     let (tx, rx) = mpsc::channel();
     let mut ev = EventLoop {
@@ -237,6 +240,7 @@ pub fn start<O: Outbox + 'static>(
         applied,
         applied_term,
         snapshot_index,
+        persisted_last,
         was_leader: false,
         pending: BTreeMap::new(),
         next_ctx: 1,
@@ -349,7 +353,38 @@ impl<O: Outbox> EventLoop<O> {
         }
     }
 
-    fn process_ready(&mut self, rd: Ready) -> Result<(), NodeError> {
+    fn apply_entry(&mut self, e: Entry) {
+        if e.index <= self.applied {
+            return;
+        }
+        let result = self.kv.apply_bytes(&e.data);
+        self.applied = e.index;
+        self.applied_term = e.term;
+        if let Some(p) = self.pending.remove(&e.index) {
+            let out = if p.term == e.term {
+                ProposeOutcome::Applied {
+                    term: e.term,
+                    index: e.index,
+                    result: result.unwrap_or(ApplyResult::Invalid),
+                }
+            } else {
+                ProposeOutcome::LeadershipLost
+            };
+            let _ = p.reply.send(out);
+        }
+    }
+
+    fn process_ready(&mut self, mut rd: Ready) -> Result<(), NodeError> {
+        // Committed entries that were already durable here before this Ready can be applied
+        // (and their clients answered) without waiting for this Ready's fsync.
+        let mut committed = std::mem::take(&mut rd.committed);
+        if rd.snapshot.is_none() {
+            let durable = self.persisted_last;
+            let n = committed.iter().take_while(|e| e.index <= durable).count();
+            for e in committed.drain(..n) {
+                self.apply_entry(e);
+            }
+        }
         // 1-5: persist durably before anything is sent.
         self.storage.persist(
             rd.snapshot.as_ref(),
@@ -357,6 +392,15 @@ impl<O: Outbox> EventLoop<O> {
             &rd.entries,
             rd.hard_state.as_ref(),
         )?;
+        if let Some(s) = &rd.snapshot {
+            self.persisted_last = s.meta.index;
+        }
+        if let Some(from) = rd.truncate_from {
+            self.persisted_last = self.persisted_last.min(from.saturating_sub(1));
+        }
+        if let Some(e) = rd.entries.last() {
+            self.persisted_last = e.index;
+        }
         if self.cfg.bugs.early_ack && !rd.entries.is_empty() {
             // BUG early-ack: acknowledge as soon as the leader's own log has the entry.
             for e in &rd.entries {
@@ -396,25 +440,8 @@ impl<O: Outbox> EventLoop<O> {
             }
         }
         // 8: apply committed entries.
-        for e in rd.committed {
-            if e.index <= self.applied {
-                continue;
-            }
-            let result = self.kv.apply_bytes(&e.data);
-            self.applied = e.index;
-            self.applied_term = e.term;
-            if let Some(p) = self.pending.remove(&e.index) {
-                let out = if p.term == e.term {
-                    ProposeOutcome::Applied {
-                        term: e.term,
-                        index: e.index,
-                        result: result.unwrap_or(ApplyResult::Invalid),
-                    }
-                } else {
-                    ProposeOutcome::LeadershipLost
-                };
-                let _ = p.reply.send(out);
-            }
+        for e in committed {
+            self.apply_entry(e);
         }
         // 9: reads.
         for rs in rd.read_states {
