@@ -1,0 +1,195 @@
+//! End-to-end tests of user-described systems (`harness test --db-config FILE`): the worked
+//! example `examples/systems/raft-kv.toml` (which starts `raft-node` as a user's own server
+//! would be started) passes a short partition test; a described node whose command exits at
+//! once is a harness failure (255) pointing at that node's log; a mistake in the TOML is bad
+//! input (254) naming the file, the line and the field. Cases run one at a time.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn harness_bin() -> PathBuf {
+    let bin = assert_cmd::cargo::cargo_bin("harness");
+    let node = bin.with_file_name("raft-node");
+    let env_node = std::env::var_os("HARNESS_BIN_DIR").map(|d| PathBuf::from(d).join("raft-node"));
+    assert!(
+        node.is_file() || env_node.as_ref().is_some_and(|p| p.is_file()),
+        "raft-node not found next to {}: build the raft-kv bins first (bash scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    last: Value,
+}
+
+fn harness(args: &[&str]) -> Ran {
+    let out = Command::new(harness_bin())
+        .args(args)
+        .timeout(Duration::from_secs(240))
+        .output()
+        .expect("run harness");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let last = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or(Value::Null);
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        last,
+    }
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("examples/systems/raft-kv.toml")
+}
+
+/// No process whose command line names `store` is left.
+fn assert_no_leftovers(store: &Path) {
+    let store_s = store.to_string_lossy().into_owned();
+    let mut left = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(&store_s) && !cmd.contains("harness") {
+            left.push(cmd);
+        }
+    }
+    assert!(left.is_empty(), "leftover node processes: {left:?}");
+}
+
+#[test]
+fn the_worked_example_passes_a_partition_test() {
+    let _g = serial();
+    let store = tempfile::tempdir().expect("temp store");
+    let s = store.path().to_string_lossy().into_owned();
+    let cfg = example();
+    let cfg = cfg.to_string_lossy();
+    let r = harness(&[
+        "test",
+        "--db-config",
+        &cfg,
+        "--workload",
+        "register",
+        "--nemesis",
+        "partition",
+        "--time-limit",
+        "10",
+        "--nemesis-interval",
+        "2",
+        "--nodes",
+        "3",
+        "--store",
+        &s,
+        "--seed",
+        "11",
+    ]);
+    assert_no_leftovers(store.path());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let dir = PathBuf::from(r.last["results"].as_str().expect("results dir"));
+    let res: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("results.json")).expect("results.json"),
+    )
+    .expect("json");
+    assert_eq!(res["valid"], Value::Bool(true));
+    assert!(res["ops"].as_u64().unwrap_or(0) >= 1000, "{}", res["ops"]);
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
+    assert!(history.contains("\"f\":\"start-partition\""));
+    // The nodes were started from the file's command template.
+    let test_json = std::fs::read_to_string(dir.join("test.json")).expect("test.json");
+    assert!(test_json.contains("raft-kv.toml"), "{test_json}");
+    let log = std::fs::read_to_string(dir.join("nodes/n1/stderr.log")).unwrap_or_default();
+    assert!(log.contains("listening on"), "n1's log: {log}");
+}
+
+#[test]
+fn a_node_whose_command_exits_points_at_its_log() {
+    let _g = serial();
+    let store = tempfile::tempdir().expect("temp store");
+    let s = store.path().to_string_lossy().into_owned();
+    let cfg = store.path().join("broken.toml");
+    std::fs::write(
+        &cfg,
+        r#"name = "broken"
+protocol = "raft-kv-http"
+command = ["/bin/sh", "-c", "echo 'node {id}: cannot open {data_dir}/db: disk on fire' >&2; exit 3"]
+[ready]
+tcp = true
+"#,
+    )
+    .expect("write toml");
+    let r = harness(&[
+        "test",
+        "--db-config",
+        &cfg.to_string_lossy(),
+        "--time-limit",
+        "5",
+        "--nodes",
+        "3",
+        "--store",
+        &s,
+    ]);
+    assert_no_leftovers(store.path());
+    assert_eq!(r.code, 255, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("stderr.log") && r.stderr.contains(&s),
+        "the message should point at the node's log: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("disk on fire"),
+        "the message should quote the node's last words: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_mistake_in_the_toml_names_file_line_and_field() {
+    let _g = serial();
+    let store = tempfile::tempdir().expect("temp store");
+    let s = store.path().to_string_lossy().into_owned();
+    let cfg = store.path().join("typo.toml");
+    std::fs::write(
+        &cfg,
+        "name = \"typo\"\nprotocol = \"raft-kv-http\"\ncommand = [\"/bin/sh\", \"--dir\", \"{datadir}\"]\n[ready]\ntcp = true\n",
+    )
+    .expect("write toml");
+    let r = harness(&[
+        "test",
+        "--db-config",
+        &cfg.to_string_lossy(),
+        "--time-limit",
+        "5",
+        "--store",
+        &s,
+    ]);
+    assert_eq!(r.code, 254, "{}\n{}", r.stdout, r.stderr);
+    let want = format!("{}:3:", cfg.display());
+    assert!(
+        r.stderr.contains(&want)
+            && r.stderr.contains("command[2]")
+            && r.stderr.contains("{datadir}"),
+        "expected `{want}` and the field: {}",
+        r.stderr
+    );
+}
