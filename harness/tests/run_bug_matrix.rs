@@ -1,0 +1,72 @@
+//! The bug matrix (issue 4: "give every bug a nemesis and workload that find it, and
+//! record how often each is found in a 30 s test"): for each deliberate raft-kv bug, run
+//! `harness test` with the nemesis that exposes it over several seeds and print a table of
+//! how often the run was invalid. Slow (minutes) and machine-heavy, so it is `#[ignore]`d:
+//!
+//! ```text
+//! cargo test --release -p harness --test run_bug_matrix -- --ignored --nocapture
+//! ```
+//!
+//! `BUG_MATRIX_SEEDS` (default 3) and `BUG_MATRIX_SECS` (default 30) change the size. The
+//! test fails if a bug is never found, or if a correct cluster under the same nemeses is
+//! ever invalid (a false positive).
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// (bug, nemesis, partition shape). `None` = the correct node.
+const MATRIX: &[(Option<&str>, &str, &str)] = &[
+    (Some("stale-read"), "partition", "isolated"),
+    (Some("early-ack"), "partition", "isolated"),
+    (Some("no-persist-vote"), "kill,partition", "random"),
+    (Some("no-truncate"), "partition,kill", "majorities-ring"),
+    (None, "partition,pause,kill", "random"),
+];
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+#[test]
+#[ignore = "minutes long: run explicitly to measure the bug matrix"]
+fn run_bug_matrix() {
+    let seeds = env_num("BUG_MATRIX_SEEDS", 3);
+    let secs = env_num("BUG_MATRIX_SECS", 30).to_string();
+    let store = tempfile::tempdir().unwrap();
+    let mut rows = Vec::new();
+    for (bug, nemesis, shape) in MATRIX {
+        let mut found = 0;
+        let mut codes = Vec::new();
+        for seed in 1..=seeds {
+            let seed = seed.to_string();
+            let mut args = vec![
+                "test", "--workload", "register", "--nemesis", nemesis, "--partition", shape, "--nemesis-interval", "3",
+                "--time-limit", &secs, "--nodes", "3", "--recovery-time", "3", "--seed", &seed, "--no-report",
+                "--store", store.path().to_str().unwrap(),
+            ];
+            if let Some(b) = bug {
+                args.extend(["--bug", b]);
+            }
+            let out = Command::cargo_bin("harness").unwrap().args(&args).timeout(std::time::Duration::from_secs(600)).output().unwrap();
+            let code = out.status.code().unwrap_or(-1);
+            let last: Value = String::from_utf8_lossy(&out.stdout).lines().last().and_then(|l| serde_json::from_str(l).ok()).unwrap_or(Value::Null);
+            assert!(matches!(code, 0..=2), "{bug:?} seed {seed}: exit {code}: {}", String::from_utf8_lossy(&out.stderr));
+            if code == 1 {
+                found += 1;
+            }
+            codes.push(format!("{code}({} ops)", last["ops"]));
+        }
+        rows.push((bug.unwrap_or("none (correct)"), *nemesis, *shape, found, codes));
+    }
+    println!("\n| bug | nemesis | partition | found / runs | exit codes |\n|---|---|---|---|---|");
+    for (bug, nemesis, shape, found, codes) in &rows {
+        println!("| {bug} | {nemesis} | {shape} | {found} / {seeds} | {} |", codes.join(" "));
+    }
+    for (bug, _, _, found, _) in &rows {
+        if bug.starts_with("none") {
+            assert_eq!(*found, 0, "the correct node was found invalid");
+        } else {
+            assert!(*found > 0, "{bug} was never found");
+        }
+    }
+}
