@@ -147,29 +147,38 @@ pub fn set_full(history: &History, opts: &SetFullOptions) -> Result<SetFullRepor
             }
         }
         r.read_count += reads.len() as u64;
-        // An element is also known once a read has returned it.
-        for read in &reads {
+        // Per element, the reads (positions in `reads`, which is in invocation order) that
+        // returned it; an element is also known once a read has returned it.
+        let mut seen_in: Vec<Vec<usize>> = vec![Vec::new(); elements.len()];
+        for (ri, read) in reads.iter().enumerate() {
             for &id in &read.elements {
+                seen_in[id].push(ri);
                 known[id] = Some(known[id].map_or(read.complete, |k| k.min(read.complete)));
             }
         }
         for (id, element) in elements.iter().enumerate() {
+            let present = &seen_in[id];
             if matches!(outcome[id], OpType::Invoke | OpType::Fail) {
-                if reads.iter().any(|rd| rd.elements.contains(&id)) {
+                if !present.is_empty() {
                     r.unexpected_count += 1;
                     push_capped(&mut r.unexpected, name(element));
                 }
                 continue;
             }
             let Some(k) = known[id] else { continue }; // an unknown add never seen
-            let (mut last_present, mut last_absent) = (None, None);
-            for read in reads.iter().filter(|rd| rd.invoke > k) {
-                if read.elements.contains(&id) {
-                    last_present = Some(read.invoke);
+                                                       // Reads that began after the element was known: `first..reads.len()`.
+            let first = reads.partition_point(|rd| rd.invoke <= k);
+            let last_present = present.last().copied().filter(|&ri| ri >= first);
+            // The latest read at or after `first` that did not return it.
+            let mut j = reads.len();
+            for &ri in present.iter().rev() {
+                if ri + 1 == j {
+                    j = ri;
                 } else {
-                    last_absent = Some(read.invoke);
+                    break;
                 }
             }
+            let last_absent = j.checked_sub(1).filter(|&ri| ri >= first);
             match (last_present, last_absent) {
                 (None, None) => {
                     r.never_read_count += 1;
@@ -314,5 +323,111 @@ mod tests {
             set_full(&bad, &SetFullOptions::default()),
             Err(CheckerError::BadOp { index: 1, .. })
         ));
+    }
+
+    /// The fast classification agrees with the definition (every read after the element
+    /// became known, scanned naively) on random concurrent histories.
+    #[test]
+    fn fast_classification_matches_the_naive_definition() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..300 {
+            // Up to 3 processes interleaving adds of 0..6 and reads of random subsets.
+            let mut ops = Vec::new();
+            let mut open: [Option<(String, Value)>; 3] = [None, None, None];
+            for _ in 0..rng.gen_range(2..30) {
+                let p = rng.gen_range(0..3);
+                let i = ops.len() as u64;
+                match open[p].take() {
+                    None => {
+                        let (f, v) = if rng.gen_bool(0.5) {
+                            ("add".to_string(), json!(rng.gen_range(0..6)))
+                        } else {
+                            ("read".to_string(), Value::Null)
+                        };
+                        ops.push(Op::new(
+                            i,
+                            i as i64,
+                            Invoke,
+                            Process::Client(p as u64),
+                            &f,
+                            v.clone(),
+                        ));
+                        open[p] = Some((f, v));
+                    }
+                    Some((f, v)) => {
+                        let t = [Ok, Ok, Ok, Info, Fail][rng.gen_range(0..5)];
+                        let v = if f == "read" {
+                            json!((0..7).filter(|_| rng.gen_bool(0.5)).collect::<Vec<i32>>())
+                        } else {
+                            v
+                        };
+                        ops.push(Op::new(i, i as i64, t, Process::Client(p as u64), &f, v));
+                    }
+                }
+            }
+            let hist = History::new(ops);
+            let fast = set_full(&hist, &SetFullOptions::default()).unwrap();
+            // Naive: per element, scan every ok read.
+            let calls = hist.pair().unwrap();
+            let reads: Vec<(usize, usize, Vec<Value>)> = calls
+                .iter()
+                .filter(|c| c.f == "read" && c.outcome == Ok)
+                .map(|c| {
+                    let done = c.complete.unwrap();
+                    (
+                        c.invoke,
+                        done,
+                        hist.ops[done].value.as_array().unwrap().clone(),
+                    )
+                })
+                .collect();
+            let (mut stable, mut stale, mut lost, mut never) = (0, 0, 0, 0);
+            for e in 0..6 {
+                let e = json!(e);
+                let adds: Vec<_> = calls
+                    .iter()
+                    .filter(|c| c.f == "add" && hist.ops[c.invoke].value == e)
+                    .collect();
+                if !adds.iter().any(|c| c.outcome != Fail) {
+                    continue;
+                }
+                let acked = adds
+                    .iter()
+                    .filter(|c| c.outcome == Ok)
+                    .filter_map(|c| c.complete)
+                    .min();
+                let seen = reads.iter().filter(|r| r.2.contains(&e)).map(|r| r.1).min();
+                let known = match (acked, seen) {
+                    (Some(a), Some(b)) => a.min(b),
+                    (Some(a), None) => a,
+                    (None, Some(b)) => b,
+                    (None, None) => continue,
+                };
+                let after: Vec<bool> = reads
+                    .iter()
+                    .filter(|r| r.0 > known)
+                    .map(|r| r.2.contains(&e))
+                    .collect();
+                let last_absent = after.iter().rposition(|p| !p);
+                let last_present = after.iter().rposition(|p| *p);
+                match (last_present, last_absent) {
+                    (None, None) => never += 1,
+                    (_, None) => stable += 1,
+                    (Some(p), Some(a)) if p > a => stale += 1,
+                    _ => lost += 1,
+                }
+            }
+            assert_eq!(
+                (
+                    fast.stable_count,
+                    fast.stale_count,
+                    fast.lost_count,
+                    fast.never_read_count
+                ),
+                (stable, stale, lost, never),
+                "{hist:?}"
+            );
+        }
     }
 }
