@@ -3,7 +3,7 @@
 
 mod cluster_support;
 
-use cluster_support::{free_ports, http, Cluster, NODE_BIN};
+use cluster_support::{die_with_parent, free_ports, http, Cluster, NODE_BIN};
 use raft_kv::raft::Entry;
 use raft_kv::storage::{Storage, StorageOptions};
 use std::io::{Seek, SeekFrom, Write};
@@ -14,7 +14,9 @@ const CLIENT_BIN: &str = env!("CARGO_BIN_EXE_raft-client");
 
 /// Run raft-node expecting it to exit by itself within 10 s.
 fn run_node(args: &[&str]) -> Output {
-    let mut child = Command::new(NODE_BIN)
+    let mut cmd = Command::new(NODE_BIN);
+    die_with_parent(&mut cmd);
+    let mut child = cmd
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -145,20 +147,21 @@ fn node_refuses_a_corrupt_wal_and_recovers_a_torn_one() {
             let _ = self.0.wait();
         }
     }
+    let mut cmd = Command::new(NODE_BIN);
+    die_with_parent(&mut cmd);
     let _guard = Kill(
-        Command::new(NODE_BIN)
-            .args([
-                "--id",
-                "1",
-                "--listen",
-                &listen,
-                "--data-dir",
-                dir2.to_str().expect("utf8"),
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn"),
+        cmd.args([
+            "--id",
+            "1",
+            "--listen",
+            &listen,
+            "--data-dir",
+            dir2.to_str().expect("utf8"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn"),
     );
     let p: u16 = port.parse().expect("port");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -84,6 +84,19 @@ fn start_cluster(args: &Args, bin: &PathBuf) -> anyhow::Result<(Nodes, Vec<u16>)
         if args.no_fsync {
             cmd.arg("--no-fsync");
         }
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: the closure only calls prctl, which is async-signal-safe. The nodes die
+            // with the spawning thread even if this process is killed before Drop runs.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let log = std::fs::File::create(nodes._dir.path().join(format!("node{id}.log")))?;
         cmd.stdout(Stdio::null()).stderr(Stdio::from(log));
         nodes.children.push(cmd.spawn()?);

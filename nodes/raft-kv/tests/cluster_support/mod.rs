@@ -12,6 +12,21 @@ use std::time::{Duration, Instant};
 
 pub const NODE_BIN: &str = env!("CARGO_BIN_EXE_raft-node");
 
+/// Ask the kernel to SIGKILL the child if the spawning thread dies (e.g. the test binary is
+/// killed before `Drop` runs), so no node outlives its test.
+pub fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure only calls prctl, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Ports that were free a moment ago.
 pub fn free_ports(n: usize) -> Vec<u16> {
     let ls: Vec<TcpListener> = (0..n)
@@ -130,6 +145,7 @@ impl Cluster {
             }
         }
         cmd.args(&self.extra);
+        die_with_parent(&mut cmd);
         cmd
     }
 
