@@ -320,6 +320,9 @@ impl Sim {
             return Ok(());
         }
         self.stats.delivered += 1;
+        if std::env::var_os("RAFT_SIM_TRACE").is_some() {
+            eprintln!("t={} deliver {:?}", self.now, msg);
+        }
         *self.delivered_kinds.entry(msg.body.kind()).or_insert(0) += 1;
         let to = msg.to;
         let res = self.raft_mut(to).step(msg.clone());
@@ -522,6 +525,13 @@ impl Sim {
                 }
             }
             // 2. send
+            if std::env::var_os("RAFT_SIM_TRACE").is_some() {
+                eprintln!(
+                    "node {id} ready: {} msgs, status {:?}",
+                    rd.messages.len(),
+                    self.nodes[&id].raft.as_ref().map(|r| r.status())
+                );
+            }
             for m in rd.messages {
                 self.stats_send(m);
             }
@@ -666,6 +676,9 @@ impl Sim {
                 if keep(&f.msg) {
                     self.deliver(f.msg)?;
                 } else {
+                    if std::env::var_os("RAFT_SIM_TRACE").is_some() {
+                        eprintln!("t={} filtered {:?}", self.now, f.msg);
+                    }
                     self.stats.dropped += 1;
                 }
             }
@@ -675,21 +688,6 @@ impl Sim {
 
     fn settle(&mut self) -> Check {
         self.settle_with(&|_| true)
-    }
-
-    /// Ticks `id` alone until it starts a campaign (or becomes leader), then settles.
-    fn elect(&mut self, id: NodeId) -> Check {
-        let max = self.nodes[&id].cfg.election_ticks_max + 1;
-        for _ in 0..max {
-            self.tick(id)?;
-            if matches!(
-                self.role(id),
-                Some(Role::Candidate | Role::PreCandidate | Role::Leader)
-            ) {
-                break;
-            }
-        }
-        self.settle()
     }
 
     /// One unit of simulated time: deliver what is due, tick every TICK units, and inject
@@ -957,4 +955,668 @@ fn invariant_checker_catches_no_truncate_bug() {
         "no-truncate caught in {} of 150 seeds; first: seed {seed}: {e}",
         caught.len()
     );
+}
+
+// ------------------------------------------------------------------------------------------
+// Scenarios built by hand
+// ------------------------------------------------------------------------------------------
+
+impl Sim {
+    /// Ticks `id` alone and settles (delivering only messages `keep` accepts) until it is
+    /// leader, for at most `rounds` campaigns.
+    fn elect_with(&mut self, id: NodeId, rounds: usize, keep: &dyn Fn(&Message) -> bool) -> Check {
+        for _ in 0..rounds {
+            let max = self.nodes[&id].cfg.election_ticks_max + 1;
+            for _ in 0..max {
+                self.tick(id)?;
+                let campaigning = self.net.iter().any(|f| {
+                    f.msg.from == id
+                        && matches!(
+                            f.msg.body,
+                            MessageBody::Vote { .. } | MessageBody::PreVote { .. }
+                        )
+                });
+                if campaigning || self.role(id) == Some(Role::Leader) {
+                    break;
+                }
+            }
+            self.settle_with(keep)?;
+            if self.role(id) == Some(Role::Leader) {
+                return Ok(());
+            }
+        }
+        Err(format!("node {id} did not become leader"))
+    }
+
+    /// Ticks every up node and settles, `n` times.
+    fn run_ticks(&mut self, n: usize) -> Check {
+        for _ in 0..n {
+            self.tick_all()?;
+            self.settle()?;
+        }
+        Ok(())
+    }
+
+    /// Delivers (once) the in-flight messages matching `pred`, leaving the others queued.
+    fn deliver_where(&mut self, pred: &dyn Fn(&Message) -> bool) -> Check {
+        let (take, keep): (Vec<InFlight>, Vec<InFlight>) = std::mem::take(&mut self.net)
+            .into_iter()
+            .partition(|f| pred(&f.msg));
+        self.net = keep;
+        for f in take {
+            self.deliver(f.msg)?;
+        }
+        Ok(())
+    }
+
+    fn propose_n(&mut self, id: NodeId, n: usize) -> Vec<(u64, u64)> {
+        let out = (0..n).filter_map(|_| self.propose(id)).collect();
+        ok(self.process(id));
+        out
+    }
+
+    fn data_committed(&self, data: &[u8]) -> bool {
+        self.committed.values().any(|(_, d, _)| d == data)
+    }
+}
+
+fn has_entries_of_term(m: &Message, term: u64) -> bool {
+    matches!(&m.body, MessageBody::Append { entries, .. } if entries.iter().any(|e| e.term == term))
+}
+
+#[test]
+fn single_node_cluster_commits_and_reads() {
+    let mut sim = Sim::new(Opts::manual(1), 1);
+    ok(sim.elect_with(1, 1, &|_| true));
+    assert_eq!(sim.role(1), Some(Role::Leader));
+    let (_, idx) = sim.propose(1).expect("leader accepts");
+    ok(sim.process(1));
+    assert_eq!(sim.nodes[&1].applied, idx, "single node commits at once");
+    let ctx = sim.read(1).expect("leader reads");
+    ok(sim.process(1));
+    assert!(!sim.reads.contains_key(&ctx), "read answered at once");
+    assert_eq!(sim.stats.reads_served, 1);
+}
+
+#[test]
+fn split_vote_then_one_leader() {
+    let mut sim = Sim::new(Opts::manual(4), 7);
+    // Nodes 1 and 2 time out together and both campaign in term 1.
+    for id in [1, 2] {
+        for _ in 0..30 {
+            ok(sim.tick(id));
+            if sim.role(id) == Some(Role::Candidate) {
+                break;
+            }
+        }
+        assert_eq!(sim.role(id), Some(Role::Candidate));
+    }
+    // Node 3 hears node 1 first, node 4 hears node 2 first: 2 votes each, quorum is 3.
+    ok(sim.deliver_where(&|m| (m.from == 1 && m.to == 3) || (m.from == 2 && m.to == 4)));
+    ok(sim.settle());
+    assert!(sim.leaders_now().is_empty(), "a split vote elects nobody");
+    assert_eq!(sim.term(1), 1);
+    assert_eq!(sim.term(2), 1);
+    // Randomized timeouts break the tie.
+    for _ in 0..200 {
+        ok(sim.tick_all());
+        ok(sim.settle());
+        if !sim.leaders_now().is_empty() {
+            break;
+        }
+    }
+    let leaders = sim.leaders_now();
+    assert_eq!(leaders.len(), 1, "exactly one leader after the split");
+    assert!(sim.term(leaders[0]) >= 2);
+}
+
+#[test]
+fn leader_change_discards_uncommitted_entries() {
+    let mut sim = Sim::new(Opts::manual(5), 11);
+    ok(sim.elect_with(1, 5, &|_| true));
+    sim.propose_n(1, 3);
+    ok(sim.settle());
+    let committed_before = sim.raft(1).status().commit;
+    assert!(committed_before >= 4);
+    // Leader 1 is cut off and accepts entries it can never commit.
+    sim.isolate(1);
+    let lost: Vec<Vec<u8>> = (0..3)
+        .map(|_| {
+            let v = sim.next_value;
+            sim.propose(1).expect("still leader");
+            v.to_le_bytes().to_vec()
+        })
+        .collect();
+    ok(sim.process(1));
+    ok(sim.settle());
+    assert_eq!(sim.raft(1).status().commit, committed_before);
+    // The majority elects node 2, which commits new entries at the same indexes.
+    ok(sim.elect_with(2, 5, &|_| true));
+    sim.propose_n(2, 4);
+    ok(sim.settle());
+    // Heal: node 1 steps down and its suffix is replaced.
+    sim.heal();
+    ok(sim.run_ticks(30));
+    assert_ne!(sim.role(1), Some(Role::Leader));
+    let l = sim.leader().expect("a leader");
+    let commit = sim.raft(l).status().commit;
+    for id in 1..=5 {
+        assert_eq!(sim.nodes[&id].applied, commit, "node {id} caught up");
+    }
+    assert_eq!(sim.raft(1).log_entries(), sim.raft(l).log_entries());
+    for d in &lost {
+        assert!(!sim.data_committed(d), "an uncommitted entry was applied");
+    }
+}
+
+/// Figure 8 of the Raft paper: an entry from an older term that sits on a majority must
+/// not be committed by counting replicas, because a later leader may overwrite it.
+#[test]
+fn figure_8_old_term_entry_not_committed_by_counting() {
+    let mut o = Opts::manual(5);
+    o.max_entries = 1;
+    let mut sim = Sim::new(o, 8);
+    // Term 1: S1 leads, its no-op (index 1) commits everywhere.
+    ok(sim.elect_with(1, 5, &|_| true));
+    ok(sim.settle());
+    let t1 = sim.term(1);
+    assert_eq!(sim.max_commit(), 1);
+    // (a) S1 appends X at index 2, which reaches only S2.
+    let x = sim.next_value.to_le_bytes().to_vec();
+    let (_, xi) = sim.propose(1).expect("leader");
+    assert_eq!(xi, 2);
+    ok(sim.process(1));
+    ok(sim.settle_with(&|m| !(m.from == 1 && m.to != 2 && has_entries_of_term(m, t1))));
+    assert_eq!(sim.raft(2).log_term(2), Some(t1));
+    assert_eq!(sim.raft(3).log_term(2), None);
+    // (b) S1 crashes; S5 wins the next term with S3 and S4 and appends its no-op at index
+    // 2, replicated nowhere; then S5 crashes.
+    sim.crash(1);
+    sim.blocked.insert((5, 2));
+    sim.blocked.insert((2, 5));
+    ok(sim.elect_with(5, 5, &|m| {
+        !(m.from == 5 && matches!(m.body, MessageBody::Append { .. }))
+    }));
+    let t5 = sim.term(5);
+    assert!(t5 > t1);
+    assert_eq!(sim.raft(5).log_term(2), Some(t5));
+    sim.crash(5);
+    sim.heal();
+    // (c) S1 restarts and wins a later term with S2, S3, S4; it replicates X (term t1) to
+    // a majority, but none of its own term's entries get through.
+    ok(sim.restart(1, 81));
+    // S2 already holds X: it gets no append carrying S1's new-term entries. S3 and S4 get
+    // only the first such append (the optimistic one, which they reject because they lack
+    // index 2); after backing off, S1 sends X alone (max_entries = 1), and then its term's
+    // entries again, which are dropped.
+    let seen = std::cell::RefCell::new(BTreeMap::<NodeId, u32>::new());
+    let keep_c = |m: &Message| -> bool {
+        let new_term = matches!(&m.body, MessageBody::Append { entries, .. } if entries.iter().any(|e| e.term > t5));
+        if m.from == 1 && new_term {
+            if m.to == 2 {
+                return false;
+            }
+            let mut seen = seen.borrow_mut();
+            let n = seen.entry(m.to).or_insert(0);
+            *n += 1;
+            return *n == 1;
+        }
+        true
+    };
+    ok(sim.elect_with(1, 10, &keep_c));
+    let t1b = sim.term(1);
+    assert!(t1b > t5);
+    for id in 2..=4 {
+        assert_eq!(sim.raft(id).log_term(2), Some(t1), "node {id} holds X");
+    }
+    // X is on S1, S2, S3, S4 (a majority), but from an old term: not committed.
+    assert_eq!(
+        sim.raft(1).status().commit,
+        1,
+        "leader committed an old-term entry by counting replicas"
+    );
+    assert!(!sim.data_committed(&x));
+    // (d) S1 crashes; S5 restarts and wins (its last term is higher), overwriting X.
+    sim.crash(1);
+    ok(sim.restart(5, 85));
+    ok(sim.elect_with(5, 10, &|_| true));
+    ok(sim.settle());
+    for id in 2..=4 {
+        assert_eq!(sim.raft(id).log_term(2), Some(t5), "node {id} overwrote X");
+    }
+    assert_eq!(sim.committed.get(&2).map(|c| c.0), Some(t5));
+    // Finally everyone converges without ever applying X.
+    ok(sim.restart(1, 86));
+    ok(sim.converge());
+    assert!(!sim.data_committed(&x));
+}
+
+#[test]
+fn snapshot_install_to_lagging_follower() {
+    let mut sim = Sim::new(Opts::manual(3), 21);
+    ok(sim.elect_with(1, 5, &|_| true));
+    sim.isolate(3);
+    for _ in 0..6 {
+        sim.propose_n(1, 5);
+        ok(sim.settle());
+    }
+    let commit = sim.raft(1).status().commit;
+    assert!(commit >= 31);
+    ok(sim.compact(1));
+    ok(sim.compact(2));
+    assert_eq!(sim.raft(1).status().snapshot_index, commit);
+    sim.heal();
+    ok(sim.run_ticks(20));
+    assert!(
+        sim.delivered_kinds
+            .get("InstallSnapshot")
+            .copied()
+            .unwrap_or(0)
+            >= 1
+    );
+    assert!(sim.nodes[&3].disk.snapshot_index() >= commit);
+    assert_eq!(sim.nodes[&3].applied, sim.nodes[&1].applied);
+    assert_eq!(sim.nodes[&3].sm, sim.nodes[&1].sm);
+    // Replication continues normally after the install.
+    let (_, idx) = sim.propose(1).expect("leader");
+    ok(sim.process(1));
+    ok(sim.run_ticks(3));
+    assert_eq!(sim.nodes[&3].applied, idx);
+}
+
+/// Isolates node 3 for many election timeouts, heals, and reports whether the leader was
+/// deposed (its term moved).
+fn rejoin_disrupts(pre_vote: bool) -> bool {
+    let mut o = Opts::manual(3);
+    o.pre_vote = pre_vote;
+    let mut sim = Sim::new(o, 31);
+    ok(sim.elect_with(1, 5, &|_| true));
+    ok(sim.run_ticks(5));
+    let term = sim.term(1);
+    sim.isolate(3);
+    ok(sim.run_ticks(200));
+    if pre_vote {
+        assert_eq!(
+            sim.term(3),
+            term,
+            "pre-vote: an isolated node keeps its term"
+        );
+    }
+    sim.heal();
+    // The rejoining node campaigns before it hears from the leader.
+    for _ in 0..40 {
+        ok(sim.tick(3));
+        if sim.net.iter().any(|f| f.msg.from == 3) {
+            break;
+        }
+    }
+    assert!(sim.net.iter().any(|f| f.msg.from == 3), "node 3 campaigned");
+    ok(sim.settle());
+    ok(sim.run_ticks(60));
+    assert_eq!(sim.leaders_now().len(), 1);
+    sim.term(1) != term || sim.role(1) != Some(Role::Leader)
+}
+
+#[test]
+fn pre_vote_prevents_disruption_by_rejoining_node() {
+    assert!(!rejoin_disrupts(true), "with pre-vote the leader survives");
+    assert!(
+        rejoin_disrupts(false),
+        "without pre-vote the rejoining node deposes the leader (the check can fail)"
+    );
+}
+
+#[test]
+fn check_quorum_leader_steps_down_and_aborts_reads() {
+    for check_quorum in [true, false] {
+        let mut o = Opts::manual(3);
+        o.check_quorum = check_quorum;
+        let mut sim = Sim::new(o, 41);
+        ok(sim.elect_with(1, 5, &|_| true));
+        ok(sim.run_ticks(3));
+        sim.isolate(1);
+        let ctx = sim.read(1).expect("still leader");
+        ok(sim.process(1));
+        for _ in 0..50 {
+            ok(sim.tick(1));
+            ok(sim.settle());
+        }
+        if check_quorum {
+            assert_ne!(
+                sim.role(1),
+                Some(Role::Leader),
+                "leader without quorum steps down"
+            );
+            assert!(!sim.reads.contains_key(&ctx));
+            assert_eq!(sim.stats.reads_aborted, 1);
+        } else {
+            assert_eq!(sim.role(1), Some(Role::Leader));
+            assert!(
+                sim.reads.contains_key(&ctx),
+                "an unconfirmed read is never served"
+            );
+        }
+        assert_eq!(sim.stats.reads_served, 0);
+    }
+}
+
+#[test]
+fn read_index_on_deposed_leader_is_never_served() {
+    let mut sim = Sim::new(Opts::manual(3), 51);
+    ok(sim.elect_with(1, 5, &|_| true));
+    ok(sim.run_ticks(3));
+    sim.isolate(1);
+    let stale = sim.read(1).expect("node 1 still thinks it leads");
+    ok(sim.process(1));
+    ok(sim.elect_with(2, 10, &|_| true));
+    sim.propose_n(2, 3);
+    ok(sim.settle());
+    for _ in 0..10 {
+        ok(sim.tick(1));
+        ok(sim.settle());
+    }
+    assert!(
+        sim.reads.contains_key(&stale),
+        "stale leader must not answer"
+    );
+    // A read on the new leader is answered at or above everything committed.
+    let fresh = sim.read(2).expect("leader");
+    ok(sim.process(2));
+    ok(sim.run_ticks(2));
+    assert!(!sim.reads.contains_key(&fresh));
+    sim.heal();
+    ok(sim.run_ticks(10));
+    assert!(!sim.reads.contains_key(&stale), "aborted on step-down");
+    assert_eq!(sim.stats.reads_aborted, 1);
+    assert_eq!(sim.stats.reads_served, 1);
+}
+
+#[test]
+fn read_before_first_commit_of_term_waits_for_it() {
+    let mut sim = Sim::new(Opts::manual(3), 61);
+    ok(sim.elect_with(1, 5, &|_| true));
+    sim.propose_n(1, 2);
+    ok(sim.settle());
+    let commit_before = sim.raft(1).status().commit;
+    // New leader 2; ask for a read before its no-op commits.
+    ok(sim.elect_with(2, 10, &|m| !matches!(m.body, MessageBody::Append { .. })));
+    assert_eq!(sim.role(2), Some(Role::Leader));
+    let ctx = sim.read(2).expect("leader");
+    ok(sim.process(2));
+    assert!(
+        sim.reads.contains_key(&ctx),
+        "no read before the term's first commit"
+    );
+    ok(sim.run_ticks(3));
+    assert!(!sim.reads.contains_key(&ctx));
+    assert!(sim.raft(2).status().commit > commit_before);
+}
+
+#[test]
+fn batching_and_pipelining() {
+    let mut o = Opts::manual(3);
+    o.max_entries = 4;
+    o.max_inflight = 3;
+    let mut sim = Sim::new(o, 71);
+    ok(sim.elect_with(1, 5, &|_| true));
+    ok(sim.run_ticks(2));
+    sim.propose_n(1, 20);
+    let appends_to_2: Vec<usize> = sim
+        .net
+        .iter()
+        .filter_map(|f| match &f.msg.body {
+            MessageBody::Append { entries, .. } if f.msg.to == 2 => Some(entries.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        appends_to_2,
+        vec![4, 4, 4],
+        "3 pipelined appends of 4 entries"
+    );
+    ok(sim.settle());
+    let c = sim.raft(1).status().commit;
+    assert_eq!(sim.nodes[&2].applied, c);
+    assert_eq!(c, sim.raft(1).status().last_index);
+}
+
+#[test]
+fn full_cluster_restart_keeps_committed_entries() {
+    let mut sim = Sim::new(Opts::manual(3), 91);
+    ok(sim.elect_with(1, 5, &|_| true));
+    sim.propose_n(1, 10);
+    ok(sim.settle());
+    let before = sim.nodes[&1].sm.clone();
+    assert!(before.len() >= 11);
+    for id in 1..=3 {
+        sim.crash(id);
+    }
+    for id in 1..=3 {
+        ok(sim.restart(id, 900 + id));
+        // Restored commit index: committed entries are re-applied at once.
+        assert_eq!(
+            sim.nodes[&id].sm.len(),
+            sim.nodes[&id].disk.hs.commit as usize
+        );
+    }
+    ok(sim.converge());
+    for id in 1..=3 {
+        assert_eq!(&sim.nodes[&id].sm[..before.len()], &before[..]);
+    }
+}
+
+#[test]
+fn same_seed_same_run() {
+    let a = run_chaos(Opts::chaos(3), 5, 1500)
+        .map_err(|e| e.0)
+        .expect("safe");
+    let b = run_chaos(Opts::chaos(3), 5, 1500)
+        .map_err(|e| e.0)
+        .expect("safe");
+    assert_eq!(a.committed, b.committed);
+    assert_eq!(a.stats.delivered, b.stats.delivered);
+}
+
+/// Garbage from peers (random terms, indexes, bodies) never panics and never breaks the
+/// node's own consistency.
+#[test]
+fn random_garbage_messages_never_panic() {
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    let voters = vec![1, 2, 3];
+    for round in 0..20u64 {
+        let mut cfg = Config::new(1, voters.clone());
+        cfg.seed = round;
+        let mut r = Raft::new(cfg, RestoreState::default()).expect("config");
+        // Make it a leader sometimes, a follower other times.
+        if round % 2 == 0 {
+            for _ in 0..40 {
+                r.tick();
+            }
+        }
+        for _ in 0..2000 {
+            let small = |rng: &mut ChaCha8Rng| -> u64 {
+                match rng.gen_range(0..4) {
+                    0 => 0,
+                    1 => rng.gen_range(0..10),
+                    2 => rng.gen_range(0..1000),
+                    _ => rng.gen(),
+                }
+            };
+            let entries: Vec<Entry> = {
+                let start = small(&mut rng);
+                let n = rng.gen_range(0..4u64);
+                (0..n)
+                    .map(|k| Entry {
+                        term: small(&mut rng),
+                        index: start.wrapping_add(k),
+                        data: vec![k as u8],
+                    })
+                    .collect()
+            };
+            let body = match rng.gen_range(0..9) {
+                0 => MessageBody::PreVote {
+                    last_index: small(&mut rng),
+                    last_term: small(&mut rng),
+                },
+                1 => MessageBody::PreVoteResp { reject: rng.gen() },
+                2 => MessageBody::Vote {
+                    last_index: small(&mut rng),
+                    last_term: small(&mut rng),
+                },
+                3 => MessageBody::VoteResp { reject: rng.gen() },
+                4 => MessageBody::Append {
+                    prev_index: small(&mut rng),
+                    prev_term: small(&mut rng),
+                    entries,
+                    commit: small(&mut rng),
+                },
+                5 => MessageBody::AppendResp {
+                    reject: rng.gen(),
+                    index: small(&mut rng),
+                    hint_index: small(&mut rng),
+                    hint_term: small(&mut rng),
+                },
+                6 => MessageBody::Heartbeat {
+                    commit: small(&mut rng),
+                    read_ctx: Some(small(&mut rng)),
+                },
+                7 => MessageBody::HeartbeatResp {
+                    read_ctx: Some(small(&mut rng)),
+                },
+                _ => MessageBody::InstallSnapshot {
+                    snapshot: Snapshot {
+                        meta: raft_kv::raft::SnapshotMeta {
+                            index: small(&mut rng),
+                            term: small(&mut rng),
+                            voters: voters.clone(),
+                        },
+                        data: vec![],
+                    },
+                },
+            };
+            let msg = Message {
+                from: rng.gen_range(0..5),
+                to: if rng.gen_bool(0.95) { 1 } else { 7 },
+                term: small(&mut rng),
+                body,
+            };
+            let _ = r.step(msg);
+            if rng.gen_bool(0.05) {
+                r.tick();
+            }
+            if rng.gen_bool(0.05) {
+                let _ = r.propose(vec![1]);
+                let _ = r.read_index(rng.gen());
+            }
+            if r.has_ready() {
+                let rd = r.ready();
+                for e in rd.entries.windows(2) {
+                    assert_eq!(e[1].index, e[0].index + 1);
+                }
+                for e in rd.committed.windows(2) {
+                    assert_eq!(e[1].index, e[0].index + 1);
+                }
+            }
+            let st = r.status();
+            assert!(st.commit <= st.last_index, "{st:?}");
+            assert!(st.applied <= st.commit, "{st:?}");
+        }
+    }
+}
+
+#[test]
+fn wrong_and_unknown_senders_are_errors() {
+    let mut r = Raft::new(Config::new(1, vec![1, 2, 3]), RestoreState::default()).expect("ok");
+    let hb = MessageBody::Heartbeat {
+        commit: 0,
+        read_ctx: None,
+    };
+    let e = r.step(Message {
+        from: 9,
+        to: 1,
+        term: 1,
+        body: hb.clone(),
+    });
+    assert!(matches!(
+        e,
+        Err(raft_kv::raft::RaftError::UnknownPeer { from: 9 })
+    ));
+    let e = r.step(Message {
+        from: 2,
+        to: 3,
+        term: 1,
+        body: hb,
+    });
+    assert!(matches!(
+        e,
+        Err(raft_kv::raft::RaftError::WrongRecipient { .. })
+    ));
+    assert_eq!(r.status().term, 0, "rejected messages change nothing");
+}
+
+#[test]
+fn restore_rejects_inconsistent_disk_state() {
+    let cfg = Config::new(1, vec![1, 2, 3]);
+    let gap = RestoreState {
+        hard_state: HardState {
+            term: 2,
+            vote: None,
+            commit: 0,
+        },
+        snapshot: None,
+        entries: vec![
+            Entry {
+                term: 1,
+                index: 1,
+                data: vec![],
+            },
+            Entry {
+                term: 1,
+                index: 3,
+                data: vec![],
+            },
+        ],
+    };
+    assert!(Raft::new(cfg.clone(), gap).is_err());
+    let future_term = RestoreState {
+        hard_state: HardState::default(),
+        snapshot: None,
+        entries: vec![Entry {
+            term: 5,
+            index: 1,
+            data: vec![],
+        }],
+    };
+    assert!(Raft::new(cfg.clone(), future_term).is_err());
+    let mut bad = cfg;
+    bad.voters = vec![2, 3];
+    assert!(Raft::new(bad, RestoreState::default()).is_err());
+}
+
+#[test]
+fn messages_roundtrip_as_json() {
+    let m = Message {
+        from: 1,
+        to: 2,
+        term: 3,
+        body: MessageBody::Append {
+            prev_index: 4,
+            prev_term: 2,
+            entries: vec![Entry {
+                term: 3,
+                index: 5,
+                data: b"put x 1".to_vec(),
+            }],
+            commit: 4,
+        },
+    };
+    let json = serde_json::to_string(&m).expect("serialize");
+    assert!(
+        json.contains("\"cHV0IHggMQ==\""),
+        "payload is base64: {json}"
+    );
+    let back: Message = serde_json::from_str(&json).expect("deserialize");
+    assert_eq!(back, m);
+    let bad = json.replace("cHV0IHggMQ==", "!!");
+    assert!(serde_json::from_str::<Message>(&bad).is_err());
 }

@@ -1007,7 +1007,13 @@ impl Raft {
                 while self.send_append(p, false) {
                     sent = true;
                 }
-                if !sent && commit_changed {
+                let probing = self
+                    .prs
+                    .get(&p)
+                    .is_some_and(|pr| pr.state == ProgressState::Probe);
+                if !sent && (commit_changed || probing) {
+                    // Probes go out even without new entries (a new leader finds where
+                    // each follower's log agrees); followers learn a new commit index.
                     self.send_append(p, true);
                 }
             }
