@@ -230,3 +230,59 @@ fn e2e_bad_flags_exit_254_and_missing_node_binary_exits_255() {
     assert_eq!(r.last["valid"], Value::Null);
     assert_eq!(std::fs::read_dir(store.path()).unwrap().count(), 0, "a failed setup leaves no run folder");
 }
+
+#[test]
+fn e2e_sigint_stops_the_run_cleans_up_and_keeps_the_history() {
+    let _g = serial();
+    let store = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(harness_bin())
+        .args(["test", "--nodes", "3", "--net", "netns", "--nemesis", "pause", "--nemesis-interval", "1", "--time-limit", "60"])
+        .args(["--no-report", "--name", "interrupted", "--store", store.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    // Wait until the run has recorded some operations, then interrupt it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let dir = loop {
+        assert!(std::time::Instant::now() < deadline, "the run never started recording");
+        let latest = std::fs::read_dir(store.path().join("interrupted")).ok().and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.is_dir()));
+        if let Some(d) = latest {
+            if std::fs::read_to_string(d.join("history.jsonl")).map(|h| h.lines().count() > 50).unwrap_or(false) {
+                break d;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    nix_kill(child.id(), libc::SIGINT);
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "harness did not stop after SIGINT");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let _reap = Reap(child);
+    assert_eq!(status.code(), Some(255), "{out}");
+    assert!(out.lines().last().unwrap_or("").contains("interrupted"), "{out}");
+    let hist = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    assert!(hist.lines().count() > 50);
+    assert!(hist.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()), "every history line is whole");
+    assert_no_leftovers(store.path(), &dir);
+}
+
+fn nix_kill(pid: u32, sig: i32) {
+    // SAFETY: kill(2) with a pid we spawned and a valid signal number has no memory effects.
+    let rc = unsafe { libc::kill(pid as i32, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig})");
+}
