@@ -8,7 +8,7 @@ use crate::kv::{ApplyResult, Command, Op, RequestId};
 use crate::node::{NodeHandle, NodeStatus, ProposeOutcome, ReadOutcome, Request};
 use crate::raft::Message;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,6 +19,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
+
+/// Largest peer message batch accepted (snapshots of a big state machine travel here).
+pub const MAX_PEER_BODY: usize = 1 << 30;
 
 /// What the handlers share.
 #[derive(Debug)]
@@ -41,7 +44,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/key/{k}", get(get_key).put(put_key).delete(delete_key))
         .route("/key/{k}/cas", post(cas_key))
         .route("/status", get(status))
-        .route("/raft/messages", post(raft_messages))
+        .route(
+            "/raft/messages",
+            post(raft_messages).layer(DefaultBodyLimit::max(MAX_PEER_BODY)),
+        )
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,

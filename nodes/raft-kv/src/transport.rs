@@ -5,13 +5,17 @@
 //! request, over a keep-alive connection with short timeouts. Receiving is in `http`.
 
 use crate::node::Outbox;
-use crate::raft::Message;
+use crate::raft::{Message, MessageBody};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Messages queued per peer before new ones are dropped.
 pub const PEER_QUEUE: usize = 4096;
+/// Time allowed for one batch of ordinary messages.
+pub const MESSAGE_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Time allowed for a batch carrying a snapshot (it may be large).
+pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most messages sent in one HTTP request.
 pub const MAX_BATCH: usize = 1024;
 
@@ -27,7 +31,6 @@ impl HttpTransport {
     pub fn spawn(peers: &BTreeMap<u64, String>) -> Result<HttpTransport, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(300))
-            .timeout(Duration::from_millis(1000))
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .build()?;
@@ -75,8 +78,17 @@ async fn peer_task(id: u64, url: String, client: reqwest::Client, mut rx: mpsc::
                 continue;
             }
         };
+        let has_snapshot = batch
+            .iter()
+            .any(|m| matches!(m.body, MessageBody::InstallSnapshot { .. }));
+        let timeout = if has_snapshot {
+            SNAPSHOT_TIMEOUT
+        } else {
+            MESSAGE_TIMEOUT
+        };
         let res = client
             .post(&url)
+            .timeout(timeout)
             .header("content-type", "application/json")
             .body(body)
             .send()

@@ -94,3 +94,21 @@ fn cluster_restarted_node_catches_up_from_a_snapshot() {
         assert_eq!(c.get(lagger, &format!("k{i}")), Some(i.to_string()), "k{i}");
     }
 }
+
+#[test]
+fn cluster_installs_a_snapshot_larger_than_default_body_limits() {
+    let mut c = Cluster::start(3, &["--snapshot-threshold", "10"]);
+    let leader = c.wait_leader(Duration::from_secs(10));
+    let lagger = (1..=3).find(|&i| i != leader).expect("follower");
+    c.kill(lagger);
+    let big = "v".repeat(200 * 1024);
+    for i in 0..20 {
+        c.put(leader, &format!("big{i}"), &format!("{i}{big}"));
+    }
+    let ls = c.status(leader).expect("status");
+    assert!(ls["snapshot_bytes"].as_u64().unwrap_or(0) > 3 << 20, "{ls}");
+    let commit = ls["commit_index"].as_u64().expect("commit");
+    c.restart(lagger);
+    let s = wait_applied(&c, lagger, commit, Duration::from_secs(20));
+    assert!(s["snapshot_bytes"].as_u64().unwrap_or(0) > 3 << 20, "{s}");
+}
