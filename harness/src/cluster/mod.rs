@@ -186,11 +186,15 @@ impl Cluster {
                 NetMode::Proxy
             }
         };
-        if mode == NetMode::Proxy && !db.supports_proxy() {
-            return Err(ClusterError::Unsupported(format!(
-                "{} does not accept per-peer addresses, so it cannot run with --net proxy",
+        // A system that cannot be given one address per peer (etcd) runs on loopback with
+        // direct peer links: pause and kill work, partitions are refused (see `partition`).
+        let direct_peers = mode == NetMode::Proxy && !db.supports_proxy();
+        if direct_peers {
+            tracing::warn!(
+                "{} cannot be given a proxy per peer link: its nodes run on 127.0.0.1 and talk \
+                 directly; pause and kill faults work, partitions need --net netns (root / CAP_NET_ADMIN)",
                 db.name()
-            )));
+            );
         }
         let n = cfg.nodes;
         let names: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
@@ -276,15 +280,18 @@ impl Cluster {
                     let triples: Vec<(u64, String, std::net::SocketAddr)> = (0..n)
                         .map(|i| ((i + 1) as u64, names[i].clone(), listens[i]))
                         .collect();
-                    let px = ProxyNet::setup(&triples).await?;
+                    let px = ProxyNet::setup(if direct_peers { &[] } else { &triples }).await?;
                     let mut specs = Vec::new();
                     for id in 1..=n as u64 {
                         let i = (id - 1) as usize;
                         let mut peer_addrs = Vec::new();
                         for j in (1..=n as u64).filter(|j| *j != id) {
-                            let addr = px.link_addr(id, j).ok_or_else(|| {
-                                ClusterError::Net(format!("no proxy for n{id}->n{j}"))
-                            })?;
+                            let addr = match direct_peers {
+                                true => listens[(j - 1) as usize],
+                                false => px.link_addr(id, j).ok_or_else(|| {
+                                    ClusterError::Net(format!("no proxy for n{id}->n{j}"))
+                                })?,
+                            };
                             peer_addrs.push((j, names[(j - 1) as usize].clone(), addr));
                         }
                         specs.push(NodeSpec {
@@ -520,6 +527,13 @@ impl Cluster {
 
     /// Applies a partition (replacing any previous one).
     pub async fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
+        if self.mode == NetMode::Proxy && !self.db.supports_proxy() && !grudge.is_empty() {
+            return Err(ClusterError::Unsupported(format!(
+                "{} nodes talk to each other directly on loopback (no per-link proxy), so they \
+                 cannot be partitioned: use --net netns (root / CAP_NET_ADMIN)",
+                self.db.name()
+            )));
+        }
         for (a, cut) in grudge {
             self.spec(a)?;
             for b in cut {
@@ -555,10 +569,19 @@ impl Cluster {
         }
     }
 
-    /// SIGSTOP the node's process group (a killed node: nothing to do).
+    /// SIGSTOP the node's process group and wait (up to a second) until the kernel reports it
+    /// stopped, so the pause is in effect when this returns (a killed node: nothing to do).
     pub fn pause(&self, node: &str) -> Result<(), ClusterError> {
         self.signal(node, Signal::SIGSTOP)?;
         lock(&self.paused).insert(node.to_string());
+        if let Some(pid) = self.pid(node)? {
+            let deadline = Instant::now() + Duration::from_secs(1);
+            while process::proc_state(pid).is_some_and(|s| s != 'T' && s != 't')
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
         Ok(())
     }
 

@@ -187,6 +187,10 @@ type RunError = (HarnessError, Option<std::path::PathBuf>);
 pub fn run_once(rt: &tokio::runtime::Runtime, cfg: &TestConfig, interrupt: &Interrupt) -> Result<RunOutcome, RunError> {
     let wall = Instant::now();
     let db = build_db(&cfg.db).map_err(|e| (db_error(e), None))?;
+    let netns_ok = crate::cluster::net::netns::available();
+    if let Some(why) = crate::cluster::dbs::partition_refusal(db.as_ref(), cfg.net, &cfg.faults, &netns_ok) {
+        return Err((HarnessError::BadInput(why), None));
+    }
     let run = RunDir::create(&cfg.store, &cfg.name).map_err(|e| {
         (HarnessError::Failed(format!("creating the run folder under {}: {e}", cfg.store.display())), None)
     })?;
@@ -194,6 +198,9 @@ pub fn run_once(rt: &tokio::runtime::Runtime, cfg: &TestConfig, interrupt: &Inte
     let fail = |e: HarnessError| (e, Some(dir.clone()));
     let log = Arc::new(RunLog::open(&dir.join("harness.log"), true).map_err(|e| fail(e.into()))?);
     log.log(&format!("run {} seed {} → {}", cfg.name, cfg.seed, dir.display()));
+    if let Some(note) = crate::cluster::dbs::loopback_note(db.as_ref(), cfg.net, &netns_ok) {
+        log.log(&note);
+    }
     let sha = store::git_sha();
     let start_time = store::rfc3339(time::OffsetDateTime::now_utc());
     store::write_json(&dir.join("test.json"), &cfg.test_json(cfg.net, &start_time, sha.as_deref())).map_err(|e| fail(e.into()))?;

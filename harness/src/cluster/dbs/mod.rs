@@ -9,6 +9,8 @@ pub mod user;
 use std::path::Path;
 
 use crate::cluster::db::{Db, DbError, DbSpec};
+use crate::cluster::nemesis::FaultKind;
+use crate::cluster::NetMode;
 
 /// The [`Db`] for `spec` if it names a system of this module (`--db-config` wins over `--db`),
 /// else `None`.
@@ -31,6 +33,53 @@ pub fn build(spec: &DbSpec) -> Option<Result<Box<dyn Db>, DbError>> {
 
 /// The names [`build`] answers for, for `--db` help and error messages.
 pub const NAMES: &[&str] = &["etcd"];
+
+/// Why a test of `db` with `faults` on the `net` backend cannot run, if it cannot: a system
+/// that cannot be given one address per peer (etcd) runs on loopback with direct peer links
+/// when network namespaces are unavailable, and there nothing can cut a link. `netns_ok` is
+/// whether the netns backend is usable here (root / CAP_NET_ADMIN).
+pub fn partition_refusal(
+    db: &dyn Db,
+    net: NetMode,
+    faults: &[FaultKind],
+    netns_ok: &Result<(), String>,
+) -> Option<String> {
+    if !faults.contains(&FaultKind::Partition) {
+        return None;
+    }
+    let why = loopback_reason(db, net, netns_ok)?;
+    Some(format!(
+        "--nemesis partition cannot run on {}: {why}, and {} cannot be given a proxy per peer \
+         link (its nodes would run on 127.0.0.1 talking directly). Run as root for --net netns, \
+         or use --nemesis pause,kill, which work on loopback",
+        db.name(),
+        db.name()
+    ))
+}
+
+/// Why `db`'s nodes will run on loopback with direct peer links (no per-link proxy, no
+/// network namespaces), if they will: the line the harness logs so the user knows.
+pub fn loopback_reason(db: &dyn Db, net: NetMode, netns_ok: &Result<(), String>) -> Option<String> {
+    if db.supports_proxy() {
+        return None;
+    }
+    match (net, netns_ok) {
+        (NetMode::Netns, _) | (NetMode::Auto, Ok(())) => None,
+        (NetMode::Proxy, _) => Some("--net proxy was asked for".to_string()),
+        (NetMode::Auto, Err(e)) => Some(format!("network namespaces are unavailable ({e})")),
+    }
+}
+
+/// The note the harness logs when `db`'s nodes run on loopback with direct peer links.
+pub fn loopback_note(db: &dyn Db, net: NetMode, netns_ok: &Result<(), String>) -> Option<String> {
+    loopback_reason(db, net, netns_ok).map(|why| {
+        format!(
+            "{why}: {} cannot be given a proxy per peer link, so its nodes run on 127.0.0.1 \
+             talking directly; pause and kill faults work, partitions need --net netns (root)",
+            db.name()
+        )
+    })
+}
 
 /// Whether a passing run of `spec`'s system should lose its nodes' data directories: etcd
 /// preallocates about 60-120 MB per member, which a store of many runs cannot keep.
@@ -89,6 +138,32 @@ mod tests {
             assert!(node.join("stderr.log").is_file());
         }
         assert_eq!(delete_node_data(run.path()).expect("again"), 0);
+    }
+
+    #[test]
+    fn partitions_of_a_proxyless_system_need_netns() {
+        let etcd = etcd::EtcdDb::from_spec(&DbSpec {
+            db: "etcd".into(),
+            db_bin: Some("/bin/sh".into()),
+            ..DbSpec::default()
+        })
+        .expect("db");
+        let part = [FaultKind::Partition, FaultKind::Kill];
+        let why = partition_refusal(&etcd, NetMode::Proxy, &part, &Ok(())).expect("refused");
+        assert!(why.contains("--net proxy") && why.contains("etcd"), "{why}");
+        let why = partition_refusal(&etcd, NetMode::Auto, &part, &Err("not root".into()))
+            .expect("refused");
+        assert!(why.contains("not root"), "{why}");
+        assert!(partition_refusal(&etcd, NetMode::Auto, &part, &Ok(())).is_none());
+        assert!(partition_refusal(&etcd, NetMode::Netns, &part, &Err("x".into())).is_none());
+        let kill = [FaultKind::Pause, FaultKind::Kill];
+        assert!(partition_refusal(&etcd, NetMode::Proxy, &kill, &Ok(())).is_none());
+        let note = loopback_note(&etcd, NetMode::Proxy, &Ok(())).expect("note");
+        assert!(
+            note.contains("127.0.0.1") && note.contains("pause and kill"),
+            "{note}"
+        );
+        assert!(loopback_note(&etcd, NetMode::Netns, &Ok(())).is_none());
     }
 
     #[test]
