@@ -326,3 +326,17 @@ fn regenerate_fixture_results() {
         );
     }
 }
+
+/// Renders the run directory named by `$REPORT_DIR` (and the index of `$REPORT_STORE`,
+/// if set): a manual tool for looking at reports, not part of the normal test run.
+#[test]
+#[ignore]
+fn render_env_dir() {
+    if let Ok(d) = std::env::var("REPORT_DIR") {
+        let s = render_run(Path::new(&d)).unwrap();
+        println!("{s:#?}");
+    }
+    if let Ok(d) = std::env::var("REPORT_STORE") {
+        render_index(Path::new(&d)).unwrap();
+    }
+}

@@ -337,7 +337,7 @@ pub fn render(n: usize, key: &str, cx: &Value) -> String {
             "<tr{cls}><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             html(&o.id),
             html(&o.process),
-            html(&format!("{} {} → {}", o.f, o.input, o.output)),
+            html(&label_of(o)),
             html(&o.outcome),
             o.invoke_time.map(fmt_ns).unwrap_or_default(),
             o.complete_time.map(fmt_ns).unwrap_or_else(|| "—".into()),

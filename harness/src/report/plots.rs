@@ -99,20 +99,25 @@ pub struct PlotData<'a> {
     pub faults: &'a [FaultInterval],
     /// x range in seconds.
     pub x_end: f64,
-    /// Window width in nanoseconds for quantiles and rate.
+    /// Window width in nanoseconds of the rate plot.
     pub window_ns: i64,
+    /// Window width in nanoseconds of the quantile plot (wider: ~40 ok ops per window).
+    pub qwindow_ns: i64,
 }
 
 impl<'a> PlotData<'a> {
     pub fn new(run: &'a RunData, faults: &'a [FaultInterval]) -> PlotData<'a> {
         let end_ns = run.last_ns.max(0);
         let x_end = (end_ns as f64 / 1e9).max(1e-3);
-        let window_ns = (end_ns / WINDOWS as i64).max(1_000_000);
+        let calls = run.calls.len();
+        let ok = run.counts.iter().map(|c| c.ok as usize).sum::<usize>();
+        let window = |n: usize| (end_ns / n.clamp(10, WINDOWS) as i64).max(1_000_000);
         PlotData {
             run,
             faults,
             x_end,
-            window_ns,
+            window_ns: window(calls / 20),
+            qwindow_ns: window(ok / 40),
         }
     }
 }
@@ -252,7 +257,7 @@ fn latency_raw<DB: DrawingBackend>(
     if done.is_empty() {
         (lo, hi) = (0.1, 10.0);
     }
-    let (y0, y1) = (lo * 0.8, (hi * 1.25).max(lo * 10.0));
+    let (y0, y1) = log_range(lo, hi);
     let mut chart = ChartBuilder::on(root)
         .caption(PlotKind::LatencyRaw.title(), (FONT, 22))
         .margin(12)
@@ -265,6 +270,10 @@ fn latency_raw<DB: DrawingBackend>(
         .x_desc("completion time (s)")
         .y_desc("latency (ms)")
         .label_style((FONT, 13))
+        .x_label_formatter(&|x| format!("{x:.1}"))
+        .y_label_formatter(&|y| num_label(*y))
+        .y_labels(12)
+        .light_line_style(RGBColor(238, 238, 238))
         .axis_desc_style((FONT, 15))
         .draw()
         .map_err(|e| e.to_string())?;
@@ -306,9 +315,14 @@ fn latency_raw<DB: DrawingBackend>(
             ),
         }
         .map_err(|e| e.to_string())?;
-        anno.label(name).legend(move |(x, y)| match shape {
-            0 => EmptyElement::at((x + 7, y)) + Circle::new((0, 0), 4, style),
-            _ => EmptyElement::at((x + 7, y)) + Circle::new((0, 0), 4, colour.stroke_width(2)),
+        anno.label(name).legend(move |(x, y)| {
+            let c = (x + 7, y);
+            match shape {
+                0 => Circle::new(c, 4, style).into_dyn(),
+                1 => TriangleMarker::new(c, 5, style).into_dyn(),
+                2 => Cross::new(c, 4, colour.stroke_width(2)).into_dyn(),
+                _ => Rectangle::new([(x + 3, y - 4), (x + 11, y + 4)], style).into_dyn(),
+            }
         });
     }
     legend_box(&mut chart)
@@ -316,13 +330,13 @@ fn latency_raw<DB: DrawingBackend>(
 
 /// Latencies (ms) of ok calls per window of completion time.
 fn window_latencies(data: &PlotData<'_>) -> Vec<Vec<f32>> {
-    let n = (data.run.last_ns.max(0) / data.window_ns + 1).clamp(1, 10 * WINDOWS as i64) as usize;
+    let n = (data.run.last_ns.max(0) / data.qwindow_ns + 1).clamp(1, 10 * WINDOWS as i64) as usize;
     let mut w: Vec<Vec<f32>> = vec![Vec::new(); n];
     for c in &data.run.calls {
         if c.outcome != OpType::Ok || c.is_open() {
             continue;
         }
-        let i = ((c.complete_ns.max(0) / data.window_ns) as usize).min(n - 1);
+        let i = ((c.complete_ns.max(0) / data.qwindow_ns) as usize).min(n - 1);
         w[i].push((c.latency_ns().unwrap_or(0) as f64 / 1e6).max(0.01) as f32);
     }
     w
@@ -345,11 +359,17 @@ fn latency_quantiles<DB: DrawingBackend>(
         ("p99", 0.99, (213, 94, 0)),
         ("max", 1.0, (80, 80, 80)),
     ];
-    let wsec = data.window_ns as f64 / 1e9;
-    let mut lines: Vec<Vec<(f64, f64)>> = vec![Vec::new(); qs.len()];
+    let wsec = data.qwindow_ns as f64 / 1e9;
+    // One list of segments per quantile: a window without ok ops breaks the line.
+    let mut lines: Vec<Vec<Vec<(f64, f64)>>> = vec![vec![Vec::new()]; qs.len()];
     let (mut lo, mut hi) = (f64::MAX, 0.0f64);
     for (i, w) in windows.iter_mut().enumerate() {
         if w.is_empty() {
+            for segs in lines.iter_mut() {
+                if segs.last().is_some_and(|s| !s.is_empty()) {
+                    segs.push(Vec::new());
+                }
+            }
             continue;
         }
         w.sort_by(|a, b| a.total_cmp(b));
@@ -358,13 +378,15 @@ fn latency_quantiles<DB: DrawingBackend>(
             let v = quantile(w, *q) as f64;
             lo = lo.min(v);
             hi = hi.max(v);
-            lines[j].push((x, v));
+            if let Some(seg) = lines[j].last_mut() {
+                seg.push((x, v));
+            }
         }
     }
     if hi == 0.0 {
         (lo, hi) = (0.1, 10.0);
     }
-    let (y0, y1) = (lo * 0.8, (hi * 1.25).max(lo * 10.0));
+    let (y0, y1) = log_range(lo, hi);
     let mut chart = ChartBuilder::on(root)
         .caption(PlotKind::LatencyQuantiles.title(), (FONT, 22))
         .margin(12)
@@ -377,6 +399,10 @@ fn latency_quantiles<DB: DrawingBackend>(
         .x_desc(format!("time (s), windows of {}", human_secs(wsec)))
         .y_desc("latency (ms)")
         .label_style((FONT, 13))
+        .x_label_formatter(&|x| format!("{x:.1}"))
+        .y_label_formatter(&|y| num_label(*y))
+        .y_labels(12)
+        .light_line_style(RGBColor(238, 238, 238))
         .axis_desc_style((FONT, 15))
         .draw()
         .map_err(|e| e.to_string())?;
@@ -384,20 +410,45 @@ fn latency_quantiles<DB: DrawingBackend>(
     for (j, (name, _, c)) in qs.iter().enumerate() {
         let colour = rgb(*c);
         chart
-            .draw_series(LineSeries::new(
-                lines[j].iter().copied(),
-                colour.stroke_width(2),
-            ))
+            .draw_series(
+                lines[j]
+                    .iter()
+                    .map(|seg| PathElement::new(seg.clone(), colour.stroke_width(2))),
+            )
             .map_err(|e| e.to_string())?
             .label(*name)
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
             });
         chart
-            .draw_series(lines[j].iter().map(|&p| Circle::new(p, 2, colour.filled())))
+            .draw_series(
+                lines[j]
+                    .iter()
+                    .flatten()
+                    .map(|&p| Circle::new(p, 2, colour.filled())),
+            )
             .map_err(|e| e.to_string())?;
     }
     legend_box(&mut chart)
+}
+
+/// A log-scale range around [lo, hi]: whole decades (so that decade labels show),
+/// spanning at least 1.5 decades.
+fn log_range(lo: f64, hi: f64) -> (f64, f64) {
+    let y1 = 10f64.powf((hi * 1.05).log10().ceil());
+    let y0 = 10f64.powf(lo.min(hi / 30.0).log10().floor());
+    (y0, y1)
+}
+
+/// An axis number without needless decimals.
+fn num_label(v: f64) -> String {
+    if v >= 10.0 || v == v.round() {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
 }
 
 fn human_secs(s: f64) -> String {
@@ -451,6 +502,10 @@ fn rate<DB: DrawingBackend>(
         ))
         .y_desc("operations / s")
         .label_style((FONT, 13))
+        .x_label_formatter(&|x| format!("{x:.1}"))
+        .y_label_formatter(&|y| num_label(*y))
+        .y_labels(12)
+        .light_line_style(RGBColor(238, 238, 238))
         .axis_desc_style((FONT, 15))
         .draw()
         .map_err(|e| e.to_string())?;

@@ -23,7 +23,9 @@ const AXIS_H: f64 = 24.0;
 /// Seconds with a unit suited to the magnitude.
 pub fn fmt_ns(ns: i64) -> String {
     let s = ns as f64 / 1e9;
-    if s.abs() >= 1.0 {
+    if ns == 0 {
+        "0 s".to_string()
+    } else if s.abs() >= 1.0 {
         format!("{s:.3} s")
     } else {
         format!("{:.3} ms", ns as f64 / 1e6)
@@ -264,7 +266,7 @@ pub fn render(
 pub const ZOOM_JS: &str = r#"
 (function(){
   var LABEL=70, AREA=1100;
-  function fmt(ms){ return Math.abs(ms)>=1000 ? (ms/1000).toFixed(3)+' s' : ms.toFixed(3)+' ms'; }
+  function fmt(ms){ if(ms===0) return '0 s'; return Math.abs(ms)>=1000 ? (ms/1000).toFixed(3)+' s' : ms.toFixed(3)+' ms'; }
   function step(span,n){ var raw=span/n, mag=Math.pow(10,Math.floor(Math.log10(raw))), m=raw/mag;
     return (m<=1?1:m<=2?2:m<=5?5:10)*mag; }
   function layout(svg, zoom){
