@@ -327,3 +327,71 @@ fn a_bad_serializable_reads_value_is_bad_input() {
     assert_eq!(r.code, 254, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("serializable-reads"), "{}", r.stderr);
 }
+
+/// Without network namespaces etcd still runs, on loopback with direct peer links: pause and
+/// kill faults work (and must pass), and the harness says why partitions are unavailable.
+#[test]
+fn etcd_on_loopback_runs_pause_and_kill() {
+    require_etcd();
+    let _g = serial();
+    let store = tempfile::tempdir().expect("temp store");
+    let s = store.path().to_string_lossy().into_owned();
+    let r = harness(&[
+        "test",
+        "--db",
+        "etcd",
+        "--workload",
+        "register",
+        "--nemesis",
+        "pause,kill",
+        "--time-limit",
+        "15",
+        "--nemesis-interval",
+        "3",
+        "--nodes",
+        "3",
+        "--net",
+        "proxy",
+        "--store",
+        &s,
+        "--seed",
+        "5",
+    ]);
+    assert_no_leftovers(store.path());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("127.0.0.1") && r.stderr.contains("partitions need --net netns"),
+        "the harness should say why partitions are unavailable: {}",
+        r.stderr
+    );
+    let dir = run_dir(&r);
+    let res = results_of(&dir);
+    assert!(res["ops"].as_u64().unwrap_or(0) >= 1000, "{}", res["ops"]);
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
+    assert!(history.contains("\"f\":\"pause\"") || history.contains("\"f\":\"kill\""));
+    assert_logs_kept_data_deleted(&dir, 3);
+
+    // A partition cannot be made there: refused up front, naming why.
+    let r = harness(&[
+        "test",
+        "--db",
+        "etcd",
+        "--nemesis",
+        "partition",
+        "--time-limit",
+        "5",
+        "--nodes",
+        "3",
+        "--net",
+        "proxy",
+        "--store",
+        &s,
+    ]);
+    assert_eq!(r.code, 254, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("--net netns") && r.stderr.contains("etcd"),
+        "{}",
+        r.stderr
+    );
+    assert_no_leftovers(store.path());
+}
