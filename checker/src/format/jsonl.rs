@@ -4,7 +4,7 @@
 //! position as well.
 
 use super::{Format, FormatError, ReadOutcome};
-use crate::history::{History, Op};
+use crate::history::{History, Op, OpType, Process};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -20,7 +20,7 @@ pub(super) fn read(text: &str) -> Result<ReadOutcome, FormatError> {
     let last = lines.len().saturating_sub(1);
     for (i, &(line_no, line)) in lines.iter().enumerate() {
         // Fast path: a complete op straight from the text (our own writer's output).
-        if let Ok(mut op) = serde_json::from_str::<Op>(line) {
+        if let Ok(FastOp(mut op)) = serde_json::from_str::<FastOp>(line) {
             op.line = Some(line_no);
             ops.push(op);
             continue;
@@ -80,11 +80,102 @@ pub(super) fn read(text: &str) -> Result<ReadOutcome, FormatError> {
     })
 }
 
+/// An op deserialized field by field (no `serde(flatten)` buffering, several times faster
+/// than the derived impl); requires every mandatory field, so anything unusual falls back to
+/// the derived path with its defaults and error messages.
+struct FastOp(Op);
+
+impl<'de> Deserialize<'de> for FastOp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FastOpVisitor)
+    }
+}
+
+struct FastOpVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FastOpVisitor {
+    type Value = FastOp;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an op object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<FastOp, A::Error> {
+        use serde::de::Error;
+        let (mut index, mut time, mut op_type, mut process, mut f) = (None, None, None, None, None);
+        let (mut key, mut value, mut error, mut node) = (None, Value::Null, None, None);
+        let mut extra = serde_json::Map::new();
+        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match k.as_ref() {
+                "index" => index = Some(map.next_value::<u64>()?),
+                "time" => time = Some(map.next_value::<i64>()?),
+                "type" => op_type = Some(map.next_value::<OpType>()?),
+                "process" => process = Some(map.next_value::<Process>()?),
+                "f" => f = Some(map.next_value::<String>()?),
+                "key" => key = map.next_value::<Option<Value>>()?,
+                "value" => value = map.next_value::<Value>()?,
+                "error" => error = map.next_value::<Option<Value>>()?,
+                "node" => node = map.next_value::<Option<String>>()?,
+                other => {
+                    let v = map.next_value::<Value>()?;
+                    if extra.insert(other.to_string(), v).is_some() {
+                        return Err(A::Error::custom("duplicate key"));
+                    }
+                }
+            }
+        }
+        let (Some(index), Some(time), Some(op_type), Some(process), Some(f)) =
+            (index, time, op_type, process, f)
+        else {
+            return Err(A::Error::custom("missing field"));
+        };
+        Ok(FastOp(Op {
+            index,
+            time,
+            op_type,
+            process,
+            f,
+            key,
+            value,
+            error,
+            node,
+            extra,
+            line: None,
+        }))
+    }
+}
+
 fn short(line: &str) -> String {
     let s: String = line.chars().take(40).collect();
     if s.len() < line.len() {
         format!("{s}...")
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_path_agrees_with_the_derived_deserializer() {
+        for line in [
+            r#"{"index":3,"time":9000001,"type":"info","process":1,"f":"cas","key":"k3","value":[4,1],"error":"timeout","trace":{"a":[1]}}"#,
+            r#"{"index":4,"time":1,"type":"info","process":"nemesis","f":"start-partition","value":{"n1":["n2"]},"node":null,"key":null}"#,
+            r#"{"f":"read","type":"ok","process":0,"index":0,"time":-5,"value":null,"node":"n1"}"#,
+        ] {
+            let fast = serde_json::from_str::<FastOp>(line).unwrap().0;
+            let derived = serde_json::from_str::<Op>(line).unwrap();
+            assert_eq!(fast, derived, "{line}");
+        }
+        // Missing fields and wrong types are left to the slow path.
+        for line in [
+            r#"{"time":1,"type":"ok","process":0,"f":"read"}"#,
+            r#"{"index":0,"time":1,"type":"ok","process":-1,"f":"read"}"#,
+            r#"{"index":0,"time":1,"type":"ok","process":0,"f":"read","x":1,"x":2}"#,
+        ] {
+            assert!(serde_json::from_str::<FastOp>(line).is_err(), "{line}");
+        }
     }
 }
