@@ -30,6 +30,7 @@ fn corpus() -> PathBuf {
 fn one_core() -> LinearOptions {
     LinearOptions {
         threads: 1,
+        counterexample: false,
         ..LinearOptions::default()
     }
 }
@@ -176,13 +177,47 @@ fn main() {
             hs.len(),
             total.as_secs_f64() * 1e3
         );
+        let mut each: Vec<(Duration, usize)> = hs
+            .iter()
+            .map(|(i, h)| {
+                (
+                    median(3, || drop(check(h, ModelKind::CasRegister, &opts))),
+                    *i,
+                )
+            })
+            .collect();
+        each.sort();
+        each.reverse();
+        let slowest: Vec<String> = each
+            .iter()
+            .take(5)
+            .map(|(t, i)| format!("etcd_{i:03} {:.2} ms", t.as_secs_f64() * 1e3))
+            .collect();
+        println!("slowest: {}", slowest.join(", "));
+        let with_cx = LinearOptions {
+            threads: 1,
+            ..LinearOptions::default()
+        };
+        let t = median(3, || {
+            for (_, h) in &hs {
+                check(h, ModelKind::CasRegister, &with_cx).expect("check");
+            }
+        });
+        println!(
+            "etcd: all logs with minimized counterexamples, 1 thread: {:.2} ms (median of 3)",
+            t.as_secs_f64() * 1e3
+        );
         let h002 = &hs.iter().find(|(i, _)| *i == 2).expect("etcd_002").1;
         let t = median(7, || {
             check(h002, ModelKind::CasRegister, &opts).expect("check");
         });
+        let r = check(h002, ModelKind::CasRegister, &opts).expect("check");
         println!(
-            "etcd_002, 1 thread: {:.3} ms (median of 7)",
-            t.as_secs_f64() * 1e3
+            "etcd_002, 1 thread: {:.3} ms (median of 7); valid={} steps={} configs={}",
+            t.as_secs_f64() * 1e3,
+            r.valid,
+            r.keys[0].steps,
+            r.keys[0].configs
         );
     }
     if want("kv") {
@@ -227,6 +262,30 @@ fn main() {
             el.as_secs_f64() * 1e3,
             per_key.join(" ")
         );
+    }
+    if want("diag") {
+        // Per-key work on the kv files (steps, memoized configurations, verdict).
+        for name in ["c50-ok", "c50-bad"] {
+            let h = read_file(&root.join(format!("kv/{name}.txt")), None)
+                .expect("kv file")
+                .history;
+            let opts = LinearOptions {
+                all_keys: true,
+                threads: 1,
+                counterexample: false,
+                timeout: Some(Duration::from_secs(20)),
+                ..LinearOptions::default()
+            };
+            let t = Instant::now();
+            let r = check(&h, ModelKind::Kv, &opts).expect("check");
+            println!("{name}: {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
+            for k in &r.keys {
+                println!(
+                    "  key {} {} ops={} steps={} configs={}",
+                    k.key, k.valid, k.ops, k.steps, k.configs
+                );
+            }
+        }
     }
     if want("big") {
         let t = Instant::now();

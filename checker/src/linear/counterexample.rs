@@ -22,7 +22,7 @@ fn invalid<S: Spec>(
     deadline: Instant,
     mem: usize,
 ) -> Option<bool> {
-    let mut s = Search::new(part_ops, Some(subset));
+    let mut s = Search::new(part_ops, Some(subset), spec);
     loop {
         match s.run(spec, SLICE, mem) {
             Status::NotLinearizable => return Some(true),
@@ -107,10 +107,12 @@ fn build_with<S: Spec>(
 ) -> Value {
     let all: Vec<u32> = (0..part_ops.len() as u32).collect();
     let (subset, minimal) = minimize(part_ops, spec, all, deadline, mem);
-    // Re-run the search on the kept ops to find its longest prefix and states (no deadline:
-    // a sub-history of a decided key; bounded by memory).
-    let mut s = Search::new(part_ops, Some(&subset));
-    while s.run(spec, u64::MAX, mem) == Status::Paused {}
+    // Re-run the search on the kept ops to find its longest prefix and states.
+    let mut s = Search::new(part_ops, Some(&subset), spec);
+    // Bounded: a sub-history that did not shrink can be as hard as the key itself; the
+    // longest prefix found so far is still shown if the re-run is cut short.
+    let rerun_until = Instant::now().max(deadline) + std::time::Duration::from_secs(2);
+    while s.run(spec, SLICE, mem) == Status::Paused && Instant::now() < rerun_until {}
     let prefix = s.longest_prefix();
     let states: Vec<u32> = s.best_states().to_vec();
     // Replay the prefix to a state, then find which ops could come next and why not.

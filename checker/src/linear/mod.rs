@@ -34,6 +34,9 @@ pub struct LinearOptions {
     pub threads: usize,
     /// Time allowed to shrink a counterexample to a minimal sub-history.
     pub minimize_budget: Duration,
+    /// Build counterexamples for invalid keys (default true; benchmarks of the bare
+    /// verdict turn it off).
+    pub counterexample: bool,
 }
 
 impl Default for LinearOptions {
@@ -44,6 +47,7 @@ impl Default for LinearOptions {
             all_keys: false,
             threads: 0,
             minimize_budget: Duration::from_secs(5),
+            counterexample: true,
         }
     }
 }
@@ -62,6 +66,10 @@ pub struct KeyReport {
     /// Present when `valid` is false.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counterexample: Option<serde_json::Value>,
+    /// Model steps the search took for this key (work done, for diagnostics).
+    pub steps: u64,
+    /// Distinct (linearized set, state) configurations memoized for this key.
+    pub configs: u64,
 }
 
 /// The result of checking one history against one model.
@@ -224,7 +232,7 @@ pub fn check(
         .into_iter()
         .enumerate()
         .map(|(idx, part)| {
-            let search = Search::new(&part.ops, None);
+            let search = crate::with_spec!(&part.spec, s => Search::new(&part.ops, None, s));
             Task { idx, part, search }
         })
         .collect();
@@ -262,6 +270,7 @@ pub fn check(
         let (valid, unknown_reason, counterexample) = match outcome {
             KeyOutcome::Valid => (Validity::Valid, None, None),
             KeyOutcome::Unknown(r) => (Validity::Unknown, Some(r), None),
+            KeyOutcome::Invalid if !opts.counterexample => (Validity::Invalid, None, None),
             KeyOutcome::Invalid => {
                 let cx = counterexample::build(
                     history,
@@ -280,6 +289,8 @@ pub fn check(
             ops: task.part.calls,
             unknown_reason,
             counterexample,
+            steps: task.search.steps,
+            configs: task.search.configs,
         });
     }
     let rank = |v: Validity| match v {

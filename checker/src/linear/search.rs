@@ -56,6 +56,17 @@ pub struct Search {
     /// Local op number → spec op number.
     ids: Vec<u32>,
     required: Vec<bool>,
+    read_only: Vec<bool>,
+    resets: Vec<bool>,
+    /// Unlinearized ops that may reset a monotone model's state: count, and bitset by
+    /// local op (local ops are in invoke order, so the first set bit is the earliest).
+    resets_left: usize,
+    reset_bits: Vec<u64>,
+    /// Invoke and return positions per local op (return = u64::MAX for info ops).
+    inv_time: Vec<u64>,
+    ret_time: Vec<u64>,
+    /// Previous interchangeable open info op (local), or NIL.
+    twin: Vec<u32>,
     total_required: usize,
     lin_required: usize,
     entries: Vec<Entry>,
@@ -71,6 +82,8 @@ pub struct Search {
     cache: Cache,
     /// Total model steps taken.
     pub steps: u64,
+    /// Configurations inserted in the memo cache.
+    pub configs: u64,
     best: Vec<u32>,
     best_states: Vec<u32>,
 }
@@ -82,19 +95,50 @@ fn splitmix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Reads past the candidate window whose reachability is checked (monotone models).
+const LOOKAHEAD_READS: usize = 8;
+
 /// Max states remembered at the longest prefix.
 const MAX_BEST_STATES: usize = 8;
 
 impl Search {
     /// A search over the ops `subset` (spec op numbers, i.e. indexes into `ops`) of a
     /// partition; `None` = all of them.
-    pub fn new(ops: &[PartOp], subset: Option<&[u32]>) -> Search {
+    pub fn new<S: Spec>(ops: &[PartOp], subset: Option<&[u32]>, spec: &S) -> Search {
         let ids: Vec<u32> = match subset {
             Some(s) => s.to_vec(),
             None => (0..ops.len() as u32).collect(),
         };
         let n = ids.len();
         let required: Vec<bool> = ids.iter().map(|&i| ops[i as usize].required).collect();
+        let read_only: Vec<bool> = ids.iter().map(|&i| spec.read_only(i)).collect();
+        let resets: Vec<bool> = ids.iter().map(|&i| spec.resets(i)).collect();
+        // Open info ops of one effect class are interchangeable: an info op may only be
+        // linearized after its previous (earlier-invoked) twin. Ops are in invoke order.
+        let mut twin = vec![NIL; n];
+        let mut last: ahash::AHashMap<u64, u32> = ahash::AHashMap::new();
+        for (l, &i) in ids.iter().enumerate() {
+            if !required[l] {
+                if let Some(prev) = last.insert(spec.effect_class(i), l as u32) {
+                    twin[l] = prev;
+                }
+            }
+        }
+        let resets_left = resets.iter().filter(|&&r| r).count();
+        let mut reset_bits = vec![0u64; n.div_ceil(64).max(1)];
+        for (l, _) in resets.iter().enumerate().filter(|(_, &r)| r) {
+            reset_bits[l / 64] |= 1 << (l % 64);
+        }
+        let inv_time: Vec<u64> = ids.iter().map(|&i| ops[i as usize].invoke as u64).collect();
+        let ret_time: Vec<u64> = ids
+            .iter()
+            .map(
+                |&i| match (ops[i as usize].required, ops[i as usize].complete) {
+                    (true, Some(c)) => c as u64,
+                    _ => u64::MAX,
+                },
+            )
+            .collect();
         // Events: (time, is_return, local op). Info ops return after everything.
         let mut events: Vec<(u64, bool, u32)> = Vec::with_capacity(2 * n);
         for (l, &i) in ids.iter().enumerate() {
@@ -140,6 +184,13 @@ impl Search {
         Search {
             ids,
             required,
+            read_only,
+            resets,
+            resets_left,
+            reset_bits,
+            inv_time,
+            ret_time,
+            twin,
             total_required,
             lin_required: 0,
             entries,
@@ -154,6 +205,7 @@ impl Search {
             done: None,
             cache: Cache::new(words),
             steps: 0,
+            configs: 0,
             best: Vec::new(),
             best_states: Vec::new(),
         }
@@ -230,6 +282,7 @@ impl Search {
             self.toggle(l);
             return false;
         }
+        self.configs += 1;
         self.stack.push(Frame {
             entry: e,
             state: self.state,
@@ -239,6 +292,10 @@ impl Search {
         self.lift(e);
         if self.required[l as usize] {
             self.lin_required += 1;
+        }
+        if self.resets[l as usize] {
+            self.resets_left -= 1;
+            self.reset_bits[(l / 64) as usize] ^= 1u64 << (l % 64);
         }
         self.need_prescan = true;
         if self.stack.len() > self.best.len() {
@@ -256,6 +313,20 @@ impl Search {
         true
     }
 
+    /// Invoke position of the earliest unlinearized reset op (u64::MAX if none).
+    #[inline]
+    fn first_reset_invoke(&self) -> u64 {
+        if self.resets_left == 0 {
+            return u64::MAX;
+        }
+        for (w, &bits) in self.reset_bits.iter().enumerate() {
+            if bits != 0 {
+                return self.inv_time[w * 64 + bits.trailing_zeros() as usize];
+            }
+        }
+        u64::MAX
+    }
+
     /// Pop frames until one leaves alternatives to explore; false if the stack emptied.
     fn backtrack(&mut self) -> bool {
         while let Some(f) = self.stack.pop() {
@@ -264,6 +335,10 @@ impl Search {
             self.toggle(l);
             if self.required[l as usize] {
                 self.lin_required -= 1;
+            }
+            if self.resets[l as usize] {
+                self.resets_left += 1;
+                self.reset_bits[(l / 64) as usize] ^= 1u64 << (l % 64);
             }
             self.state = f.state;
             if !f.forced {
@@ -295,7 +370,7 @@ impl Search {
             if self.steps >= limit {
                 return Status::Paused;
             }
-            if self.bytes() + self.cache.next_growth_bytes() > mem_allow {
+            if self.steps & 255 == 0 && self.bytes() + self.cache.next_growth_bytes() > mem_allow {
                 return Status::OutOfMemory;
             }
             if self.need_prescan {
@@ -303,10 +378,11 @@ impl Search {
                 let mut e = self.entries[HEAD as usize].next;
                 let mut dead = false;
                 let mut forced = false;
+                let reset_limit = self.first_reset_invoke();
                 while e != NIL && !self.entries[e as usize].ret {
                     let l = self.entries[e as usize].op;
                     let id = self.ids[l as usize];
-                    if spec.read_only(id) {
+                    if self.read_only[l as usize] {
                         self.steps += 1;
                         if let Some(ns) = spec.step(self.state, id) {
                             if self.push(e, ns, true) {
@@ -316,11 +392,44 @@ impl Search {
                             }
                             break;
                         }
+                        // Monotone models: a read that must happen before any remaining
+                        // reset can be invoked, and cannot be reached from this state by
+                        // non-reset ops, kills the node.
+                        if self.required[l as usize]
+                            && self.ret_time[l as usize] < reset_limit
+                            && !spec.viable(self.state, id)
+                        {
+                            dead = true;
+                            break;
+                        }
                     }
                     e = self.entries[e as usize].next;
                 }
                 if forced {
                     continue;
+                }
+                // Monotone models: reads invoked later must also stay reachable.
+                if !dead {
+                    let mut checked = 0;
+                    while e != NIL && checked < LOOKAHEAD_READS {
+                        let en = self.entries[e as usize];
+                        let l = en.op as usize;
+                        if self.inv_time[l] >= reset_limit {
+                            break;
+                        }
+                        if !en.ret
+                            && self.read_only[l]
+                            && self.required[l]
+                            && self.ret_time[l] < reset_limit
+                        {
+                            checked += 1;
+                            if !spec.viable(self.state, self.ids[l]) {
+                                dead = true;
+                                break;
+                            }
+                        }
+                        e = en.next;
+                    }
                 }
                 if dead {
                     if !self.backtrack() {
@@ -339,6 +448,11 @@ impl Search {
             }
             self.steps += 1;
             let l = self.entries[e as usize].op;
+            let t = self.twin[l as usize];
+            if t != NIL && self.bits[(t / 64) as usize] & (1u64 << (t % 64)) == 0 {
+                self.cursor = self.entries[e as usize].next;
+                continue;
+            }
             if let Some(ns) = spec.step(self.state, self.ids[l as usize]) {
                 if self.push(e, ns, false) {
                     continue;

@@ -35,6 +35,19 @@ pub trait Spec: Send {
     fn step(&mut self, state: u32, op: u32) -> Option<u32>;
     /// True if the op, whenever it is allowed, leaves the state unchanged (a read).
     fn read_only(&self, op: u32) -> bool;
+    /// An exact class of the op's effect: two ops of one class have the same transition
+    /// function (used to treat interchangeable open info ops as one).
+    fn effect_class(&self, op: u32) -> u64;
+    /// True if the op can move the state backwards in the model's growth order (a `put`).
+    /// Models with no such order say true for every op that changes state.
+    fn resets(&self, op: u32) -> bool {
+        !self.read_only(op)
+    }
+    /// Whether the read-only `op` could still be satisfied from `state` by ops that do not
+    /// reset (only asked when no reset op remains). Sound default: true.
+    fn viable(&mut self, _state: u32, _op: u32) -> bool {
+        true
+    }
     /// A person-readable text of a state.
     fn render_state(&self, state: u32) -> String;
     /// Why `op` cannot be applied in `state` (or that it can but leads nowhere).

@@ -58,6 +58,13 @@ impl Spec for MutexSpec {
         false
     }
 
+    fn effect_class(&self, op: u32) -> u64 {
+        match self.ops[op as usize] {
+            MutexOp::Acquire => 0,
+            MutexOp::Release => 1,
+        }
+    }
+
     fn render_state(&self, state: u32) -> String {
         if state == 0 { "free" } else { "held" }.to_string()
     }

@@ -116,6 +116,14 @@ impl Spec for QueueSpec {
         matches!(self.ops[op as usize], QueueOp::Dequeue(ValueTable::NIL))
     }
 
+    fn effect_class(&self, op: u32) -> u64 {
+        match self.ops[op as usize] {
+            QueueOp::Enqueue(v) => v as u64,
+            QueueOp::Dequeue(v) => (1 << 40) | v as u64,
+            QueueOp::DequeueAny => 2 << 40,
+        }
+    }
+
     fn render_state(&self, state: u32) -> String {
         let items: Vec<&str> = self
             .states

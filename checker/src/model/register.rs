@@ -97,6 +97,17 @@ impl Spec for RegisterSpec {
         }
     }
 
+    fn effect_class(&self, op: u32) -> u64 {
+        let (tag, a, b) = match self.ops[op as usize] {
+            RegOp::Read(v) => (0, v, 0),
+            RegOp::Write(v) => (1, v, 0),
+            RegOp::CasOk(a, b) => (2, a, b),
+            RegOp::CasMaybe(a, b) => (3, a, b),
+            RegOp::CasFail(a) => (4, a, 0),
+        };
+        (tag << 60) | ((a as u64) << 30) | b as u64
+    }
+
     fn render_state(&self, state: u32) -> String {
         self.values.text(state).to_string()
     }

@@ -101,6 +101,28 @@ impl Spec for SetSpec {
         matches!(self.ops[op as usize], SetOp::Read(_))
     }
 
+    fn effect_class(&self, op: u32) -> u64 {
+        match self.ops[op as usize] {
+            SetOp::Add(v) => v as u64,
+            SetOp::Read(s) => (1 << 40) | s as u64,
+        }
+    }
+
+    fn resets(&self, _op: u32) -> bool {
+        false
+    }
+
+    /// Sets only grow: a read can still be satisfied only by a superset of the current set.
+    fn viable(&mut self, state: u32, op: u32) -> bool {
+        match self.ops[op as usize] {
+            SetOp::Read(s) => {
+                let (cur, want) = (self.states.resolve(state), self.states.resolve(s));
+                cur.iter().all(|x| want.binary_search(x).is_ok())
+            }
+            SetOp::Add(_) => true,
+        }
+    }
+
     fn render_state(&self, state: u32) -> String {
         let mut items: Vec<&str> = self
             .states
