@@ -707,7 +707,7 @@ impl Sim {
         for f in due {
             self.deliver(f.msg)?;
         }
-        if self.now % TICK == 0 {
+        if self.now.is_multiple_of(TICK) {
             self.tick_all()?;
         }
         let ids: Vec<NodeId> = self.nodes.keys().copied().collect();

@@ -558,13 +558,20 @@ impl Raft {
         }
         // Stall recovery: a follower behind us that made no progress for an election
         // timeout (lost appends or a lost snapshot) is probed again.
+        // A snapshot may legitimately take longer to ship, so it gets a longer limit.
         let last = self.log.last_index();
         let limit = self.cfg.election_ticks_min;
+        let snapshot_limit = self.cfg.election_ticks_max.saturating_mul(3);
         let mut stalled = Vec::new();
         for (&id, pr) in self.prs.iter_mut() {
             if pr.state != ProgressState::Probe && pr.matched < last {
                 pr.stall_ticks += 1;
-                if pr.stall_ticks >= limit {
+                let l = if pr.state == ProgressState::Snapshot {
+                    snapshot_limit
+                } else {
+                    limit
+                };
+                if pr.stall_ticks >= l {
                     pr.become_probe();
                     stalled.push(id);
                 }
