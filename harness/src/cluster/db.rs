@@ -78,6 +78,10 @@ pub trait Db: Send + Sync {
     }
     /// The client protocol the workload must use.
     fn protocol(&self) -> Protocol;
+    /// The signal that asks a node to stop at shutdown (the harness escalates to SIGKILL).
+    fn stop_signal(&self) -> nix::sys::signal::Signal {
+        nix::sys::signal::Signal::SIGTERM
+    }
     /// The port node `id` serves clients on (netns mode, where every node has its own address).
     fn client_port_for(&self, id: u64) -> u16 {
         8000u16.saturating_add(u16::try_from(id).unwrap_or(0))

@@ -651,7 +651,7 @@ impl Cluster {
         }
         for (_, p) in &procs {
             let _ = p.signal(Signal::SIGCONT);
-            let _ = p.signal(Signal::SIGTERM);
+            let _ = p.signal(self.db.stop_signal());
         }
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {

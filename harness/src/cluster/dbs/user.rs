@@ -383,6 +383,10 @@ impl Db for UserDb {
     fn protocol(&self) -> Protocol {
         self.protocol
     }
+
+    fn stop_signal(&self) -> nix::sys::signal::Signal {
+        self.stop_signal
+    }
 }
 
 /// 1-based line of byte offset `at` in `text`.
@@ -559,7 +563,7 @@ require_leader = true
         let db = parse(GOOD, &spec).expect("valid");
         assert_eq!(db.name(), "demo");
         assert_eq!(db.protocol(), Protocol::RaftKvHttp);
-        assert_eq!(db.stop_signal, nix::sys::signal::Signal::SIGINT);
+        assert_eq!(Db::stop_signal(&db), nix::sys::signal::Signal::SIGINT);
         assert_eq!(
             db.ready_probe(&node()),
             ReadyProbe::HttpGet {
