@@ -37,11 +37,24 @@ struct Ran {
 }
 
 fn harness(args: &[&str]) -> Ran {
-    let out = Command::new(harness_bin()).args(args).timeout(std::time::Duration::from_secs(240)).output().unwrap();
+    let out = Command::new(harness_bin())
+        .args(args)
+        .timeout(std::time::Duration::from_secs(240))
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let last = stdout.lines().last().and_then(|l| serde_json::from_str(l).ok()).unwrap_or(Value::Null);
-    Ran { code: out.status.code().unwrap_or(-1), stdout, stderr, last }
+    let last = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or(Value::Null);
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        last,
+    }
 }
 
 fn results_of(dir: &Path) -> Value {
@@ -53,26 +66,42 @@ fn assert_no_leftovers(store: &Path, dir: &Path) {
     let store_s = store.to_string_lossy().into_owned();
     let mut procs = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
         if cmd.contains(&store_s) && cmd.contains("raft-node") {
             procs.push(cmd);
         }
     }
     assert!(procs.is_empty(), "leftover node processes: {procs:?}");
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("cleanup.json")).unwrap()).unwrap();
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cleanup.json")).unwrap()).unwrap();
     let prefix = manifest["prefix"].as_str().unwrap().to_string();
     assert!(prefix.len() >= 4);
-    let ns = std::process::Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let ns = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
     let ns = String::from_utf8_lossy(&ns.stdout);
-    assert!(!ns.contains(&prefix), "leftover namespaces of {prefix}: {ns}");
-    let links = std::process::Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
+    assert!(
+        !ns.contains(&prefix),
+        "leftover namespaces of {prefix}: {ns}"
+    );
+    let links = std::process::Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
     let links = String::from_utf8_lossy(&links.stdout);
     assert!(!links.contains(&prefix), "leftover links of {prefix}");
 }
 
 fn run_dir(r: &Ran) -> PathBuf {
-    PathBuf::from(r.last["results"].as_str().unwrap_or_else(|| panic!("no results dir: {}\n{}", r.stdout, r.stderr)))
+    PathBuf::from(
+        r.last["results"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no results dir: {}\n{}", r.stdout, r.stderr)),
+    )
 }
 
 fn test_args<'a>(store: &'a str, net: &'a str, nemesis: &'a str, seed: &'a str) -> Vec<&'a str> {
@@ -80,8 +109,26 @@ fn test_args<'a>(store: &'a str, net: &'a str, nemesis: &'a str, seed: &'a str) 
     // that even a debug build on a loaded 2-core machine checks over 1000 operations.
     let limit = if nemesis.contains(',') { "20" } else { "12" };
     vec![
-        "test", "--workload", "register", "--nemesis", nemesis, "--net", net, "--nodes", "3", "--time-limit", limit,
-        "--nemesis-interval", "2", "--recovery-time", "2", "--seed", seed, "--store", store, "--no-report",
+        "test",
+        "--workload",
+        "register",
+        "--nemesis",
+        nemesis,
+        "--net",
+        net,
+        "--nodes",
+        "3",
+        "--time-limit",
+        limit,
+        "--nemesis-interval",
+        "2",
+        "--recovery-time",
+        "2",
+        "--seed",
+        seed,
+        "--store",
+        store,
+        "--no-report",
     ]
 }
 
@@ -94,19 +141,38 @@ fn e2e_correct_raft_kv_is_valid_under_every_fault_in_both_backends() {
         for nemesis in ["partition", "pause", "kill", "partition,pause,kill"] {
             let r = harness(&test_args(s, net, nemesis, "11"));
             let dir = run_dir(&r);
-            assert_eq!(r.code, 0, "{net} {nemesis}: exit {}\n{}\n{}", r.code, r.stdout, r.stderr);
+            assert_eq!(
+                r.code, 0,
+                "{net} {nemesis}: exit {}\n{}\n{}",
+                r.code, r.stdout, r.stderr
+            );
             let res = results_of(&dir);
             assert_eq!(res["valid"], Value::Bool(true));
             let ops = res["ops"].as_u64().unwrap();
             assert!(ops >= 1000, "{net} {nemesis}: only {ops} ops checked");
-            assert!(res["checkers"]["linearizable"]["keys"].as_array().unwrap().len() > 1);
-            let test: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
+            assert!(
+                res["checkers"]["linearizable"]["keys"]
+                    .as_array()
+                    .unwrap()
+                    .len()
+                    > 1
+            );
+            let test: Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap())
+                    .unwrap();
             assert_eq!(test["net"], net);
             assert_eq!(test["seed"], 11);
             let hist = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
             let first_fault = nemesis.split(',').next().unwrap();
-            let start_f = if first_fault == "partition" { "start-partition" } else { first_fault };
-            assert!(hist.contains(&format!("\"f\":\"{start_f}\"")), "{net} {nemesis}: no {start_f} event in the history");
+            let start_f = if first_fault == "partition" {
+                "start-partition"
+            } else {
+                first_fault
+            };
+            assert!(
+                hist.contains(&format!("\"f\":\"{start_f}\"")),
+                "{net} {nemesis}: no {start_f} event in the history"
+            );
             assert!(dir.join("harness.log").is_file() && dir.join("nodes/n1/stderr.log").is_file());
             assert_no_leftovers(store.path(), &dir);
         }
@@ -127,17 +193,25 @@ fn e2e_stale_read_bug_is_found_under_partitions() {
         let r = harness(&args);
         let dir = run_dir(&r);
         assert_no_leftovers(store.path(), &dir);
-        let test: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
+        let test: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
         assert_eq!(test["bugs"], serde_json::json!(["stale-read"]));
         codes.push(r.code);
         if r.code == 1 {
             let res = results_of(&dir);
             assert_eq!(res["valid"], Value::Bool(false));
             let keys = res["checkers"]["linearizable"]["keys"].as_array().unwrap();
-            assert!(keys.iter().any(|k| k["valid"] == Value::Bool(false) && k["counterexample"].is_object()));
+            assert!(keys
+                .iter()
+                .any(|k| k["valid"] == Value::Bool(false) && k["counterexample"].is_object()));
             return;
         }
-        assert!(r.code == 0 || r.code == 2, "unexpected exit {}: {}", r.code, r.stderr);
+        assert!(
+            r.code == 0 || r.code == 2,
+            "unexpected exit {}: {}",
+            r.code,
+            r.stderr
+        );
     }
     panic!("stale-read not found in 3 seeds: exit codes {codes:?}");
 }
@@ -149,22 +223,50 @@ fn e2e_analyze_rechecks_a_stored_run_and_test_count_junit_work() {
     let s = store.path().to_str().unwrap();
     let junit = store.path().join("junit.xml");
     let r = harness(&[
-        "test", "--nodes", "3", "--net", "proxy", "--time-limit", "3", "--recovery-time", "0.5", "--seed", "5", "--store", s,
-        "--test-count", "2", "--junit", junit.to_str().unwrap(), "--name", "twice",
+        "test",
+        "--nodes",
+        "3",
+        "--net",
+        "proxy",
+        "--time-limit",
+        "3",
+        "--recovery-time",
+        "0.5",
+        "--seed",
+        "5",
+        "--store",
+        s,
+        "--test-count",
+        "2",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--name",
+        "twice",
     ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let runs = r.last["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0]["seed"], 5);
     assert_eq!(runs[1]["seed"], 6);
-    assert!(r.stdout.lines().filter(|l| l.contains("twice")).count() >= 2, "summary table: {}", r.stdout);
+    assert!(
+        r.stdout.lines().filter(|l| l.contains("twice")).count() >= 2,
+        "summary table: {}",
+        r.stdout
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<testsuite ").count(), 2);
-    assert!(xml.contains("name=\"linearizable\"") && xml.contains("name=\"stats\"") && xml.contains("linearizable key k0"));
+    assert!(
+        xml.contains("name=\"linearizable\"")
+            && xml.contains("name=\"stats\"")
+            && xml.contains("linearizable key k0")
+    );
     assert!(!xml.contains("<failure"));
     // latest links point at the second run; report and index exist.
     let latest = std::fs::canonicalize(store.path().join("twice/latest")).unwrap();
-    assert_eq!(latest, std::fs::canonicalize(runs[1]["results"].as_str().unwrap()).unwrap());
+    assert_eq!(
+        latest,
+        std::fs::canonicalize(runs[1]["results"].as_str().unwrap()).unwrap()
+    );
     assert!(latest.join("report.html").is_file());
     assert!(store.path().join("index.html").is_file());
     assert_no_leftovers(store.path(), &latest);
@@ -196,8 +298,26 @@ fn e2e_set_workload_is_valid_with_kills() {
     let store = tempfile::tempdir().unwrap();
     let s = store.path().to_str().unwrap();
     let r = harness(&[
-        "test", "--workload", "set", "--nemesis", "kill", "--nemesis-interval", "2", "--nodes", "3", "--net", "proxy",
-        "--time-limit", "8", "--recovery-time", "2", "--seed", "3", "--store", s, "--no-report",
+        "test",
+        "--workload",
+        "set",
+        "--nemesis",
+        "kill",
+        "--nemesis-interval",
+        "2",
+        "--nodes",
+        "3",
+        "--net",
+        "proxy",
+        "--time-limit",
+        "8",
+        "--recovery-time",
+        "2",
+        "--seed",
+        "3",
+        "--store",
+        s,
+        "--no-report",
     ]);
     let dir = run_dir(&r);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -224,11 +344,23 @@ fn e2e_bad_flags_exit_254_and_missing_node_binary_exits_255() {
         let r = harness(bad);
         assert_eq!(r.code, 254, "{bad:?}: {}", r.stderr);
     }
-    let r = harness(&["test", "--node-bin", "/nonexistent/raft-node", "--time-limit", "1", "--store", s]);
+    let r = harness(&[
+        "test",
+        "--node-bin",
+        "/nonexistent/raft-node",
+        "--time-limit",
+        "1",
+        "--store",
+        s,
+    ]);
     assert_eq!(r.code, 255, "{}", r.stderr);
     assert!(r.stderr.contains("/nonexistent/raft-node"), "{}", r.stderr);
     assert_eq!(r.last["valid"], Value::Null);
-    assert_eq!(std::fs::read_dir(store.path()).unwrap().count(), 0, "a failed setup leaves no run folder");
+    assert_eq!(
+        std::fs::read_dir(store.path()).unwrap().count(),
+        0,
+        "a failed setup leaves no run folder"
+    );
 }
 
 #[test]
@@ -236,8 +368,26 @@ fn e2e_sigint_stops_the_run_cleans_up_and_keeps_the_history() {
     let _g = serial();
     let store = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(harness_bin())
-        .args(["test", "--nodes", "3", "--net", "netns", "--nemesis", "pause", "--nemesis-interval", "1", "--time-limit", "60"])
-        .args(["--no-report", "--name", "interrupted", "--store", store.path().to_str().unwrap()])
+        .args([
+            "test",
+            "--nodes",
+            "3",
+            "--net",
+            "netns",
+            "--nemesis",
+            "pause",
+            "--nemesis-interval",
+            "1",
+            "--time-limit",
+            "60",
+        ])
+        .args([
+            "--no-report",
+            "--name",
+            "interrupted",
+            "--store",
+            store.path().to_str().unwrap(),
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -252,10 +402,18 @@ fn e2e_sigint_stops_the_run_cleans_up_and_keeps_the_history() {
     // Wait until the run has recorded some operations, then interrupt it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let dir = loop {
-        assert!(std::time::Instant::now() < deadline, "the run never started recording");
-        let latest = std::fs::read_dir(store.path().join("interrupted")).ok().and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.is_dir()));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started recording"
+        );
+        let latest = std::fs::read_dir(store.path().join("interrupted"))
+            .ok()
+            .and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.is_dir()));
         if let Some(d) = latest {
-            if std::fs::read_to_string(d.join("history.jsonl")).map(|h| h.lines().count() > 50).unwrap_or(false) {
+            if std::fs::read_to_string(d.join("history.jsonl"))
+                .map(|h| h.lines().count() > 50)
+                .unwrap_or(false)
+            {
                 break d;
             }
         }
@@ -267,17 +425,27 @@ fn e2e_sigint_stops_the_run_cleans_up_and_keeps_the_history() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(started.elapsed() < std::time::Duration::from_secs(60), "harness did not stop after SIGINT");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "harness did not stop after SIGINT"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
     let mut out = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
     let _reap = Reap(child);
     assert_eq!(status.code(), Some(255), "{out}");
-    assert!(out.lines().last().unwrap_or("").contains("interrupted"), "{out}");
+    assert!(
+        out.lines().last().unwrap_or("").contains("interrupted"),
+        "{out}"
+    );
     let hist = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     assert!(hist.lines().count() > 50);
-    assert!(hist.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()), "every history line is whole");
+    assert!(
+        hist.lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "every history line is whole"
+    );
     assert_no_leftovers(store.path(), &dir);
 }
 

@@ -24,7 +24,10 @@ const MATRIX: &[(Option<&str>, &str, &str)] = &[
 ];
 
 fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 #[test]
@@ -40,27 +43,66 @@ fn run_bug_matrix() {
         for seed in 1..=seeds {
             let seed = seed.to_string();
             let mut args = vec![
-                "test", "--workload", "register", "--nemesis", nemesis, "--partition", shape, "--nemesis-interval", "3",
-                "--time-limit", &secs, "--nodes", "3", "--recovery-time", "3", "--seed", &seed, "--no-report",
-                "--store", store.path().to_str().unwrap(),
+                "test",
+                "--workload",
+                "register",
+                "--nemesis",
+                nemesis,
+                "--partition",
+                shape,
+                "--nemesis-interval",
+                "3",
+                "--time-limit",
+                &secs,
+                "--nodes",
+                "3",
+                "--recovery-time",
+                "3",
+                "--seed",
+                &seed,
+                "--no-report",
+                "--store",
+                store.path().to_str().unwrap(),
             ];
             if let Some(b) = bug {
                 args.extend(["--bug", b]);
             }
-            let out = Command::cargo_bin("harness").unwrap().args(&args).timeout(std::time::Duration::from_secs(600)).output().unwrap();
+            let out = Command::cargo_bin("harness")
+                .unwrap()
+                .args(&args)
+                .timeout(std::time::Duration::from_secs(600))
+                .output()
+                .unwrap();
             let code = out.status.code().unwrap_or(-1);
-            let last: Value = String::from_utf8_lossy(&out.stdout).lines().last().and_then(|l| serde_json::from_str(l).ok()).unwrap_or(Value::Null);
-            assert!(matches!(code, 0..=2), "{bug:?} seed {seed}: exit {code}: {}", String::from_utf8_lossy(&out.stderr));
+            let last: Value = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .and_then(|l| serde_json::from_str(l).ok())
+                .unwrap_or(Value::Null);
+            assert!(
+                matches!(code, 0..=2),
+                "{bug:?} seed {seed}: exit {code}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             if code == 1 {
                 found += 1;
             }
             codes.push(format!("{code}({} ops)", last["ops"]));
         }
-        rows.push((bug.unwrap_or("none (correct)"), *nemesis, *shape, found, codes));
+        rows.push((
+            bug.unwrap_or("none (correct)"),
+            *nemesis,
+            *shape,
+            found,
+            codes,
+        ));
     }
     println!("\n| bug | nemesis | partition | found / runs | exit codes |\n|---|---|---|---|---|");
     for (bug, nemesis, shape, found, codes) in &rows {
-        println!("| {bug} | {nemesis} | {shape} | {found} / {seeds} | {} |", codes.join(" "));
+        println!(
+            "| {bug} | {nemesis} | {shape} | {found} / {seeds} | {} |",
+            codes.join(" ")
+        );
     }
     for (bug, _, _, found, _) in &rows {
         if bug.starts_with("none") {

@@ -23,8 +23,10 @@ struct Node {
 type Reply = (StatusCode, Json<Value>);
 
 async fn status(State(n): State<Node>) -> Json<Value> {
-    Json(json!({"id": n.id, "name": format!("node{}", n.id), "role": "leader", "term": 1,
-        "leader": format!("node{}", n.id), "leader_id": n.id}))
+    Json(
+        json!({"id": n.id, "name": format!("node{}", n.id), "role": "leader", "term": 1,
+        "leader": format!("node{}", n.id), "leader_id": n.id}),
+    )
 }
 
 async fn read(State(n): State<Node>, Path(k): Path<String>) -> Reply {
@@ -35,35 +37,64 @@ async fn read(State(n): State<Node>, Path(k): Path<String>) -> Reply {
 }
 
 async fn write(State(n): State<Node>, Path(k): Path<String>, body: String) -> Reply {
-    n.kv.lock().unwrap_or_else(|p| p.into_inner()).insert(k, body);
-    (StatusCode::OK, Json(json!({"status": "committed", "term": 1, "index": 1})))
+    n.kv.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(k, body);
+    (
+        StatusCode::OK,
+        Json(json!({"status": "committed", "term": 1, "index": 1})),
+    )
 }
 
 async fn delete(State(n): State<Node>, Path(k): Path<String>) -> Reply {
     n.kv.lock().unwrap_or_else(|p| p.into_inner()).remove(&k);
-    (StatusCode::OK, Json(json!({"status": "committed", "term": 1, "index": 1})))
+    (
+        StatusCode::OK,
+        Json(json!({"status": "committed", "term": 1, "index": 1})),
+    )
 }
 
 async fn cas(State(n): State<Node>, Path(k): Path<String>, Json(b): Json<Value>) -> Reply {
-    let (Some(to), from) = (b.get("to").and_then(Value::as_str), b.get("from").and_then(Value::as_str)) else {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "bad_request", "message": "need to"})));
+    let (Some(to), from) = (
+        b.get("to").and_then(Value::as_str),
+        b.get("from").and_then(Value::as_str),
+    ) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "bad_request", "message": "need to"})),
+        );
     };
     let mut kv = n.kv.lock().unwrap_or_else(|p| p.into_inner());
     let cur = kv.get(&k).cloned();
     if cur.as_deref() == from {
         kv.insert(k, to.to_string());
-        (StatusCode::OK, Json(json!({"applied": true, "term": 1, "index": 1})))
+        (
+            StatusCode::OK,
+            Json(json!({"applied": true, "term": 1, "index": 1})),
+        )
     } else {
-        (StatusCode::OK, Json(json!({"applied": false, "value": cur})))
+        (
+            StatusCode::OK,
+            Json(json!({"applied": false, "value": cur})),
+        )
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let id = arg("--id").and_then(|s| s.parse().ok()).unwrap_or(1);
     let listen = arg("--listen").unwrap_or_else(|| format!("127.0.0.1:{}", 8000 + id));
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mem_node: runtime: {e}");
@@ -71,7 +102,10 @@ fn main() {
         }
     };
     rt.block_on(async move {
-        let node = Node { id, kv: Arc::new(Mutex::new(HashMap::new())) };
+        let node = Node {
+            id,
+            kv: Arc::new(Mutex::new(HashMap::new())),
+        };
         let app = Router::new()
             .route("/status", get(status))
             .route("/key/{k}", get(read).put(write).delete(delete))

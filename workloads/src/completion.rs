@@ -40,7 +40,10 @@ mod tests {
     #[test]
     fn op_type_and_error_follow_the_variant() {
         assert_eq!(Completion::Ok(Value::Null).op_type(), checker::OpType::Ok);
-        assert_eq!(Completion::Fail("x".into()).op_type(), checker::OpType::Fail);
+        assert_eq!(
+            Completion::Fail("x".into()).op_type(),
+            checker::OpType::Fail
+        );
         assert_eq!(Completion::Info("t".into()).error(), Some("t"));
         assert_eq!(Completion::Ok(Value::Null).error(), None);
     }

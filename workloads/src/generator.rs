@@ -19,10 +19,30 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream_and_workers_differ() {
-        let a: Vec<u32> = (0..8).map({ let mut r = worker_rng(7, 3); move |_| r.gen() }).collect();
-        let b: Vec<u32> = (0..8).map({ let mut r = worker_rng(7, 3); move |_| r.gen() }).collect();
-        let c: Vec<u32> = (0..8).map({ let mut r = worker_rng(7, 4); move |_| r.gen() }).collect();
-        let d: Vec<u32> = (0..8).map({ let mut r = worker_rng(8, 3); move |_| r.gen() }).collect();
+        let a: Vec<u32> = (0..8)
+            .map({
+                let mut r = worker_rng(7, 3);
+                move |_| r.gen()
+            })
+            .collect();
+        let b: Vec<u32> = (0..8)
+            .map({
+                let mut r = worker_rng(7, 3);
+                move |_| r.gen()
+            })
+            .collect();
+        let c: Vec<u32> = (0..8)
+            .map({
+                let mut r = worker_rng(7, 4);
+                move |_| r.gen()
+            })
+            .collect();
+        let d: Vec<u32> = (0..8)
+            .map({
+                let mut r = worker_rng(8, 3);
+                move |_| r.gen()
+            })
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);

@@ -28,11 +28,26 @@ pub struct RegisterGen {
 }
 
 impl RegisterGen {
-    pub fn new(seed: u64, worker: usize, concurrency: usize, keys: usize, ops_per_key: usize) -> RegisterGen {
+    pub fn new(
+        seed: u64,
+        worker: usize,
+        concurrency: usize,
+        keys: usize,
+        ops_per_key: usize,
+    ) -> RegisterGen {
         let keys = keys.max(1);
         let group = worker % keys;
-        let group_size = (0..concurrency.max(1)).filter(|w| w % keys == group).count().max(1);
-        RegisterGen { rng: worker_rng(seed, worker), group, keys, quota: (ops_per_key / group_size).max(1), count: 0 }
+        let group_size = (0..concurrency.max(1))
+            .filter(|w| w % keys == group)
+            .count()
+            .max(1);
+        RegisterGen {
+            rng: worker_rng(seed, worker),
+            group,
+            keys,
+            quota: (ops_per_key / group_size).max(1),
+            count: 0,
+        }
     }
 
     pub fn next_op(&mut self) -> OpSpec {
@@ -40,12 +55,24 @@ impl RegisterGen {
         self.count += 1;
         let key = key_name((self.group + self.keys * epoch) as u64);
         match self.rng.gen_range(0..3) {
-            0 => OpSpec { f: "read".into(), key: Some(json!(key)), value: Value::Null },
-            1 => OpSpec { f: "write".into(), key: Some(json!(key)), value: json!(self.rng.gen_range(0..VALUES)) },
+            0 => OpSpec {
+                f: "read".into(),
+                key: Some(json!(key)),
+                value: Value::Null,
+            },
+            1 => OpSpec {
+                f: "write".into(),
+                key: Some(json!(key)),
+                value: json!(self.rng.gen_range(0..VALUES)),
+            },
             _ => {
                 let from = self.rng.gen_range(0..VALUES);
                 let to = self.rng.gen_range(0..VALUES);
-                OpSpec { f: "cas".into(), key: Some(json!(key)), value: json!([from, to]) }
+                OpSpec {
+                    f: "cas".into(),
+                    key: Some(json!(key)),
+                    value: json!([from, to]),
+                }
             }
         }
     }
@@ -65,18 +92,32 @@ pub async fn execute(client: &Client, op: &OpSpec) -> Completion {
     };
     match op.f.as_str() {
         "read" => match client.read(key).await {
-            Completion::Ok(Value::String(s)) => Completion::Ok(s.parse::<i64>().map(Value::from).unwrap_or(Value::String(s))),
+            Completion::Ok(Value::String(s)) => Completion::Ok(
+                s.parse::<i64>()
+                    .map(Value::from)
+                    .unwrap_or(Value::String(s)),
+            ),
             other => other,
         },
         "write" => {
-            let Some(v) = op.value.as_i64() else { return Completion::Fail(format!("write value not an int: {}", op.value)) };
+            let Some(v) = op.value.as_i64() else {
+                return Completion::Fail(format!("write value not an int: {}", op.value));
+            };
             ok_with(client.write(key, &v.to_string()).await, &op.value)
         }
         "cas" => {
-            let (Some(from), Some(to)) = (op.value.get(0).and_then(Value::as_i64), op.value.get(1).and_then(Value::as_i64)) else {
+            let (Some(from), Some(to)) = (
+                op.value.get(0).and_then(Value::as_i64),
+                op.value.get(1).and_then(Value::as_i64),
+            ) else {
                 return Completion::Fail(format!("cas value not [from, to]: {}", op.value));
             };
-            ok_with(client.cas(key, Some(&from.to_string()), &to.to_string()).await, &op.value)
+            ok_with(
+                client
+                    .cas(key, Some(&from.to_string()), &to.to_string())
+                    .await,
+                &op.value,
+            )
         }
         other => Completion::Fail(format!("register workload has no op `{other}`")),
     }
@@ -104,13 +145,20 @@ mod tests {
         // Worker 1 is in group 1 of 2; 5 workers per group → 20 ops per key per worker.
         let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
         for op in &ops_a {
-            *per_key.entry(op.key.clone().unwrap().as_str().unwrap().to_string()).or_default() += 1;
+            *per_key
+                .entry(op.key.clone().unwrap().as_str().unwrap().to_string())
+                .or_default() += 1;
         }
         assert_eq!(per_key.len(), 15);
         assert!(per_key.values().all(|&n| n == 20));
-        assert!(per_key.contains_key("k1") && per_key.contains_key("k3") && !per_key.contains_key("k2"));
+        assert!(
+            per_key.contains_key("k1") && per_key.contains_key("k3") && !per_key.contains_key("k2")
+        );
         let fs: std::collections::BTreeSet<&str> = ops_a.iter().map(|o| o.f.as_str()).collect();
-        assert_eq!(fs.into_iter().collect::<Vec<_>>(), vec!["cas", "read", "write"]);
+        assert_eq!(
+            fs.into_iter().collect::<Vec<_>>(),
+            vec!["cas", "read", "write"]
+        );
         for op in &ops_a {
             match op.f.as_str() {
                 "write" => assert!((0..VALUES).contains(&op.value.as_i64().unwrap())),

@@ -36,7 +36,12 @@ pub struct SetGen {
 
 impl SetGen {
     pub fn new(seed: u64, worker: usize, concurrency: usize) -> SetGen {
-        SetGen { rng: worker_rng(seed, worker), worker, concurrency: concurrency.max(1), count: 0 }
+        SetGen {
+            rng: worker_rng(seed, worker),
+            worker,
+            concurrency: concurrency.max(1),
+            count: 0,
+        }
     }
 
     pub fn next_op(&mut self) -> OpSpec {
@@ -45,13 +50,21 @@ impl SetGen {
         }
         let e = self.worker + self.concurrency * self.count;
         self.count += 1;
-        OpSpec { f: "add".into(), key: None, value: json!(e) }
+        OpSpec {
+            f: "add".into(),
+            key: None,
+            value: json!(e),
+        }
     }
 }
 
 /// A read of the whole set.
 pub fn read_op() -> OpSpec {
-    OpSpec { f: "read".into(), key: None, value: Value::Null }
+    OpSpec {
+        f: "read".into(),
+        key: None,
+        value: Value::Null,
+    }
 }
 
 /// The key of bucket `i`.
@@ -64,7 +77,9 @@ pub async fn execute(client: &Client, op: &OpSpec, buckets: usize) -> Completion
     let buckets = buckets.max(1);
     match op.f.as_str() {
         "add" => {
-            let Some(e) = op.value.as_u64() else { return Completion::Fail(format!("add of a non-integer {}", op.value)) };
+            let Some(e) = op.value.as_u64() else {
+                return Completion::Fail(format!("add of a non-integer {}", op.value));
+            };
             add(client, e, &bucket_key(e as usize % buckets)).await
         }
         "read" => {
@@ -118,7 +133,11 @@ pub fn parse_bucket(v: &Value) -> Result<Vec<u64>, String> {
         Value::String(s) if s.is_empty() => Ok(Vec::new()),
         Value::String(s) => s
             .split(',')
-            .map(|t| t.trim().parse::<u64>().map_err(|_| format!("set bucket holds a non-integer element {t:?}")))
+            .map(|t| {
+                t.trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("set bucket holds a non-integer element {t:?}"))
+            })
             .collect(),
         other => Err(format!("set bucket value is not a string: {other}")),
     }
@@ -136,13 +155,23 @@ mod tests {
             for _ in 0..200 {
                 let op = g.next_op();
                 if op.f == "add" {
-                    assert!(seen.insert(op.value.as_u64().unwrap()), "duplicate element {}", op.value);
+                    assert!(
+                        seen.insert(op.value.as_u64().unwrap()),
+                        "duplicate element {}",
+                        op.value
+                    );
                 }
             }
         }
         assert!(seen.len() > 4 * 150);
-        let a: Vec<OpSpec> = { let mut g = SetGen::new(5, 1, 4); (0..50).map(|_| g.next_op()).collect() };
-        let b: Vec<OpSpec> = { let mut g = SetGen::new(5, 1, 4); (0..50).map(|_| g.next_op()).collect() };
+        let a: Vec<OpSpec> = {
+            let mut g = SetGen::new(5, 1, 4);
+            (0..50).map(|_| g.next_op()).collect()
+        };
+        let b: Vec<OpSpec> = {
+            let mut g = SetGen::new(5, 1, 4);
+            (0..50).map(|_| g.next_op()).collect()
+        };
         assert_eq!(a, b);
     }
 

@@ -104,7 +104,13 @@ impl Workload {
     pub fn generator(&self, worker: usize) -> WorkerGen {
         let o = &self.opts;
         match o.kind {
-            WorkloadKind::Register => WorkerGen::Register(RegisterGen::new(o.seed, worker, o.concurrency, o.keys, o.ops_per_key)),
+            WorkloadKind::Register => WorkerGen::Register(RegisterGen::new(
+                o.seed,
+                worker,
+                o.concurrency,
+                o.keys,
+                o.ops_per_key,
+            )),
             WorkloadKind::Set => WorkerGen::Set(SetGen::new(o.seed, worker, o.concurrency)),
         }
     }
@@ -123,7 +129,11 @@ impl Workload {
         match self.opts.kind {
             WorkloadKind::Register => keys
                 .iter()
-                .map(|k| OpSpec { f: "read".into(), key: Some(Value::String(k.clone())), value: Value::Null })
+                .map(|k| OpSpec {
+                    f: "read".into(),
+                    key: Some(Value::String(k.clone())),
+                    value: Value::Null,
+                })
                 .collect(),
             WorkloadKind::Set => vec![set::read_op()],
         }
@@ -132,7 +142,12 @@ impl Workload {
     /// The checkers that judge this workload (stats always included).
     pub fn checkers(&self) -> Vec<CheckerKind> {
         match self.opts.kind {
-            WorkloadKind::Register => vec![CheckerKind::Linearizable { model: "cas-register" }, CheckerKind::Stats],
+            WorkloadKind::Register => vec![
+                CheckerKind::Linearizable {
+                    model: "cas-register",
+                },
+                CheckerKind::Stats,
+            ],
             WorkloadKind::Set => vec![CheckerKind::SetFull, CheckerKind::Stats],
         }
     }
@@ -144,15 +159,30 @@ mod tests {
 
     #[test]
     fn final_reads_and_checkers_follow_the_kind() {
-        let reg = Workload::new(WorkloadOptions { kind: WorkloadKind::Register, concurrency: 4, keys: 2, ops_per_key: 10, seed: 1 });
+        let reg = Workload::new(WorkloadOptions {
+            kind: WorkloadKind::Register,
+            concurrency: 4,
+            keys: 2,
+            ops_per_key: 10,
+            seed: 1,
+        });
         let keys: BTreeSet<String> = ["k0".to_string(), "k1".to_string()].into();
         let reads = reg.final_reads(&keys);
         assert_eq!(reads.len(), 2);
         assert!(reads.iter().all(|r| r.f == "read"));
         assert!(reg.checkers().contains(&CheckerKind::Stats));
-        let set = Workload::new(WorkloadOptions { kind: WorkloadKind::Set, concurrency: 4, keys: 2, ops_per_key: 10, seed: 1 });
+        let set = Workload::new(WorkloadOptions {
+            kind: WorkloadKind::Set,
+            concurrency: 4,
+            keys: 2,
+            ops_per_key: 10,
+            seed: 1,
+        });
         assert_eq!(set.final_reads(&keys).len(), 1);
-        assert_eq!(set.checkers(), vec![CheckerKind::SetFull, CheckerKind::Stats]);
+        assert_eq!(
+            set.checkers(),
+            vec![CheckerKind::SetFull, CheckerKind::Stats]
+        );
         assert_eq!(WorkloadKind::parse("set"), Some(WorkloadKind::Set));
         assert_eq!(WorkloadKind::parse("bank"), None);
     }

@@ -18,11 +18,22 @@ pub struct AnalyzeArgs {
 }
 
 pub fn run(args: AnalyzeArgs) -> Result<Outcome, HarnessError> {
-    if !args.check_timeout.is_finite() || args.check_timeout <= 0.0 || args.check_timeout > 86_400.0 {
-        return Err(HarnessError::BadInput(format!("--check-timeout {}: expected seconds in (0, 86400]", args.check_timeout)));
+    if !args.check_timeout.is_finite() || args.check_timeout <= 0.0 || args.check_timeout > 86_400.0
+    {
+        return Err(HarnessError::BadInput(format!(
+            "--check-timeout {}: expected seconds in (0, 86400]",
+            args.check_timeout
+        )));
     }
-    let a = crate::run::analyze::analyze(&args.dir, Duration::from_secs_f64(args.check_timeout), !args.no_report)?;
+    let a = crate::run::analyze::analyze(
+        &args.dir,
+        Duration::from_secs_f64(args.check_timeout),
+        !args.no_report,
+    )?;
     eprintln!("harness: {}: {}", a.dir.display(), a.valid);
-    println!("{}", serde_json::json!({"valid": a.valid, "results": a.dir.display().to_string(), "ops": a.results["ops"]}));
+    println!(
+        "{}",
+        serde_json::json!({"valid": a.valid, "results": a.dir.display().to_string(), "ops": a.results["ops"]})
+    );
     Ok(Outcome::Verdict(a.valid))
 }

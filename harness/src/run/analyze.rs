@@ -20,7 +20,10 @@ pub struct Analyzed {
 
 /// The workload a stored run used, from its `test.json` (default: register).
 pub fn workload_from_test_json(test: &Value) -> Result<Workload, String> {
-    let name = test.get("workload").and_then(Value::as_str).unwrap_or("register");
+    let name = test
+        .get("workload")
+        .and_then(Value::as_str)
+        .unwrap_or("register");
     let kind = WorkloadKind::parse(name).ok_or_else(|| format!("unknown workload `{name}`"))?;
     let get = |k: &str, d: u64| test.get(k).and_then(Value::as_u64).unwrap_or(d) as usize;
     Ok(Workload::new(WorkloadOptions {
@@ -33,19 +36,31 @@ pub fn workload_from_test_json(test: &Value) -> Result<Workload, String> {
 }
 
 /// Re-check `dir`; with `report`, re-render its report and the store index.
-pub fn analyze(dir: &Path, check_timeout: Duration, report: bool) -> Result<Analyzed, HarnessError> {
-    let dir = std::fs::canonicalize(dir).map_err(|e| HarnessError::BadInput(format!("{}: {e}", dir.display())))?;
+pub fn analyze(
+    dir: &Path,
+    check_timeout: Duration,
+    report: bool,
+) -> Result<Analyzed, HarnessError> {
+    let dir = std::fs::canonicalize(dir)
+        .map_err(|e| HarnessError::BadInput(format!("{}: {e}", dir.display())))?;
     let hist = dir.join("history.jsonl");
     if !hist.is_file() {
-        return Err(HarnessError::BadInput(format!("{}: no history.jsonl: not a run folder", dir.display())));
+        return Err(HarnessError::BadInput(format!(
+            "{}: no history.jsonl: not a run folder",
+            dir.display()
+        )));
     }
     let test_path = dir.join("test.json");
     let test: Value = match std::fs::read_to_string(&test_path) {
-        Ok(t) => serde_json::from_str(&t).map_err(|e| HarnessError::BadInput(format!("{}:{}: {e}", test_path.display(), e.line())))?,
+        Ok(t) => serde_json::from_str(&t).map_err(|e| {
+            HarnessError::BadInput(format!("{}:{}: {e}", test_path.display(), e.line()))
+        })?,
         Err(_) => json!({}),
     };
-    let workload = workload_from_test_json(&test).map_err(|e| HarnessError::BadInput(format!("{}: {e}", test_path.display())))?;
-    let read = checker::format::read_file(&hist, Some(checker::format::Format::Jsonl)).map_err(|e| HarnessError::BadInput(e.to_string()))?;
+    let workload = workload_from_test_json(&test)
+        .map_err(|e| HarnessError::BadInput(format!("{}: {e}", test_path.display())))?;
+    let read = checker::format::read_file(&hist, Some(checker::format::Format::Jsonl))
+        .map_err(|e| HarnessError::BadInput(e.to_string()))?;
     let log = RunLog::open(&dir.join("harness.log"), false)?;
     for w in &read.warnings {
         eprintln!("harness: {}: {w}", hist.display());
@@ -55,16 +70,30 @@ pub fn analyze(dir: &Path, check_timeout: Duration, report: bool) -> Result<Anal
         .map_err(|e| HarnessError::BadInput(format!("{}: {e}", hist.display())))?;
     let mut results = checked.results;
     if let Ok(old) = std::fs::read_to_string(dir.join("results.json")) {
-        if let Some(p) = serde_json::from_str::<Value>(&old).ok().and_then(|v| v.get("phases_ms").cloned()) {
+        if let Some(p) = serde_json::from_str::<Value>(&old)
+            .ok()
+            .and_then(|v| v.get("phases_ms").cloned())
+        {
             results["phases_ms"] = p;
         }
     }
     store::write_json(&dir.join("results.json"), &results)?;
-    log.log(&format!("analyze: verdict {} ({} ops)", checked.valid, results["ops"]));
+    log.log(&format!(
+        "analyze: verdict {} ({} ops)",
+        checked.valid, results["ops"]
+    ));
     if report {
         // The store root is two levels up: <store>/<name>/<stamp>.
-        let root = dir.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_else(|| dir.clone());
+        let root = dir
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.clone());
         super::render_report(&dir, &root, &log);
     }
-    Ok(Analyzed { valid: checked.valid, dir, results })
+    Ok(Analyzed {
+        valid: checked.valid,
+        dir,
+        results,
+    })
 }

@@ -44,7 +44,9 @@ fn bad(msg: impl Into<String>) -> HarnessError {
 
 fn secs(flag: &str, v: f64, min: f64) -> Result<Duration, HarnessError> {
     if !v.is_finite() || v < min || v > 86_400.0 {
-        return Err(bad(format!("--{flag} {v}: expected seconds between {min} and 86400")));
+        return Err(bad(format!(
+            "--{flag} {v}: expected seconds between {min} and 86400"
+        )));
     }
     Ok(Duration::from_secs_f64(v))
 }
@@ -57,18 +59,32 @@ pub fn parse_concurrency(s: &str, nodes: usize) -> Result<usize, HarnessError> {
     } else {
         s.parse::<usize>()
     }
-    .map_err(|_| bad(format!("--concurrency {s}: expected a number or `Kn` (K per node)")))?;
+    .map_err(|_| {
+        bad(format!(
+            "--concurrency {s}: expected a number or `Kn` (K per node)"
+        ))
+    })?;
     if n == 0 || n > 1000 {
-        return Err(bad(format!("--concurrency {s}: expected 1 to 1000 workers, got {n}")));
+        return Err(bad(format!(
+            "--concurrency {s}: expected 1 to 1000 workers, got {n}"
+        )));
     }
     Ok(n)
 }
 
 impl TestConfig {
     pub fn from_args(a: &TestArgs, argv: Vec<String>) -> Result<TestConfig, HarnessError> {
-        let workload = WorkloadKind::parse(&a.workload).ok_or_else(|| bad(format!("--workload {}: expected register or set", a.workload)))?;
+        let workload = WorkloadKind::parse(&a.workload).ok_or_else(|| {
+            bad(format!(
+                "--workload {}: expected register or set",
+                a.workload
+            ))
+        })?;
         let faults = parse_faults(&a.nemesis).map_err(|e| bad(format!("--nemesis: {e}")))?;
-        let shape: PartitionShape = a.partition.parse().map_err(|e| bad(format!("--partition: {e}")))?;
+        let shape: PartitionShape = a
+            .partition
+            .parse()
+            .map_err(|e| bad(format!("--partition: {e}")))?;
         let net: NetMode = a.net.parse().map_err(|e| bad(format!("--net: {e}")))?;
         if a.nodes == 0 || a.nodes > 32 {
             return Err(bad(format!("--nodes {}: expected 1 to 32", a.nodes)));
@@ -76,11 +92,16 @@ impl TestConfig {
         let concurrency = parse_concurrency(&a.concurrency, a.nodes)?;
         if let Some(r) = a.rate {
             if !r.is_finite() || r <= 0.0 {
-                return Err(bad(format!("--rate {r}: expected a positive number of ops per second")));
+                return Err(bad(format!(
+                    "--rate {r}: expected a positive number of ops per second"
+                )));
             }
         }
         if a.op_timeout == 0 || a.op_timeout > 600_000 {
-            return Err(bad(format!("--op-timeout {}: expected 1 to 600000 ms", a.op_timeout)));
+            return Err(bad(format!(
+                "--op-timeout {}: expected 1 to 600000 ms",
+                a.op_timeout
+            )));
         }
         let keys = match (a.keys, workload) {
             (Some(0), _) => return Err(bad("--keys 0: expected at least 1")),
@@ -102,10 +123,23 @@ impl TestConfig {
             }
             db_opts.push((k.to_string(), v.to_string()));
         }
-        let nemesis_name = if faults.is_empty() { "none".to_string() } else { faults.iter().map(|f| f.as_str()).collect::<Vec<_>>().join("+") };
-        let name = a.name.clone().unwrap_or_else(|| format!("{}-{}", workload.name(), nemesis_name));
+        let nemesis_name = if faults.is_empty() {
+            "none".to_string()
+        } else {
+            faults
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join("+")
+        };
+        let name = a
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", workload.name(), nemesis_name));
         if !super::store::valid_test_name(&name) {
-            return Err(bad(format!("--name {name:?}: expected letters, digits, `.`, `_`, `+`, `-` (not `latest`)")));
+            return Err(bad(format!(
+                "--name {name:?}: expected letters, digits, `.`, `_`, `+`, `-` (not `latest`)"
+            )));
         }
         let seed = a.seed.unwrap_or_else(rand::random::<u64>);
         Ok(TestConfig {
@@ -149,7 +183,12 @@ impl TestConfig {
     }
 
     /// `test.json` (DESIGN contract fields first, then the rest of the knobs).
-    pub fn test_json(&self, net_resolved: NetMode, start_time: &str, git_sha: Option<&str>) -> Value {
+    pub fn test_json(
+        &self,
+        net_resolved: NetMode,
+        start_time: &str,
+        git_sha: Option<&str>,
+    ) -> Value {
         json!({
             "name": self.name,
             "seed": self.seed,
@@ -200,7 +239,17 @@ mod tests {
         let c = cfg(&["--seed", "7"]).unwrap();
         assert_eq!((c.nodes, c.concurrency, c.keys, c.seed), (5, 10, 2, 7));
         assert_eq!(c.name, "register-none");
-        let c = cfg(&["--nemesis", "partition,kill", "--concurrency", "3n", "--nodes", "3", "--workload", "set"]).unwrap();
+        let c = cfg(&[
+            "--nemesis",
+            "partition,kill",
+            "--concurrency",
+            "3n",
+            "--nodes",
+            "3",
+            "--workload",
+            "set",
+        ])
+        .unwrap();
         assert_eq!((c.concurrency, c.keys), (9, 9));
         assert_eq!(c.name, "set-partition+kill");
         assert_eq!(c.for_run(2).seed, c.seed.wrapping_add(2));
@@ -223,7 +272,10 @@ mod tests {
             &["--time-limit=-3"],
             &["--name", "../up"],
         ] {
-            assert!(matches!(cfg(args), Err(HarnessError::BadInput(_))), "{args:?}");
+            assert!(
+                matches!(cfg(args), Err(HarnessError::BadInput(_))),
+                "{args:?}"
+            );
         }
     }
 }

@@ -67,12 +67,25 @@ impl Journal {
     pub fn create(path: &Path, start: Instant) -> std::io::Result<(Journal, JournalWriter)> {
         let file = File::create(path)?;
         let (tx, rx) = mpsc::channel::<Op>();
-        let handle = std::thread::Builder::new().name("journal".into()).spawn(move || write_loop(file, rx))?;
+        let handle = std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || write_loop(file, rx))?;
         let journal = Journal {
-            inner: Arc::new(Mutex::new(Inner { next_index: 0, tx: Some(tx), counts: Counts::default(), keys: BTreeSet::new() })),
+            inner: Arc::new(Mutex::new(Inner {
+                next_index: 0,
+                tx: Some(tx),
+                counts: Counts::default(),
+                keys: BTreeSet::new(),
+            })),
             start,
         };
-        Ok((journal.clone(), JournalWriter { handle: Some(handle), journal }))
+        Ok((
+            journal.clone(),
+            JournalWriter {
+                handle: Some(handle),
+                journal,
+            },
+        ))
     }
 
     /// Record one event now; returns its index, or `None` once the journal is closed.
@@ -122,7 +135,11 @@ impl Journal {
 
     /// The string keys client invocations used so far.
     pub fn keys(&self) -> BTreeSet<String> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).keys.clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys
+            .clone()
     }
 
     /// Nanoseconds since time zero.
@@ -135,17 +152,28 @@ impl JournalWriter {
     /// Stop accepting events, wait until every recorded event is on disk, and return the
     /// history (in index order). An I/O error of the writer is returned with what was kept.
     pub fn close(mut self) -> (History, Option<std::io::Error>) {
-        self.journal.inner.lock().unwrap_or_else(|p| p.into_inner()).tx = None;
+        self.journal
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tx = None;
         match self.handle.take().map(JoinHandle::join) {
             Some(Ok((ops, err))) => (History::new(ops), err),
-            _ => (History::default(), Some(std::io::Error::other("the journal writer thread panicked"))),
+            _ => (
+                History::default(),
+                Some(std::io::Error::other("the journal writer thread panicked")),
+            ),
         }
     }
 }
 
 impl Drop for JournalWriter {
     fn drop(&mut self) {
-        self.journal.inner.lock().unwrap_or_else(|p| p.into_inner()).tx = None;
+        self.journal
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tx = None;
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
@@ -190,7 +218,15 @@ mod tests {
     use serde_json::json;
 
     fn ev(t: OpType, p: u64, f: &str, key: &str) -> Event {
-        Event { op_type: t, process: Process::Client(p), f: f.into(), key: Some(json!(key)), value: Value::Null, error: None, node: Some("n1".into()) }
+        Event {
+            op_type: t,
+            process: Process::Client(p),
+            f: f.into(),
+            key: Some(json!(key)),
+            value: Value::Null,
+            error: None,
+            node: Some("n1".into()),
+        }
     }
 
     #[test]
@@ -204,7 +240,12 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..250 {
                         j.record(ev(OpType::Invoke, p, "read", &format!("k{}", i % 3)));
-                        j.record(ev(if i % 2 == 0 { OpType::Ok } else { OpType::Info }, p, "read", "k0"));
+                        j.record(ev(
+                            if i % 2 == 0 { OpType::Ok } else { OpType::Info },
+                            p,
+                            "read",
+                            "k0",
+                        ));
                     }
                 })
             })
@@ -212,7 +253,15 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        assert_eq!(j.counts(), Counts { invoked: 1000, ok: 500, fail: 0, info: 500 });
+        assert_eq!(
+            j.counts(),
+            Counts {
+                invoked: 1000,
+                ok: 500,
+                fail: 0,
+                info: 500
+            }
+        );
         assert_eq!(j.keys().len(), 3);
         let (h, err) = w.close();
         assert!(err.is_none());
@@ -223,7 +272,10 @@ mod tests {
                 assert!(op.time >= h.ops[i - 1].time);
             }
         }
-        assert!(j.record(ev(OpType::Invoke, 9, "read", "k0")).is_none(), "closed journal refuses events");
+        assert!(
+            j.record(ev(OpType::Invoke, 9, "read", "k0")).is_none(),
+            "closed journal refuses events"
+        );
         let read = checker::format::read_file(&path, None).unwrap();
         assert_eq!(read.history.ops.len(), 2000);
         assert_eq!(read.history.ops[1999].index, 1999);

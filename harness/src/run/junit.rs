@@ -45,20 +45,33 @@ struct Case {
 
 fn cases(results: &Value) -> Vec<Case> {
     let mut out = Vec::new();
-    let Some(checkers) = results.get("checkers").and_then(Value::as_object) else { return out };
+    let Some(checkers) = results.get("checkers").and_then(Value::as_object) else {
+        return out;
+    };
     for (name, rep) in checkers {
         let verdict = rep.get("valid").cloned().unwrap_or(Value::Null);
         let detail = match name.as_str() {
             "linearizable" => format!(
                 "{} ops in {} keys",
                 rep.get("ops").unwrap_or(&Value::Null),
-                rep.get("keys").and_then(Value::as_array).map_or(0, Vec::len)
+                rep.get("keys")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len)
             ),
             _ => summarize_checker(rep),
         };
-        out.push(Case { name: name.clone(), verdict, detail });
+        out.push(Case {
+            name: name.clone(),
+            verdict,
+            detail,
+        });
         if name == "linearizable" {
-            for k in rep.get("keys").and_then(Value::as_array).into_iter().flatten() {
+            for k in rep
+                .get("keys")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let key = match k.get("key") {
                     Some(Value::String(s)) => s.clone(),
                     Some(v) => v.to_string(),
@@ -71,7 +84,11 @@ fn cases(results: &Value) -> Vec<Case> {
                 } else {
                     String::new()
                 };
-                out.push(Case { name: format!("linearizable key {key}"), verdict: k.get("valid").cloned().unwrap_or(Value::Null), detail });
+                out.push(Case {
+                    name: format!("linearizable key {key}"),
+                    verdict: k.get("valid").cloned().unwrap_or(Value::Null),
+                    detail,
+                });
             }
         }
     }
@@ -79,7 +96,9 @@ fn cases(results: &Value) -> Vec<Case> {
 }
 
 fn summarize_checker(rep: &Value) -> String {
-    let Some(obj) = rep.as_object() else { return String::new() };
+    let Some(obj) = rep.as_object() else {
+        return String::new();
+    };
     let mut s = String::new();
     for (k, v) in obj {
         if k == "valid" {
@@ -95,7 +114,13 @@ fn summarize_checker(rep: &Value) -> String {
 /// A few lines naming the operations that cannot be ordered and why.
 pub fn summarize_counterexample(cx: &Value) -> String {
     let mut s = String::new();
-    for op in cx.get("ops").and_then(Value::as_array).into_iter().flatten().take(20) {
+    for op in cx
+        .get("ops")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(20)
+    {
         let _ = writeln!(
             s,
             "op {} process {} {} {} -> {} ({}) at index {}",
@@ -108,11 +133,26 @@ pub fn summarize_counterexample(cx: &Value) -> String {
             op.get("invoke_index").unwrap_or(&Value::Null),
         );
     }
-    for st in cx.get("stuck").and_then(Value::as_array).into_iter().flatten().take(10) {
-        let _ = writeln!(s, "stuck: op {}: {}", st.get("op").unwrap_or(&Value::Null), st.get("why").and_then(Value::as_str).unwrap_or(""));
+    for st in cx
+        .get("stuck")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(10)
+    {
+        let _ = writeln!(
+            s,
+            "stuck: op {}: {}",
+            st.get("op").unwrap_or(&Value::Null),
+            st.get("why").and_then(Value::as_str).unwrap_or("")
+        );
     }
     if let Some(states) = cx.get("states").and_then(Value::as_array) {
-        let states: Vec<String> = states.iter().take(10).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect();
+        let states: Vec<String> = states
+            .iter()
+            .take(10)
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .collect();
         let _ = writeln!(s, "states before: {}", states.join(", "));
     }
     s
@@ -126,8 +166,12 @@ pub fn render(runs: &[JunitRun]) -> String {
     let mut suites = String::new();
     for run in runs {
         let cs = run.results.as_ref().map(cases).unwrap_or_default();
-        let f = cs.iter().filter(|c| c.verdict == Value::Bool(false)).count();
-        let e = cs.iter().filter(|c| !c.verdict.is_boolean()).count() + usize::from(run.error.is_some());
+        let f = cs
+            .iter()
+            .filter(|c| c.verdict == Value::Bool(false))
+            .count();
+        let e = cs.iter().filter(|c| !c.verdict.is_boolean()).count()
+            + usize::from(run.error.is_some());
         let n = cs.len() + usize::from(run.error.is_some());
         total += n;
         failures += f;
@@ -138,7 +182,11 @@ pub fn render(runs: &[JunitRun]) -> String {
             escape(&run.name),
             run.seconds
         );
-        let _ = writeln!(suites, "    <properties><property name=\"results\" value=\"{}\"/></properties>", escape(&run.dir));
+        let _ = writeln!(
+            suites,
+            "    <properties><property name=\"results\" value=\"{}\"/></properties>",
+            escape(&run.dir)
+        );
         if let Some(err) = &run.error {
             let _ = writeln!(
                 suites,
@@ -149,14 +197,29 @@ pub fn render(runs: &[JunitRun]) -> String {
             );
         }
         for c in &cs {
-            let _ = write!(suites, "    <testcase classname=\"{}\" name=\"{}\">", escape(&run.name), escape(&c.name));
+            let _ = write!(
+                suites,
+                "    <testcase classname=\"{}\" name=\"{}\">",
+                escape(&run.name),
+                escape(&c.name)
+            );
             match &c.verdict {
                 Value::Bool(true) => {}
                 Value::Bool(false) => {
-                    let _ = write!(suites, "<failure message=\"{} is invalid\">{}</failure>", escape(&c.name), escape(&c.detail));
+                    let _ = write!(
+                        suites,
+                        "<failure message=\"{} is invalid\">{}</failure>",
+                        escape(&c.name),
+                        escape(&c.detail)
+                    );
                 }
                 _ => {
-                    let _ = write!(suites, "<error message=\"{} is unknown\">{}</error>", escape(&c.name), escape(&c.detail));
+                    let _ = write!(
+                        suites,
+                        "<error message=\"{} is unknown\">{}</error>",
+                        escape(&c.name),
+                        escape(&c.detail)
+                    );
                 }
             }
             let _ = writeln!(suites, "</testcase>");
@@ -187,13 +250,28 @@ mod tests {
                 "stats": {"valid": true, "ok": 3, "fail": 0, "info": 1, "by_f": {}}
             }
         });
-        let xml = render(&[JunitRun { name: "reg".into(), dir: "results/reg/x".into(), results: Some(results), error: None, seconds: 1.5 }]);
-        assert!(xml.contains("tests=\"4\" failures=\"2\" errors=\"1\""), "{xml}");
+        let xml = render(&[JunitRun {
+            name: "reg".into(),
+            dir: "results/reg/x".into(),
+            results: Some(results),
+            error: None,
+            seconds: 1.5,
+        }]);
+        assert!(
+            xml.contains("tests=\"4\" failures=\"2\" errors=\"1\""),
+            "{xml}"
+        );
         assert!(xml.contains("name=\"linearizable key k&lt;1&gt;\""));
         assert!(xml.contains("a&amp;b"));
         assert!(!xml.contains("a&b"));
         assert!(xml.contains("<error message=\"linearizable key k2 is unknown\">budget</error>"));
-        let failed = render(&[JunitRun { name: "r".into(), dir: "d".into(), results: None, error: Some("node n1 <dead>".into()), seconds: 0.0 }]);
+        let failed = render(&[JunitRun {
+            name: "r".into(),
+            dir: "d".into(),
+            results: None,
+            error: Some("node n1 <dead>".into()),
+            seconds: 0.0,
+        }]);
         assert!(failed.contains("errors=\"1\"") && failed.contains("node n1 &lt;dead&gt;"));
     }
 }

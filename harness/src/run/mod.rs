@@ -53,6 +53,9 @@ pub struct RunOutcome {
     pub seconds: f64,
 }
 
+/// A run that ended in an error: the error, its folder if one was made, its seed.
+type FailedRun = (HarnessError, Option<std::path::PathBuf>, u64);
+
 /// Run `cfg.test_count` tests in a row, print the summary (several runs) and the last
 /// JSON line, write JUnit if asked, and return the worst verdict (a failed run is an error).
 pub fn run_tests(cfg: TestConfig) -> Result<Validity, HarnessError> {
@@ -63,7 +66,7 @@ pub fn run_tests(cfg: TestConfig) -> Result<Validity, HarnessError> {
         .build()
         .map_err(|e| HarnessError::Failed(format!("starting the async runtime: {e}")))?;
     let interrupt = rt.block_on(async { Interrupt::install() })?;
-    let mut outcomes: Vec<Result<RunOutcome, (HarnessError, Option<std::path::PathBuf>, u64)>> = Vec::new();
+    let mut outcomes: Vec<Result<RunOutcome, FailedRun>> = Vec::new();
     for i in 0..cfg.test_count {
         let c = cfg.for_run(i);
         if interrupt.is_set() {
@@ -73,7 +76,11 @@ pub fn run_tests(cfg: TestConfig) -> Result<Validity, HarnessError> {
         match run_once(&rt, &c, &interrupt) {
             Ok(o) => outcomes.push(Ok(o)),
             Err((e, dir)) => {
-                eprintln!("harness: run {} of {} (seed {seed}) failed: {e}", i + 1, cfg.test_count);
+                eprintln!(
+                    "harness: run {} of {} (seed {seed}) failed: {e}",
+                    i + 1,
+                    cfg.test_count
+                );
                 let stop = matches!(e, HarnessError::BadInput(_)) || interrupt.is_set();
                 outcomes.push(Err((e, dir, seed)));
                 if stop {
@@ -95,7 +102,10 @@ pub fn run_tests(cfg: TestConfig) -> Result<Validity, HarnessError> {
                 },
                 Err((e, dir, _)) => junit::JunitRun {
                     name: cfg.name.clone(),
-                    dir: dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+                    dir: dir
+                        .as_ref()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default(),
                     results: None,
                     error: Some(e.to_string()),
                     seconds: 0.0,
@@ -107,23 +117,40 @@ pub fn run_tests(cfg: TestConfig) -> Result<Validity, HarnessError> {
         }
     }
     if cfg.test_count > 1 {
-        println!("{:<4} {:<22} {:<8} {:>8}  results", "run", "seed", "valid", "ops");
+        println!(
+            "{:<4} {:<22} {:<8} {:>8}  results",
+            "run", "seed", "valid", "ops"
+        );
         for (i, o) in outcomes.iter().enumerate() {
             match o {
-                Ok(o) => println!("{:<4} {:<22} {:<8} {:>8}  {}", i + 1, o.seed, o.valid.to_string(), o.results["ops"], o.dir.display()),
+                Ok(o) => println!(
+                    "{:<4} {:<22} {:<8} {:>8}  {}",
+                    i + 1,
+                    o.seed,
+                    o.valid.to_string(),
+                    o.results["ops"],
+                    o.dir.display()
+                ),
                 Err((e, dir, seed)) => println!(
                     "{:<4} {:<22} {:<8} {:>8}  {} ({})",
                     i + 1,
                     seed,
                     "error",
                     "-",
-                    dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "-".into()),
+                    dir.as_ref()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_else(|| "-".into()),
                     e.to_string().lines().next().unwrap_or("")
                 ),
             }
         }
     }
-    let worst = Validity::all(outcomes.iter().filter_map(|o| o.as_ref().ok()).map(|o| o.valid));
+    let worst = Validity::all(
+        outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok())
+            .map(|o| o.valid),
+    );
     let last_dir = outcomes.iter().rev().find_map(|o| match o {
         Ok(o) => Some(o.dir.clone()),
         Err((_, d, _)) => d.clone(),
@@ -161,7 +188,9 @@ pub fn run_tests(cfg: TestConfig) -> Result<Validity, HarnessError> {
         line["valid"] = Value::Null;
         line["error"] = json!("interrupted");
         println!("{line}");
-        return Err(HarnessError::Failed("interrupted by a signal; the cluster was cleaned up".into()));
+        return Err(HarnessError::Failed(
+            "interrupted by a signal; the cluster was cleaned up".into(),
+        ));
     }
     println!("{line}");
     Ok(worst)
@@ -184,60 +213,118 @@ fn cluster_error(e: ClusterError) -> HarnessError {
 type RunError = (HarnessError, Option<std::path::PathBuf>);
 
 /// One test, start to verdict. Errors carry the run folder when it exists.
-pub fn run_once(rt: &tokio::runtime::Runtime, cfg: &TestConfig, interrupt: &Interrupt) -> Result<RunOutcome, RunError> {
+pub fn run_once(
+    rt: &tokio::runtime::Runtime,
+    cfg: &TestConfig,
+    interrupt: &Interrupt,
+) -> Result<RunOutcome, RunError> {
     let wall = Instant::now();
     let db = build_db(&cfg.db).map_err(|e| (db_error(e), None))?;
     let netns_ok = crate::cluster::net::netns::available();
-    if let Some(why) = crate::cluster::dbs::partition_refusal(db.as_ref(), cfg.net, &cfg.faults, &netns_ok) {
+    if let Some(why) =
+        crate::cluster::dbs::partition_refusal(db.as_ref(), cfg.net, &cfg.faults, &netns_ok)
+    {
         return Err((HarnessError::BadInput(why), None));
     }
     let run = RunDir::create(&cfg.store, &cfg.name).map_err(|e| {
-        (HarnessError::Failed(format!("creating the run folder under {}: {e}", cfg.store.display())), None)
+        (
+            HarnessError::Failed(format!(
+                "creating the run folder under {}: {e}",
+                cfg.store.display()
+            )),
+            None,
+        )
     })?;
     let dir = run.dir.clone();
     let fail = |e: HarnessError| (e, Some(dir.clone()));
     let log = Arc::new(RunLog::open(&dir.join("harness.log"), true).map_err(|e| fail(e.into()))?);
-    log.log(&format!("run {} seed {} → {}", cfg.name, cfg.seed, dir.display()));
+    log.log(&format!(
+        "run {} seed {} → {}",
+        cfg.name,
+        cfg.seed,
+        dir.display()
+    ));
     if let Some(note) = crate::cluster::dbs::loopback_note(db.as_ref(), cfg.net, &netns_ok) {
         log.log(&note);
     }
     let sha = store::git_sha();
     let start_time = store::rfc3339(time::OffsetDateTime::now_utc());
-    store::write_json(&dir.join("test.json"), &cfg.test_json(cfg.net, &start_time, sha.as_deref())).map_err(|e| fail(e.into()))?;
+    store::write_json(
+        &dir.join("test.json"),
+        &cfg.test_json(cfg.net, &start_time, sha.as_deref()),
+    )
+    .map_err(|e| fail(e.into()))?;
 
     let start = Instant::now();
-    let (journal, writer) = Journal::create(&dir.join("history.jsonl"), start).map_err(|e| fail(e.into()))?;
-    let phases = rt.block_on(cluster_phases(cfg, db, &run, journal.clone(), log.clone(), interrupt, start));
+    let (journal, writer) =
+        Journal::create(&dir.join("history.jsonl"), start).map_err(|e| fail(e.into()))?;
+    let phases = rt.block_on(cluster_phases(
+        cfg,
+        db,
+        &run,
+        journal.clone(),
+        log.clone(),
+        interrupt,
+        start,
+    ));
     let (history, werr) = writer.close();
     if let Some(e) = werr {
         log.log(&format!("writing history.jsonl failed: {e}"));
-        return Err(fail(HarnessError::Failed(format!("writing {}: {e}", dir.join("history.jsonl").display()))));
+        return Err(fail(HarnessError::Failed(format!(
+            "writing {}: {e}",
+            dir.join("history.jsonl").display()
+        ))));
     }
-    let mut phase_ms = match phases {
+    let (mut phase_ms, net) = match phases {
         Ok(p) => p,
         Err(e) => {
             log.log(&format!("run failed: {e}"));
             return Err(fail(e));
         }
     };
-    if let Ok(Some(net)) = std::fs::read_to_string(dir.join(".net")).map(|s| s.trim().parse::<NetMode>().ok()) {
-        let _ = std::fs::remove_file(dir.join(".net"));
-        let _ = store::write_json(&dir.join("test.json"), &cfg.test_json(net, &start_time, sha.as_deref()));
+    if net != cfg.net {
+        store::write_json(
+            &dir.join("test.json"),
+            &cfg.test_json(net, &start_time, sha.as_deref()),
+        )
+        .map_err(|e| fail(e.into()))?;
     }
 
     let t = Instant::now();
     let workload = workload_of(cfg);
     log.log(&format!("checking {} events", history.len()));
-    let checked = verdict::check_history(&history, &workload.checkers(), &verdict::CheckOptions { linear_timeout: cfg.check_timeout })
-        .map_err(|e| fail(HarnessError::Failed(format!("checking {}: {e}", dir.join("history.jsonl").display()))))?;
+    let checked = verdict::check_history(
+        &history,
+        &workload.checkers(),
+        &verdict::CheckOptions {
+            linear_timeout: cfg.check_timeout,
+        },
+    )
+    .map_err(|e| {
+        fail(HarnessError::Failed(format!(
+            "checking {}: {e}",
+            dir.join("history.jsonl").display()
+        )))
+    })?;
     phase_ms.push(("check", t.elapsed()));
     let mut results = checked.results;
-    results["phases_ms"] = Value::Object(phase_ms.iter().map(|(k, d)| (k.to_string(), json!(d.as_secs_f64() * 1000.0))).collect());
+    results["phases_ms"] = Value::Object(
+        phase_ms
+            .iter()
+            .map(|(k, d)| (k.to_string(), json!(d.as_secs_f64() * 1000.0)))
+            .collect(),
+    );
     store::write_json(&dir.join("results.json"), &results).map_err(|e| fail(e.into()))?;
-    log.log(&format!("verdict {} ({} ops) phases {:?}", checked.valid, results["ops"], phase_ms));
+    log.log(&format!(
+        "verdict {} ({} ops) phases {:?}",
+        checked.valid, results["ops"], phase_ms
+    ));
     if checked.valid == Validity::Valid && crate::cluster::dbs::discards_data_after_pass(&cfg.db) {
         match crate::cluster::dbs::delete_node_data(&dir) {
-            Ok(bytes) => log.log(&format!("passing run: deleted the nodes' data directories ({} MB)", bytes / 1_000_000)),
+            Ok(bytes) => log.log(&format!(
+                "passing run: deleted the nodes' data directories ({} MB)",
+                bytes / 1_000_000
+            )),
             Err(e) => log.log(&format!("deleting the nodes' data directories: {e}")),
         }
     }
@@ -247,7 +334,13 @@ pub fn run_once(rt: &tokio::runtime::Runtime, cfg: &TestConfig, interrupt: &Inte
     if !cfg.no_report {
         render_report(&dir, &cfg.store, &log);
     }
-    Ok(RunOutcome { valid: checked.valid, dir, results, seed: cfg.seed, seconds: wall.elapsed().as_secs_f64() })
+    Ok(RunOutcome {
+        valid: checked.valid,
+        dir,
+        results,
+        seed: cfg.seed,
+        seconds: wall.elapsed().as_secs_f64(),
+    })
 }
 
 /// Render the run's report and the store index; failures are logged, never fatal.
@@ -276,26 +369,48 @@ pub fn workload_of(cfg: &TestConfig) -> Workload {
     })
 }
 
-fn client_for(cluster: &Cluster, db_opts: &[(String, String)], home: usize, op_timeout: Duration, client_id: String) -> Result<Client, HarnessError> {
+fn client_for(
+    cluster: &Cluster,
+    db_opts: &[(String, String)],
+    home: usize,
+    op_timeout: Duration,
+    client_id: String,
+) -> Result<Client, HarnessError> {
     let nodes: Vec<Endpoint> = cluster
         .nodes()
         .iter()
-        .map(|n| Endpoint { name: n.name.clone(), id: n.id, addr: n.client_addr.to_string() })
+        .map(|n| Endpoint {
+            name: n.name.clone(),
+            id: n.id,
+            addr: n.client_addr.to_string(),
+        })
         .collect();
     let protocol = match cluster.protocol() {
         crate::cluster::Protocol::RaftKvHttp => Protocol::RaftKv,
         crate::cluster::Protocol::EtcdV3 => Protocol::Etcd,
     };
-    let mut client = Client::new(protocol, &ClientConfig { nodes, home, op_timeout, max_redirects: MAX_REDIRECTS, client_id })
-        .map_err(|e| HarnessError::Failed(e.to_string()))?;
+    let mut client = Client::new(
+        protocol,
+        &ClientConfig {
+            nodes,
+            home,
+            op_timeout,
+            max_redirects: MAX_REDIRECTS,
+            client_id,
+        },
+    )
+    .map_err(|e| HarnessError::Failed(e.to_string()))?;
     if let Client::Etcd(c) = &mut client {
         // `--db-opt serializable-reads=true` (validated when the db was built).
-        c.set_serializable_reads(crate::cluster::dbs::etcd::serializable_reads(db_opts).map_err(db_error)?);
+        c.set_serializable_reads(
+            crate::cluster::dbs::etcd::serializable_reads(db_opts).map_err(db_error)?,
+        );
     }
     Ok(client)
 }
 
-/// Everything between "cluster start" and "cluster stopped"; returns phase durations.
+/// Everything between "cluster start" and "cluster stopped"; returns the phase durations
+/// and the network backend actually used.
 async fn cluster_phases(
     cfg: &TestConfig,
     db: Box<dyn crate::cluster::Db>,
@@ -304,21 +419,45 @@ async fn cluster_phases(
     log: Arc<RunLog>,
     interrupt: &Interrupt,
     start: Instant,
-) -> Result<Vec<(&'static str, Duration)>, HarnessError> {
+) -> Result<(Vec<(&'static str, Duration)>, NetMode), HarnessError> {
     let mut phases = Vec::new();
     let t = Instant::now();
     let prefix = crate::cluster::cleanup::new_run_prefix();
-    log.log(&format!("starting {} {} nodes (net {}, prefix {prefix})", cfg.nodes, db.name(), cfg.net));
+    log.log(&format!(
+        "starting {} {} nodes (net {}, prefix {prefix})",
+        cfg.nodes,
+        db.name(),
+        cfg.net
+    ));
     let cluster = Cluster::start(
-        ClusterConfig { nodes: cfg.nodes, net: cfg.net, run_dir: run.dir.clone(), run_prefix: prefix, startup_timeout: STARTUP_TIMEOUT },
+        ClusterConfig {
+            nodes: cfg.nodes,
+            net: cfg.net,
+            run_dir: run.dir.clone(),
+            run_prefix: prefix,
+            startup_timeout: STARTUP_TIMEOUT,
+        },
         db,
     )
     .await
     .map_err(cluster_error)?;
-    let _ = std::fs::write(run.dir.join(".net"), cluster.net_mode().to_string());
-    log.log(&format!("cluster up in {:.2}s, net {}", t.elapsed().as_secs_f64(), cluster.net_mode()));
+    let net = cluster.net_mode();
+    log.log(&format!(
+        "cluster up in {:.2}s, net {}",
+        t.elapsed().as_secs_f64(),
+        cluster.net_mode()
+    ));
     phases.push(("setup", t.elapsed()));
-    let result = drive(cfg, &cluster, journal, log.clone(), interrupt, start, &mut phases).await;
+    let result = drive(
+        cfg,
+        &cluster,
+        journal,
+        log.clone(),
+        interrupt,
+        start,
+        &mut phases,
+    )
+    .await;
     let t = Instant::now();
     log.log("stopping the cluster");
     if let Err(e) = cluster.shutdown().await {
@@ -332,7 +471,7 @@ async fn cluster_phases(
             run.dir.join("history.jsonl").display()
         )));
     }
-    Ok(phases)
+    Ok((phases, net))
 }
 
 async fn drive(
@@ -348,16 +487,30 @@ async fn drive(
     let n = cluster.nodes().len().max(1);
     let state = ProgressState::new();
     state.set_phase("main");
-    let progress = tokio::spawn(progress::progress_loop(state.clone(), journal.clone(), log.clone(), start, Duration::from_secs(5)));
+    let progress = tokio::spawn(progress::progress_loop(
+        state.clone(),
+        journal.clone(),
+        log.clone(),
+        start,
+        Duration::from_secs(5),
+    ));
 
     // Main phase: workers + nemesis until the time limit (or a signal).
     let t = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + cfg.time_limit;
-    let interval = cfg.rate.map(|r| Duration::from_secs_f64(cfg.concurrency as f64 / r));
+    let interval = cfg
+        .rate
+        .map(|r| Duration::from_secs_f64(cfg.concurrency as f64 / r));
     let mut handles = Vec::new();
     for i in 0..cfg.concurrency {
-        let client = client_for(cluster, &cfg.db.db_opts, i % n, cfg.op_timeout, format!("w{i}"))?;
+        let client = client_for(
+            cluster,
+            &cfg.db.db_opts,
+            i % n,
+            cfg.op_timeout,
+            format!("w{i}"),
+        )?;
         let w = worker::Worker {
             id: i,
             concurrency: cfg.concurrency,
@@ -370,7 +523,10 @@ async fn drive(
         };
         handles.push(tokio::spawn(w.run()));
     }
-    log.log(&format!("main phase: {} workers, {:?}, nemesis {:?}", cfg.concurrency, cfg.time_limit, cfg.faults));
+    log.log(&format!(
+        "main phase: {} workers, {:?}, nemesis {:?}",
+        cfg.concurrency, cfg.time_limit, cfg.faults
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let nj = journal.clone();
     let nstate = state.clone();
@@ -378,9 +534,22 @@ async fn drive(
     let record = move |ev: NemesisEvent| {
         nlog.log(&format!("nemesis {} {}", ev.f, ev.value));
         nstate.on_nemesis(&ev.f, &ev.value);
-        nj.record(Event { op_type: OpType::Info, process: Process::Nemesis, f: ev.f, key: None, value: ev.value, error: None, node: None });
+        nj.record(Event {
+            op_type: OpType::Info,
+            process: Process::Nemesis,
+            f: ev.f,
+            key: None,
+            value: ev.value,
+            error: None,
+            node: None,
+        });
     };
-    let ncfg = NemesisConfig { faults: cfg.faults.clone(), shape: cfg.shape.clone(), interval: cfg.nemesis_interval, seed: cfg.seed };
+    let ncfg = NemesisConfig {
+        faults: cfg.faults.clone(),
+        shape: cfg.shape.clone(),
+        interval: cfg.nemesis_interval,
+        seed: cfg.seed,
+    };
     let nemesis_fut = async {
         if ncfg.faults.is_empty() {
             drop(stop_rx);
@@ -442,12 +611,26 @@ async fn drive(
     }
     let t = Instant::now();
     state.set_phase("final-reads");
-    let base = dones.iter().map(|d| d.next_process).max().unwrap_or(0).max(cfg.concurrency as u64);
+    let base = dones
+        .iter()
+        .map(|d| d.next_process)
+        .max()
+        .unwrap_or(0)
+        .max(cfg.concurrency as u64);
     let reads = workload.final_reads(&journal.keys());
-    log.log(&format!("final reads: {} per node on {n} nodes", reads.len()));
+    log.log(&format!(
+        "final reads: {} per node on {n} nodes",
+        reads.len()
+    ));
     let mut tasks = Vec::new();
     for i in 0..n {
-        let client = client_for(cluster, &cfg.db.db_opts, i, cfg.op_timeout, format!("final{i}"))?;
+        let client = client_for(
+            cluster,
+            &cfg.db.db_opts,
+            i,
+            cfg.op_timeout,
+            format!("final{i}"),
+        )?;
         let (journal, workload, reads) = (journal.clone(), workload.clone(), reads.clone());
         let mut process = base + i as u64;
         let step = n as u64;
@@ -465,7 +648,8 @@ async fn drive(
                             break;
                         }
                         Completion::Fail(_) => {
-                            tokio::time::sleep(Duration::from_millis(100 * (attempt as u64 + 1))).await;
+                            tokio::time::sleep(Duration::from_millis(100 * (attempt as u64 + 1)))
+                                .await;
                         }
                     }
                 }
@@ -494,6 +678,16 @@ async fn drive(
 }
 
 /// A history and its checked verdict (used by `analyze`).
-pub fn check_stored(history: &History, workload: &Workload, timeout: Duration) -> Result<verdict::Checked, String> {
-    verdict::check_history(history, &workload.checkers(), &verdict::CheckOptions { linear_timeout: timeout })
+pub fn check_stored(
+    history: &History,
+    workload: &Workload,
+    timeout: Duration,
+) -> Result<verdict::Checked, String> {
+    verdict::check_history(
+        history,
+        &workload.checkers(),
+        &verdict::CheckOptions {
+            linear_timeout: timeout,
+        },
+    )
 }

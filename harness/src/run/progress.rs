@@ -20,7 +20,10 @@ pub struct ProgressState {
 
 impl ProgressState {
     pub fn new() -> ProgressState {
-        ProgressState { phase: Arc::new(Mutex::new("setup")), faults: Arc::new(Mutex::new(BTreeSet::new())) }
+        ProgressState {
+            phase: Arc::new(Mutex::new("setup")),
+            faults: Arc::new(Mutex::new(BTreeSet::new())),
+        }
     }
 
     pub fn set_phase(&self, p: &'static str) {
@@ -35,7 +38,14 @@ impl ProgressState {
     pub fn on_nemesis(&self, f: &str, value: &serde_json::Value) {
         let mut set = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         let nodes = || -> Vec<String> {
-            value.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+            value
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
         };
         match f {
             "start-partition" => {
@@ -85,14 +95,27 @@ pub fn line(phase: &str, elapsed: Duration, rate: f64, c: Counts, faults: &str) 
 }
 
 /// Run until aborted: redraw (TTY) or print (plain) the progress line.
-pub async fn progress_loop(state: ProgressState, journal: Journal, log: Arc<RunLog>, start: Instant, plain_every: Duration) {
+pub async fn progress_loop(
+    state: ProgressState,
+    journal: Journal,
+    log: Arc<RunLog>,
+    start: Instant,
+    plain_every: Duration,
+) {
     let tty = std::io::stderr().is_terminal();
     let bar = tty.then(|| {
         let b = ProgressBar::new_spinner();
-        b.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        b.set_style(
+            ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         b
     });
-    let every = if tty { Duration::from_millis(500) } else { plain_every };
+    let every = if tty {
+        Duration::from_millis(500)
+    } else {
+        plain_every
+    };
     let mut last = (Instant::now(), 0u64);
     loop {
         tokio::time::sleep(every).await;
@@ -101,7 +124,13 @@ pub async fn progress_loop(state: ProgressState, journal: Journal, log: Arc<RunL
         let dt = last.0.elapsed().as_secs_f64().max(1e-3);
         let rate = (done.saturating_sub(last.1)) as f64 / dt;
         last = (Instant::now(), done);
-        let text = line(state.phase(), start.elapsed(), rate, c, &state.faults_text());
+        let text = line(
+            state.phase(),
+            start.elapsed(),
+            rate,
+            c,
+            &state.faults_text(),
+        );
         match &bar {
             Some(b) => {
                 b.set_message(text);
@@ -126,7 +155,20 @@ mod tests {
         s.on_nemesis("stop-partition", &serde_json::Value::Null);
         s.on_nemesis("resume", &json!(["n3"]));
         assert_eq!(s.faults_text(), "none");
-        let l = line("main", Duration::from_secs(3), 1234.0, Counts { invoked: 5, ok: 3, fail: 1, info: 1 }, "none");
-        assert!(l.contains("[main]") && l.contains("1234 ops/s") && l.contains("ok 3 fail 1 info 1"));
+        let l = line(
+            "main",
+            Duration::from_secs(3),
+            1234.0,
+            Counts {
+                invoked: 5,
+                ok: 3,
+                fail: 1,
+                info: 1,
+            },
+            "none",
+        );
+        assert!(
+            l.contains("[main]") && l.contains("1234 ops/s") && l.contains("ok 3 fail 1 info 1")
+        );
     }
 }

@@ -19,8 +19,10 @@ impl Interrupt {
     /// Start listening for SIGINT and SIGTERM. Call inside the tokio runtime.
     pub fn install() -> Result<Interrupt, HarnessError> {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut int = signal(SignalKind::interrupt()).map_err(|e| HarnessError::Failed(format!("installing the SIGINT handler: {e}")))?;
-        let mut term = signal(SignalKind::terminate()).map_err(|e| HarnessError::Failed(format!("installing the SIGTERM handler: {e}")))?;
+        let mut int = signal(SignalKind::interrupt())
+            .map_err(|e| HarnessError::Failed(format!("installing the SIGINT handler: {e}")))?;
+        let mut term = signal(SignalKind::terminate())
+            .map_err(|e| HarnessError::Failed(format!("installing the SIGTERM handler: {e}")))?;
         let me = Interrupt::new();
         let it = me.clone();
         tokio::spawn(async move {
@@ -38,7 +40,10 @@ impl Interrupt {
 
     /// A flag with no signal handler (tests, `analyze`).
     pub fn new() -> Interrupt {
-        Interrupt { flag: Arc::new(AtomicBool::new(false)), notify: Arc::new(Notify::new()) }
+        Interrupt {
+            flag: Arc::new(AtomicBool::new(false)),
+            notify: Arc::new(Notify::new()),
+        }
     }
 
     pub fn set(&self) {
@@ -81,7 +86,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!h.is_finished());
         i.set();
-        tokio::time::timeout(Duration::from_secs(2), h).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(2), h)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(i.is_set());
     }
 }

@@ -41,7 +41,8 @@ pub fn stamp_of(t: OffsetDateTime) -> String {
 
 /// RFC 3339 text of `t` (UTC).
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| stamp_of(t))
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| stamp_of(t))
 }
 
 /// Whether `name` is usable as a test-name folder: non-empty, `[A-Za-z0-9._+-]`, not `.`/`..`/`latest`.
@@ -51,7 +52,9 @@ pub fn valid_test_name(name: &str) -> bool {
         && name != ".."
         && name != "latest"
         && name.len() <= 100
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
 }
 
 impl RunDir {
@@ -67,19 +70,35 @@ impl RunDir {
             match std::fs::create_dir(&dir) {
                 Ok(()) => {
                     std::fs::create_dir_all(dir.join("nodes"))?;
-                    return Ok(RunDir { store: store.to_path_buf(), name: name.to_string(), stamp, dir });
+                    return Ok(RunDir {
+                        store: store.to_path_buf(),
+                        name: name.to_string(),
+                        stamp,
+                        dir,
+                    });
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => t += time::Duration::milliseconds(1),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    t += time::Duration::milliseconds(1)
+                }
                 Err(e) => return Err(e),
             }
         }
-        Err(std::io::Error::other(format!("no free run folder under {}", parent.display())))
+        Err(std::io::Error::other(format!(
+            "no free run folder under {}",
+            parent.display()
+        )))
     }
 
     /// Point `store/name/latest` and `store/latest` at this run (atomic rename of a fresh link).
     pub fn update_latest(&self) -> std::io::Result<()> {
-        replace_symlink(Path::new(&self.stamp), &self.store.join(&self.name).join("latest"))?;
-        replace_symlink(&Path::new(&self.name).join(&self.stamp), &self.store.join("latest"))
+        replace_symlink(
+            Path::new(&self.stamp),
+            &self.store.join(&self.name).join("latest"),
+        )?;
+        replace_symlink(
+            &Path::new(&self.name).join(&self.stamp),
+            &self.store.join("latest"),
+        )
     }
 }
 
@@ -104,7 +123,11 @@ pub fn write_json(path: &Path, value: &serde_json::Value) -> std::io::Result<()>
 
 /// `git rev-parse HEAD` in the current directory, if that works.
 pub fn git_sha() -> Option<String> {
-    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).stderr(std::process::Stdio::null()).output().ok()?;
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }
@@ -124,12 +147,20 @@ impl RunLog {
     /// Append to `path` (created if missing).
     pub fn open(path: &Path, echo: bool) -> std::io::Result<RunLog> {
         let f = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(RunLog { file: Mutex::new(Some(f)), start: Instant::now(), echo })
+        Ok(RunLog {
+            file: Mutex::new(Some(f)),
+            start: Instant::now(),
+            echo,
+        })
     }
 
     /// A log that only echoes (no file), for before the run folder exists.
     pub fn stderr_only() -> RunLog {
-        RunLog { file: Mutex::new(None), start: Instant::now(), echo: true }
+        RunLog {
+            file: Mutex::new(None),
+            start: Instant::now(),
+            echo: true,
+        }
     }
 
     pub fn log(&self, msg: &str) {
@@ -143,7 +174,7 @@ impl RunLog {
             let _ = f.write_all(line.as_bytes());
         }
         if self.echo {
-            eprint!("harness: {msg}\n");
+            eprintln!("harness: {msg}");
         }
     }
 }
@@ -170,14 +201,23 @@ mod tests {
         assert!(a.dir.join("nodes").is_dir());
         a.update_latest().unwrap();
         b.update_latest().unwrap();
-        assert_eq!(std::fs::canonicalize(store.path().join("t1/latest")).unwrap(), std::fs::canonicalize(&b.dir).unwrap());
-        assert_eq!(std::fs::canonicalize(store.path().join("latest")).unwrap(), std::fs::canonicalize(&b.dir).unwrap());
+        assert_eq!(
+            std::fs::canonicalize(store.path().join("t1/latest")).unwrap(),
+            std::fs::canonicalize(&b.dir).unwrap()
+        );
+        assert_eq!(
+            std::fs::canonicalize(store.path().join("latest")).unwrap(),
+            std::fs::canonicalize(&b.dir).unwrap()
+        );
         write_json(&b.dir.join("x.json"), &serde_json::json!({"a": 1})).unwrap();
-        let back: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(b.dir.join("x.json")).unwrap()).unwrap();
+        let back: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(b.dir.join("x.json")).unwrap()).unwrap();
         assert_eq!(back["a"], 1);
         let log = RunLog::open(&b.dir.join("harness.log"), false).unwrap();
         log.log("hello");
-        assert!(std::fs::read_to_string(b.dir.join("harness.log")).unwrap().contains("hello"));
+        assert!(std::fs::read_to_string(b.dir.join("harness.log"))
+            .unwrap()
+            .contains("hello"));
     }
 
     #[test]

@@ -35,7 +35,11 @@ pub struct Checked {
 
 /// Check `history` with `checkers` (stats is always added) and build `results.json`.
 /// Errors (a history the checkers cannot interpret) are returned as text naming the event.
-pub fn check_history(history: &History, checkers: &[CheckerKind], opts: &CheckOptions) -> Result<Checked, String> {
+pub fn check_history(
+    history: &History,
+    checkers: &[CheckerKind],
+    opts: &CheckOptions,
+) -> Result<Checked, String> {
     let started = Instant::now();
     let mut out = Map::new();
     let mut verdicts = Vec::new();
@@ -44,16 +48,23 @@ pub fn check_history(history: &History, checkers: &[CheckerKind], opts: &CheckOp
             CheckerKind::Linearizable { model } => {
                 let model: ModelKind = model.parse()?;
                 let filtered = for_linearizability(history);
-                let lopts = LinearOptions { timeout: Some(opts.linear_timeout), ..LinearOptions::default() };
+                let lopts = LinearOptions {
+                    timeout: Some(opts.linear_timeout),
+                    ..LinearOptions::default()
+                };
                 let report = linear::check(&filtered, model, &lopts).map_err(|e| match e.line {
                     Some(l) => format!("linearizability: line {l}: {}", e.message),
                     None => format!("linearizability: {}", e.message),
                 })?;
                 verdicts.push(report.valid);
-                out.insert("linearizable".into(), serde_json::to_value(&report).map_err(|e| e.to_string())?);
+                out.insert(
+                    "linearizable".into(),
+                    serde_json::to_value(&report).map_err(|e| e.to_string())?,
+                );
             }
             CheckerKind::SetFull => {
-                let report = set_full(history, &SetFullOptions { linearizable: true }).map_err(|e| format!("set-full: {e}"))?;
+                let report = set_full(history, &SetFullOptions { linearizable: true })
+                    .map_err(|e| format!("set-full: {e}"))?;
                 verdicts.push(report.valid);
                 out.insert("set-full".into(), report.to_value());
             }
@@ -63,7 +74,11 @@ pub fn check_history(history: &History, checkers: &[CheckerKind], opts: &CheckOp
     let st = stats(history);
     verdicts.push(st.valid);
     out.insert("stats".into(), st.to_value());
-    let ops = history.ops.iter().filter(|o| !o.process.is_nemesis() && o.op_type == OpType::Invoke).count();
+    let ops = history
+        .ops
+        .iter()
+        .filter(|o| !o.process.is_nemesis() && o.op_type == OpType::Invoke)
+        .count();
     let mut valid = Validity::all(verdicts);
     if st.ok == 0 {
         valid = valid.and(Validity::Unknown);
@@ -82,20 +97,31 @@ pub fn check_history(history: &History, checkers: &[CheckerKind], opts: &CheckOp
 /// The history the linearizability search sees: every event, minus `fail` calls that are
 /// not cas mismatches (their invocation and completion both go). Indices are kept.
 pub fn for_linearizability(history: &History) -> History {
-    let Ok(calls) = history.pair() else { return history.clone() };
+    let Ok(calls) = history.pair() else {
+        return history.clone();
+    };
     let mut drop: HashSet<usize> = HashSet::new();
     for c in &calls {
         if c.outcome != OpType::Fail {
             continue;
         }
         let Some(done) = c.complete else { continue };
-        let mismatch = c.f == "cas" && history.ops[done].error.as_ref().and_then(Value::as_str) == Some(CAS_MISMATCH);
+        let mismatch = c.f == "cas"
+            && history.ops[done].error.as_ref().and_then(Value::as_str) == Some(CAS_MISMATCH);
         if !mismatch {
             drop.insert(c.invoke);
             drop.insert(done);
         }
     }
-    History::new(history.ops.iter().enumerate().filter(|(i, _)| !drop.contains(i)).map(|(_, o)| o.clone()).collect::<Vec<Op>>())
+    History::new(
+        history
+            .ops
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !drop.contains(i))
+            .map(|(_, o)| o.clone())
+            .collect::<Vec<Op>>(),
+    )
 }
 
 #[cfg(test)]
@@ -130,8 +156,15 @@ mod tests {
             op(0, OpType::Invoke, 0, "write", json!(1), None),
             op(1, OpType::Fail, 0, "write", json!(1), Some("not_leader")),
         ]);
-        let lin = [CheckerKind::Linearizable { model: "cas-register" }, CheckerKind::Stats];
-        let opts = CheckOptions { linear_timeout: Duration::from_secs(10) };
+        let lin = [
+            CheckerKind::Linearizable {
+                model: "cas-register",
+            },
+            CheckerKind::Stats,
+        ];
+        let opts = CheckOptions {
+            linear_timeout: Duration::from_secs(10),
+        };
         let c = check_history(&failing, &lin, &opts).unwrap();
         assert_eq!(c.valid, Validity::Unknown);
         assert_eq!(c.results["ops"], 1);
@@ -147,6 +180,9 @@ mod tests {
         assert!(c.results["checkers"]["linearizable"].is_object());
         assert!(c.results["checkers"]["stats"]["valid"].is_boolean());
         let fine = History::new(stale.ops[..2].to_vec());
-        assert_eq!(check_history(&fine, &lin, &opts).unwrap().valid, Validity::Valid);
+        assert_eq!(
+            check_history(&fine, &lin, &opts).unwrap().valid,
+            Validity::Valid
+        );
     }
 }

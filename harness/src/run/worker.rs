@@ -13,7 +13,13 @@ use workloads::clients::Client;
 use workloads::{Completion, OpSpec, Workload};
 
 /// Record the invocation of `op` by `process`, run it, record its completion.
-pub async fn run_op(journal: &Journal, process: u64, client: &Client, workload: &Workload, op: &OpSpec) -> Completion {
+pub async fn run_op(
+    journal: &Journal,
+    process: u64,
+    client: &Client,
+    workload: &Workload,
+    op: &OpSpec,
+) -> Completion {
     let node = Some(client.home_name().to_string());
     journal.record(Event {
         op_type: OpType::Invoke,
@@ -29,7 +35,15 @@ pub async fn run_op(journal: &Journal, process: u64, client: &Client, workload: 
         Completion::Ok(v) => (v.clone(), None),
         Completion::Fail(e) | Completion::Info(e) => (op.value.clone(), Some(e.clone())),
     };
-    journal.record(Event { op_type: c.op_type(), process: Process::Client(process), f: op.f.clone(), key: op.key.clone(), value, error, node });
+    journal.record(Event {
+        op_type: c.op_type(),
+        process: Process::Client(process),
+        f: op.f.clone(),
+        key: op.key.clone(),
+        value,
+        error,
+        node,
+    });
     c
 }
 
@@ -82,6 +96,9 @@ impl Worker {
                 process += self.concurrency as u64;
             }
         }
-        WorkerDone { ops, next_process: process }
+        WorkerDone {
+            ops,
+            next_process: process,
+        }
     }
 }

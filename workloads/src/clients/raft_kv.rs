@@ -34,7 +34,10 @@ pub struct RaftKvClient {
 
 /// What one HTTP exchange produced, before classification into a [`Completion`].
 enum Exchange {
-    Reply { status: u16, body: Value },
+    Reply {
+        status: u16,
+        body: Value,
+    },
     /// Nothing was sent (connection refused / unreachable).
     NotSent(String),
     /// Something may have been sent, no usable answer (timeout, reset).
@@ -50,7 +53,9 @@ enum Kind {
 impl RaftKvClient {
     pub fn new(cfg: &ClientConfig) -> Result<RaftKvClient, ClientError> {
         if cfg.nodes.is_empty() || cfg.home >= cfg.nodes.len() {
-            return Err(ClientError::Config("raft-kv client needs its home node in `nodes`".into()));
+            return Err(ClientError::Config(
+                "raft-kv client needs its home node in `nodes`".into(),
+            ));
         }
         let http = reqwest::Client::builder()
             .timeout(cfg.op_timeout)
@@ -76,14 +81,20 @@ impl RaftKvClient {
     }
 
     fn next_request_id(&self) -> String {
-        format!("{}-{}", self.client_id, self.seq.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "{}-{}",
+            self.client_id,
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// `GET /key/{k}`: `Ok(string)` or `Ok(null)` when absent.
     pub async fn read(&self, key: &str) -> Completion {
         let path = format!("/key/{}", encode_key(key));
-        self.run(Kind::Read, move |c, addr| c.http.get(format!("http://{addr}{path}")), |status, body| {
-            match status {
+        self.run(
+            Kind::Read,
+            move |c, addr| c.http.get(format!("http://{addr}{path}")),
+            |status, body| match status {
                 200 => match body.get("value") {
                     Some(Value::String(s)) => Completion::Ok(Value::String(s.clone())),
                     Some(Value::Null) | None => Completion::Ok(Value::Null),
@@ -91,8 +102,8 @@ impl RaftKvClient {
                 },
                 404 => Completion::Ok(Value::Null),
                 _ => classify_other(Kind::Read, status, &body),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -156,15 +167,13 @@ impl RaftKvClient {
                 match self.exchange(build(self, &addr)).await {
                     Exchange::NotSent(e) => return Completion::Fail(format!("connect: {e}")),
                     Exchange::Lost(e) => return indeterminate(kind, e),
-                    Exchange::Reply { status: 421, body } => {
-                        match self.leader_of(&body) {
-                            Some(next) if redirects < self.max_redirects && next != target => {
-                                redirects += 1;
-                                target = next;
-                            }
-                            _ => return Completion::Fail("not_leader".into()),
+                    Exchange::Reply { status: 421, body } => match self.leader_of(&body) {
+                        Some(next) if redirects < self.max_redirects && next != target => {
+                            redirects += 1;
+                            target = next;
                         }
-                    }
+                        _ => return Completion::Fail("not_leader".into()),
+                    },
                     Exchange::Reply { status, body } => return classify(status, body),
                 }
             }
@@ -184,8 +193,9 @@ impl RaftKvClient {
                     Err(e) => Exchange::Lost(format!("reading reply: {}", short(&e))),
                     Ok(bytes) => Exchange::Reply {
                         status,
-                        body: serde_json::from_slice(&bytes)
-                            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+                        body: serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                            Value::String(String::from_utf8_lossy(&bytes).into_owned())
+                        }),
                     },
                 }
             }
@@ -201,7 +211,10 @@ impl RaftKvClient {
             }
         }
         if let Some(name) = body.get("leader").and_then(Value::as_str) {
-            let id = name.strip_prefix("node").or_else(|| name.strip_prefix('n')).and_then(|s| s.parse::<u64>().ok());
+            let id = name
+                .strip_prefix("node")
+                .or_else(|| name.strip_prefix('n'))
+                .and_then(|s| s.parse::<u64>().ok());
             if let Some(i) = id.and_then(|id| self.nodes.iter().position(|n| n.id == id)) {
                 return Some(i);
             }
@@ -286,7 +299,10 @@ mod tests {
 
     async fn fake_get(State(f): State<Fake>, Path(k): Path<String>) -> (StatusCode, Json<Value>) {
         if !f.leader {
-            return (StatusCode::MISDIRECTED_REQUEST, Json(json!({"error":"not_leader","leader":"node2","leader_id":2})));
+            return (
+                StatusCode::MISDIRECTED_REQUEST,
+                Json(json!({"error":"not_leader","leader":"node2","leader_id":2})),
+            );
         }
         match f.kv.lock().unwrap().get(&k) {
             Some(v) => (StatusCode::OK, Json(json!({"value": v}))),
@@ -294,9 +310,17 @@ mod tests {
         }
     }
 
-    async fn fake_put(State(f): State<Fake>, Path(k): Path<String>, h: HeaderMap, body: String) -> (StatusCode, Json<Value>) {
+    async fn fake_put(
+        State(f): State<Fake>,
+        Path(k): Path<String>,
+        h: HeaderMap,
+        body: String,
+    ) -> (StatusCode, Json<Value>) {
         if !f.leader {
-            return (StatusCode::MISDIRECTED_REQUEST, Json(json!({"error":"not_leader","leader":"node2","leader_id":2})));
+            return (
+                StatusCode::MISDIRECTED_REQUEST,
+                Json(json!({"error":"not_leader","leader":"node2","leader_id":2})),
+            );
         }
         if let Some(id) = h.get("x-request-id") {
             f.ids.lock().unwrap().push(id.to_str().unwrap().to_string());
@@ -306,24 +330,43 @@ mod tests {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 (StatusCode::OK, Json(json!({})))
             }
-            "boom" => (StatusCode::GATEWAY_TIMEOUT, Json(json!({"error":"timeout"}))),
-            "bad" => (StatusCode::BAD_REQUEST, Json(json!({"error":"bad_request","message":"no"}))),
+            "boom" => (
+                StatusCode::GATEWAY_TIMEOUT,
+                Json(json!({"error":"timeout"})),
+            ),
+            "bad" => (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error":"bad_request","message":"no"})),
+            ),
             _ => {
                 f.kv.lock().unwrap().insert(k, body);
-                (StatusCode::OK, Json(json!({"status":"committed","term":1,"index":1})))
+                (
+                    StatusCode::OK,
+                    Json(json!({"status":"committed","term":1,"index":1})),
+                )
             }
         }
     }
 
-    async fn fake_cas(State(f): State<Fake>, Path(k): Path<String>, Json(b): Json<Value>) -> (StatusCode, Json<Value>) {
+    async fn fake_cas(
+        State(f): State<Fake>,
+        Path(k): Path<String>,
+        Json(b): Json<Value>,
+    ) -> (StatusCode, Json<Value>) {
         if !f.leader {
-            return (StatusCode::MISDIRECTED_REQUEST, Json(json!({"error":"not_leader","leader":"node2","leader_id":2})));
+            return (
+                StatusCode::MISDIRECTED_REQUEST,
+                Json(json!({"error":"not_leader","leader":"node2","leader_id":2})),
+            );
         }
         let mut kv = f.kv.lock().unwrap();
         let cur = kv.get(&k).cloned();
         if b["from"].as_str().map(str::to_string) == cur {
             kv.insert(k, b["to"].as_str().unwrap().to_string());
-            (StatusCode::OK, Json(json!({"applied":true,"term":1,"index":2})))
+            (
+                StatusCode::OK,
+                Json(json!({"applied":true,"term":1,"index":2})),
+            )
         } else {
             (StatusCode::OK, Json(json!({"applied":false,"value":cur})))
         }
@@ -347,13 +390,24 @@ mod tests {
     }
 
     async fn cluster(max_redirects: u32) -> (RaftKvClient, Fake) {
-        let leader = Fake { leader: true, ..Default::default() };
+        let leader = Fake {
+            leader: true,
+            ..Default::default()
+        };
         let a1 = serve(Fake::default()).await;
         let a2 = serve(leader.clone()).await;
         let cfg = ClientConfig {
             nodes: vec![
-                Endpoint { name: "n1".into(), id: 1, addr: a1 },
-                Endpoint { name: "n2".into(), id: 2, addr: a2 },
+                Endpoint {
+                    name: "n1".into(),
+                    id: 1,
+                    addr: a1,
+                },
+                Endpoint {
+                    name: "n2".into(),
+                    id: 2,
+                    addr: a2,
+                },
             ],
             home: 0,
             op_timeout: Duration::from_millis(500),
@@ -369,27 +423,53 @@ mod tests {
         assert_eq!(c.read("k1").await, Completion::Ok(Value::Null));
         assert_eq!(c.write("k1", "3").await, Completion::Ok(Value::Null));
         assert_eq!(c.read("k1").await, Completion::Ok(json!("3")));
-        assert_eq!(c.cas("k1", Some("3"), "4").await, Completion::Ok(Value::Null));
-        assert_eq!(c.cas("k1", Some("3"), "0").await, Completion::Fail(CAS_MISMATCH.into()));
+        assert_eq!(
+            c.cas("k1", Some("3"), "4").await,
+            Completion::Ok(Value::Null)
+        );
+        assert_eq!(
+            c.cas("k1", Some("3"), "0").await,
+            Completion::Fail(CAS_MISMATCH.into())
+        );
         assert_eq!(c.cas("k2", None, "1").await, Completion::Ok(Value::Null));
-        assert_eq!(c.write("boom", "1").await, Completion::Info("timeout".into()));
-        assert_eq!(c.write("bad", "1").await, Completion::Fail("bad_request".into()));
-        assert_eq!(c.write("slow", "1").await, Completion::Info("timeout".into()));
+        assert_eq!(
+            c.write("boom", "1").await,
+            Completion::Info("timeout".into())
+        );
+        assert_eq!(
+            c.write("bad", "1").await,
+            Completion::Fail("bad_request".into())
+        );
+        assert_eq!(
+            c.write("slow", "1").await,
+            Completion::Info("timeout".into())
+        );
         let ids = leader.ids.lock().unwrap().clone();
-        assert_eq!(ids.len(), 4, "each mutation reached the leader once with an id: {ids:?}");
+        assert_eq!(
+            ids.len(),
+            4,
+            "each mutation reached the leader once with an id: {ids:?}"
+        );
         assert_eq!(ids[0], "w0-0");
     }
 
     #[tokio::test]
     async fn no_redirects_allowed_means_not_leader_fail() {
         let (c, _) = cluster(0).await;
-        assert_eq!(c.write("k1", "1").await, Completion::Fail("not_leader".into()));
+        assert_eq!(
+            c.write("k1", "1").await,
+            Completion::Fail("not_leader".into())
+        );
     }
 
     #[tokio::test]
     async fn refused_connection_is_a_fail_for_writes() {
         let cfg = ClientConfig {
-            nodes: vec![Endpoint { name: "n1".into(), id: 1, addr: dead_addr() }],
+            nodes: vec![Endpoint {
+                name: "n1".into(),
+                id: 1,
+                addr: dead_addr(),
+            }],
             home: 0,
             op_timeout: Duration::from_millis(500),
             max_redirects: 1,
