@@ -1432,13 +1432,31 @@ fn random_garbage_messages_never_panic() {
             for _ in 0..40 {
                 r.tick();
             }
+            assert_eq!(r.status().role, Role::PreCandidate);
+            let grant = |term, body| Message {
+                from: 2,
+                to: 1,
+                term,
+                body,
+            };
+            r.step(grant(1, MessageBody::PreVoteResp { reject: false }))
+                .expect("valid");
+            assert_eq!(r.status().role, Role::Candidate);
+            r.step(grant(1, MessageBody::VoteResp { reject: false }))
+                .expect("valid");
+            assert_eq!(r.status().role, Role::Leader);
+            for k in 0..5u8 {
+                r.propose(vec![k]).expect("leader");
+            }
         }
         for _ in 0..2000 {
             let small = |rng: &mut ChaCha8Rng| -> u64 {
-                match rng.gen_range(0..4) {
+                match rng.gen_range(0..6) {
                     0 => 0,
                     1 => rng.gen_range(0..10),
                     2 => rng.gen_range(0..1000),
+                    3 => u64::MAX - rng.gen_range(0..3),
+                    4 => (1 << 62) + rng.gen_range(0..3) - 1,
                     _ => rng.gen(),
                 }
             };

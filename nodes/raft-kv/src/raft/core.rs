@@ -598,6 +598,39 @@ impl Raft {
                 reason,
             })
         };
+        // Indexes and terms this large cannot come from a real log; refusing them keeps
+        // all index arithmetic far from overflow.
+        let too_big = |x: u64| x > MAX_INDEX;
+        let indexes: [u64; 3] = match &m.body {
+            MessageBody::PreVote {
+                last_index,
+                last_term,
+            }
+            | MessageBody::Vote {
+                last_index,
+                last_term,
+            } => [*last_index, *last_term, 0],
+            MessageBody::Append {
+                prev_index,
+                prev_term,
+                commit,
+                ..
+            } => [*prev_index, *prev_term, *commit],
+            MessageBody::AppendResp {
+                index,
+                hint_index,
+                hint_term,
+                ..
+            } => [*index, *hint_index, *hint_term],
+            MessageBody::Heartbeat { commit, .. } => [*commit, 0, 0],
+            MessageBody::InstallSnapshot { snapshot } => {
+                [snapshot.meta.index, snapshot.meta.term, 0]
+            }
+            _ => [0, 0, 0],
+        };
+        if too_big(m.term) || indexes.iter().any(|&x| too_big(x)) {
+            return bad("term or index out of range".into());
+        }
         match &m.body {
             MessageBody::Append {
                 prev_index,
@@ -898,7 +931,10 @@ impl Raft {
             pr.inflight.pop_front();
         }
         if let Some(r) = read_ctx {
-            pr.read_acked = pr.read_acked.max(r);
+            // Only rounds this leader actually started count.
+            if r <= self.read_only.last_started_round() {
+                pr.read_acked = pr.read_acked.max(r);
+            }
         }
         let behind = pr.matched < last;
         if behind {
@@ -1079,6 +1115,10 @@ impl Raft {
         });
     }
 }
+
+/// Largest term or index accepted from a peer (2^62): far beyond any real log, far below
+/// overflow.
+const MAX_INDEX: u64 = 1 << 62;
 
 fn draw_timeout(rng: &mut ChaCha8Rng, cfg: &Config) -> u64 {
     if cfg.election_ticks_max <= cfg.election_ticks_min {

@@ -74,6 +74,11 @@ impl ReadOnly {
         r
     }
 
+    /// The highest round started so far (0 if none).
+    pub fn last_started_round(&self) -> u64 {
+        self.next_round.saturating_sub(1)
+    }
+
     /// The highest round in flight, if reads are waiting.
     pub fn latest_pending_round(&self) -> Option<u64> {
         if self.queue.is_empty() {
