@@ -102,7 +102,9 @@ fn cluster_installs_a_snapshot_larger_than_default_body_limits() {
     let lagger = (1..=3).find(|&i| i != leader).expect("follower");
     c.kill(lagger);
     let big = "v".repeat(200 * 1024);
-    for i in 0..20 {
+    // Snapshots are taken every 11 entries; 25 writes (+ the no-op) leave one at index 22
+    // holding 21 values of 200 KiB (> 4 MB; > 5 MB as base64 JSON on the wire).
+    for i in 0..25 {
         c.put(leader, &format!("big{i}"), &format!("{i}{big}"));
     }
     let ls = c.status(leader).expect("status");
