@@ -216,3 +216,93 @@ async fn a_node_that_exits_at_startup_is_named_with_its_log() {
     }
     assert!(marked_pids(&prefix).is_empty());
 }
+
+/// A system whose nodes all try to listen on one fixed address (to provoke "port in use").
+struct FixedPortDb {
+    bin: std::path::PathBuf,
+    addr: std::net::SocketAddr,
+}
+
+impl harness::cluster::Db for FixedPortDb {
+    fn name(&self) -> &str {
+        "fixed-port"
+    }
+    fn command(
+        &self,
+        node: &harness::cluster::NodeSpec,
+        _cluster: &[harness::cluster::NodeSpec],
+    ) -> Result<std::process::Command, harness::cluster::DbError> {
+        let mut c = std::process::Command::new(&self.bin);
+        c.args([
+            "--id",
+            &node.id.to_string(),
+            "--listen",
+            &self.addr.to_string(),
+        ]);
+        c.arg("--data-dir").arg(&node.data_dir);
+        Ok(c)
+    }
+    fn ready_probe(&self, _node: &harness::cluster::NodeSpec) -> harness::cluster::ReadyProbe {
+        harness::cluster::ReadyProbe::Tcp
+    }
+    fn protocol(&self) -> harness::cluster::Protocol {
+        harness::cluster::Protocol::RaftKvHttp
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_in_use_is_reported_clearly() {
+    let (cfg, _dir) = config(1, NetMode::Proxy);
+    let _guard = LeftoverGuard(cfg.run_prefix.clone());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let db = Box::new(FixedPortDb {
+        bin: test_node_bin(),
+        addr: taken.local_addr().unwrap(),
+    });
+    let err = match Cluster::start(cfg, db).await {
+        Ok(_) => panic!("must fail: the port is taken"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("node n1 failed to start"), "{err}");
+    assert!(err.contains("already in use"), "{err}");
+    assert!(err.contains("stderr.log"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_never_answers_times_out_naming_it() {
+    let (mut cfg, _dir) = config(1, NetMode::Proxy);
+    cfg.startup_timeout = Duration::from_millis(800);
+    let prefix = cfg.run_prefix.clone();
+    let _guard = LeftoverGuard(prefix.clone());
+    // A "node" that ignores its arguments and never listens.
+    let script = _dir.path().join("silent.sh");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 30\n").unwrap();
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+    let db = Box::new(harness::cluster::RaftKvDb {
+        bin: script,
+        bugs: vec![],
+        extra_args: vec![],
+    });
+    let t = std::time::Instant::now();
+    let err = match Cluster::start(cfg, db).await {
+        Ok(_) => panic!("must time out"),
+        Err(e) => e.to_string(),
+    };
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(
+        err.contains("n1") && err.contains("did not answer"),
+        "{err}"
+    );
+    assert!(
+        marked_pids(&prefix).is_empty(),
+        "the silent node was killed"
+    );
+}
+
+#[test]
+fn cluster_can_be_shared_across_tasks() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Cluster>();
+}

@@ -585,10 +585,19 @@ impl Cluster {
         Ok(())
     }
 
-    /// SIGCONT the node's process group.
+    /// SIGCONT the node's process group and wait (up to a second) until it is no longer
+    /// reported stopped.
     pub fn resume(&self, node: &str) -> Result<(), ClusterError> {
         self.signal(node, Signal::SIGCONT)?;
         lock(&self.paused).remove(node);
+        if let Some(pid) = self.pid(node)? {
+            let deadline = Instant::now() + Duration::from_secs(1);
+            while process::proc_state(pid).is_some_and(|s| s == 'T' || s == 't')
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
         Ok(())
     }
 

@@ -136,6 +136,13 @@ impl NodeProcess {
     }
 }
 
+/// The scheduler state letter of process `pid` (`R`, `S`, `T` stopped, `Z` zombie, ...), or
+/// `None` if there is no such process.
+pub fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.get(stat.rfind(')')? + 2..)?.chars().next()
+}
+
 /// The last `lines` lines of a log file (empty if unreadable), for error messages.
 pub fn log_tail(path: &Path, lines: usize) -> String {
     let Ok(mut f) = File::open(path) else {
