@@ -61,8 +61,35 @@ impl Outbox for HttpTransport {
     }
 }
 
+/// POST one batch; Err(reason) on any failure.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    batch: &[Message],
+    timeout: Duration,
+) -> Result<(), String> {
+    let body = serde_json::to_vec(batch).map_err(|e| format!("cannot encode messages: {e}"))?;
+    let r = client
+        .post(url)
+        .timeout(timeout)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if r.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("peer answered {}", r.status()))
+    }
+}
+
+/// Sends a peer's queue in batches. Snapshots go on a side task (one at a time; while one is
+/// in flight newer ones are dropped and the core retries), so that a large snapshot never
+/// holds up heartbeats and appends behind it.
 async fn peer_task(id: u64, url: String, client: reqwest::Client, mut rx: mpsc::Receiver<Message>) {
     let mut failures: u64 = 0;
+    let mut snapshot_in_flight: Option<tokio::task::JoinHandle<()>> = None;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -71,36 +98,33 @@ async fn peer_task(id: u64, url: String, client: reqwest::Client, mut rx: mpsc::
                 Err(_) => break,
             }
         }
-        let body = match serde_json::to_vec(&batch) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!("cannot encode messages: {e}");
-                continue;
+        let (snaps, msgs): (Vec<Message>, Vec<Message>) = batch
+            .into_iter()
+            .partition(|m| matches!(m.body, MessageBody::InstallSnapshot { .. }));
+        if let Some(snap) = snaps.into_iter().last() {
+            if snapshot_in_flight
+                .as_ref()
+                .is_some_and(|h| !h.is_finished())
+            {
+                tracing::debug!(
+                    peer = id,
+                    "snapshot already in flight: dropping a newer one"
+                );
+            } else {
+                let (client, url) = (client.clone(), url.clone());
+                snapshot_in_flight = Some(tokio::spawn(async move {
+                    match post(&client, &url, &[snap], SNAPSHOT_TIMEOUT).await {
+                        Ok(()) => tracing::info!(peer = id, "snapshot sent"),
+                        Err(e) => tracing::warn!(peer = id, "snapshot not delivered: {e}"),
+                    }
+                }));
             }
-        };
-        let has_snapshot = batch
-            .iter()
-            .any(|m| matches!(m.body, MessageBody::InstallSnapshot { .. }));
-        let timeout = if has_snapshot {
-            SNAPSHOT_TIMEOUT
-        } else {
-            MESSAGE_TIMEOUT
-        };
-        let res = client
-            .post(&url)
-            .timeout(timeout)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await;
-        match res {
-            Ok(r) if r.status().is_success() => failures = 0,
-            Ok(r) => {
-                failures += 1;
-                if failures.is_power_of_two() {
-                    tracing::debug!(peer = id, status = %r.status(), "peer refused messages");
-                }
-            }
+        }
+        if msgs.is_empty() {
+            continue;
+        }
+        match post(&client, &url, &msgs, MESSAGE_TIMEOUT).await {
+            Ok(()) => failures = 0,
             Err(e) => {
                 failures += 1;
                 if failures.is_power_of_two() {
