@@ -24,6 +24,10 @@ use tokio::io::AsyncWriteExt;
 
 use crate::cluster::{ClusterError, Grudge};
 
+/// Set (to anything) to make partitions use blackhole routes even where iptables works (to
+/// test that fallback, or on hosts whose iptables misbehaves inside namespaces).
+pub const NO_IPTABLES_ENV: &str = "HARNESS_NETNS_NO_IPTABLES";
+
 /// The iptables chain the harness owns inside each node namespace.
 pub const CHAIN: &str = "HXNEM";
 
@@ -181,7 +185,7 @@ impl NetnsNet {
         let host_addr = format!("{}/24", self.host_addr());
         run(&["ip", "addr", "add", &host_addr, "dev", &host])?;
         run(&["ip", "link", "set", &host, "up"])?;
-        let mut iptables_ok = true;
+        let mut iptables_ok = std::env::var_os(NO_IPTABLES_ENV).is_none();
         for (i, ns) in self.names.node_ns.clone().iter().enumerate() {
             let id = (i + 1) as u64;
             let v = format!("v{id}");
