@@ -127,3 +127,46 @@ async fn no_faults_means_no_events() {
     assert_eq!(s.events, 0);
     cluster.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_partitions_isolate_the_node_that_claims_leadership() {
+    let (cfg, _dir) = config(3, NetMode::Proxy);
+    let _guard = LeftoverGuard(cfg.run_prefix.clone());
+    let cluster = Cluster::start(cfg, test_db()).await.expect("start");
+    // The stand-in node n1 always claims to lead.
+    assert_eq!(cluster.leader().await.as_deref(), Some("n1"));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let _ = stop_tx.send(true);
+    });
+    let mut starts = Vec::new();
+    let ncfg = NemesisConfig {
+        faults: vec![FaultKind::Partition],
+        shape: PartitionShape::Leader,
+        interval: Duration::from_millis(120),
+        seed: 9,
+    };
+    nemesis::run(
+        &cluster,
+        ncfg,
+        |e| {
+            if e.f == "start-partition" {
+                starts.push(e.value)
+            }
+        },
+        stop_rx,
+    )
+    .await
+    .unwrap();
+    assert!(starts.len() >= 2, "{starts:?}");
+    let want = serde_json::json!({"n1": ["n2", "n3"], "n2": ["n1"], "n3": ["n1"]});
+    for s in &starts {
+        assert_eq!(s, &want);
+    }
+    // Paused leaders are not asked; with n1 paused nobody claims to lead.
+    cluster.pause("n1").unwrap();
+    assert_eq!(cluster.leader().await, None);
+    cluster.resume("n1").unwrap();
+    cluster.shutdown().await.unwrap();
+}

@@ -60,6 +60,8 @@ async fn exercise(mode: NetMode) {
     let c = Cluster::start(cfg, db).await.expect("raft cluster starts");
     let all = ["n1", "n2", "n3"];
     let (leader, term) = wait_leader(&c, &all, None).await;
+    let asked = c.leader().await.expect("a leader is known");
+    assert!(all.contains(&asked.as_str()));
 
     // Isolate the leader: the other two elect a new one in a later term.
     let others: Vec<&str> = all.iter().copied().filter(|n| *n != leader).collect();

@@ -525,6 +525,41 @@ impl Cluster {
         (m.namespaces.clone(), m.links.clone())
     }
 
+    /// The node that says it leads (`"role":"leader"` in its status answer, the highest term
+    /// winning), for systems whose readiness probe reports a role (raft-kv); `None` if no
+    /// running node claims it or the system does not report roles.
+    pub async fn leader(&self) -> Option<String> {
+        let mut best: Option<(u64, String)> = None;
+        for node in &self.nodes {
+            let how = self.db.ready_probe(node);
+            if !matches!(
+                how,
+                ReadyProbe::HttpGet {
+                    require_leader: true,
+                    ..
+                }
+            ) {
+                continue;
+            }
+            if lock(&self.paused).contains(&node.name) || !self.is_running(&node.name).ok()? {
+                continue;
+            }
+            if let Probe::Ready(v) = probe(&self.http, node, &how).await {
+                if says_leader(&v) {
+                    let term = v
+                        .as_ref()
+                        .and_then(|v| v.get("term"))
+                        .and_then(|t| t.as_u64())
+                        .unwrap_or(0);
+                    if best.as_ref().is_none_or(|(t, _)| term > *t) {
+                        best = Some((term, node.name.clone()));
+                    }
+                }
+            }
+        }
+        best.map(|(_, n)| n)
+    }
+
     /// Applies a partition (replacing any previous one).
     pub async fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
         if self.mode == NetMode::Proxy && !self.db.supports_proxy() && !grudge.is_empty() {

@@ -109,6 +109,20 @@ async fn apply(
             let value = serde_json::to_value(grudge).unwrap_or(serde_json::Value::Null);
             emit(record, summary, "start-partition", value);
         }
+        PlannedFault::IsolateLeader { fallback } => {
+            let target = match cluster.leader().await {
+                Some(l) => l,
+                None => {
+                    tracing::info!("nemesis: no leader known, isolating {fallback}");
+                    fallback.clone()
+                }
+            };
+            let grudge = super::isolate(&target, &cluster.node_names());
+            cluster.partition(&grudge).await?;
+            *summary.faults.entry("partition".into()).or_default() += 1;
+            let value = serde_json::to_value(&grudge).unwrap_or(serde_json::Value::Null);
+            emit(record, summary, "start-partition", value);
+        }
         PlannedFault::Pause(nodes) => {
             for n in nodes {
                 cluster.pause(n)?;
@@ -134,7 +148,7 @@ async fn undo(
     summary: &mut NemesisSummary,
 ) -> Result<(), ClusterError> {
     match fault {
-        PlannedFault::Partition(_) => {
+        PlannedFault::Partition(_) | PlannedFault::IsolateLeader { .. } => {
             cluster.heal().await?;
             emit(record, summary, "stop-partition", serde_json::Value::Null);
         }

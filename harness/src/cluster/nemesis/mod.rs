@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 pub use executor::{run, NemesisSummary};
-pub use planner::{plan_grudge, PlannedFault, Planner};
+pub use planner::{isolate, plan_grudge, PlannedFault, Planner};
 
 use crate::cluster::Grudge;
 
@@ -79,7 +79,10 @@ pub enum PartitionShape {
     MajoritiesRing,
     /// Two halves that cannot hear each other, joined by one node that hears both.
     Bridge,
-    /// One of the above, drawn each time.
+    /// The current leader (asked of the cluster when the fault starts) cut from all others;
+    /// a seeded random node when no leader can be learned.
+    Leader,
+    /// One of isolated, halves, majorities-ring, bridge, drawn each time.
     #[default]
     Random,
     /// A fixed grudge (node → nodes it cannot hear from).
@@ -96,12 +99,13 @@ impl FromStr for PartitionShape {
             "halves" => Ok(PartitionShape::Halves),
             "majorities-ring" | "ring" => Ok(PartitionShape::MajoritiesRing),
             "bridge" => Ok(PartitionShape::Bridge),
+            "leader" | "isolated-leader" => Ok(PartitionShape::Leader),
             "random" => Ok(PartitionShape::Random),
             t if t.starts_with('{') => serde_json::from_str::<Grudge>(t)
                 .map(PartitionShape::Explicit)
                 .map_err(|e| format!("bad grudge JSON `{t}`: {e}")),
             other => Err(format!(
-                "unknown partition shape `{other}` (isolated, halves, majorities-ring, bridge, random, or a JSON grudge)"
+                "unknown partition shape `{other}` (isolated, halves, majorities-ring, bridge, leader, random, or a JSON grudge)"
             )),
         }
     }
@@ -114,6 +118,7 @@ impl fmt::Display for PartitionShape {
             PartitionShape::Halves => f.write_str("halves"),
             PartitionShape::MajoritiesRing => f.write_str("majorities-ring"),
             PartitionShape::Bridge => f.write_str("bridge"),
+            PartitionShape::Leader => f.write_str("leader"),
             PartitionShape::Random => f.write_str("random"),
             PartitionShape::Explicit(g) => {
                 f.write_str(&serde_json::to_string(g).unwrap_or_else(|_| "{}".into()))

@@ -14,6 +14,11 @@ use crate::cluster::Grudge;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlannedFault {
     Partition(Grudge),
+    /// Isolate whichever node leads when the fault is applied (the executor asks the cluster);
+    /// `fallback` (drawn from the seed) is isolated when no leader can be learned.
+    IsolateLeader {
+        fallback: String,
+    },
     Pause(Vec<String>),
     Kill(Vec<String>),
 }
@@ -53,6 +58,10 @@ impl Planner {
         let kind = self.faults[self.next % self.faults.len()];
         self.next += 1;
         Some(match kind {
+            FaultKind::Partition if self.shape == PartitionShape::Leader => {
+                let fallback = self.nodes[self.rng.gen_range(0..self.nodes.len())].clone();
+                PlannedFault::IsolateLeader { fallback }
+            }
             FaultKind::Partition => {
                 PlannedFault::Partition(plan_grudge(&self.shape, &self.nodes, &mut self.rng))
             }
@@ -94,6 +103,13 @@ fn grudge_from_components(nodes: &[String], components: &[Vec<String>]) -> Grudg
     grudge
 }
 
+/// The grudge that cuts `node` off from every other node of `nodes` (both ways).
+pub fn isolate(node: &str, nodes: &[String]) -> Grudge {
+    let one = vec![node.to_string()];
+    let rest: Vec<String> = nodes.iter().filter(|n| *n != node).cloned().collect();
+    grudge_from_components(nodes, &[one, rest])
+}
+
 /// Draws a partition of `nodes` of the given shape (pure given the rng state). Shapes that
 /// need more nodes than there are fall back to `isolated`; one node gives an empty grudge.
 pub fn plan_grudge(shape: &PartitionShape, nodes: &[String], rng: &mut ChaCha8Rng) -> Grudge {
@@ -115,7 +131,8 @@ pub fn plan_grudge(shape: &PartitionShape, nodes: &[String], rng: &mut ChaCha8Rn
             let pick = rng.gen_range(0..shapes.len());
             plan_grudge(&shapes[pick], nodes, rng)
         }
-        PartitionShape::Isolated => {
+        // Without a cluster to ask, "the leader" is a random node.
+        PartitionShape::Isolated | PartitionShape::Leader => {
             let (one, rest) = shuffled.split_at(1);
             grudge_from_components(nodes, &[one.to_vec(), rest.to_vec()])
         }
@@ -322,6 +339,35 @@ mod tests {
                 assert!(!v.is_empty() && v.len() <= 2, "{v:?}");
             }
         }
+    }
+
+    #[test]
+    fn leader_shape_defers_to_the_executor_with_a_seeded_fallback() {
+        let nodes = names(5);
+        let mut a = Planner::new(
+            3,
+            vec![FaultKind::Partition],
+            PartitionShape::Leader,
+            nodes.clone(),
+        );
+        let mut b = Planner::new(
+            3,
+            vec![FaultKind::Partition],
+            PartitionShape::Leader,
+            nodes.clone(),
+        );
+        for _ in 0..10 {
+            let fa = a.next_fault().unwrap();
+            assert_eq!(Some(fa.clone()), b.next_fault());
+            match fa {
+                PlannedFault::IsolateLeader { fallback } => assert!(nodes.contains(&fallback)),
+                other => panic!("{other:?}"),
+            }
+        }
+        let g = isolate("n2", &nodes);
+        assert_eq!(g["n2"].len(), 4);
+        assert_eq!(g.len(), 5);
+        assert!(g["n1"].contains("n2") && g["n1"].len() == 1);
     }
 
     #[test]
