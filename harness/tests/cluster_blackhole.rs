@@ -1,6 +1,7 @@
 //! The netns backend's fallback for hosts without a working iptables: partitions as blackhole
 //! routes inside the node namespaces. (A file of its own: the test sets an environment
-//! variable, which would leak into other tests of the same binary.)
+//! variable, which would leak into other tests of the same binary; the other test here does not
+//! partition, so it does not care which method is in force.)
 
 mod cluster_support;
 
@@ -51,4 +52,20 @@ async fn blackhole_routes_partition_and_heal_without_iptables() {
     tokio::time::timeout(Duration::from_secs(60), body)
         .await
         .expect("bounded");
+}
+
+/// `Cluster::start` must not need a multi-threaded runtime (a plain `#[tokio::test]`).
+#[tokio::test]
+async fn a_current_thread_runtime_can_start_a_netns_cluster() {
+    if !is_root() {
+        eprintln!("skipped: netns needs root");
+        return;
+    }
+    let (cfg, _dir) = config(1, NetMode::Netns);
+    let prefix = cfg.run_prefix.clone();
+    let _guard = LeftoverGuard(prefix.clone());
+    let c = Cluster::start(cfg, test_db()).await.expect("start");
+    assert_eq!(c.net_mode(), NetMode::Netns);
+    c.shutdown().await.unwrap();
+    assert!(net_leftovers(&prefix).is_empty());
 }

@@ -238,7 +238,11 @@ impl Cluster {
         let net_result: Result<(Net, Vec<NodeSpec>), ClusterError> = async {
             match mode {
                 NetMode::Netns => {
-                    let nn = tokio::task::block_in_place(|| NetnsNet::setup(&cfg.run_prefix, n))?;
+                    // `ip` commands block: run them off the async workers (works on any runtime).
+                    let prefix = cfg.run_prefix.clone();
+                    let nn = tokio::task::spawn_blocking(move || NetnsNet::setup(&prefix, n))
+                        .await
+                        .map_err(|e| ClusterError::Net(format!("netns setup task: {e}")))??;
                     let listens: Vec<std::net::SocketAddr> = (1..=n as u64)
                         .map(|id| {
                             std::net::SocketAddr::from((nn.node_addr(id), db.client_port_for(id)))
