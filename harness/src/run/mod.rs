@@ -40,6 +40,8 @@ use workloads::{Completion, Workload, WorkloadOptions};
 pub const MAX_REDIRECTS: u32 = 3;
 /// Attempts of each final read before giving up on it.
 pub const FINAL_READ_ATTEMPTS: usize = 5;
+/// Final reads in flight per node (each a process of its own).
+pub const FINAL_READ_PARALLEL: usize = 8;
 /// How long the cluster gets to come up.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -623,39 +625,43 @@ async fn drive(
         reads.len()
     ));
     let mut tasks = Vec::new();
+    let par = FINAL_READ_PARALLEL.min(reads.len()).max(1);
+    let step = (n * par) as u64;
     for i in 0..n {
-        let client = client_for(
-            cluster,
-            &cfg.db.db_opts,
-            i,
-            cfg.op_timeout,
-            format!("final{i}"),
-        )?;
-        let (journal, workload, reads) = (journal.clone(), workload.clone(), reads.clone());
-        let mut process = base + i as u64;
-        let step = n as u64;
-        tasks.push(tokio::spawn(async move {
-            let mut ok = 0usize;
-            for op in &reads {
-                for attempt in 0..FINAL_READ_ATTEMPTS {
-                    match worker::run_op(&journal, process, &client, &workload, op).await {
-                        Completion::Ok(_) => {
-                            ok += 1;
-                            break;
-                        }
-                        Completion::Info(_) => {
-                            process += step * 1000;
-                            break;
-                        }
-                        Completion::Fail(_) => {
-                            tokio::time::sleep(Duration::from_millis(100 * (attempt as u64 + 1)))
-                                .await;
+        for j in 0..par {
+            let client = client_for(
+                cluster,
+                &cfg.db.db_opts,
+                i,
+                cfg.op_timeout,
+                format!("final{i}-{j}"),
+            )?;
+            let (journal, workload) = (journal.clone(), workload.clone());
+            let mine: Vec<workloads::OpSpec> = reads.iter().skip(j).step_by(par).cloned().collect();
+            let mut process = base + (i * par + j) as u64;
+            tasks.push(tokio::spawn(async move {
+                let mut ok = 0usize;
+                for op in &mine {
+                    for attempt in 0..FINAL_READ_ATTEMPTS {
+                        match worker::run_op(&journal, process, &client, &workload, op).await {
+                            Completion::Ok(_) => {
+                                ok += 1;
+                                break;
+                            }
+                            Completion::Info(_) => {
+                                process += step;
+                                break;
+                            }
+                            Completion::Fail(_) => {
+                                let backoff = 100 * (attempt as u64 + 1);
+                                tokio::time::sleep(Duration::from_millis(backoff)).await;
+                            }
                         }
                     }
                 }
-            }
-            ok
-        }));
+                ok
+            }));
+        }
     }
     let budget = cfg.op_timeout * (FINAL_READ_ATTEMPTS as u32 + 1) * 2 + Duration::from_secs(30);
     let all = async {
