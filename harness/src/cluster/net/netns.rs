@@ -121,6 +121,23 @@ fn used_prefixes() -> Vec<(u32, u32)> {
     used
 }
 
+/// Whether an interface other than `ours` has an IPv4 address inside `net`.
+fn other_interface_in(net: (u32, u32), ours: &str) -> bool {
+    let Ok(out) = run(&["ip", "-4", "-o", "addr", "show"]) else {
+        return false;
+    };
+    String::from_utf8_lossy(&out.stdout).lines().any(|line| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let ifname = words.get(1).copied().unwrap_or("");
+        let cidr = words
+            .iter()
+            .position(|w| *w == "inet")
+            .and_then(|i| words.get(i + 1))
+            .and_then(|c| parse_cidr(c));
+        ifname != ours && cidr.is_some_and(|c| overlaps((c.0, 32), net))
+    })
+}
+
 /// Picks a free `10.x.y.0/24` (its first three octets), starting from a point derived from the
 /// run prefix so that concurrent runs tend to pick different subnets.
 pub fn choose_subnet(prefix: &str, used: &[(u32, u32)]) -> Option<[u8; 3]> {
@@ -153,22 +170,38 @@ pub struct NetnsNet {
 impl NetnsNet {
     /// Creates the namespaces, the bridge and the links. On error, removes what it created.
     pub fn setup(prefix: &str, nodes: usize) -> Result<NetnsNet, ClusterError> {
-        let names = NetnsNames::new(prefix, nodes);
-        let subnet = choose_subnet(prefix, &used_prefixes())
-            .ok_or_else(|| ClusterError::Net("no free 10.x.y.0/24 subnet".into()))?;
-        let mut net = NetnsNet {
-            names,
-            subnet,
-            use_iptables: true,
-            blackholes: Mutex::new(Vec::new()),
-        };
-        match net.create() {
-            Ok(()) => Ok(net),
-            Err(e) => {
+        // Two runs setting up at the same instant could pick the same subnet: after creating,
+        // check that no other interface holds an address in ours, and move on if one does.
+        let mut avoid: Vec<(u32, u32)> = Vec::new();
+        for _attempt in 0..5 {
+            let mut used = used_prefixes();
+            used.extend(avoid.iter().copied());
+            let subnet = choose_subnet(prefix, &used)
+                .ok_or_else(|| ClusterError::Net("no free 10.x.y.0/24 subnet".into()))?;
+            let mut net = NetnsNet {
+                names: NetnsNames::new(prefix, nodes),
+                subnet,
+                use_iptables: true,
+                blackholes: Mutex::new(Vec::new()),
+            };
+            if let Err(e) = net.create() {
                 let _ = net.teardown();
-                Err(e)
+                return Err(e);
             }
+            let ours = (
+                u32::from(Ipv4Addr::new(subnet[0], subnet[1], subnet[2], 0)),
+                24,
+            );
+            if !other_interface_in(ours, &net.names.host_link) {
+                return Ok(net);
+            }
+            tracing::warn!("subnet {ours:?} also claimed by another interface; choosing again");
+            let _ = net.teardown();
+            avoid.push(ours);
         }
+        Err(ClusterError::Net(
+            "could not find an uncontested 10.x.y.0/24 subnet in 5 attempts".into(),
+        ))
     }
 
     fn create(&mut self) -> Result<(), ClusterError> {
