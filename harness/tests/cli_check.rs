@@ -77,12 +77,17 @@ impl Run {
 }
 
 fn check(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
+    check_stdin(args, "")
+}
+
+fn check_stdin(args: &[&dyn AsRef<std::ffi::OsStr>], stdin: &str) -> Run {
     let mut cmd = Command::cargo_bin("harness").expect("harness binary");
     cmd.arg("check");
     for a in args {
         cmd.arg(a);
     }
     cmd.timeout(std::time::Duration::from_secs(60));
+    cmd.write_stdin(stdin.to_string());
     let out = cmd.output().expect("run harness");
     Run {
         code: out.status.code().unwrap_or(-1),
@@ -200,6 +205,11 @@ fn bad_input_exits_254_naming_file_and_line() {
     let v = r.verdict();
     assert_eq!(v["files"].as_array().unwrap().len(), 1);
     assert_eq!(v["errors"], 1);
+    assert_eq!(
+        v["valid"],
+        Value::String("unknown".into()),
+        "a file not checked is not valid"
+    );
 
     let r = check(&[&f.path("missing.jsonl")]);
     assert_eq!(r.code, 254, "{}", r.stderr);
@@ -321,4 +331,16 @@ fn budgets_are_parsed_and_bad_ones_rejected() {
     assert_eq!(r.code, 254, "{}", r.stderr);
     let r = check(&[&p, &"--timeout", &"-1"]);
     assert_eq!(r.code, 254, "{}", r.stderr);
+}
+
+#[test]
+fn dash_reads_standard_input() {
+    let r = check_stdin(&[&"-"], ETCD_LOG);
+    assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    assert_eq!(r.verdict()["files"][0]["ops"], 3);
+    let r = check_stdin(&[&"-"], INVALID_EDN);
+    assert_eq!(r.code, 1, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    let r = check_stdin(&[&"-"], "{:type :ok");
+    assert_eq!(r.code, 254, "{}", r.stderr);
+    assert!(r.stderr.contains("<stdin>:1:"), "{}", r.stderr);
 }

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// History files (JSONL, Jepsen EDN, Porcupine etcd log or kv log; detected by content).
+    /// History files (JSONL, Jepsen EDN, Porcupine etcd log or kv log; detected by content);
+    /// `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Model: register, cas-register, kv, mutex, fifo-queue, set. Default: cas-register for
@@ -146,6 +147,30 @@ struct FileResult {
     warnings: Vec<String>,
 }
 
+/// Read a history file, or standard input for `-`.
+fn read_input(path: &Path, fmt: Option<Format>) -> Result<ReadOutcome, format::FormatError> {
+    if path != Path::new("-") {
+        return format::read_file(path, fmt);
+    }
+    let mut text = String::new();
+    let read = io::Read::read_to_string(&mut io::stdin(), &mut text);
+    let result = match read {
+        Ok(_) => format::read_str(&text, fmt),
+        Err(e) => Err(format::FormatError {
+            kind: format::FormatErrorKind::Io,
+            file: None,
+            line: None,
+            column: None,
+            format: fmt,
+            message: format!("cannot read standard input: {e}"),
+        }),
+    };
+    result.map_err(|mut e| {
+        e.file = Some("<stdin>".to_string());
+        e
+    })
+}
+
 /// Milliseconds rounded to microseconds, for readable JSON.
 fn ms(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
@@ -188,7 +213,7 @@ fn check_one(
         history,
         format,
         warnings,
-    } = format::read_file(path, args.format).map_err(|e| bad(e.to_string()))?;
+    } = read_input(path, args.format).map_err(|e| bad(e.to_string()))?;
     let read_ms = ms(start.elapsed().as_secs_f64() * 1e3);
     let model =
         match args.model.or_else(|| infer_model(&history, format)) {
@@ -355,7 +380,7 @@ fn convert(args: &CheckArgs) -> Result<Outcome, HarnessError> {
     let mut converted = Vec::new();
     let mut first_error: Option<HarnessError> = None;
     for path in &args.files {
-        let outcome = match format::read_file(path, args.format) {
+        let outcome = match read_input(path, args.format) {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("harness: error: {e}");
@@ -441,7 +466,11 @@ pub fn run(args: CheckArgs) -> Result<Outcome, HarnessError> {
             }
         }
     }
-    let valid = Validity::all(results.iter().map(|r| r.valid));
+    // A file that could not be checked makes the whole answer at best unknown.
+    let mut valid = Validity::all(results.iter().map(|r| r.valid));
+    if first_error.is_some() {
+        valid = valid.and(Validity::Unknown);
+    }
     if let Some(path) = &args.json_out {
         let full: Vec<Value> = results
             .iter()
