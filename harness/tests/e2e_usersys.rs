@@ -80,6 +80,17 @@ fn assert_no_leftovers(store: &Path) {
 
 #[test]
 fn the_worked_example_passes_a_partition_test() {
+    example_passes_a_partition_test("netns");
+}
+
+/// `peer_args` give each node one address per peer, so the user-space proxy backend can cut
+/// links too.
+#[test]
+fn the_worked_example_passes_a_partition_test_behind_proxies() {
+    example_passes_a_partition_test("proxy");
+}
+
+fn example_passes_a_partition_test(net: &str) {
     let _g = serial();
     let store = tempfile::tempdir().expect("temp store");
     let s = store.path().to_string_lossy().into_owned();
@@ -99,6 +110,8 @@ fn the_worked_example_passes_a_partition_test() {
         "2",
         "--nodes",
         "3",
+        "--net",
+        net,
         "--store",
         &s,
         "--seed",
