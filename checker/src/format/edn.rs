@@ -65,13 +65,10 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Line and column (1-based, in characters) of the cursor.
+    /// Line and column (1-based; the column counts bytes, so that it is O(1) even on a
+    /// history written as one very long line) of the cursor.
     pub fn position(&self) -> (u64, u64) {
-        let col = self
-            .text
-            .get(self.line_start..self.pos)
-            .map_or(0, |s| s.chars().count());
-        (self.line, col as u64 + 1)
+        (self.line, (self.pos - self.line_start) as u64 + 1)
     }
 
     fn err<T>(&self, message: impl Into<String>) -> PResult<T> {
