@@ -585,6 +585,20 @@ impl Cluster {
         }
     }
 
+    /// Adds a one-way delay to every node-to-node link (proxy backend only: this kernel has no
+    /// netem, so the netns backend answers `Unsupported`). `Duration::ZERO` removes it.
+    pub fn set_link_delay(&self, delay: Duration) -> Result<(), ClusterError> {
+        match &self.net {
+            Net::Proxy(px) => {
+                px.set_delay(delay);
+                Ok(())
+            }
+            Net::Netns(_) => Err(ClusterError::Unsupported(
+                "link delay needs --net proxy (tc netem is missing from this kernel)".into(),
+            )),
+        }
+    }
+
     /// Removes every partition.
     pub async fn heal(&self) -> Result<(), ClusterError> {
         match &self.net {

@@ -39,6 +39,8 @@ pub struct ProxyNet {
     links: BTreeMap<(u64, u64), Link>,
     /// Node name → id.
     ids: BTreeMap<String, u64>,
+    /// One-way delay added to every byte every link carries (zero: none).
+    delay: watch::Sender<Duration>,
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; a node binds it right after).
@@ -52,6 +54,7 @@ impl ProxyNet {
     /// Must be called inside a tokio runtime.
     pub async fn setup(nodes: &[(u64, String, SocketAddr)]) -> Result<ProxyNet, ClusterError> {
         let mut links = BTreeMap::new();
+        let (delay, delay_rx) = watch::channel(Duration::ZERO);
         for (from, _, _) in nodes {
             for (to, _, target) in nodes {
                 if from == to {
@@ -62,7 +65,8 @@ impl ProxyNet {
                     .map_err(|e| ClusterError::Net(format!("proxy n{from}->n{to}: bind: {e}")))?;
                 let addr = listener.local_addr()?;
                 let (tx, rx) = watch::channel(LinkState::Open);
-                let accept_task = tokio::spawn(accept_loop(listener, *target, rx));
+                let accept_task =
+                    tokio::spawn(accept_loop(listener, *target, rx, delay_rx.clone()));
                 links.insert(
                     (*from, *to),
                     Link {
@@ -77,7 +81,7 @@ impl ProxyNet {
             .iter()
             .map(|(id, name, _)| (name.clone(), *id))
             .collect();
-        Ok(ProxyNet { links, ids })
+        Ok(ProxyNet { links, ids, delay })
     }
 
     /// The proxy address node `from` must use to reach node `to`.
@@ -122,6 +126,18 @@ impl ProxyNet {
         Ok(())
     }
 
+    /// Sets the one-way delay every link adds (to bytes read from now on, on existing
+    /// connections too); `Duration::ZERO` removes it. The netns backend has no equivalent:
+    /// this kernel lacks netem.
+    pub fn set_delay(&self, d: Duration) {
+        self.delay.send_replace(d);
+    }
+
+    /// The current one-way delay.
+    pub fn delay(&self) -> Duration {
+        *self.delay.borrow()
+    }
+
     /// Opens every link.
     pub fn heal(&self) {
         // An empty grudge names no node, so this cannot fail.
@@ -152,7 +168,12 @@ impl Drop for ProxyNet {
     }
 }
 
-async fn accept_loop(listener: TcpListener, target: SocketAddr, state: watch::Receiver<LinkState>) {
+async fn accept_loop(
+    listener: TcpListener,
+    target: SocketAddr,
+    state: watch::Receiver<LinkState>,
+    delay: watch::Receiver<Duration>,
+) {
     loop {
         let Ok((inbound, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -168,11 +189,16 @@ async fn accept_loop(listener: TcpListener, target: SocketAddr, state: watch::Re
             }
             LinkState::Closed => return,
         }
-        tokio::spawn(pipe(inbound, target, state.clone()));
+        tokio::spawn(pipe(inbound, target, state.clone(), delay.clone()));
     }
 }
 
-async fn pipe(mut inbound: TcpStream, target: SocketAddr, mut state: watch::Receiver<LinkState>) {
+async fn pipe(
+    mut inbound: TcpStream,
+    target: SocketAddr,
+    mut state: watch::Receiver<LinkState>,
+    delay: watch::Receiver<Duration>,
+) {
     let connect = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(target)).await;
     let Ok(Ok(mut outbound)) = connect else {
         reset_on_close(&inbound);
@@ -180,16 +206,59 @@ async fn pipe(mut inbound: TcpStream, target: SocketAddr, mut state: watch::Rece
     };
     let _ = inbound.set_nodelay(true);
     let _ = outbound.set_nodelay(true);
-    let cut = async {
-        let _ = state.wait_for(|s| *s != LinkState::Open).await;
-    };
-    tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-        _ = cut => {
-            reset_on_close(&inbound);
-            reset_on_close(&outbound);
+    let was_cut = {
+        let (mut ir, mut iw) = inbound.split();
+        let (mut or, mut ow) = outbound.split();
+        let both = async {
+            tokio::join!(
+                relay(&mut ir, &mut ow, delay.clone()),
+                relay(&mut or, &mut iw, delay.clone())
+            )
+        };
+        tokio::select! {
+            _ = both => false,
+            _ = state.wait_for(|s| *s != LinkState::Open) => true,
         }
+    };
+    if was_cut {
+        reset_on_close(&inbound);
+        reset_on_close(&outbound);
     }
+}
+
+/// Copies `r` to `w` until EOF, each chunk held back by the delay in force when it was read;
+/// then half-closes `w`.
+async fn relay<R, W>(r: &mut R, w: &mut W, delay: watch::Receiver<Duration>)
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let reader = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match r.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let due = tokio::time::Instant::now() + *delay.borrow();
+                    if tx.send((due, buf[..n].to_vec())).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let writer = async {
+        while let Some((due, data)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if w.write_all(&data).await.is_err() {
+                return;
+            }
+        }
+        let _ = w.shutdown().await;
+    };
+    tokio::join!(reader, writer);
 }
 
 /// Makes closing `s` send a RST (SO_LINGER with a zero timeout), so the other side sees the
@@ -255,6 +324,27 @@ mod tests {
         assert!(px.cut_links().is_empty());
         let mut s3 = TcpStream::connect(l12).await.unwrap();
         assert!(roundtrip(&mut s3).await, "healed link carries bytes again");
+
+        // Delay: both directions of an existing connection slow down, and recover.
+        let t = std::time::Instant::now();
+        assert!(roundtrip(&mut s3).await);
+        let fast = t.elapsed();
+        px.set_delay(Duration::from_millis(150));
+        let t = std::time::Instant::now();
+        // 150 ms each way through the proxy (the echo reply comes back through it too).
+        let mut buf = [0u8; 4];
+        s3.write_all(b"ping").await.unwrap();
+        tokio::time::timeout(Duration::from_secs(3), s3.read_exact(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let slow = t.elapsed();
+        assert!(slow >= Duration::from_millis(300), "delayed: {slow:?}");
+        assert!(fast < Duration::from_millis(100), "undelayed: {fast:?}");
+        px.set_delay(Duration::ZERO);
+        let t = std::time::Instant::now();
+        assert!(roundtrip(&mut s3).await);
+        assert!(t.elapsed() < Duration::from_millis(100), "delay removed");
 
         let unknown: Grudge = [("n7".to_string(), Default::default())]
             .into_iter()
