@@ -287,6 +287,29 @@ fn main() {
             }
         }
     }
+    if want("cx") {
+        // The counterexamples of c50-bad's keys "0" and "9" (the ones Porcupine cannot decide).
+        let h = read_file(&root.join("kv/c50-bad.txt"), None)
+            .expect("kv file")
+            .history;
+        let opts = LinearOptions {
+            all_keys: true,
+            threads: 2,
+            minimize_budget: Duration::from_secs(30),
+            ..LinearOptions::default()
+        };
+        let r = check(&h, ModelKind::Kv, &opts).expect("check");
+        for k in r
+            .keys
+            .iter()
+            .filter(|k| k.key == json!("0") || k.key == json!("9"))
+        {
+            println!("key {} {}:", k.key, k.valid);
+            if let Some(cx) = &k.counterexample {
+                println!("{}", checker::linear::render_counterexample_text(cx));
+            }
+        }
+    }
     if want("big") {
         let t = Instant::now();
         let h = generate(1_000_000, 1000, 20, 7);

@@ -1,6 +1,6 @@
-//! Counterexamples for a non-linearizable key: a minimal sub-history (ddmin-style: drop
-//! chunks of calls, then single calls, while what remains is still not linearizable, within
-//! a time budget), the longest linearizable prefix of it, the model states reachable after
+//! Counterexamples for a non-linearizable key: a small witness sub-history (the shortest
+//! non-linearizable prefix, then read-only ops dropped ddmin-style while what remains is
+//! still not linearizable, within a time budget; see [`minimize`] for why only these), the longest linearizable prefix of it, the model states reachable after
 //! that prefix, and the ops that could not be linearized next with the reason. Serialized as
 //! the JSON of the shared contract; [`render_counterexample_text`] prints it for people.
 
@@ -37,28 +37,84 @@ fn invalid<S: Spec>(
     }
 }
 
-/// Shrink `subset` (known not linearizable) while it stays so. Returns it and whether the
-/// 1-minimality loop finished (no single op can be dropped).
+/// The ops invoked by history position `t`, with those still running at `t` turned into
+/// open (info-like) ops: the prefix of the history up to `t`.
+fn prefix_ops(part_ops: &[model::PartOp], t: usize) -> (Vec<model::PartOp>, Vec<u32>) {
+    let mut ops = part_ops.to_vec();
+    let mut subset = Vec::new();
+    for (i, op) in ops.iter_mut().enumerate() {
+        if op.invoke > t {
+            continue;
+        }
+        if op.complete.is_none_or(|c| c > t) {
+            op.required = false;
+            op.complete = None;
+        }
+        subset.push(i as u32);
+    }
+    (ops, subset)
+}
+
+/// Shrink a non-linearizable partition to a smaller witness, using only reductions that
+/// cannot create a violation the full history does not have (so the witness proves the
+/// key is not linearizable):
+/// 1. the shortest non-linearizable prefix of the history (binary search over completion
+///    times; ops still running at the cut stay open, as if they timed out);
+/// 2. then drop read-only ops (reads, failed cas), in chunks then one by one, while the
+///    rest stays non-linearizable: removing a read never breaks a linearization.
+///
+/// (Dropping writes is not sound: a read of a dropped write alone is "not linearizable".)
+/// Returns the ops table to use (with the cut applied), the kept ops, and whether both
+/// steps finished (the witness is 1-minimal for read removal).
 fn minimize<S: Spec>(
     part_ops: &[model::PartOp],
     spec: &mut S,
-    mut subset: Vec<u32>,
     deadline: Instant,
     mem: usize,
-) -> (Vec<u32>, bool) {
+) -> (Vec<model::PartOp>, Vec<u32>, bool) {
+    let mut cuts: Vec<usize> = part_ops
+        .iter()
+        .filter(|o| o.required)
+        .filter_map(|o| o.complete)
+        .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut finished = true;
+    let (mut lo, mut hi) = (0usize, cuts.len().saturating_sub(1));
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let (ops, subset) = prefix_ops(part_ops, cuts[mid]);
+        match invalid(&ops, spec, &subset, deadline, mem) {
+            Some(true) => hi = mid,
+            Some(false) => lo = mid + 1,
+            None => {
+                finished = false;
+                break;
+            }
+        }
+    }
+    let (ops, mut subset) = match cuts.get(hi) {
+        Some(&t) => prefix_ops(part_ops, t),
+        None => (part_ops.to_vec(), (0..part_ops.len() as u32).collect()),
+    };
+    if !finished {
+        return (ops, subset, false);
+    }
     let mut chunk = (subset.len() / 2).max(1);
     loop {
         let mut removed = false;
         let mut i = 0;
         while i < subset.len() {
             if Instant::now() >= deadline {
-                return (subset, false);
+                return (ops, subset, false);
             }
             let end = (i + chunk).min(subset.len());
+            if !subset[i..end].iter().all(|&o| spec.read_only(o)) {
+                i += chunk;
+                continue;
+            }
             let candidate: Vec<u32> = subset[..i].iter().chain(&subset[end..]).copied().collect();
-            if !candidate.is_empty()
-                && invalid(part_ops, spec, &candidate, deadline, mem) == Some(true)
-            {
+            if invalid(&ops, spec, &candidate, deadline, mem) == Some(true) {
                 subset = candidate;
                 removed = true;
             } else {
@@ -67,7 +123,7 @@ fn minimize<S: Spec>(
         }
         if chunk == 1 {
             if !removed {
-                return (subset, true);
+                return (ops, subset, true);
             }
         } else {
             chunk = (chunk / 2).max(1);
@@ -105,8 +161,8 @@ fn build_with<S: Spec>(
     deadline: Instant,
     mem: usize,
 ) -> Value {
-    let all: Vec<u32> = (0..part_ops.len() as u32).collect();
-    let (subset, minimal) = minimize(part_ops, spec, all, deadline, mem);
+    let (cut_ops, subset, minimal) = minimize(part_ops, spec, deadline, mem);
+    let part_ops = &cut_ops[..];
     // Re-run the search on the kept ops to find its longest prefix and states.
     let mut s = Search::new(part_ops, Some(&subset), spec);
     // Bounded: a sub-history that did not shrink can be as hard as the key itself; the
