@@ -172,7 +172,12 @@ pub fn render_run(dir: &Path) -> Result<ReportSummary, ReportError> {
                 message: e.clone(),
             });
         }
-        plot_parts.push((kind.stem(), kind.title(), svg_res, png_err));
+        plot_parts.push(page::PlotPart {
+            stem: kind.stem(),
+            title: kind.title(),
+            svg: svg_res,
+            png_error: png_err,
+        });
     }
 
     // Timeline and counterexamples.

@@ -22,6 +22,17 @@ pub const FAULT_ROWS: usize = 500;
 /// Entries listed per node directory.
 pub const NODE_FILES: usize = 50;
 
+/// One plot as the page shows it.
+pub struct PlotPart {
+    /// File stem: `latency-raw`, ...
+    pub stem: &'static str,
+    pub title: &'static str,
+    /// Inline SVG, or the error that prevented it.
+    pub svg: Result<String, String>,
+    /// Why the PNG could not be written, if it could not.
+    pub png_error: Option<String>,
+}
+
 /// Everything the page shows.
 pub struct PageInput<'a> {
     pub dir: &'a Path,
@@ -30,13 +41,7 @@ pub struct PageInput<'a> {
     pub test: Option<&'a Value>,
     pub run: &'a RunData,
     pub faults: &'a [FaultInterval],
-    /// (file stem, inline SVG or the error that prevented it, PNG error if any).
-    pub plots: Vec<(
-        &'static str,
-        &'static str,
-        Result<String, String>,
-        Option<String>,
-    )>,
+    pub plots: Vec<PlotPart>,
     pub timeline: &'a Timeline,
     /// Rendered counterexample fragments.
     pub counterexamples: Vec<String>,
@@ -189,9 +194,9 @@ pub fn render(p: &PageInput<'_>) -> String {
         }
     }
     files(&mut h, p);
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<script>{}</script></body></html>\n",
+        "<script>{}</script></body></html>",
         super::timeline::ZOOM_JS
     );
     h
@@ -445,7 +450,13 @@ fn fault_table(h: &mut String, p: &PageInput<'_>) {
 
 fn plots(h: &mut String, p: &PageInput<'_>) {
     h.push_str("<h2 id=\"plots\">Plots</h2>");
-    for (stem, title, svg, png_err) in &p.plots {
+    for PlotPart {
+        stem,
+        title,
+        svg,
+        png_error: png_err,
+    } in &p.plots
+    {
         let _ = write!(h, "<h3>{}</h3><div class=\"plot\">", html(title));
         match svg {
             Ok(s) => h.push_str(s),
