@@ -71,7 +71,7 @@ fn apply(st: &St, c: &OCall) -> Option<St> {
             if fail {
                 (*v != a).then(|| st.clone())
             } else if ok {
-                (*v == a).then(|| St::Reg(b))
+                (*v == a).then_some(St::Reg(b))
             } else {
                 Some(if *v == a { St::Reg(b) } else { st.clone() })
             }

@@ -127,6 +127,13 @@ struct Task {
     search: Search,
 }
 
+impl Task {
+    /// Memory held by the search and the model's memo tables.
+    fn bytes(&self) -> usize {
+        self.search.bytes() + crate::with_spec!(&self.part.spec, s => crate::model::Spec::bytes(s))
+    }
+}
+
 struct Shared<'a> {
     queue: Mutex<VecDeque<Task>>,
     done: Mutex<Vec<(Task, KeyOutcome)>>,
@@ -138,8 +145,9 @@ struct Shared<'a> {
 
 impl Shared<'_> {
     fn finish(&self, mut task: Task, outcome: KeyOutcome) {
-        let held = task.search.bytes();
+        let held = task.bytes();
         task.search.free_cache();
+        crate::with_spec!(&mut task.part.spec, s => crate::model::Spec::release_memo(s));
         self.mem_used.fetch_sub(held, Ordering::Relaxed);
         if matches!(outcome, KeyOutcome::Invalid) && !self.opts.all_keys {
             self.cancel.store(true, Ordering::Relaxed);
@@ -171,12 +179,12 @@ impl Shared<'_> {
                     continue;
                 }
             }
-            let before = task.search.bytes();
+            let before = task.bytes();
             let others = self.mem_used.load(Ordering::Relaxed).saturating_sub(before);
             let allow = self.opts.memory_limit_bytes.saturating_sub(others);
             let status =
                 crate::with_spec!(&mut task.part.spec, s => task.search.run(s, SLICE_STEPS, allow));
-            let after = task.search.bytes();
+            let after = task.bytes();
             if after >= before {
                 self.mem_used.fetch_add(after - before, Ordering::Relaxed);
             } else {
@@ -243,7 +251,7 @@ pub fn check(
         n => n,
     }
     .clamp(1, nparts.max(1));
-    let initial: usize = tasks.iter().map(|t| t.search.bytes()).sum();
+    let initial: usize = tasks.iter().map(Task::bytes).sum();
     let shared = Shared {
         queue: Mutex::new(tasks.into_iter().collect()),
         done: Mutex::new(Vec::with_capacity(nparts)),

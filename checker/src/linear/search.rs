@@ -370,7 +370,9 @@ impl Search {
             if self.steps >= limit {
                 return Status::Paused;
             }
-            if self.steps & 255 == 0 && self.bytes() + self.cache.next_growth_bytes() > mem_allow {
+            if self.steps & 255 == 0
+                && self.bytes() + spec.bytes() + self.cache.next_growth_bytes() > mem_allow
+            {
                 return Status::OutOfMemory;
             }
             if self.need_prescan {

@@ -10,7 +10,7 @@
 //! memoization, never the verdict, since gets compare contents.
 
 use super::intern::Interner;
-use super::{Compiled, OpInput, Spec};
+use super::{OpInput, Spec};
 use ahash::AHashMap;
 use serde_json::Value;
 
@@ -148,12 +148,6 @@ impl KvSpec {
     }
 }
 
-impl Compiled for KvSpec {
-    fn len(&self) -> usize {
-        self.ops.len()
-    }
-}
-
 impl Spec for KvSpec {
     fn init(&mut self) -> u32 {
         0
@@ -197,6 +191,21 @@ impl Spec for KvSpec {
             KvOp::Get(v) => self.is_prefix(state, v),
             _ => true,
         }
+    }
+
+    fn bytes(&self) -> usize {
+        // Hash map entries: key + value + control byte, rounded up.
+        self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.children.capacity() * 16
+            + self.prefix_of.capacity() * 16
+            + self.strings.len() * 48
+    }
+
+    fn release_memo(&mut self) {
+        self.nodes.truncate(1);
+        self.nodes.shrink_to_fit();
+        self.children = AHashMap::new();
+        self.prefix_of = AHashMap::new();
     }
 
     fn render_state(&self, state: u32) -> String {

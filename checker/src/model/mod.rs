@@ -48,15 +48,18 @@ pub trait Spec: Send {
     fn viable(&mut self, _state: u32, _op: u32) -> bool {
         true
     }
+    /// Bytes of memory this spec holds (its interned states and memo tables), for the
+    /// search's memory budget.
+    fn bytes(&self) -> usize {
+        0
+    }
+    /// Drop memo tables and states created by searches (after a verdict); state ids from
+    /// before are invalid afterwards, the ops stay usable by a new search.
+    fn release_memo(&mut self) {}
     /// A person-readable text of a state.
     fn render_state(&self, state: u32) -> String;
     /// Why `op` cannot be applied in `state` (or that it can but leads nowhere).
     fn explain(&mut self, state: u32, op: u32) -> String;
-}
-
-/// Number of compiled operations.
-pub trait Compiled {
-    fn len(&self) -> usize;
 }
 
 /// One operation as a model sees it: function, argument, result and outcome, with
@@ -320,5 +323,213 @@ impl FromStr for ModelKind {
                     names.join(", ")
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Op, Process};
+    use serde_json::json;
+
+    fn call(p: u64, f: &str, input: Value, outcome: OpType, output: Value) -> Vec<Op> {
+        vec![
+            Op::new(0, 0, OpType::Invoke, Process::Client(p), f, input),
+            Op::new(0, 0, outcome, Process::Client(p), f, output),
+        ]
+    }
+
+    /// A sequential history of the given calls (index/time/line set from position).
+    fn hist(calls: Vec<Vec<Op>>) -> History {
+        let mut ops: Vec<Op> = calls.into_iter().flatten().collect();
+        for (i, op) in ops.iter_mut().enumerate() {
+            op.index = i as u64;
+            op.time = i as i64;
+            op.line = Some(i as u64 + 1);
+        }
+        History::new(ops)
+    }
+
+    fn compiled(kind: ModelKind, h: &History) -> Vec<Partition> {
+        compile(kind, h, &h.pair().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn cas_register_semantics() {
+        let h = hist(vec![
+            call(0, "write", json!(1), OpType::Ok, json!(1)),
+            call(0, "cas", json!([1, 2]), OpType::Ok, json!([1, 2])),
+            call(0, "cas", json!([1, 3]), OpType::Fail, json!([1, 3])),
+            call(0, "cas", json!([2, 4]), OpType::Info, Value::Null),
+            call(0, "read", Value::Null, OpType::Ok, json!(2)),
+            call(0, "read", Value::Null, OpType::Fail, Value::Null),
+            call(0, "write", json!(9), OpType::Fail, Value::Null),
+        ]);
+        let mut parts = compiled(ModelKind::CasRegister, &h);
+        assert_eq!(parts.len(), 1);
+        let p = &mut parts[0];
+        // The failed read and write are dropped; the failed cas stays as a constraint.
+        assert_eq!(p.ops.len(), 5);
+        assert_eq!(p.calls, 7);
+        assert_eq!(
+            p.ops.iter().map(|o| o.required).collect::<Vec<_>>(),
+            vec![true, true, true, false, true]
+        );
+        let AnySpec::Register(s) = &mut p.spec else {
+            panic!("register spec")
+        };
+        let nil = s.init();
+        let one = s.step(nil, 0).unwrap();
+        assert_eq!(s.step(nil, 1), None, "ok cas needs the value to equal from");
+        let two = s.step(one, 1).unwrap();
+        assert_eq!(s.render_state(two), "2");
+        assert_eq!(
+            s.step(one, 2),
+            None,
+            "a failed cas means the value differed"
+        );
+        assert_eq!(s.step(two, 2), Some(two));
+        assert!(s.read_only(2) && s.read_only(4) && !s.read_only(0));
+        assert_eq!(
+            s.step(one, 3),
+            Some(one),
+            "an unknown cas that does not match is a no-op"
+        );
+        assert_ne!(s.step(two, 3), Some(two));
+        assert_eq!(s.step(two, 4), Some(two));
+        assert_eq!(s.explain(one, 4), "read 2 but register is 1");
+    }
+
+    #[test]
+    fn register_rejects_cas_and_malformed_cas_names_the_line() {
+        let h = hist(vec![call(
+            0,
+            "cas",
+            json!([1, 2]),
+            OpType::Ok,
+            json!([1, 2]),
+        )]);
+        let e = compile(ModelKind::Register, &h, &h.pair().unwrap()).unwrap_err();
+        assert_eq!(e.line, Some(2));
+        let h = hist(vec![
+            call(0, "write", json!(1), OpType::Ok, json!(1)),
+            call(0, "cas", json!(5), OpType::Ok, json!(5)),
+        ]);
+        let e = compile(ModelKind::CasRegister, &h, &h.pair().unwrap()).unwrap_err();
+        assert_eq!(e.line, Some(4));
+        assert!(
+            e.message.contains("line 4") && e.message.contains("[from to]"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn keys_come_from_the_key_field_or_independent_tuples() {
+        let mut ops = hist(vec![
+            call(0, "write", json!(1), OpType::Ok, json!(1)),
+            call(1, "write", json!(2), OpType::Ok, json!(2)),
+        ]);
+        ops.ops[0].key = Some(json!("a"));
+        ops.ops[2].key = Some(json!("b"));
+        let parts = compiled(ModelKind::Register, &ops);
+        assert_eq!(
+            parts.iter().map(|p| p.key.clone()).collect::<Vec<_>>(),
+            vec![json!("a"), json!("b")]
+        );
+        let tuples = hist(vec![
+            call(0, "write", json!([7, 1]), OpType::Ok, json!([7, 1])),
+            call(0, "cas", json!([8, [1, 2]]), OpType::Ok, json!([8, [1, 2]])),
+            call(0, "read", json!([7, null]), OpType::Ok, json!([7, 1])),
+        ]);
+        let mut parts = compiled(ModelKind::CasRegister, &tuples);
+        assert_eq!(
+            parts.iter().map(|p| p.key.clone()).collect::<Vec<_>>(),
+            vec![json!(7), json!(8)]
+        );
+        let AnySpec::Register(s) = &mut parts[0].spec else {
+            panic!()
+        };
+        let one = s.step(0, 0).unwrap();
+        assert_eq!(
+            s.step(one, 1),
+            Some(one),
+            "the read sees the tuple's value, 1"
+        );
+        // Plain cas pairs without tuples are one unkeyed register.
+        let plain = hist(vec![call(
+            0,
+            "cas",
+            json!([1, 2]),
+            OpType::Fail,
+            json!([1, 2]),
+        )]);
+        let parts = compiled(ModelKind::CasRegister, &plain);
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].key, Value::Null);
+    }
+
+    #[test]
+    fn mutex_queue_and_set_semantics() {
+        let h = hist(vec![
+            call(0, "acquire", Value::Null, OpType::Ok, Value::Null),
+            call(0, "release", Value::Null, OpType::Ok, Value::Null),
+            call(0, "acquire", Value::Null, OpType::Fail, Value::Null),
+        ]);
+        let mut parts = compiled(ModelKind::Mutex, &h);
+        assert_eq!(parts[0].ops.len(), 2, "a failed acquire did not happen");
+        let AnySpec::Mutex(m) = &mut parts[0].spec else {
+            panic!()
+        };
+        assert_eq!(m.step(0, 1), None);
+        assert_eq!(m.step(1, 0), None);
+        let held = m.step(0, 0).unwrap();
+        assert_eq!(m.step(held, 1), Some(0));
+
+        let h = hist(vec![
+            call(0, "enqueue", json!(1), OpType::Ok, json!(1)),
+            call(0, "enqueue", json!(2), OpType::Ok, json!(2)),
+            call(0, "dequeue", Value::Null, OpType::Ok, json!(1)),
+            call(0, "dequeue", Value::Null, OpType::Ok, Value::Null),
+            call(0, "dequeue", Value::Null, OpType::Info, Value::Null),
+        ]);
+        let mut parts = compiled(ModelKind::FifoQueue, &h);
+        let AnySpec::Queue(q) = &mut parts[0].spec else {
+            panic!()
+        };
+        let s1 = q.step(0, 0).unwrap();
+        let s12 = q.step(s1, 1).unwrap();
+        assert_eq!(q.render_state(s12), "[1 2]");
+        let s2 = q.step(s12, 2).unwrap();
+        assert_eq!(q.step(s2, 2), None, "head is 2 now");
+        assert_eq!(q.step(s2, 3), None, "nil dequeue needs an empty queue");
+        assert_eq!(q.step(0, 3), Some(0));
+        let popped = q.step(s12, 4).unwrap();
+        assert_eq!(
+            q.render_state(popped),
+            "[2]",
+            "unknown dequeue pops the head"
+        );
+
+        let h = hist(vec![
+            call(0, "add", json!(1), OpType::Ok, json!(1)),
+            call(0, "add", json!(2), OpType::Ok, json!(2)),
+            call(0, "read", Value::Null, OpType::Ok, json!([2, 1])),
+            call(0, "read", Value::Null, OpType::Ok, json!([1])),
+        ]);
+        let mut parts = compiled(ModelKind::Set, &h);
+        let AnySpec::Set(st) = &mut parts[0].spec else {
+            panic!()
+        };
+        let a = st.step(0, 0).unwrap();
+        let ab = st.step(a, 1).unwrap();
+        assert_eq!(
+            st.step(ab, 2),
+            Some(ab),
+            "order of a read set does not matter"
+        );
+        assert_eq!(st.step(ab, 3), None);
+        assert!(st.viable(a, 2) && !st.viable(ab, 3), "sets only grow");
+        assert_eq!(st.render_state(ab), "#{1 2}");
     }
 }

@@ -1,7 +1,7 @@
 //! The mutex (lock) model: `acquire` needs the lock free and takes it, `release` needs it
 //! held and frees it. State 0 = free, 1 = held. Failed operations did not happen.
 
-use super::{Compiled, OpInput, Spec};
+use super::{OpInput, Spec};
 
 #[derive(Debug, Clone, Copy)]
 enum MutexOp {
@@ -31,12 +31,6 @@ impl MutexSpec {
         };
         self.ops.push(m);
         Ok(Some(()))
-    }
-}
-
-impl Compiled for MutexSpec {
-    fn len(&self) -> usize {
-        self.ops.len()
     }
 }
 

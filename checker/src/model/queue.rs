@@ -3,7 +3,7 @@
 //! outcome removes the head if any. Queue contents are interned as `u32` states.
 
 use super::intern::{Interner, ValueTable};
-use super::{Compiled, OpInput, Spec};
+use super::{OpInput, Spec};
 use ahash::AHashMap;
 
 #[derive(Debug, Clone, Copy)]
@@ -91,12 +91,6 @@ impl QueueSpec {
     }
 }
 
-impl Compiled for QueueSpec {
-    fn len(&self) -> usize {
-        self.ops.len()
-    }
-}
-
 impl Spec for QueueSpec {
     fn init(&mut self) -> u32 {
         0
@@ -122,6 +116,14 @@ impl Spec for QueueSpec {
             QueueOp::Dequeue(v) => (1 << 40) | v as u64,
             QueueOp::DequeueAny => 2 << 40,
         }
+    }
+
+    fn bytes(&self) -> usize {
+        self.trans.capacity() * 20 + self.states.len() * 64
+    }
+
+    fn release_memo(&mut self) {
+        self.trans = AHashMap::new();
     }
 
     fn render_state(&self, state: u32) -> String {

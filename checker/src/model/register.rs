@@ -4,7 +4,7 @@
 //! no effect; info: becomes b only if the value equals a). Values are interned to `u32`.
 
 use super::intern::ValueTable;
-use super::{Compiled, OpInput, Spec};
+use super::{OpInput, Spec};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,12 +63,6 @@ impl RegisterSpec {
         };
         self.ops.push(reg);
         Result::Ok(Some(()))
-    }
-}
-
-impl Compiled for RegisterSpec {
-    fn len(&self) -> usize {
-        self.ops.len()
     }
 }
 

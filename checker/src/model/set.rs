@@ -3,7 +3,7 @@
 //! ids, interned as `u32` states.
 
 use super::intern::{Interner, ValueTable};
-use super::{Compiled, OpInput, Spec};
+use super::{OpInput, Spec};
 use ahash::AHashMap;
 use serde_json::Value;
 
@@ -68,12 +68,6 @@ impl SetSpec {
     }
 }
 
-impl Compiled for SetSpec {
-    fn len(&self) -> usize {
-        self.ops.len()
-    }
-}
-
 impl Spec for SetSpec {
     fn init(&mut self) -> u32 {
         0
@@ -121,6 +115,14 @@ impl Spec for SetSpec {
             }
             SetOp::Add(_) => true,
         }
+    }
+
+    fn bytes(&self) -> usize {
+        self.trans.capacity() * 16 + self.states.len() * 64
+    }
+
+    fn release_memo(&mut self) {
+        self.trans = AHashMap::new();
     }
 
     fn render_state(&self, state: u32) -> String {
