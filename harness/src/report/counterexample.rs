@@ -214,7 +214,7 @@ pub fn render(n: usize, key: &str, cx: &Value) -> String {
         h.push_str(r#"<g class="ticks">"#);
         let step = tick_step(span_ms, 8.0);
         let mut t = 0.0;
-        while t <= span_ms {
+        while t <= span_ms && t * scale + 60.0 <= AREA_W + 10.0 {
             let x = LABEL_W + t * scale;
             let _ = write!(
                 h,

@@ -91,6 +91,9 @@ pub struct RunData {
     pub last_ns: i64,
     /// Non-fatal problems: torn last line, malformed lines skipped, pairing anomalies.
     pub warnings: Vec<String>,
+    /// Every event's time equals its index: the source had no timestamps (Jepsen or
+    /// Porcupine histories converted by `harness check`), so times are positions.
+    pub untimed: bool,
 }
 
 impl RunData {
@@ -173,6 +176,7 @@ impl Builder {
             d: RunData {
                 first_ns: i64::MAX,
                 last_ns: i64::MIN,
+                untimed: true,
                 ..RunData::default()
             },
             spec,
@@ -229,6 +233,7 @@ impl Builder {
 
     fn push(&mut self, op: Op) {
         self.d.events += 1;
+        self.d.untimed &= op.time == op.index as i64;
         self.d.first_ns = self.d.first_ns.min(op.time);
         self.d.last_ns = self.d.last_ns.max(op.time);
         let p = match op.process {
@@ -347,6 +352,9 @@ impl Builder {
                 self.anomalies
             ));
         }
+        if self.d.events < 2 {
+            self.d.untimed = false;
+        }
         if self.d.events == 0 {
             self.d.first_ns = 0;
             self.d.last_ns = 0;
@@ -438,6 +446,7 @@ mod tests {
         assert!(d.calls[2].is_open());
         assert_eq!(d.nemesis.len(), 1);
         assert_eq!(d.span_ns(), 40);
+        assert!(!d.untimed);
         assert_eq!(d.details[&1].error.as_deref(), Some("timeout"));
         assert_eq!(d.details[&0].key.as_deref(), Some("k1"));
         assert!(

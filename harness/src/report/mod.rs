@@ -140,6 +140,13 @@ pub fn render_run(dir: &Path) -> Result<ReportSummary, ReportError> {
     let mut failures = Vec::new();
     let mut written = Vec::new();
     let mut warnings = run.warnings.clone();
+    if run.untimed {
+        warnings.push(
+            "this history has no timestamps (every event's time is its position): times and rates \
+             below count 1 ns per event"
+                .into(),
+        );
+    }
 
     // Plots: each PNG and SVG independently.
     let data = plots::PlotData::new(&run, &fault_iv);

@@ -22,13 +22,17 @@ const AXIS_H: f64 = 24.0;
 
 /// Seconds with a unit suited to the magnitude.
 pub fn fmt_ns(ns: i64) -> String {
-    let s = ns as f64 / 1e9;
+    let a = ns.unsigned_abs();
     if ns == 0 {
         "0 s".to_string()
-    } else if s.abs() >= 1.0 {
-        format!("{s:.3} s")
-    } else {
+    } else if a >= 1_000_000_000 {
+        format!("{:.3} s", ns as f64 / 1e9)
+    } else if a >= 1_000_000 {
         format!("{:.3} ms", ns as f64 / 1e6)
+    } else if a >= 1_000 {
+        format!("{:.3} µs", ns as f64 / 1e3)
+    } else {
+        format!("{ns} ns")
     }
 }
 
@@ -99,9 +103,9 @@ pub fn render(
         .max()
         .unwrap_or(t0);
     // Leave a little room on the right for calls that stay open.
-    let open_tail = ((t1 - t0) / 20).max(1_000_000);
+    let open_tail = ((t1 - t0) / 20).max(1);
     t1 += open_tail;
-    let span_ms = ((t1 - t0) as f64 / 1e6).max(1e-3);
+    let span_ms = ((t1 - t0) as f64 / 1e6).max(1e-6);
     let scale = AREA_W / span_ms; // px per ms
     let mut procs: Vec<u32> = calls.iter().map(|(_, c)| c.process).collect();
     procs.sort_unstable();
@@ -150,7 +154,7 @@ pub fn render(
     s.push_str(r#"<g class="ticks">"#);
     let step = tick_step(span_ms, 10.0);
     let mut t = 0.0;
-    while t <= span_ms {
+    while t <= span_ms && LABEL_W + t * scale + 60.0 <= width {
         let x = LABEL_W + t * scale;
         let _ = write!(
             s,
@@ -266,7 +270,9 @@ pub fn render(
 pub const ZOOM_JS: &str = r#"
 (function(){
   var LABEL=70, AREA=1100;
-  function fmt(ms){ if(ms===0) return '0 s'; return Math.abs(ms)>=1000 ? (ms/1000).toFixed(3)+' s' : ms.toFixed(3)+' ms'; }
+  function fmt(ms){ var a=Math.abs(ms); if(ms===0) return '0 s';
+    if(a>=1000) return (ms/1000).toFixed(3)+' s'; if(a>=1) return ms.toFixed(3)+' ms';
+    if(a>=0.001) return (ms*1000).toFixed(3)+' \u00b5s'; return Math.round(ms*1e6)+' ns'; }
   function step(span,n){ var raw=span/n, mag=Math.pow(10,Math.floor(Math.log10(raw))), m=raw/mag;
     return (m<=1?1:m<=2?2:m<=5?5:10)*mag; }
   function layout(svg, zoom){
@@ -281,7 +287,7 @@ pub const ZOOM_JS: &str = r#"
     var g=svg.querySelector('g.ticks'); if(!g) return;
     while(g.firstChild) g.removeChild(g.firstChild);
     var st=step(span,10*zoom), NS='http://www.w3.org/2000/svg';
-    for(var t=0;t<=span;t+=st){ var x=LABEL+t*scale;
+    for(var t=0;t<=span && LABEL+t*scale+60<=LABEL+AREA*zoom+10;t+=st){ var x=LABEL+t*scale;
       var l=document.createElementNS(NS,'line'); l.setAttribute('x1',x); l.setAttribute('x2',x);
       l.setAttribute('y1',20); l.setAttribute('y2',h); l.setAttribute('stroke','#ccc'); g.appendChild(l);
       var tx=document.createElementNS(NS,'text'); tx.setAttribute('x',x+2); tx.setAttribute('y',12);
@@ -314,5 +320,7 @@ mod tests {
     fn formats_time_units() {
         assert_eq!(fmt_ns(1_500_000_000), "1.500 s");
         assert_eq!(fmt_ns(2_500_000), "2.500 ms");
+        assert_eq!(fmt_ns(2_500), "2.500 µs");
+        assert_eq!(fmt_ns(42), "42 ns");
     }
 }
