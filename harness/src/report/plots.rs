@@ -99,6 +99,10 @@ pub struct PlotData<'a> {
     pub faults: &'a [FaultInterval],
     /// x range in seconds.
     pub x_end: f64,
+    /// Nanoseconds per x-axis unit, and the unit's name (s for real runs; smaller for
+    /// short or untimed histories).
+    pub x_div: f64,
+    pub x_unit: &'static str,
     /// Window width in nanoseconds of the rate plot.
     pub window_ns: i64,
     /// Window width in nanoseconds of the quantile plot (wider: ~40 ok ops per window).
@@ -108,14 +112,22 @@ pub struct PlotData<'a> {
 impl<'a> PlotData<'a> {
     pub fn new(run: &'a RunData, faults: &'a [FaultInterval]) -> PlotData<'a> {
         let end_ns = run.last_ns.max(0);
-        let x_end = (end_ns as f64 / 1e9).max(1e-3);
+        let (x_div, x_unit) = match end_ns {
+            n if n >= 1_000_000_000 => (1e9, "s"),
+            n if n >= 1_000_000 => (1e6, "ms"),
+            n if n >= 1_000 => (1e3, "µs"),
+            _ => (1.0, "ns"),
+        };
+        let x_end = (end_ns as f64 / x_div).max(1.0 / x_div).max(1e-9);
         let calls = run.calls.len();
         let ok = run.counts.iter().map(|c| c.ok as usize).sum::<usize>();
-        let window = |n: usize| (end_ns / n.clamp(10, WINDOWS) as i64).max(1_000_000);
+        let window = |n: usize| (end_ns / n.clamp(10, WINDOWS) as i64).max(1);
         PlotData {
             run,
             faults,
             x_end,
+            x_div,
+            x_unit,
             window_ns: window(calls / 20),
             qwindow_ns: window(ok / 40),
         }
@@ -176,8 +188,11 @@ fn draw<DB: DrawingBackend>(
     }
 }
 
-fn seconds(ns: i64) -> f64 {
-    ns as f64 / 1e9
+impl PlotData<'_> {
+    /// A time in x-axis units.
+    fn x(&self, ns: i64) -> f64 {
+        ns as f64 / self.x_div
+    }
 }
 
 /// Shade fault intervals over the full y range `[y0, y1]`, one legend entry per kind.
@@ -201,8 +216,8 @@ where
             .map(|i| {
                 Rectangle::new(
                     [
-                        (seconds(i.start_ns), y0.clone()),
-                        (seconds(i.end_ns).max(seconds(i.start_ns)), y1.clone()),
+                        (data.x(i.start_ns), y0.clone()),
+                        (data.x(i.end_ns).max(data.x(i.start_ns)), y1.clone()),
                     ],
                     c.mix(0.18).filled(),
                 )
@@ -247,7 +262,7 @@ fn latency_raw<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let run = data.run;
     let done: Vec<&CallRec> = run.calls.iter().filter(|c| !c.is_open()).collect();
-    let ms = |c: &CallRec| (c.latency_ns().unwrap_or(0) as f64 / 1e6).max(0.01);
+    let ms = |c: &CallRec| (c.latency_ns().unwrap_or(0) as f64 / 1e6).max(1e-6);
     let (mut lo, mut hi) = (f64::MAX, 0.0f64);
     for c in &done {
         let l = ms(c);
@@ -267,7 +282,7 @@ fn latency_raw<DB: DrawingBackend>(
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
-        .x_desc("completion time (s)")
+        .x_desc(format!("completion time ({})", data.x_unit))
         .y_desc("latency (ms)")
         .label_style((FONT, 13))
         .x_label_formatter(&|x| format!("{x:.1}"))
@@ -296,7 +311,7 @@ fn latency_raw<DB: DrawingBackend>(
             .iter()
             .filter(|c| c.f == f && c.outcome == o)
             .step_by(k)
-            .map(|c| (seconds(c.complete_ns), ms(c)))
+            .map(|c| (data.x(c.complete_ns), ms(c)))
             .collect();
         let colour = rgb(outcome_rgb(o));
         let style = colour.mix(0.75).filled();
@@ -337,7 +352,7 @@ fn window_latencies(data: &PlotData<'_>) -> Vec<Vec<f32>> {
             continue;
         }
         let i = ((c.complete_ns.max(0) / data.qwindow_ns) as usize).min(n - 1);
-        w[i].push((c.latency_ns().unwrap_or(0) as f64 / 1e6).max(0.01) as f32);
+        w[i].push((c.latency_ns().unwrap_or(0) as f64 / 1e6).max(1e-6) as f32);
     }
     w
 }
@@ -360,6 +375,7 @@ fn latency_quantiles<DB: DrawingBackend>(
         ("max", 1.0, (80, 80, 80)),
     ];
     let wsec = data.qwindow_ns as f64 / 1e9;
+    let wx = data.qwindow_ns as f64 / data.x_div;
     // One list of segments per quantile: a window without ok ops breaks the line.
     let mut lines: Vec<Vec<Vec<(f64, f64)>>> = vec![vec![Vec::new()]; qs.len()];
     let (mut lo, mut hi) = (f64::MAX, 0.0f64);
@@ -373,7 +389,7 @@ fn latency_quantiles<DB: DrawingBackend>(
             continue;
         }
         w.sort_by(|a, b| a.total_cmp(b));
-        let x = (i as f64 + 0.5) * wsec;
+        let x = (i as f64 + 0.5) * wx;
         for (j, (_, q, _)) in qs.iter().enumerate() {
             let v = quantile(w, *q) as f64;
             lo = lo.min(v);
@@ -396,7 +412,11 @@ fn latency_quantiles<DB: DrawingBackend>(
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
-        .x_desc(format!("time (s), windows of {}", human_secs(wsec)))
+        .x_desc(format!(
+            "time ({}), windows of {}",
+            data.x_unit,
+            human_secs(wsec)
+        ))
         .y_desc("latency (ms)")
         .label_style((FONT, 13))
         .x_label_formatter(&|x| format!("{x:.1}"))
@@ -442,21 +462,25 @@ fn log_range(lo: f64, hi: f64) -> (f64, f64) {
 
 /// An axis number without needless decimals.
 fn num_label(v: f64) -> String {
-    if v >= 10.0 || v == v.round() {
+    if v >= 1e9 {
+        format!("{:.1}G", v / 1e9)
+    } else if v >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if v >= 1e5 {
+        format!("{:.0}k", v / 1e3)
+    } else if v >= 10.0 || v == v.round() {
         format!("{v:.0}")
     } else if v >= 1.0 {
         format!("{v:.1}")
+    } else if v < 0.01 && v > 0.0 {
+        format!("{v:.0e}")
     } else {
         format!("{v:.2}")
     }
 }
 
 fn human_secs(s: f64) -> String {
-    if s >= 1.0 {
-        format!("{s:.1} s")
-    } else {
-        format!("{:.0} ms", s * 1e3)
-    }
+    super::timeline::fmt_ns((s * 1e9).round() as i64)
 }
 
 fn rate<DB: DrawingBackend>(
@@ -479,6 +503,7 @@ fn rate<DB: DrawingBackend>(
         counts[i][j] += 1;
     }
     let wsec = data.window_ns as f64 / 1e9;
+    let wx = data.window_ns as f64 / data.x_div;
     let max = counts
         .iter()
         .flat_map(|c| c.iter())
@@ -497,7 +522,8 @@ fn rate<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc(format!(
-            "completion time (s), windows of {}",
+            "completion time ({}), windows of {}",
+            data.x_unit,
             human_secs(wsec)
         ))
         .y_desc("operations / s")
@@ -518,7 +544,7 @@ fn rate<DB: DrawingBackend>(
         let pts: Vec<(f64, f64)> = counts
             .iter()
             .enumerate()
-            .map(|(i, c)| ((i as f64 + 0.5) * wsec, c[j] as f64 / wsec))
+            .map(|(i, c)| ((i as f64 + 0.5) * wx, c[j] as f64 / wsec))
             .collect();
         chart
             .draw_series(LineSeries::new(pts, colour.stroke_width(2)))
@@ -542,6 +568,16 @@ mod tests {
         assert_eq!(quantile(&v, 0.99), 99.0);
         assert_eq!(quantile(&v, 1.0), 100.0);
         assert_eq!(quantile(&[7.0], 0.5), 7.0);
+    }
+
+    #[test]
+    fn axis_numbers_are_compact() {
+        assert_eq!(num_label(500_000_000.0), "500.0M");
+        assert_eq!(num_label(250_000.0), "250k");
+        assert_eq!(num_label(120.0), "120");
+        assert_eq!(num_label(2.5), "2.5");
+        assert_eq!(num_label(0.25), "0.25");
+        assert_eq!(num_label(0.001), "1e-3");
     }
 
     #[test]
