@@ -810,7 +810,7 @@ impl Sim {
                 let done = ids.iter().all(|&id| self.nodes[&id].applied >= index);
                 if done {
                     return match self.committed.get(&index) {
-                        Some((t, _, _)) if *t == term => Ok(()),
+                        Some((t, _, _)) if *t == term => self.check_full_log_matching(),
                         // The proposal was overwritten by a later leader: propose again.
                         _ => {
                             target = None;
@@ -827,6 +827,40 @@ impl Sim {
                 .map(|id| self.nodes[id].applied)
                 .collect::<Vec<_>>()
         ))
+    }
+}
+
+impl Sim {
+    /// Pairwise log matching over the whole persisted logs: if two logs hold an entry with
+    /// the same index and term, they are identical up to it (from where both still hold
+    /// entries). The per-step check is incremental; this is the direct definition.
+    fn check_full_log_matching(&self) -> Check {
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        for (k, &a) in ids.iter().enumerate() {
+            for &b in &ids[k + 1..] {
+                let (da, db) = (&self.nodes[&a].disk, &self.nodes[&b].disk);
+                let lo = da.snapshot_index().max(db.snapshot_index()) + 1;
+                let hi = da.last_index().min(db.last_index());
+                let mut same_from = None;
+                for i in (lo..=hi).rev() {
+                    if da.term(i) == db.term(i) {
+                        same_from = Some(i);
+                        break;
+                    }
+                }
+                let Some(top) = same_from else { continue };
+                for i in lo..=top {
+                    let ea = &da.entries[(i - da.snapshot_index() - 1) as usize];
+                    let eb = &db.entries[(i - db.snapshot_index() - 1) as usize];
+                    if ea != eb {
+                        return Err(format!(
+                            "log matching violated between nodes {a} and {b} at index {i} (they agree at {top})"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -1637,4 +1671,73 @@ fn messages_roundtrip_as_json() {
     assert_eq!(back, m);
     let bad = json.replace("cHV0IHggMQ==", "!!");
     assert!(serde_json::from_str::<Message>(&bad).is_err());
+}
+
+#[test]
+fn restarted_node_remembers_its_vote() {
+    let mut sim = Sim::new(Opts::manual(3), 111);
+    for _ in 0..30 {
+        ok(sim.tick(1));
+        if sim.role(1) == Some(Role::Candidate) {
+            break;
+        }
+    }
+    assert_eq!(sim.term(1), 1);
+    // Only node 3 hears node 1, grants, and its answer is lost.
+    ok(sim.deliver_where(&|m| m.from == 1 && m.to == 3));
+    sim.net.clear();
+    assert_eq!(
+        sim.nodes[&3].disk.hs.vote,
+        Some(1),
+        "vote persisted via Ready"
+    );
+    sim.crash(3);
+    ok(sim.restart(3, 333));
+    for _ in 0..30 {
+        ok(sim.tick(2));
+        if sim.role(2) == Some(Role::Candidate) {
+            break;
+        }
+    }
+    assert_eq!(sim.term(2), 1, "node 2 campaigns in the same term");
+    ok(sim.deliver_where(&|m| m.from == 2 && m.to == 3));
+    let answer = sim
+        .net
+        .iter()
+        .find(|f| f.msg.from == 3 && f.msg.to == 2)
+        .map(|f| f.msg.body.clone());
+    assert_eq!(
+        answer,
+        Some(MessageBody::VoteResp { reject: true }),
+        "a restarted node must not vote twice in one term"
+    );
+}
+
+#[test]
+fn elections_under_heavy_message_loss() {
+    for seed in 3000..3030 {
+        for pre_vote in [true, false] {
+            let mut o = Opts::chaos(5);
+            o.loss = 0.4;
+            o.partitions = false;
+            o.crashes = false;
+            o.compaction = false;
+            o.propose_p = 0.0;
+            o.read_p = 0.0;
+            o.pre_vote = pre_vote;
+            let mut sim = Sim::new(o, seed);
+            let mut elected = false;
+            for _ in 0..(300 * TICK) {
+                ok(sim.step_random(true));
+                if sim.leader().is_some() {
+                    elected = true;
+                    break;
+                }
+            }
+            assert!(
+                elected,
+                "seed {seed} pre_vote {pre_vote}: no leader under 40% loss"
+            );
+        }
+    }
 }
