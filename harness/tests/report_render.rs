@@ -269,6 +269,11 @@ fn index_lists_runs_newest_first() {
         .unwrap();
         std::fs::write(d.join("report.html"), "<!DOCTYPE html><html></html>").unwrap();
     }
+    std::fs::write(
+        store.path().join("beta/20261123T120000.000Z/history.jsonl"),
+        "{\"index\":0,\"time\":9000000000,\"type\":\"invoke\",\"process\":0,\"f\":\"read\"}\n",
+    )
+    .unwrap();
     std::os::unix::fs::symlink("20261123T110000.000Z", store.path().join("alpha/latest")).unwrap();
     std::os::unix::fs::symlink("alpha/20261123T110000.000Z", store.path().join("latest")).unwrap();
     std::fs::create_dir_all(store.path().join("empty/notarun")).unwrap();
@@ -286,7 +291,11 @@ fn index_lists_runs_newest_first() {
     assert!(
         index.contains("v-invalid") && index.contains("v-valid") && index.contains("v-unknown")
     );
-    assert!(index.contains("<td>partition</td>") && index.contains("1.5 s"));
+    assert!(index.contains("<td>partition</td>") && index.contains("1.500 s"));
+    assert!(
+        index.contains("<td class=\"num\">9.000 s</td>"),
+        "duration from the history's last event"
+    );
     assert!(!index.contains("latest/"));
 }
 

@@ -26,7 +26,10 @@ pub struct RunRow {
     pub valid: Option<Validity>,
     pub ops: Option<String>,
     pub faults: String,
+    /// Checker time from results.json.
     pub elapsed_ms: Option<f64>,
+    /// Time of the history's last event (the run's duration), in nanoseconds.
+    pub duration_ns: Option<i64>,
     pub start_time: Option<String>,
     pub has_report: bool,
     /// results.json or test.json could not be read.
@@ -101,6 +104,7 @@ pub fn scan(store_root: &Path) -> Vec<RunRow> {
                     .and_then(|r| r.get("elapsed_ms"))
                     .and_then(Value::as_f64),
                 start_time: test.as_ref().and_then(|t| t.get("start_time")).map(text_of),
+                duration_ns: super::load::last_event_time(&dir.join("history.jsonl")),
                 has_report: dir.join("report.html").exists(),
                 problem,
             });
@@ -129,7 +133,7 @@ pub fn write(store_root: &Path) -> Result<(), ReportError> {
         rows.len(),
         if rows.len() == 1 { "" } else { "s" }
     );
-    h.push_str("<table><thead><tr><th>verdict</th><th>test</th><th>time</th><th>operations</th><th>faults</th><th>checked in</th><th>report</th></tr></thead><tbody>");
+    h.push_str("<table><thead><tr><th>verdict</th><th>test</th><th>time</th><th>operations</th><th>faults</th><th>duration</th><th>checked in</th><th>report</th></tr></thead><tbody>");
     for r in rows.iter().take(MAX_RUNS) {
         let (cls, word) = match r.valid {
             Some(Validity::Valid) => ("v-valid", "valid"),
@@ -146,12 +150,15 @@ pub fn write(store_root: &Path) -> Result<(), ReportError> {
         );
         let _ = write!(
             h,
-            "<tr><td class=\"v {cls}\">{word}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td><a href=\"{}\">{}</a>{}</td></tr>",
+            "<tr><td class=\"v {cls}\">{word}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><a href=\"{}\">{}</a>{}</td></tr>",
             html(&truncate_to(&r.name, 120)),
             html(r.start_time.as_deref().unwrap_or(stamp)),
             html(r.ops.as_deref().unwrap_or("—")),
             html(&truncate_to(&r.faults, 120)),
-            r.elapsed_ms.map(|ms| format!("{:.1} s", ms / 1e3)).unwrap_or_else(|| "—".into()),
+            r.duration_ns.map(super::timeline::fmt_ns).unwrap_or_else(|| "—".into()),
+            r.elapsed_ms
+                .map(|ms| super::timeline::fmt_ns((ms * 1e6) as i64))
+                .unwrap_or_else(|| "—".into()),
             html(&href),
             if r.has_report { "report" } else { "folder" },
             r.problem.as_ref().map(|p| format!(" <span class=\"note\">({})</span>", html(p))).unwrap_or_default()

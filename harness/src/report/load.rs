@@ -385,6 +385,25 @@ pub fn truncate_to(s: &str, n: usize) -> String {
     }
 }
 
+/// The `time` of the last complete event of a JSONL history, reading only its tail
+/// (for the index's duration column); `None` when absent or unreadable.
+pub fn last_event_time(path: &Path) -> Option<i64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let from = len.saturating_sub(64 * 1024);
+    f.seek(SeekFrom::Start(from)).ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    text.lines().rev().find_map(|l| {
+        serde_json::from_str::<Value>(l.trim())
+            .ok()?
+            .get("time")?
+            .as_i64()
+    })
+}
+
 /// Read an optional JSON file: `Ok(None)` when it does not exist.
 pub fn read_json(path: &Path, required: bool) -> Result<Option<Value>, ReportError> {
     let text = match std::fs::read_to_string(path) {
@@ -494,6 +513,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.window, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn last_event_time_skips_a_torn_tail() {
+        let f = history(&[
+            r#"{"index":0,"time":10,"type":"invoke","process":0,"f":"read","value":null}"#,
+            r#"{"index":1,"time":7000,"type":"ok","process":0,"f":"read","value":null}"#,
+            r#"{"index":2,"time":80"#,
+        ]);
+        assert_eq!(last_event_time(f.path()), Some(7000));
+        assert_eq!(last_event_time(Path::new("/nonexistent/h.jsonl")), None);
     }
 
     #[test]
