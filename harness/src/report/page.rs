@@ -73,6 +73,7 @@ pre.cmd{background:#f6f6f6;border:1px solid #ddd;padding:8px;white-space:pre-wra
 .legend i{display:inline-block;width:14px;height:10px;margin-right:4px;vertical-align:middle}
 section.cx{border:1px solid #e0b4b4;border-radius:6px;padding:4px 14px 10px;margin:14px 0;background:#fffafa}
 nav a{margin-right:12px}
+div.keys{max-height:420px;overflow-y:auto;display:inline-block;border:1px solid #eee}
 "#;
 
 fn verdict_class(v: Validity) -> &'static str {
@@ -362,7 +363,7 @@ fn keys(h: &mut String, p: &PageInput<'_>) {
         if keys.len() == 1 { "" } else { "s" },
         bad
     );
-    h.push_str("<table><thead><tr><th>key</th><th>verdict</th><th>ops</th><th>note</th></tr></thead><tbody>");
+    h.push_str("<div class=\"keys\"><table><thead><tr><th>key</th><th>verdict</th><th>ops</th><th>note</th></tr></thead><tbody>");
     for k in sorted.iter().take(KEY_ROWS) {
         let v = verdict_of(k.get("valid"));
         let key = k
@@ -386,7 +387,7 @@ fn keys(h: &mut String, p: &PageInput<'_>) {
             html(&truncate_to(&note, 300))
         );
     }
-    h.push_str("</tbody></table>");
+    h.push_str("</tbody></table></div>");
     if sorted.len() > KEY_ROWS {
         let _ = write!(h, "<p class=\"note\">Showing {KEY_ROWS} of {} keys (all invalid and unknown keys come first); results.json has them all.</p>", sorted.len());
     }
