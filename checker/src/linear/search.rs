@@ -65,6 +65,8 @@ pub struct Search {
     /// Invoke and return positions per local op (return = u64::MAX for info ops).
     inv_time: Vec<u64>,
     ret_time: Vec<u64>,
+    /// Per read: the reset ops that could make it reachable again (lazily computed).
+    producers: Vec<Option<Box<[u32]>>>,
     /// Previous interchangeable open info op (local), or NIL.
     twin: Vec<u32>,
     total_required: usize,
@@ -188,6 +190,7 @@ impl Search {
             resets,
             resets_left,
             reset_bits,
+            producers: vec![None; n],
             inv_time,
             ret_time,
             twin,
@@ -327,6 +330,33 @@ impl Search {
         u64::MAX
     }
 
+    /// Whether some unlinearized reset op invoked before read `l` returns could make `l`
+    /// viable again. The candidate resets of each read are computed once (lazily).
+    fn reset_can_reach<S: Spec>(&mut self, spec: &mut S, l: u32) -> bool {
+        let li = l as usize;
+        if self.producers[li].is_none() {
+            let ret = self.ret_time[li];
+            let id = self.ids[li];
+            let mut list = Vec::new();
+            for r in 0..self.ids.len() {
+                if self.inv_time[r] >= ret {
+                    break;
+                }
+                if self.resets[r] && spec.reset_viable(self.ids[r], id) {
+                    list.push(r as u32);
+                }
+            }
+            self.producers[li] = Some(list.into_boxed_slice());
+        }
+        let Some(list) = &self.producers[li] else {
+            return true;
+        };
+        // Latest first: early resets are the likeliest to be linearized already.
+        list.iter()
+            .rev()
+            .any(|&r| self.reset_bits[(r / 64) as usize] & (1u64 << (r % 64)) != 0)
+    }
+
     /// Pop frames until one leaves alternatives to explore; false if the stack emptied.
     fn backtrack(&mut self) -> bool {
         while let Some(f) = self.stack.pop() {
@@ -394,12 +424,13 @@ impl Search {
                             }
                             break;
                         }
-                        // Monotone models: a read that must happen before any remaining
-                        // reset can be invoked, and cannot be reached from this state by
-                        // non-reset ops, kills the node.
+                        // A read that cannot be reached from this state by non-reset ops,
+                        // nor after any remaining reset that can still come before it
+                        // returns, kills the node.
                         if self.required[l as usize]
-                            && self.ret_time[l as usize] < reset_limit
                             && !spec.viable(self.state, id)
+                            && (self.ret_time[l as usize] < reset_limit
+                                || !self.reset_can_reach(spec, l))
                         {
                             dead = true;
                             break;
@@ -410,7 +441,8 @@ impl Search {
                 if forced {
                     continue;
                 }
-                // Monotone models: reads invoked later must also stay reachable.
+                // Reads invoked later must also stay reachable (from this state, or
+                // after a reset that can still come before they return).
                 if !dead {
                     let mut checked = 0;
                     while e != NIL && checked < LOOKAHEAD_READS {
@@ -419,6 +451,8 @@ impl Search {
                         if self.inv_time[l] >= reset_limit {
                             break;
                         }
+                        // (Only reads no remaining reset can precede: checking the others
+                        // here costs more than it prunes on the kv corpus.)
                         if !en.ret
                             && self.read_only[l]
                             && self.required[l]

@@ -208,6 +208,18 @@ impl Spec for KvSpec {
         self.prefix_of = AHashMap::new();
     }
 
+    /// A put can restart the value: the read is reachable again if the put's value is a
+    /// prefix of what it read.
+    fn reset_viable(&mut self, reset: u32, read: u32) -> bool {
+        match (self.ops[reset as usize], self.ops[read as usize]) {
+            (KvOp::Put(p), KvOp::Get(v)) => self
+                .strings
+                .resolve(v)
+                .starts_with(self.strings.resolve(p).as_str()),
+            _ => true,
+        }
+    }
+
     fn render_state(&self, state: u32) -> String {
         format!("{:?}", self.text(state))
     }

@@ -48,6 +48,12 @@ pub trait Spec: Send {
     fn viable(&mut self, _state: u32, _op: u32) -> bool {
         true
     }
+    /// Whether the reset op `reset` could leave a state from which the read-only `read`
+    /// is viable (asked when `read` is not viable from the current state). Sound default:
+    /// true.
+    fn reset_viable(&mut self, _reset: u32, _read: u32) -> bool {
+        true
+    }
     /// Bytes of memory this spec holds (its interned states and memo tables), for the
     /// search's memory budget.
     fn bytes(&self) -> usize {

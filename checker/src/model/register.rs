@@ -102,6 +102,23 @@ impl Spec for RegisterSpec {
         (tag << 60) | ((a as u64) << 30) | b as u64
     }
 
+    /// An ok read of v is reachable only if the register is v already ...
+    fn viable(&mut self, state: u32, op: u32) -> bool {
+        match self.ops[op as usize] {
+            RegOp::Read(v) => state == v,
+            _ => true,
+        }
+    }
+
+    /// ... or some write or cas still to come can set it to v.
+    fn reset_viable(&mut self, reset: u32, read: u32) -> bool {
+        match (self.ops[reset as usize], self.ops[read as usize]) {
+            (RegOp::Write(w), RegOp::Read(v)) => w == v,
+            (RegOp::CasOk(_, b) | RegOp::CasMaybe(_, b), RegOp::Read(v)) => b == v,
+            _ => true,
+        }
+    }
+
     fn render_state(&self, state: u32) -> String {
         self.values.text(state).to_string()
     }
