@@ -229,3 +229,38 @@ fn c50_bad_every_key_is_decided() {
         r.keys.iter().map(|k| (&k.key, k.valid)).collect::<Vec<_>>()
     );
 }
+
+/// One intractable key must not starve the others: with one worker and a short timeout,
+/// the small keys of c50-bad still get their verdicts while the hard key "0" runs out of
+/// time, and the overall verdict is false (false beats unknown).
+#[test]
+fn a_hard_key_does_not_starve_the_others() {
+    let o = LinearOptions {
+        all_keys: true,
+        threads: 1,
+        counterexample: false,
+        timeout: Some(Duration::from_secs(4)),
+        ..opts()
+    };
+    let r = check(&load("test_data/kv/c50-bad.txt"), ModelKind::Kv, &o).expect("check");
+    assert_eq!(r.valid, Validity::Invalid);
+    let decided = r
+        .keys
+        .iter()
+        .filter(|k| k.valid == Validity::Invalid)
+        .count();
+    assert!(
+        decided >= 5,
+        "{:?}",
+        r.keys.iter().map(|k| (&k.key, k.valid)).collect::<Vec<_>>()
+    );
+    let k0 = r.keys.iter().find(|k| k.key == json!("0")).expect("key 0");
+    if k0.valid == Validity::Unknown {
+        assert!(
+            k0.unknown_reason
+                .as_deref()
+                .is_some_and(|m| m.contains("timeout")),
+            "{k0:?}"
+        );
+    }
+}
