@@ -1,7 +1,8 @@
 //! The cheap checkers beside linearizability (DESIGN.md section 9): [`stats`] (ok/fail/info
 //! counts per function), [`set_full`] (lost and stale elements of a grow-only set),
 //! [`counter`] (reads within the bounds the adds allow), [`unique_ids`] (no id handed out
-//! twice) and [`bank`] (the total of all accounts is preserved).
+//! twice), [`bank`] (the total of all accounts is preserved) and [`exceptions`] (client
+//! errors grouped, informational).
 //!
 //! Each checker takes a [`History`](crate::history::History) and returns a typed report
 //! whose `valid` field is a [`Validity`](crate::verdict::Validity) and which serializes
@@ -13,6 +14,7 @@
 
 pub mod bank;
 pub mod counter;
+pub mod exceptions;
 pub mod set_full;
 pub mod stats;
 pub mod unique_ids;
@@ -21,6 +23,7 @@ mod common;
 
 pub use bank::{bank, BankOptions, BankReport};
 pub use counter::{counter, CounterOptions, CounterReport};
+pub use exceptions::{exceptions, ExceptionsReport};
 pub use set_full::{set_full, SetFullOptions, SetFullReport};
 pub use stats::{stats, Counts, StatsReport};
 pub use unique_ids::{unique_ids, UniqueIdsReport};
