@@ -298,6 +298,7 @@ fn json_out_and_report_write_results() {
     let results = read_json(&report.join("results.json"));
     assert_eq!(results["valid"], Value::Bool(false));
     assert_eq!(results["checkers"]["stats"]["by_f"]["read"]["ok"], 1);
+    assert_eq!(results["checkers"]["exceptions"]["count"], 0);
     assert_eq!(results["ops"], 2);
     assert_eq!(
         std::fs::read_to_string(report.join("history.jsonl"))

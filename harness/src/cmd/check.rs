@@ -242,7 +242,10 @@ fn check_one(
             e.message
         )),
     })?;
-    let mut extra: Vec<(&str, Value)> = vec![("stats", checkers::stats(&history).to_value())];
+    let mut extra: Vec<(&str, Value)> = vec![
+        ("stats", checkers::stats(&history).to_value()),
+        ("exceptions", checkers::exceptions(&history).to_value()),
+    ];
     if model == ModelKind::Set {
         let sf = checkers::set_full(&history, &SetFullOptions::default())
             .map_err(|e| bad(format!("{name}: set-full: {e}")))?;
