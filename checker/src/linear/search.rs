@@ -6,7 +6,8 @@
 //! hash is kept incrementally (xor of per-op random keys). The stack is explicit, so a
 //! search runs for a bounded number of steps and resumes later ([`Search::run`]).
 //!
-//! Pruning beyond the plain algorithm, each provably complete:
+//! Pruning beyond the plain algorithm, each provably complete (and each checked against a
+//! brute-force oracle in `tests/linear_oracle.rs`):
 //! - success as soon as every *required* op (ok, or failed cas) is linearized: the open
 //!   info ops then simply did not take effect;
 //! - the greedy read rule: if a candidate op is read-only (leaves every state it is allowed
@@ -14,7 +15,16 @@
 //!   alternatives are not explored. Sound because any linearization σ from this node gives
 //!   one that starts with it: the op is minimal (no pending op returned before it was
 //!   invoked), so moving it to the front keeps real-time order, and removing a no-op from σ
-//!   changes no state along σ.
+//!   changes no state along σ;
+//! - interchangeable info ops: of two open info ops with the same effect, the later-invoked
+//!   one is only linearized after the earlier one (swapping them in any linearization gives
+//!   one that respects this, since both return at +infinity);
+//! - unreachable reads: a pending ok read (or one invoked a little later) whose value can
+//!   no longer be produced, neither from the current state by non-reset ops
+//!   ([`Spec::viable`]: kv appends only extend a string, sets only grow, a register keeps its
+//!   value) nor by a reset op still unlinearized and invoked before the read returns
+//!   ([`Spec::reset_viable`]: a put whose value prefixes it, a write/cas setting it), kills
+//!   the node: every completion must linearize that read before it returns.
 
 use super::cache::Cache;
 use crate::model::{PartOp, Spec};
