@@ -167,8 +167,20 @@ fn build_with<S: Spec>(
     let mut s = Search::new(part_ops, Some(&subset), spec);
     // Bounded: a sub-history that did not shrink can be as hard as the key itself; the
     // longest prefix found so far is still shown if the re-run is cut short.
-    let rerun_until = Instant::now().max(deadline) + std::time::Duration::from_secs(2);
-    while s.run(spec, SLICE, mem) == Status::Paused && Instant::now() < rerun_until {}
+    // Within the budget it may use up to 2 s more; past it (many invalid keys), a few slices.
+    let now = Instant::now();
+    let (rerun_until, max_slices) = if now < deadline {
+        (deadline + std::time::Duration::from_secs(2), u64::MAX)
+    } else {
+        (now + std::time::Duration::from_millis(200), 4)
+    };
+    let mut slices = 0;
+    while s.run(spec, SLICE, mem) == Status::Paused
+        && Instant::now() < rerun_until
+        && slices < max_slices
+    {
+        slices += 1;
+    }
     let prefix = s.longest_prefix();
     let states: Vec<u32> = s.best_states().to_vec();
     // Replay the prefix to a state, then find which ops could come next and why not.
