@@ -118,7 +118,14 @@ pub struct Op {
 
 impl Op {
     /// A client or nemesis event with the given fields and no key, error, node or extras.
-    pub fn new(index: u64, time: i64, op_type: OpType, process: Process, f: &str, value: Value) -> Op {
+    pub fn new(
+        index: u64,
+        time: i64,
+        op_type: OpType,
+        process: Process,
+        f: &str,
+        value: Value,
+    ) -> Op {
         Op {
             index,
             time,
@@ -163,10 +170,23 @@ pub struct Call {
 /// Why a history cannot be paired into calls.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PairError {
-    #[error("event {index} (line {line}): process {process} completes `{f}` but has no open invocation")]
-    CompletionWithoutInvoke { index: u64, line: String, process: String, f: String },
+    #[error(
+        "event {index} (line {line}): process {process} completes `{f}` but has no open invocation"
+    )]
+    CompletionWithoutInvoke {
+        index: u64,
+        line: String,
+        process: String,
+        f: String,
+    },
     #[error("event {index} (line {line}): process {process} invokes `{f}` while its invocation at event {open} is still open")]
-    DoubleInvoke { index: u64, line: String, process: String, f: String, open: u64 },
+    DoubleInvoke {
+        index: u64,
+        line: String,
+        process: String,
+        f: String,
+        open: u64,
+    },
 }
 
 impl History {
@@ -192,7 +212,9 @@ impl History {
         let mut open: HashMap<u64, usize> = HashMap::new(); // process -> index into calls
         let line_of = |op: &Op| op.line.map_or_else(|| "?".to_string(), |l| l.to_string());
         for (pos, op) in self.ops.iter().enumerate() {
-            let Process::Client(p) = op.process else { continue };
+            let Process::Client(p) = op.process else {
+                continue;
+            };
             match op.op_type {
                 OpType::Invoke => {
                     if let Some(&c) = open.get(&p) {
@@ -256,15 +278,32 @@ mod tests {
         )
         .unwrap();
         assert!(op.process.is_nemesis());
-        assert!(serde_json::from_str::<Op>(r#"{"index":0,"time":0,"type":"ok","process":-1,"f":"read"}"#).is_err());
+        assert!(serde_json::from_str::<Op>(
+            r#"{"index":0,"time":0,"type":"ok","process":-1,"f":"read"}"#
+        )
+        .is_err());
     }
 
     #[test]
     fn pairing_keeps_info_open_and_skips_nemesis() {
         let h = History::new(vec![
             Op::new(0, 0, OpType::Invoke, Process::Client(0), "write", json!(1)),
-            Op::new(1, 1, OpType::Invoke, Process::Client(1), "read", Value::Null),
-            Op::new(2, 2, OpType::Info, Process::Nemesis, "start-partition", Value::Null),
+            Op::new(
+                1,
+                1,
+                OpType::Invoke,
+                Process::Client(1),
+                "read",
+                Value::Null,
+            ),
+            Op::new(
+                2,
+                2,
+                OpType::Info,
+                Process::Nemesis,
+                "start-partition",
+                Value::Null,
+            ),
             Op::new(3, 3, OpType::Ok, Process::Client(0), "write", json!(1)),
             Op::new(4, 4, OpType::Info, Process::Client(1), "read", Value::Null),
             Op::new(5, 5, OpType::Invoke, Process::Client(2), "write", json!(2)),
@@ -272,17 +311,44 @@ mod tests {
         let calls = h.pair().unwrap();
         assert_eq!(calls.len(), 3);
         assert_eq!((calls[0].outcome, calls[0].complete), (OpType::Ok, Some(3)));
-        assert_eq!((calls[1].outcome, calls[1].complete), (OpType::Info, Some(4)));
+        assert_eq!(
+            (calls[1].outcome, calls[1].complete),
+            (OpType::Info, Some(4))
+        );
         assert_eq!((calls[2].outcome, calls[2].complete), (OpType::Info, None));
     }
 
     #[test]
     fn pairing_rejects_orphan_completion_and_double_invoke() {
-        let orphan = History::new(vec![Op::new(0, 0, OpType::Ok, Process::Client(0), "read", json!(1))]);
-        assert!(matches!(orphan.pair(), Err(PairError::CompletionWithoutInvoke { .. })));
+        let orphan = History::new(vec![Op::new(
+            0,
+            0,
+            OpType::Ok,
+            Process::Client(0),
+            "read",
+            json!(1),
+        )]);
+        assert!(matches!(
+            orphan.pair(),
+            Err(PairError::CompletionWithoutInvoke { .. })
+        ));
         let double = History::new(vec![
-            Op::new(0, 0, OpType::Invoke, Process::Client(0), "read", Value::Null),
-            Op::new(1, 1, OpType::Invoke, Process::Client(0), "read", Value::Null),
+            Op::new(
+                0,
+                0,
+                OpType::Invoke,
+                Process::Client(0),
+                "read",
+                Value::Null,
+            ),
+            Op::new(
+                1,
+                1,
+                OpType::Invoke,
+                Process::Client(0),
+                "read",
+                Value::Null,
+            ),
         ]);
         assert!(matches!(double.pair(), Err(PairError::DoubleInvoke { .. })));
     }

@@ -89,7 +89,10 @@ mod tests {
     fn serializes_as_design_says() {
         assert_eq!(serde_json::to_string(&Validity::Valid).unwrap(), "true");
         assert_eq!(serde_json::to_string(&Validity::Invalid).unwrap(), "false");
-        assert_eq!(serde_json::to_string(&Validity::Unknown).unwrap(), "\"unknown\"");
+        assert_eq!(
+            serde_json::to_string(&Validity::Unknown).unwrap(),
+            "\"unknown\""
+        );
         let back: Validity = serde_json::from_str("\"unknown\"").unwrap();
         assert_eq!(back, Validity::Unknown);
         assert!(serde_json::from_str::<Validity>("\"maybe\"").is_err());
