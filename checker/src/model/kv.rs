@@ -247,6 +247,7 @@ mod tests {
                 input,
                 output,
                 outcome: OpType::Ok,
+                error: None,
             };
             s.add(&op).unwrap();
         }

@@ -76,6 +76,8 @@ pub struct OpInput<'a> {
     pub input: &'a Value,
     pub output: &'a Value,
     pub outcome: OpType,
+    /// The completion's `error`, if any (e.g. `"cas-mismatch"`, `"not_leader"`).
+    pub error: Option<&'a Value>,
 }
 
 /// A compiled spec of any model (enum dispatch; the search is generic over [`Spec`]).
@@ -242,6 +244,7 @@ pub fn compile(
             input,
             output,
             outcome: call.outcome,
+            error: call.complete.and_then(|c| history.ops[c].error.as_ref()),
         };
         let added = add_op(kind, &mut part.spec, &op).map_err(|message| {
             let line = call
@@ -358,6 +361,23 @@ mod tests {
 
     fn compiled(kind: ModelKind, h: &History) -> Vec<Partition> {
         compile(kind, h, &h.pair().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_cas_that_failed_for_another_reason_constrains_nothing() {
+        let mut calls = vec![
+            call(0, "cas", json!([1, 2]), OpType::Fail, json!([1, 2])),
+            call(1, "cas", json!([1, 2]), OpType::Fail, json!([1, 2])),
+            call(2, "cas", json!([1, 2]), OpType::Fail, json!([1, 2])),
+        ];
+        calls[0][1].error = Some(json!("not_leader"));
+        calls[1][1].error = Some(json!("cas-mismatch"));
+        calls[2][1].error = Some(json!("connection refused"));
+        calls.push(call(3, "read", Value::Null, OpType::Ok, json!(1)));
+        let parts = compiled(ModelKind::CasRegister, &hist(calls));
+        // No error and a mismatch error are the constraint "the value differed"; a cas
+        // refused by a follower or never sent did not happen and is dropped.
+        assert_eq!(parts[0].ops.len(), 2, "the mismatch cas and the read stay");
     }
 
     #[test]

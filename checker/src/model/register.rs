@@ -46,6 +46,7 @@ impl RegisterSpec {
                 let to = self.values.intern(&pair[1]);
                 match outcome {
                     Ok => RegOp::CasOk(from, to),
+                    Fail if !fail_means_mismatch(op.error) => return Result::Ok(None),
                     Fail => RegOp::CasFail(from),
                     _ => RegOp::CasMaybe(from, to),
                 }
@@ -64,6 +65,30 @@ impl RegisterSpec {
         self.ops.push(reg);
         Result::Ok(Some(()))
     }
+}
+
+/// Whether a failed cas says "the value differed from `from`" (Jepsen's and etcd's
+/// meaning, and Porcupine's when no error is given), as opposed to a definite failure for
+/// another reason (not the leader, connection refused, bad request), which says only that
+/// the cas did not happen and so constrains nothing.
+fn fail_means_mismatch(error: Option<&Value>) -> bool {
+    let Some(error) = error else { return true };
+    let text = match error {
+        Value::Null => return true,
+        Value::String(s) => s.to_ascii_lowercase(),
+        other => other.to_string().to_ascii_lowercase(),
+    };
+    [
+        "mismatch",
+        "cas-fail",
+        "cas fail",
+        "compare",
+        "precondition",
+        "differ",
+        "not-equal",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }
 
 impl Spec for RegisterSpec {

@@ -9,7 +9,7 @@ use checker::{OpType, Process};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use workloads::clients::Client;
+use workloads::clients::{Client, CAS_MISMATCH};
 use workloads::{Completion, OpSpec, Workload};
 
 /// Record the invocation of `op` by `process`, run it, record its completion.
@@ -68,12 +68,16 @@ pub struct WorkerDone {
     pub next_process: u64,
 }
 
+const MIN_UNAVAILABLE_BACKOFF: Duration = Duration::from_millis(10);
+const MAX_UNAVAILABLE_BACKOFF: Duration = Duration::from_millis(160);
+
 impl Worker {
     pub async fn run(self) -> WorkerDone {
         let mut gen = self.workload.generator(self.id);
         let mut process = self.id as u64;
         let mut ops = 0u64;
         let mut next_start = Instant::now();
+        let mut unavailable_backoff = MIN_UNAVAILABLE_BACKOFF;
         loop {
             if self.stop.load(Ordering::Relaxed) || Instant::now() >= self.deadline {
                 break;
@@ -94,6 +98,20 @@ impl Worker {
             ops += 1;
             if matches!(c, Completion::Info(_)) {
                 process += self.concurrency as u64;
+            }
+            // A node that cannot serve (no leader, refused, gone) answers at once; without a
+            // pause the worker would spin and fill the history with fast failures. Back off
+            // 10 ms, doubling to 160 ms while the failures last; a success resets it.
+            match &c {
+                Completion::Fail(e) if e != CAS_MISMATCH => {
+                    let now = Instant::now();
+                    let wait =
+                        unavailable_backoff.min(self.deadline.saturating_duration_since(now));
+                    tokio::time::sleep(wait).await;
+                    unavailable_backoff = (unavailable_backoff * 2).min(MAX_UNAVAILABLE_BACKOFF);
+                }
+                Completion::Ok(_) => unavailable_backoff = MIN_UNAVAILABLE_BACKOFF,
+                _ => {}
             }
         }
         WorkerDone {
