@@ -13,13 +13,12 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Porcupine's test data: `$PORCUPINE_DATA`, else `../shared/histories/...` beside the repo.
+/// Porcupine's test data: `$PORCUPINE_DATA`, else the vendored copy in `checker/tests/data/porcupine`.
 fn corpus() -> PathBuf {
     if let Ok(p) = std::env::var("PORCUPINE_DATA") {
         return PathBuf::from(p);
     }
-    let rel =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories/porcupine/test_data");
+    let rel = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/porcupine/test_data");
     if rel.is_dir() {
         rel
     } else {

@@ -2,7 +2,7 @@
 //! (format detected by content), its invocation count compared with the TSV's `ops`
 //! column, and checked; the verdict must be the expected one. Nothing is hard-coded: the
 //! list and the verdicts come from the TSV at run time. The folder is
-//! `$CARGO_MANIFEST_DIR/../../shared/histories/porcupine`, or `$PORCUPINE_DATA`; a missing
+//! `checker/tests/data/porcupine` (a verbatim copy of `../shared/histories/porcupine`), or `$PORCUPINE_DATA`; a missing
 //! folder fails the test.
 
 use checker::format::{self, Format};
@@ -13,8 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn corpus_dir() -> PathBuf {
-    let default =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories/porcupine");
+    let default = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/porcupine");
     if default.join("expected.tsv").is_file() {
         return default;
     }
@@ -25,7 +24,7 @@ fn corpus_dir() -> PathBuf {
     }
     panic!(
         "Porcupine's corpus is missing: no expected.tsv in {} nor in $PORCUPINE_DATA; \
-         copy shared/histories/porcupine there or point PORCUPINE_DATA at it",
+         restore checker/tests/data/porcupine or point PORCUPINE_DATA at it",
         default.display()
     );
 }

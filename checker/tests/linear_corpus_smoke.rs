@@ -16,7 +16,7 @@ fn data_dir() -> PathBuf {
     if let Ok(p) = std::env::var("PORCUPINE_DATA") {
         return PathBuf::from(p);
     }
-    let rel = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories/porcupine");
+    let rel = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/porcupine");
     if rel.is_dir() {
         rel
     } else {
