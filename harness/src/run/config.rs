@@ -201,7 +201,12 @@ impl TestConfig {
             "nodes": self.nodes,
             "concurrency": self.concurrency,
             "time_limit_s": self.time_limit.as_secs_f64(),
-            "db": if self.db.db.is_empty() { "raft-kv" } else { self.db.db.as_str() },
+            "db": match (&self.db.db_config, self.db.db.as_str()) {
+                (Some(_), _) => "user-config",
+                (None, "") => "raft-kv",
+                (None, db) => db,
+            },
+            "db_config": self.db.db_config,
             "bugs": self.db.bugs,
             "start_time": start_time,
             "partition": self.shape.to_string(),
