@@ -6,17 +6,11 @@
 //! logs were kept. If `etcd` is not installed the tests FAIL (never skip): `bash
 //! scripts/setup.sh` installs it.
 
-use assert_cmd::Command;
+mod e2e_support;
+
+use e2e_support::{harness, results_of, run_dir, serial};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
+use std::path::Path;
 
 /// Fails (never skips) when etcd is missing.
 fn require_etcd() {
@@ -28,60 +22,9 @@ fn require_etcd() {
     );
 }
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    last: Value,
-}
-
-fn harness(args: &[&str]) -> Ran {
-    let out = Command::new(assert_cmd::cargo::cargo_bin("harness"))
-        .args(args)
-        .timeout(Duration::from_secs(240))
-        .output()
-        .expect("run harness");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let last = stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or(Value::Null);
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout,
-        stderr,
-        last,
-    }
-}
-
-fn run_dir(r: &Ran) -> PathBuf {
-    PathBuf::from(
-        r.last["results"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no results dir: {}\n{}", r.stdout, r.stderr)),
-    )
-}
-
-fn results_of(dir: &Path) -> Value {
-    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
-    serde_json::from_str(&text).expect("results.json is JSON")
-}
-
 /// No etcd process whose command line names `store` is left.
 fn assert_no_leftovers(store: &Path) {
-    let store_s = store.to_string_lossy().into_owned();
-    let mut left = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if cmd.contains(&store_s) && cmd.contains("etcd") {
-            left.push(cmd);
-        }
-    }
+    let left = e2e_support::processes_naming(store, |cmd| cmd.contains("etcd"));
     assert!(left.is_empty(), "leftover etcd processes: {left:?}");
 }
 

@@ -5,75 +5,20 @@
 //! asserts that nothing of the run is left: no process whose command line names the run's
 //! store, no namespace or link carrying the run's prefix (read from its `cleanup.json`).
 
-use assert_cmd::Command;
+mod e2e_support;
+
+use e2e_support::{harness_bin, require_raft_node, results_of, run_dir, serial, Ran};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn harness_bin() -> PathBuf {
-    let bin = assert_cmd::cargo::cargo_bin("harness");
-    let node = bin.with_file_name("raft-node");
-    let env_node = std::env::var_os("HARNESS_BIN_DIR").map(|d| PathBuf::from(d).join("raft-node"));
-    assert!(
-        node.is_file() || env_node.as_ref().is_some_and(|p| p.is_file()),
-        "raft-node not found next to {}: build the raft-kv bins first (bash scripts/test.sh does)",
-        bin.display()
-    );
-    bin
-}
-
-/// What one `harness` invocation did.
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    last: Value,
-}
+use std::path::Path;
 
 fn harness(args: &[&str]) -> Ran {
-    let out = Command::new(harness_bin())
-        .args(args)
-        .timeout(std::time::Duration::from_secs(240))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let last = stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or(Value::Null);
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout,
-        stderr,
-        last,
-    }
-}
-
-fn results_of(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
+    require_raft_node();
+    e2e_support::harness(args)
 }
 
 /// Assert nothing of the run in `dir` (and of any run under `store`) is left running.
 fn assert_no_leftovers(store: &Path, dir: &Path) {
-    let store_s = store.to_string_lossy().into_owned();
-    let mut procs = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if cmd.contains(&store_s) && cmd.contains("raft-node") {
-            procs.push(cmd);
-        }
-    }
+    let procs = e2e_support::processes_naming(store, |cmd| cmd.contains("raft-node"));
     assert!(procs.is_empty(), "leftover node processes: {procs:?}");
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("cleanup.json")).unwrap()).unwrap();
@@ -94,14 +39,6 @@ fn assert_no_leftovers(store: &Path, dir: &Path) {
         .unwrap();
     let links = String::from_utf8_lossy(&links.stdout);
     assert!(!links.contains(&prefix), "leftover links of {prefix}");
-}
-
-fn run_dir(r: &Ran) -> PathBuf {
-    PathBuf::from(
-        r.last["results"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no results dir: {}\n{}", r.stdout, r.stderr)),
-    )
 }
 
 fn test_args<'a>(store: &'a str, net: &'a str, nemesis: &'a str, seed: &'a str) -> Vec<&'a str> {

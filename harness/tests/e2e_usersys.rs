@@ -4,56 +4,15 @@
 //! once is a harness failure (255) pointing at that node's log; a mistake in the TOML is bad
 //! input (254) naming the file, the line and the field. Cases run one at a time.
 
-use assert_cmd::Command;
+mod e2e_support;
+
+use e2e_support::{require_raft_node, serial, Ran};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn harness_bin() -> PathBuf {
-    let bin = assert_cmd::cargo::cargo_bin("harness");
-    let node = bin.with_file_name("raft-node");
-    let env_node = std::env::var_os("HARNESS_BIN_DIR").map(|d| PathBuf::from(d).join("raft-node"));
-    assert!(
-        node.is_file() || env_node.as_ref().is_some_and(|p| p.is_file()),
-        "raft-node not found next to {}: build the raft-kv bins first (bash scripts/test.sh does)",
-        bin.display()
-    );
-    bin
-}
-
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    last: Value,
-}
 
 fn harness(args: &[&str]) -> Ran {
-    let out = Command::new(harness_bin())
-        .args(args)
-        .timeout(Duration::from_secs(240))
-        .output()
-        .expect("run harness");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let last = stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or(Value::Null);
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout,
-        stderr,
-        last,
-    }
+    require_raft_node();
+    e2e_support::harness(args)
 }
 
 fn example() -> PathBuf {
@@ -64,17 +23,7 @@ fn example() -> PathBuf {
 
 /// No process whose command line names `store` is left.
 fn assert_no_leftovers(store: &Path) {
-    let store_s = store.to_string_lossy().into_owned();
-    let mut left = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if cmd.contains(&store_s) && !cmd.contains("harness") {
-            left.push(cmd);
-        }
-    }
+    let left = e2e_support::processes_naming(store, |cmd| !cmd.contains("harness"));
     assert!(left.is_empty(), "leftover node processes: {left:?}");
 }
 
