@@ -4,7 +4,7 @@
 //! report), and with `allow_negative` false no balance may be negative. Unknown when no
 //! read succeeded.
 
-use super::common::{bad_op, push_capped};
+use super::common::{bad_op, push_capped, verdict};
 use super::CheckerError;
 use crate::history::{History, OpType};
 use crate::verdict::Validity;
@@ -116,13 +116,7 @@ pub fn bank(history: &History, opts: &BankOptions) -> Result<BankReport, Checker
             );
         }
     }
-    report.valid = if report.bad_read_count > 0 {
-        Validity::Invalid
-    } else if report.reads == 0 {
-        Validity::Unknown
-    } else {
-        Validity::Valid
-    };
+    report.valid = verdict(report.bad_read_count > 0, report.reads > 0);
     Ok(report)
 }
 

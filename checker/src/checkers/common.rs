@@ -1,8 +1,9 @@
-//! Helpers shared by the checkers: grouping paired calls by key, capped lists, and error
-//! construction naming an event.
+//! Helpers shared by the checkers: grouping paired calls by key, capped lists, error
+//! construction naming an event, the verdict rule, and (for tests) building histories.
 
 use super::{CheckerError, LIST_CAP};
 use crate::history::{Call, History, Op};
+use crate::verdict::Validity;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -40,4 +41,32 @@ pub(crate) fn push_capped<T>(list: &mut Vec<T>, item: T) {
     if list.len() < LIST_CAP {
         list.push(item);
     }
+}
+
+/// The checkers' verdict rule: anything bad is invalid; otherwise a history that showed the
+/// checker nothing to judge (no read, no acknowledged id) is unknown, not valid.
+pub(crate) fn verdict(bad: bool, observed: bool) -> Validity {
+    if bad {
+        Validity::Invalid
+    } else if !observed {
+        Validity::Unknown
+    } else {
+        Validity::Valid
+    }
+}
+
+/// A history of client events from `(process, type, f, value)` tuples, indexed and timed by
+/// position (for the checkers' unit tests).
+#[cfg(test)]
+pub(crate) fn history_of(events: &[(u64, crate::history::OpType, &str, Value)]) -> History {
+    use crate::history::Process;
+    History::new(
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, (p, t, f, v))| {
+                Op::new(i as u64, i as i64, *t, Process::Client(*p), f, v.clone())
+            })
+            .collect(),
+    )
 }

@@ -5,7 +5,7 @@
 //! definitely failed never count. One pass, O(1) per event. Keyed histories are checked per
 //! key.
 
-use super::common::{bad_op, calls_by_key, push_capped};
+use super::common::{bad_op, calls_by_key, push_capped, verdict};
 use super::CheckerError;
 use crate::history::{History, Op, OpType};
 use crate::verdict::Validity;
@@ -132,34 +132,17 @@ pub fn counter(history: &History, opts: &CounterOptions) -> Result<CounterReport
             }
         }
     }
-    report.valid = if report.error_count > 0 {
-        Validity::Invalid
-    } else if report.reads == 0 {
-        Validity::Unknown
-    } else {
-        Validity::Valid
-    };
+    report.valid = verdict(report.error_count > 0, report.reads > 0);
     Ok(report)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Process;
     use serde_json::json;
     use OpType::{Fail, Info, Invoke, Ok};
 
-    fn h(events: &[(u64, OpType, &str, Value)]) -> History {
-        History::new(
-            events
-                .iter()
-                .enumerate()
-                .map(|(i, (p, t, f, v))| {
-                    Op::new(i as u64, i as i64, *t, Process::Client(*p), f, v.clone())
-                })
-                .collect(),
-        )
-    }
+    use super::super::common::history_of as h;
 
     #[test]
     fn reads_within_bounds_are_valid() {

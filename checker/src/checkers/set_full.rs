@@ -12,7 +12,7 @@
 //! `linearizable`), unknown if no element was ever confirmed by a later read, else valid.
 //! Keyed histories are checked per key and the results summed (lists say which key).
 
-use super::common::{bad_op, calls_by_key, push_capped};
+use super::common::{bad_op, calls_by_key, push_capped, verdict};
 use super::CheckerError;
 use crate::history::{History, OpType};
 use crate::verdict::Validity;
@@ -196,14 +196,10 @@ pub fn set_full(history: &History, opts: &SetFullOptions) -> Result<SetFullRepor
             }
         }
     }
-    r.valid =
-        if r.lost_count > 0 || r.unexpected_count > 0 || (opts.linearizable && r.stale_count > 0) {
-            Validity::Invalid
-        } else if r.stable_count + r.stale_count == 0 {
-            Validity::Unknown
-        } else {
-            Validity::Valid
-        };
+    r.valid = verdict(
+        r.lost_count > 0 || r.unexpected_count > 0 || (opts.linearizable && r.stale_count > 0),
+        r.stable_count + r.stale_count > 0,
+    );
     Ok(r)
 }
 
@@ -212,18 +208,7 @@ mod tests {
     use super::*;
     use crate::history::{Op, Process};
 
-    /// Build a history from (process, type, f, value) tuples.
-    fn h(events: &[(u64, OpType, &str, Value)]) -> History {
-        History::new(
-            events
-                .iter()
-                .enumerate()
-                .map(|(i, (p, t, f, v))| {
-                    Op::new(i as u64, i as i64, *t, Process::Client(*p), f, v.clone())
-                })
-                .collect(),
-        )
-    }
+    use super::super::common::history_of as h;
     use OpType::{Fail, Info, Invoke, Ok};
 
     #[test]

@@ -3,7 +3,7 @@
 //! duplicated (capped) and, when all ids are integers, their range. Unknown when no id was
 //! acknowledged.
 
-use super::common::push_capped;
+use super::common::{push_capped, verdict};
 use super::CheckerError;
 use crate::history::{History, OpType};
 use crate::verdict::Validity;
@@ -78,13 +78,7 @@ pub fn unique_ids(history: &History) -> Result<UniqueIdsReport, CheckerError> {
             );
         }
     }
-    let valid = if duplicated_count > 0 {
-        Validity::Invalid
-    } else if acknowledged == 0 {
-        Validity::Unknown
-    } else {
-        Validity::Valid
-    };
+    let valid = verdict(duplicated_count > 0, acknowledged > 0);
     Ok(UniqueIdsReport {
         valid,
         attempted_count: attempted,
