@@ -70,11 +70,13 @@ pub fn analyze(
         .map_err(|e| HarnessError::BadInput(format!("{}: {e}", hist.display())))?;
     let mut results = checked.results;
     if let Ok(old) = std::fs::read_to_string(dir.join("results.json")) {
-        if let Some(p) = serde_json::from_str::<Value>(&old)
-            .ok()
-            .and_then(|v| v.get("phases_ms").cloned())
-        {
-            results["phases_ms"] = p;
+        if let Ok(old) = serde_json::from_str::<Value>(&old) {
+            // The run's phase times stay (a re-check is not a run).
+            for field in ["phases_ms", "phases"] {
+                if let Some(p) = old.get(field) {
+                    results[field] = p.clone();
+                }
+            }
         }
     }
     store::write_json(&dir.join("results.json"), &results)?;

@@ -8,12 +8,14 @@
 //! [`journal`] (the history writer), [`worker`] (client workers, final reads),
 //! [`verdict`] (checkers → `results.json`), [`store`] (run folders, `latest` links,
 //! `harness.log`), [`junit`] (JUnit XML), [`progress`] (the progress line),
-//! [`signals`] (Ctrl-C / SIGTERM), [`analyze`] (re-checking a stored run).
+//! [`signals`] (Ctrl-C / SIGTERM), [`analyze`] (re-checking a stored run), [`phases`]
+//! (the wall time of each phase, in `results.json` and `harness.log`).
 
 pub mod analyze;
 pub mod config;
 pub mod journal;
 pub mod junit;
+pub mod phases;
 pub mod progress;
 pub mod signals;
 pub mod store;
@@ -26,6 +28,7 @@ use crate::exit::HarnessError;
 use checker::{History, OpType, Process, Validity};
 use config::TestConfig;
 use journal::{Event, Journal};
+use phases::PhaseTimes;
 use progress::ProgressState;
 use serde_json::{json, Value};
 use signals::Interrupt;
@@ -260,6 +263,8 @@ pub fn run_once(
     let start = Instant::now();
     let (journal, writer) =
         Journal::create(&dir.join("history.jsonl"), start).map_err(|e| fail(e.into()))?;
+    let mut phase_times = PhaseTimes::new(wall);
+    phase_times.done_since("setup", wall, &log);
     let phases = rt.block_on(cluster_phases(
         cfg,
         db,
@@ -268,6 +273,7 @@ pub fn run_once(
         log.clone(),
         interrupt,
         start,
+        &mut phase_times,
     ));
     let (history, werr) = writer.close();
     if let Some(e) = werr {
@@ -277,7 +283,7 @@ pub fn run_once(
             dir.join("history.jsonl").display()
         ))));
     }
-    let (mut phase_ms, net) = match phases {
+    let net = match phases {
         Ok(p) => p,
         Err(e) => {
             log.log(&format!("run failed: {e}"));
@@ -308,18 +314,14 @@ pub fn run_once(
             dir.join("history.jsonl").display()
         )))
     })?;
-    phase_ms.push(("check", t.elapsed()));
+    phase_times.done_since("check", t, &log);
     let mut results = checked.results;
-    results["phases_ms"] = Value::Object(
-        phase_ms
-            .iter()
-            .map(|(k, d)| (k.to_string(), json!(d.as_secs_f64() * 1000.0)))
-            .collect(),
-    );
+    results["phases_ms"] = phase_times.legacy_json();
+    results["phases"] = phase_times.to_json();
     store::write_json(&dir.join("results.json"), &results).map_err(|e| fail(e.into()))?;
     log.log(&format!(
-        "verdict {} ({} ops) phases {:?}",
-        checked.valid, results["ops"], phase_ms
+        "verdict {} ({} ops)",
+        checked.valid, results["ops"]
     ));
     if checked.valid == Validity::Valid && crate::cluster::dbs::discards_data_after_pass(&cfg.db) {
         match crate::cluster::dbs::delete_node_data(&dir) {
@@ -333,8 +335,15 @@ pub fn run_once(
     if let Err(e) = run.update_latest() {
         log.log(&format!("cannot update the latest links: {e}"));
     }
+    let t = Instant::now();
     if !cfg.no_report {
         render_report(&dir, &cfg.store, &log);
+    }
+    phase_times.done_since("report", t, &log);
+    log.log(&format!("phases: {}", phase_times.summary()));
+    results["phases"] = phase_times.to_json();
+    if let Err(e) = store::write_json(&dir.join("results.json"), &results) {
+        log.log(&format!("adding the report time to results.json: {e}"));
     }
     Ok(RunOutcome {
         valid: checked.valid,
@@ -411,8 +420,9 @@ fn client_for(
     Ok(client)
 }
 
-/// Everything between "cluster start" and "cluster stopped"; returns the phase durations
-/// and the network backend actually used.
+/// Everything between "cluster start" and "cluster stopped" (each phase's time goes into
+/// `phases`); returns the network backend actually used.
+#[allow(clippy::too_many_arguments)]
 async fn cluster_phases(
     cfg: &TestConfig,
     db: Box<dyn crate::cluster::Db>,
@@ -421,8 +431,8 @@ async fn cluster_phases(
     log: Arc<RunLog>,
     interrupt: &Interrupt,
     start: Instant,
-) -> Result<(Vec<(&'static str, Duration)>, NetMode), HarnessError> {
-    let mut phases = Vec::new();
+    phases: &mut PhaseTimes,
+) -> Result<NetMode, HarnessError> {
     let t = Instant::now();
     let prefix = crate::cluster::cleanup::new_run_prefix();
     log.log(&format!(
@@ -449,7 +459,7 @@ async fn cluster_phases(
         t.elapsed().as_secs_f64(),
         cluster.net_mode()
     ));
-    phases.push(("setup", t.elapsed()));
+    phases.done_since("start", t, &log);
     let result = drive(
         cfg,
         &cluster,
@@ -457,7 +467,7 @@ async fn cluster_phases(
         log.clone(),
         interrupt,
         start,
-        &mut phases,
+        phases,
     )
     .await;
     let t = Instant::now();
@@ -465,7 +475,7 @@ async fn cluster_phases(
     if let Err(e) = cluster.shutdown().await {
         log.log(&format!("cluster shutdown: {e}"));
     }
-    phases.push(("teardown", t.elapsed()));
+    phases.done_since("teardown", t, &log);
     result?;
     if interrupt.is_set() {
         return Err(HarnessError::Failed(format!(
@@ -473,7 +483,7 @@ async fn cluster_phases(
             run.dir.join("history.jsonl").display()
         )));
     }
-    Ok((phases, net))
+    Ok(net)
 }
 
 async fn drive(
@@ -483,7 +493,7 @@ async fn drive(
     log: Arc<RunLog>,
     interrupt: &Interrupt,
     start: Instant,
-    phases: &mut Vec<(&'static str, Duration)>,
+    phases: &mut PhaseTimes,
 ) -> Result<(), HarnessError> {
     let workload = Arc::new(workload_of(cfg));
     let n = cluster.nodes().len().max(1);
@@ -577,7 +587,7 @@ async fn drive(
         dones
     };
     let (nres, dones) = tokio::join!(nemesis_fut, main_fut);
-    phases.push(("main", t.elapsed()));
+    phases.done_since("main", t, &log);
     let t = Instant::now();
     state.set_phase("heal");
     match nres {
@@ -592,7 +602,7 @@ async fn drive(
             log.log(&format!("heal: {e}"));
         }
     }
-    phases.push(("heal", t.elapsed()));
+    phases.done_since("heal", t, &log);
     if interrupt.is_set() {
         progress.abort();
         return Ok(());
@@ -606,7 +616,7 @@ async fn drive(
         _ = tokio::time::sleep(cfg.recovery) => {}
         _ = interrupt.wait() => {}
     }
-    phases.push(("recovery", t.elapsed()));
+    phases.done_since("recovery", t, &log);
     if interrupt.is_set() {
         progress.abort();
         return Ok(());
@@ -678,7 +688,7 @@ async fn drive(
         },
         _ = interrupt.wait() => {}
     }
-    phases.push(("final-reads", t.elapsed()));
+    phases.done_since("final_reads", t, &log);
     progress.abort();
     Ok(())
 }
