@@ -684,18 +684,56 @@ impl Cluster {
     /// answers its probe. A node that is still running is left alone; one that exited on its
     /// own is started again.
     pub async fn restart(&self, node: &str) -> Result<(), ClusterError> {
-        let spec = self.spec(node)?.clone();
-        {
-            let mut slot = lock(&self.procs[(spec.id - 1) as usize]);
-            if let Some(p) = slot.as_mut() {
-                if p.try_wait()?.is_none() {
-                    return Ok(());
+        self.restart_nodes(&[node.to_string()]).await
+    }
+
+    /// [`restart`](Self::restart) for several nodes: every one is started before any is
+    /// waited for (a member of a killed majority may answer its probe only once the others
+    /// are back). Every node is started even if another fails; the first error is returned.
+    pub async fn restart_nodes(&self, nodes: &[String]) -> Result<(), ClusterError> {
+        let mut first_err: Option<ClusterError> = None;
+        let mut started = Vec::new();
+        for node in nodes {
+            let spec = match self.spec(node) {
+                Ok(s) => s.clone(),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                    continue;
                 }
-                *slot = None;
+            };
+            let running = {
+                let mut slot = lock(&self.procs[(spec.id - 1) as usize]);
+                match slot.as_mut().map(|p| p.try_wait()) {
+                    Some(Ok(None)) => true,
+                    Some(Ok(Some(_))) | None => {
+                        *slot = None;
+                        false
+                    }
+                    Some(Err(e)) => {
+                        first_err.get_or_insert(e.into());
+                        continue;
+                    }
+                }
+            };
+            if running {
+                continue;
+            }
+            match self.spawn_node(&spec) {
+                Ok(()) => started.push(spec),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
             }
         }
-        self.spawn_node(&spec)?;
-        self.wait_ready(Some(&spec)).await
+        for spec in &started {
+            if let Err(e) = self.wait_ready(Some(spec)).await {
+                first_err.get_or_insert(e);
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Heals, resumes, stops every node (SIGTERM, then SIGKILL after a grace period) and tears

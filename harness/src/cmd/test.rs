@@ -18,7 +18,12 @@ pub struct TestArgs {
     /// grudge like `{"n1":["n2","n3"]}`.
     #[arg(long, default_value = "random")]
     pub partition: String,
-    /// Seconds between fault changes (a fault is on for one interval, off for the next).
+    /// Who a pause or kill hits, a comma list drawn from each time: `one`, `minority`,
+    /// `majority`, `all`, `leader` (Jepsen's targets; `primaries` = `leader`).
+    #[arg(long, default_value = "one,minority")]
+    pub targets: String,
+    /// Mean seconds between fault changes: a fault is off, then on, for a wait drawn each time
+    /// uniformly from 0 to twice this (Jepsen's stagger, seeded).
     #[arg(long, default_value_t = 5.0)]
     pub nemesis_interval: f64,
     /// Length of the main phase, in seconds.
@@ -49,6 +54,10 @@ pub struct TestArgs {
     /// Network backend: `auto`, `netns` (needs CAP_NET_ADMIN) or `proxy`.
     #[arg(long, default_value = "auto")]
     pub net: String,
+    /// One-way delay, in milliseconds, that every node-to-node link adds for the whole run
+    /// (a slow network, as Maelstrom's latency). Needs `--net proxy`: this kernel has no netem.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub link_delay: u64,
     /// Path of the bundled `raft-node` binary (default: next to the harness binary).
     #[arg(long)]
     pub node_bin: Option<PathBuf>,

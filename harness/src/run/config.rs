@@ -2,7 +2,7 @@
 //! typed values (bad values are [`HarnessError::BadInput`], exit 254), plus the `test.json`
 //! view of it (DESIGN contract shape).
 
-use crate::cluster::nemesis::{parse_faults, FaultKind, PartitionShape};
+use crate::cluster::nemesis::{parse_faults, parse_targets, FaultKind, PartitionShape, Target};
 use crate::cluster::{DbSpec, NetMode};
 use crate::cmd::test::TestArgs;
 use crate::exit::HarnessError;
@@ -19,6 +19,7 @@ pub struct TestConfig {
     pub workload: WorkloadKind,
     pub faults: Vec<FaultKind>,
     pub shape: PartitionShape,
+    pub targets: Vec<Target>,
     pub nemesis_interval: Duration,
     pub time_limit: Duration,
     pub nodes: usize,
@@ -28,6 +29,8 @@ pub struct TestConfig {
     pub keys: usize,
     pub ops_per_key: usize,
     pub net: NetMode,
+    /// One-way delay on every node-to-node link (zero: none; proxy backend only).
+    pub link_delay: Duration,
     pub db: DbSpec,
     pub store: PathBuf,
     pub test_count: u32,
@@ -85,7 +88,22 @@ impl TestConfig {
             .partition
             .parse()
             .map_err(|e| bad(format!("--partition: {e}")))?;
+        let targets = parse_targets(&a.targets).map_err(|e| bad(format!("--targets: {e}")))?;
         let net: NetMode = a.net.parse().map_err(|e| bad(format!("--net: {e}")))?;
+        if a.link_delay > 10_000 {
+            return Err(bad(format!(
+                "--link-delay {}: expected 0 to 10000 ms",
+                a.link_delay
+            )));
+        }
+        if a.link_delay > 0 && (net != NetMode::Proxy || a.db == "etcd") {
+            return Err(bad(format!(
+                "--link-delay {}: needs --net proxy and a system whose peer links go through \
+                 the harness's proxies (raft-kv or a --db-config system): the netns backend \
+                 cannot delay packets on this kernel (no netem)",
+                a.link_delay
+            )));
+        }
         if a.nodes == 0 || a.nodes > 32 {
             return Err(bad(format!("--nodes {}: expected 1 to 32", a.nodes)));
         }
@@ -148,6 +166,7 @@ impl TestConfig {
             workload,
             faults,
             shape,
+            targets,
             nemesis_interval: secs("nemesis-interval", a.nemesis_interval, 0.05)?,
             time_limit: secs("time-limit", a.time_limit, 0.0)?,
             nodes: a.nodes,
@@ -157,6 +176,7 @@ impl TestConfig {
             keys,
             ops_per_key: a.ops_per_key,
             net,
+            link_delay: Duration::from_millis(a.link_delay),
             db: DbSpec {
                 db: a.db.clone(),
                 db_bin: a.db_bin.clone(),
@@ -210,7 +230,9 @@ impl TestConfig {
             "bugs": self.db.bugs,
             "start_time": start_time,
             "partition": self.shape.to_string(),
+            "targets": self.targets.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
             "nemesis_interval_s": self.nemesis_interval.as_secs_f64(),
+            "link_delay_ms": self.link_delay.as_millis() as u64,
             "rate": self.rate,
             "op_timeout_ms": self.op_timeout.as_millis() as u64,
             "keys": self.keys,
@@ -261,6 +283,11 @@ mod tests {
         let j = c.test_json(NetMode::Proxy, "2026-11-23T00:00:00Z", None);
         assert_eq!(j["nemesis"], json!(["partition", "kill"]));
         assert_eq!(j["net"], "proxy");
+        assert_eq!(j["targets"], json!(["one", "minority"]));
+        let c = cfg(&["--targets", "all,leader"]).unwrap();
+        assert_eq!(c.targets, vec![Target::All, Target::Leader]);
+        let c = cfg(&["--link-delay", "40", "--net", "proxy"]).unwrap();
+        assert_eq!(c.link_delay, Duration::from_millis(40));
     }
 
     #[test]
@@ -272,6 +299,11 @@ mod tests {
             &["--concurrency", "xn"],
             &["--nodes", "0"],
             &["--partition", "triangle"],
+            &["--targets", "half"],
+            &["--targets", ""],
+            &["--link-delay", "50"],
+            &["--link-delay", "50", "--net", "proxy", "--db", "etcd"],
+            &["--link-delay", "20000", "--net", "proxy"],
             &["--net", "wifi"],
             &["--rate=-1"],
             &["--time-limit=-3"],

@@ -459,6 +459,16 @@ async fn cluster_phases(
         t.elapsed().as_secs_f64(),
         cluster.net_mode()
     ));
+    if !cfg.link_delay.is_zero() {
+        if let Err(e) = cluster.set_link_delay(cfg.link_delay) {
+            let _ = cluster.shutdown().await;
+            return Err(cluster_error(e));
+        }
+        log.log(&format!(
+            "every node-to-node link delays by {} ms",
+            cfg.link_delay.as_millis()
+        ));
+    }
     phases.done_since("start", t, &log);
     let result = drive(
         cfg,
@@ -559,6 +569,7 @@ async fn drive(
     let ncfg = NemesisConfig {
         faults: cfg.faults.clone(),
         shape: cfg.shape.clone(),
+        targets: cfg.targets.clone(),
         interval: cfg.nemesis_interval,
         seed: cfg.seed,
     };

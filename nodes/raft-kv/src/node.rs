@@ -195,6 +195,8 @@ struct EventLoop<O: Outbox> {
     /// Last log index durable in the WAL (or covered by the snapshot).
     persisted_last: u64,
     was_leader: bool,
+    /// Role, term and vote last logged: every change is logged once (elections, votes).
+    logged_state: (Role, u64, Option<u64>),
     pending: BTreeMap<u64, Pending>,
     next_ctx: u64,
     reads_by_ctx: HashMap<u64, Vec<WaitingRead>>,
@@ -242,6 +244,7 @@ pub fn start<O: Outbox + 'static>(
         snapshot_index,
         persisted_last,
         was_leader: false,
+        logged_state: (Role::Follower, 0, None),
         pending: BTreeMap::new(),
         next_ctx: 1,
         reads_by_ctx: HashMap::new(),
@@ -471,7 +474,20 @@ impl<O: Outbox> EventLoop<O> {
 
     /// When this node stops leading, every proposal it still holds has an unknown outcome.
     fn check_leadership(&mut self) {
-        let leader = self.raft.status().role == Role::Leader;
+        let st = self.raft.status();
+        let now = (st.role, st.term, st.vote);
+        if now != self.logged_state {
+            tracing::info!(
+                role = st.role.as_str(),
+                term = st.term,
+                vote = st.vote,
+                leader = st.leader,
+                last_index = st.last_index,
+                "raft state changed"
+            );
+            self.logged_state = now;
+        }
+        let leader = st.role == Role::Leader;
         if self.was_leader && !leader {
             for (_, p) in std::mem::take(&mut self.pending) {
                 let _ = p.reply.send(ProposeOutcome::LeadershipLost);

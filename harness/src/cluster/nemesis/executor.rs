@@ -1,13 +1,16 @@
 //! The nemesis executor: applies the [`Planner`](super::Planner)'s faults to a running cluster
-//! on a schedule (fault on for one interval, off for one), reports every applied change, and
-//! heals everything before it returns.
+//! on a schedule (fault off for a while, on for a while, each wait drawn uniformly from zero
+//! to twice `--nemesis-interval`, Jepsen's stagger, from a seeded stream), reports every
+//! applied change, and heals everything before it returns.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use tokio::sync::watch;
 
-use super::{NemesisConfig, NemesisEvent, PlannedFault, Planner};
+use super::{NemesisConfig, NemesisEvent, PlannedFault, Planner, Victims};
 use crate::cluster::{Cluster, ClusterError};
 
 /// What the nemesis did.
@@ -19,8 +22,8 @@ pub struct NemesisSummary {
     pub faults: BTreeMap<String, usize>,
 }
 
-/// Runs the nemesis until `stop` becomes `true` (or its sender is dropped): waits one interval,
-/// applies the next planned fault, waits one interval, undoes it, and so on. Every applied
+/// Runs the nemesis until `stop` becomes `true` (or its sender is dropped): waits a staggered
+/// interval, applies the next planned fault, waits another, undoes it, and so on. Every applied
 /// change is reported through `record` once it is in effect. Whatever is active when `stop`
 /// fires (or when a fault fails to apply) is undone before returning.
 pub async fn run(
@@ -33,11 +36,13 @@ pub async fn run(
         cfg.seed,
         cfg.faults.clone(),
         cfg.shape.clone(),
+        cfg.targets.clone(),
         cluster.node_names(),
     );
+    let mut stagger = Stagger::new(cfg.seed, cfg.interval);
     let mut summary = NemesisSummary::default();
     loop {
-        if wait_or_stop(&mut stop, cfg.interval).await {
+        if wait_or_stop(&mut stop, stagger.next_wait()).await {
             break;
         }
         let Some(fault) = planner.next_fault() else {
@@ -45,10 +50,11 @@ pub async fn run(
             let _ = stop.wait_for(|s| *s).await;
             break;
         };
+        let fault = resolve_leader(cluster, fault).await;
         tracing::info!("nemesis: applying {fault:?}");
         let applied = apply(cluster, &fault, &mut record, &mut summary).await;
         let stopped = match &applied {
-            Ok(()) => wait_or_stop(&mut stop, cfg.interval).await,
+            Ok(()) => wait_or_stop(&mut stop, stagger.next_wait()).await,
             Err(_) => true,
         };
         let undone = undo(cluster, &fault, &mut record, &mut summary).await;
@@ -59,6 +65,29 @@ pub async fn run(
         }
     }
     Ok(summary)
+}
+
+/// Jepsen's stagger: waits drawn uniformly from `[0, 2 × interval)`, so faults start and end
+/// at every phase of what the system is doing (an election, a snapshot) rather than on a
+/// fixed beat; the mean stays `interval`. Seeded, so the same seed gives the same waits.
+#[derive(Debug, Clone)]
+pub struct Stagger {
+    rng: ChaCha8Rng,
+    interval: Duration,
+}
+
+impl Stagger {
+    pub fn new(seed: u64, interval: Duration) -> Self {
+        // Its own stream: the fault plan of a seed does not depend on how many waits were drawn.
+        Stagger {
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5354_4147_4745_5221),
+            interval,
+        }
+    }
+
+    pub fn next_wait(&mut self) -> Duration {
+        self.interval.mul_f64(self.rng.gen_range(0.0..2.0))
+    }
 }
 
 /// Sleeps for `d`; returns true if `stop` fired (or its sender is gone) first.
@@ -96,6 +125,44 @@ fn emit(
     });
 }
 
+/// Turns "the leader" into a node name: whichever node leads now, or the planned fallback.
+/// Every other fault is returned as planned.
+async fn resolve_leader(cluster: &Cluster, fault: PlannedFault) -> PlannedFault {
+    let leader_or = |fallback: &str| {
+        let fallback = fallback.to_string();
+        async move {
+            match cluster.leader().await {
+                Some(l) => l,
+                None => {
+                    tracing::info!("nemesis: no leader known, targeting {fallback}");
+                    fallback
+                }
+            }
+        }
+    };
+    match fault {
+        PlannedFault::IsolateLeader { fallback } => {
+            let target = leader_or(&fallback).await;
+            PlannedFault::Partition(super::isolate(&target, &cluster.node_names()))
+        }
+        PlannedFault::Pause(Victims::Leader { fallback }) => {
+            PlannedFault::Pause(Victims::Nodes(vec![leader_or(&fallback).await]))
+        }
+        PlannedFault::Kill(Victims::Leader { fallback }) => {
+            PlannedFault::Kill(Victims::Nodes(vec![leader_or(&fallback).await]))
+        }
+        other => other,
+    }
+}
+
+/// The node names of resolved victims (a leader still unresolved names its fallback).
+fn victim_names(v: &Victims) -> Vec<String> {
+    match v {
+        Victims::Nodes(n) => n.clone(),
+        Victims::Leader { fallback } => vec![fallback.clone()],
+    }
+}
+
 async fn apply(
     cluster: &Cluster,
     fault: &PlannedFault,
@@ -110,27 +177,22 @@ async fn apply(
             emit(record, summary, "start-partition", value);
         }
         PlannedFault::IsolateLeader { fallback } => {
-            let target = match cluster.leader().await {
-                Some(l) => l,
-                None => {
-                    tracing::info!("nemesis: no leader known, isolating {fallback}");
-                    fallback.clone()
-                }
-            };
-            let grudge = super::isolate(&target, &cluster.node_names());
+            let grudge = super::isolate(fallback, &cluster.node_names());
             cluster.partition(&grudge).await?;
             *summary.faults.entry("partition".into()).or_default() += 1;
             let value = serde_json::to_value(&grudge).unwrap_or(serde_json::Value::Null);
             emit(record, summary, "start-partition", value);
         }
-        PlannedFault::Pause(nodes) => {
+        PlannedFault::Pause(victims) => {
+            let nodes = &victim_names(victims);
             for n in nodes {
                 cluster.pause(n)?;
             }
             *summary.faults.entry("pause".into()).or_default() += 1;
             emit(record, summary, "pause", names_value(nodes));
         }
-        PlannedFault::Kill(nodes) => {
+        PlannedFault::Kill(victims) => {
+            let nodes = &victim_names(victims);
             for n in nodes {
                 cluster.kill(n)?;
             }
@@ -152,7 +214,8 @@ async fn undo(
             cluster.heal().await?;
             emit(record, summary, "stop-partition", serde_json::Value::Null);
         }
-        PlannedFault::Pause(nodes) => {
+        PlannedFault::Pause(victims) => {
+            let nodes = &victim_names(victims);
             let mut first_err = None;
             for n in nodes {
                 if let Err(e) = cluster.resume(n) {
@@ -164,19 +227,43 @@ async fn undo(
                 return Err(e);
             }
         }
-        PlannedFault::Kill(nodes) => {
-            let mut first_err = None;
-            for n in nodes {
-                if let Err(e) = cluster.restart(n).await {
-                    first_err.get_or_insert(e);
-                }
-            }
+        PlannedFault::Kill(victims) => {
+            let nodes = &victim_names(victims);
+            // All started before any is waited for: a node of a killed majority may only
+            // answer its probe once the others are back too.
+            let restarted = cluster.restart_nodes(nodes).await;
             // Recorded once the processes are back (and answering, unless an error says not).
             emit(record, summary, "restart", names_value(nodes));
-            if let Some(e) = first_err {
-                return Err(e);
-            }
+            restarted?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stagger_spreads_waits_over_zero_to_twice_the_interval_and_is_seeded() {
+        let iv = Duration::from_millis(400);
+        let draw = |seed| {
+            let mut s = Stagger::new(seed, iv);
+            (0..2000).map(|_| s.next_wait()).collect::<Vec<_>>()
+        };
+        let w = draw(5);
+        assert_eq!(w, draw(5));
+        assert_ne!(w, draw(6));
+        assert!(w.iter().all(|d| *d < iv * 2));
+        // Every fifth of the range is hit, and the mean is near the interval.
+        for k in 0..5u32 {
+            let (lo, hi) = (iv * 2 * k / 5, iv * 2 * (k + 1) / 5);
+            assert!(
+                w.iter().any(|d| *d >= lo && *d < hi),
+                "nothing in [{lo:?}, {hi:?})"
+            );
+        }
+        let mean = w.iter().sum::<Duration>() / w.len() as u32;
+        assert!(mean > iv * 9 / 10 && mean < iv * 11 / 10, "{mean:?}");
+    }
 }

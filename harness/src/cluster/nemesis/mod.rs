@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 pub use executor::{run, NemesisSummary};
-pub use planner::{isolate, plan_grudge, PlannedFault, Planner};
+pub use planner::{isolate, plan_grudge, PlannedFault, Planner, Victims};
 
 use crate::cluster::Grudge;
 
@@ -67,6 +67,71 @@ pub fn parse_faults(s: &str) -> Result<Vec<FaultKind>, String> {
     }
     Ok(out)
 }
+
+/// Which nodes a pause or kill hits (`--targets`, Jepsen's `:targets`). Each pause or kill
+/// draws one of the configured targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    /// One random node.
+    One,
+    /// A random minority (at least one node).
+    Minority,
+    /// A random majority: the cluster cannot serve while it lasts.
+    Majority,
+    /// Every node at once.
+    All,
+    /// Whichever node leads when the fault starts (asked of the cluster; a seeded random node
+    /// when no leader can be learned).
+    Leader,
+}
+
+impl Target {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Target::One => "one",
+            Target::Minority => "minority",
+            Target::Majority => "majority",
+            Target::All => "all",
+            Target::Leader => "leader",
+        }
+    }
+}
+
+impl FromStr for Target {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "one" => Ok(Target::One),
+            "minority" => Ok(Target::Minority),
+            "majority" => Ok(Target::Majority),
+            "all" => Ok(Target::All),
+            "leader" | "primaries" => Ok(Target::Leader),
+            other => Err(format!(
+                "unknown target `{other}` (one, minority, majority, all, leader)"
+            )),
+        }
+    }
+}
+
+/// Parses a `--targets` comma list (`one,minority,majority,all,leader`) without duplicates, in
+/// the given order; an empty list is an error (a pause or kill needs somebody to hit).
+pub fn parse_targets(s: &str) -> Result<Vec<Target>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let t: Target = part.parse()?;
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.is_empty() {
+        return Err("expected at least one of one, minority, majority, all, leader".into());
+    }
+    Ok(out)
+}
+
+/// The targets used when `--targets` is not given: one node or a minority, so the cluster
+/// can keep serving through every pause and kill.
+pub const DEFAULT_TARGETS: &[Target] = &[Target::One, Target::Minority];
 
 /// The shape of partitions (`--partition`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -133,6 +198,8 @@ pub struct NemesisConfig {
     /// Fault kinds, used in rotation; empty = no faults.
     pub faults: Vec<FaultKind>,
     pub shape: PartitionShape,
+    /// Who a pause or kill hits: one of these, drawn each time.
+    pub targets: Vec<Target>,
     /// Time between fault changes: a fault is on for one interval, then off for one.
     pub interval: Duration,
     pub seed: u64,
@@ -172,5 +239,16 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!("triangle".parse::<PartitionShape>().is_err());
+    }
+
+    #[test]
+    fn parses_target_lists() {
+        assert_eq!(
+            parse_targets("one, majority,all,primaries,one").unwrap(),
+            vec![Target::One, Target::Majority, Target::All, Target::Leader]
+        );
+        assert!(parse_targets("").is_err());
+        let e = parse_targets("one,half").unwrap_err();
+        assert!(e.contains("`half`"), "{e}");
     }
 }

@@ -7,7 +7,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{FaultKind, PartitionShape};
+use super::{FaultKind, PartitionShape, Target};
 use crate::cluster::Grudge;
 
 /// One planned fault: what to break (the executor also knows how to undo it).
@@ -19,8 +19,18 @@ pub enum PlannedFault {
     IsolateLeader {
         fallback: String,
     },
-    Pause(Vec<String>),
-    Kill(Vec<String>),
+    Pause(Victims),
+    Kill(Victims),
+}
+
+/// The nodes a pause or kill hits.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Victims {
+    /// These nodes (sorted).
+    Nodes(Vec<String>),
+    /// Whichever node leads when the fault is applied (the executor asks the cluster);
+    /// `fallback` (drawn from the seed) when no leader can be learned.
+    Leader { fallback: String },
 }
 
 /// Seeded sequence of faults: rotates through the configured fault kinds in order; each
@@ -30,6 +40,7 @@ pub struct Planner {
     rng: ChaCha8Rng,
     faults: Vec<FaultKind>,
     shape: PartitionShape,
+    targets: Vec<Target>,
     nodes: Vec<String>,
     next: usize,
 }
@@ -39,12 +50,19 @@ impl Planner {
         seed: u64,
         faults: Vec<FaultKind>,
         shape: PartitionShape,
+        targets: Vec<Target>,
         nodes: Vec<String>,
     ) -> Self {
+        let targets = if targets.is_empty() {
+            super::DEFAULT_TARGETS.to_vec()
+        } else {
+            targets
+        };
         Planner {
             rng: ChaCha8Rng::seed_from_u64(seed),
             faults,
             shape,
+            targets,
             nodes,
             next: 0,
         }
@@ -65,24 +83,37 @@ impl Planner {
             FaultKind::Partition => {
                 PlannedFault::Partition(plan_grudge(&self.shape, &self.nodes, &mut self.rng))
             }
-            FaultKind::Pause => PlannedFault::Pause(pick_targets(&self.nodes, &mut self.rng)),
-            FaultKind::Kill => PlannedFault::Kill(pick_targets(&self.nodes, &mut self.rng)),
+            FaultKind::Pause => PlannedFault::Pause(self.pick_victims()),
+            FaultKind::Kill => PlannedFault::Kill(self.pick_victims()),
         })
+    }
+
+    /// Draws one of the configured targets, then the nodes it names.
+    fn pick_victims(&mut self) -> Victims {
+        let target = self.targets[self.rng.gen_range(0..self.targets.len())];
+        pick_victims(target, &self.nodes, &mut self.rng)
     }
 }
 
-/// Targets of a pause or kill: usually one random node, one time in four a random minority
-/// (never a majority, so the cluster can keep serving).
-fn pick_targets(nodes: &[String], rng: &mut ChaCha8Rng) -> Vec<String> {
-    let minority = (nodes.len().saturating_sub(1)) / 2;
-    let count = if minority > 1 && rng.gen_range(0..4) == 0 {
-        minority
-    } else {
-        1
+/// The nodes `target` names among `nodes` (pure given the rng state): one random node, a
+/// random minority (at least one), a random majority, all of them, or the leader with a
+/// random fallback.
+pub fn pick_victims(target: Target, nodes: &[String], rng: &mut ChaCha8Rng) -> Victims {
+    let n = nodes.len();
+    let count = match target {
+        Target::Leader => {
+            return Victims::Leader {
+                fallback: nodes[rng.gen_range(0..n)].clone(),
+            }
+        }
+        Target::One => 1,
+        Target::Minority => ((n.saturating_sub(1)) / 2).max(1),
+        Target::Majority => n / 2 + 1,
+        Target::All => n,
     };
-    let mut picked: Vec<String> = nodes.choose_multiple(rng, count).cloned().collect();
+    let mut picked: Vec<String> = nodes.choose_multiple(rng, count.min(n)).cloned().collect();
     picked.sort();
-    picked
+    Victims::Nodes(picked)
 }
 
 /// A grudge where every node cannot hear from the nodes outside its own component.
@@ -321,6 +352,7 @@ mod tests {
                 seed,
                 vec![FaultKind::Partition, FaultKind::Pause, FaultKind::Kill],
                 PartitionShape::Random,
+                vec![],
                 nodes.clone(),
             );
             (0..30).map(|_| p.next_fault().unwrap()).collect::<Vec<_>>()
@@ -333,12 +365,82 @@ mod tests {
         assert!(matches!(p[1], PlannedFault::Pause(_)));
         assert!(matches!(p[2], PlannedFault::Kill(_)));
         assert!(matches!(p[3], PlannedFault::Partition(_)));
-        // Pause/kill never take a majority.
+        // The default targets (one, minority) never take a majority.
         for f in &p {
-            if let PlannedFault::Pause(v) | PlannedFault::Kill(v) = f {
-                assert!(!v.is_empty() && v.len() <= 2, "{v:?}");
+            match f {
+                PlannedFault::Pause(Victims::Nodes(v)) | PlannedFault::Kill(Victims::Nodes(v)) => {
+                    assert!(!v.is_empty() && v.len() <= 2, "{v:?}")
+                }
+                PlannedFault::Pause(v) | PlannedFault::Kill(v) => panic!("{v:?}"),
+                _ => {}
             }
         }
+    }
+
+    #[test]
+    fn targets_name_one_a_minority_a_majority_all_or_the_leader() {
+        let nodes = names(5);
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let size = |t, rng: &mut ChaCha8Rng| match pick_victims(t, &nodes, rng) {
+            Victims::Nodes(v) => {
+                let distinct: BTreeSet<&String> = v.iter().collect();
+                assert_eq!(distinct.len(), v.len(), "{v:?}");
+                assert!(v.iter().all(|x| nodes.contains(x)));
+                v.len()
+            }
+            Victims::Leader { fallback } => {
+                assert!(nodes.contains(&fallback));
+                0
+            }
+        };
+        for _ in 0..20 {
+            assert_eq!(size(Target::One, &mut rng), 1);
+            assert_eq!(size(Target::Minority, &mut rng), 2);
+            assert_eq!(size(Target::Majority, &mut rng), 3);
+            assert_eq!(size(Target::All, &mut rng), 5);
+            assert_eq!(size(Target::Leader, &mut rng), 0);
+        }
+        // Majorities differ from draw to draw.
+        let majorities: BTreeSet<Victims> = (0..20)
+            .map(|_| pick_victims(Target::Majority, &nodes, &mut rng))
+            .collect();
+        assert!(majorities.len() > 3, "{majorities:?}");
+        // Three nodes: a minority is one node, a majority two.
+        let three = names(3);
+        for (t, want) in [
+            (Target::Minority, 1),
+            (Target::Majority, 2),
+            (Target::All, 3),
+        ] {
+            match pick_victims(t, &three, &mut rng) {
+                Victims::Nodes(v) => assert_eq!(v.len(), want, "{t:?} {v:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_planner_draws_only_configured_targets() {
+        let nodes = names(5);
+        let mut p = Planner::new(
+            9,
+            vec![FaultKind::Kill],
+            PartitionShape::Random,
+            vec![Target::Majority, Target::Leader],
+            nodes.clone(),
+        );
+        let (mut majorities, mut leaders) = (0, 0);
+        for _ in 0..40 {
+            match p.next_fault().unwrap() {
+                PlannedFault::Kill(Victims::Nodes(v)) => {
+                    assert_eq!(v.len(), 3);
+                    majorities += 1;
+                }
+                PlannedFault::Kill(Victims::Leader { .. }) => leaders += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(majorities > 5 && leaders > 5, "{majorities} {leaders}");
     }
 
     #[test]
@@ -348,12 +450,14 @@ mod tests {
             3,
             vec![FaultKind::Partition],
             PartitionShape::Leader,
+            vec![],
             nodes.clone(),
         );
         let mut b = Planner::new(
             3,
             vec![FaultKind::Partition],
             PartitionShape::Leader,
+            vec![],
             nodes.clone(),
         );
         for _ in 0..10 {
@@ -372,7 +476,7 @@ mod tests {
 
     #[test]
     fn no_faults_plans_nothing_and_one_node_gives_empty_grudge() {
-        let mut p = Planner::new(1, vec![], PartitionShape::Halves, names(3));
+        let mut p = Planner::new(1, vec![], PartitionShape::Halves, vec![], names(3));
         assert_eq!(p.next_fault(), None);
         let g = plan_grudge(
             &PartitionShape::Halves,
