@@ -6,8 +6,10 @@
 //! absent"). Values are strings at this level; workloads encode integers as decimal strings.
 //! - [`raft_kv`]: the node HTTP protocol of `nodes/raft-kv` (and user systems speaking it).
 //! - [`etcd`]: etcd through its v3 JSON gateway (helper H's module).
+//! - [`http1`]: the small keep-alive HTTP/1.1 transport of the raft-kv client.
 
 pub mod etcd;
+pub mod http1;
 pub mod raft_kv;
 
 use crate::Completion;

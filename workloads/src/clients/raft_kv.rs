@@ -13,7 +13,11 @@
 //!
 //! Mutations carry `X-Request-Id: <client_id>-<seq>`; a redirected retry of the same
 //! mutation re-sends the same id so a node that deduplicates applies it once.
+//!
+//! The transport is [`super::http1`] (keep-alive connections per node, each exchange done
+//! by the calling task): this is the harness's hot path.
 
+use super::http1::{Http1, HttpError, Request};
 use super::{ClientConfig, ClientError, Endpoint, CAS_MISMATCH};
 use crate::Completion;
 use serde_json::{json, Value};
@@ -23,7 +27,7 @@ use std::time::Duration;
 /// A client of one raft-kv cluster, sending first to its home node.
 #[derive(Debug)]
 pub struct RaftKvClient {
-    http: reqwest::Client,
+    http: Http1,
     nodes: Vec<Endpoint>,
     home: usize,
     op_timeout: Duration,
@@ -57,14 +61,7 @@ impl RaftKvClient {
                 "raft-kv client needs its home node in `nodes`".into(),
             ));
         }
-        let http = reqwest::Client::builder()
-            .timeout(cfg.op_timeout)
-            .connect_timeout(cfg.op_timeout)
-            .pool_max_idle_per_host(4)
-            .tcp_nodelay(true)
-            .no_proxy()
-            .build()
-            .map_err(|e| ClientError::Config(format!("building the HTTP client: {e}")))?;
+        let http = Http1::new(cfg.nodes.iter().map(|n| n.addr.clone()).collect());
         Ok(RaftKvClient {
             http,
             nodes: cfg.nodes.clone(),
@@ -93,7 +90,12 @@ impl RaftKvClient {
         let path = format!("/key/{}", encode_key(key));
         self.run(
             Kind::Read,
-            move |c, addr| c.http.get(format!("http://{addr}{path}")),
+            Request {
+                method: "GET",
+                path: &path,
+                headers: &[],
+                body: b"",
+            },
             |status, body| match status {
                 200 => match body.get("value") {
                     Some(Value::String(s)) => Completion::Ok(Value::String(s.clone())),
@@ -111,14 +113,13 @@ impl RaftKvClient {
     pub async fn write(&self, key: &str, value: &str) -> Completion {
         let path = format!("/key/{}", encode_key(key));
         let rid = self.next_request_id();
-        let value = value.to_string();
         self.run(
             Kind::Mutation,
-            move |c, addr| {
-                c.http
-                    .put(format!("http://{addr}{path}"))
-                    .header("X-Request-Id", rid.clone())
-                    .body(value.clone())
+            Request {
+                method: "PUT",
+                path: &path,
+                headers: &[("X-Request-Id", &rid)],
+                body: value.as_bytes(),
             },
             |status, body| match status {
                 200..=299 => Completion::Ok(Value::Null),
@@ -132,14 +133,14 @@ impl RaftKvClient {
     pub async fn cas(&self, key: &str, from: Option<&str>, to: &str) -> Completion {
         let path = format!("/key/{}/cas", encode_key(key));
         let rid = self.next_request_id();
-        let body = json!({"from": from, "to": to});
+        let body = json!({"from": from, "to": to}).to_string();
         self.run(
             Kind::Mutation,
-            move |c, addr| {
-                c.http
-                    .post(format!("http://{addr}{path}"))
-                    .header("X-Request-Id", rid.clone())
-                    .json(&body)
+            Request {
+                method: "POST",
+                path: &path,
+                headers: &[("X-Request-Id", &rid), ("Content-Type", "application/json")],
+                body: body.as_bytes(),
             },
             |status, body| match status {
                 200..=299 => match body.get("applied") {
@@ -154,18 +155,16 @@ impl RaftKvClient {
     }
 
     /// Send (following redirects), classify, all within the op timeout.
-    async fn run<B, C>(&self, kind: Kind, build: B, classify: C) -> Completion
+    async fn run<C>(&self, kind: Kind, req: Request<'_>, classify: C) -> Completion
     where
-        B: Fn(&Self, &str) -> reqwest::RequestBuilder,
         C: Fn(u16, Value) -> Completion,
     {
         let work = async {
             let mut target = self.home;
             let mut redirects = 0u32;
             loop {
-                let addr = self.nodes[target].addr.clone();
-                match self.exchange(build(self, &addr)).await {
-                    Exchange::NotSent(e) => return Completion::Fail(format!("connect: {e}")),
+                match self.exchange(target, req).await {
+                    Exchange::NotSent(e) => return Completion::Fail(e),
                     Exchange::Lost(e) => return indeterminate(kind, e),
                     Exchange::Reply { status: 421, body } => match self.leader_of(&body) {
                         Some(next) if redirects < self.max_redirects && next != target => {
@@ -184,21 +183,16 @@ impl RaftKvClient {
         }
     }
 
-    async fn exchange(&self, req: reqwest::RequestBuilder) -> Exchange {
-        match req.send().await {
-            Err(e) => classify_transport(&e),
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                match resp.bytes().await {
-                    Err(e) => Exchange::Lost(format!("reading reply: {}", short(&e))),
-                    Ok(bytes) => Exchange::Reply {
-                        status,
-                        body: serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                            Value::String(String::from_utf8_lossy(&bytes).into_owned())
-                        }),
-                    },
-                }
-            }
+    async fn exchange(&self, node: usize, req: Request<'_>) -> Exchange {
+        match self.http.send(node, req).await {
+            Err(HttpError::NotSent(e)) => Exchange::NotSent(e),
+            Err(HttpError::Lost(e)) => Exchange::Lost(e),
+            Ok(reply) => Exchange::Reply {
+                status: reply.status,
+                body: serde_json::from_slice(&reply.body).unwrap_or_else(|_| {
+                    Value::String(String::from_utf8_lossy(&reply.body).into_owned())
+                }),
+            },
         }
     }
 
@@ -221,27 +215,6 @@ impl RaftKvClient {
         }
         let addr = body.get("leader_addr").and_then(Value::as_str)?;
         self.nodes.iter().position(|n| n.addr == addr)
-    }
-}
-
-fn short(e: &reqwest::Error) -> String {
-    use std::error::Error;
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s = format!("{s}: {inner}");
-        src = inner.source();
-    }
-    s
-}
-
-fn classify_transport(e: &reqwest::Error) -> Exchange {
-    if e.is_timeout() {
-        Exchange::Lost("timeout".into())
-    } else if e.is_connect() {
-        Exchange::NotSent(short(e))
-    } else {
-        Exchange::Lost(short(e))
     }
 }
 
