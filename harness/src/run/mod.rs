@@ -275,6 +275,8 @@ pub fn run_once(
         start,
         &mut phase_times,
     ));
+    // The check phase starts with waiting for the history file to be complete.
+    let check_start = Instant::now();
     let (history, werr) = writer.close();
     if let Some(e) = werr {
         log.log(&format!("writing history.jsonl failed: {e}"));
@@ -298,7 +300,6 @@ pub fn run_once(
         .map_err(|e| fail(e.into()))?;
     }
 
-    let t = Instant::now();
     let workload = workload_of(cfg);
     log.log(&format!("checking {} events", history.len()));
     let checked = verdict::check_history(
@@ -314,7 +315,7 @@ pub fn run_once(
             dir.join("history.jsonl").display()
         )))
     })?;
-    phase_times.done_since("check", t, &log);
+    phase_times.done_since("check", check_start, &log);
     let mut results = checked.results;
     results["phases_ms"] = phase_times.legacy_json();
     results["phases"] = phase_times.to_json();
