@@ -28,7 +28,7 @@ mod mem_node;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
 
@@ -65,67 +65,121 @@ fn load_average() -> String {
 struct Run {
     code: i32,
     results: Value,
-    history_lines: usize,
-    /// User + system CPU seconds of the harness and the children it reaped (its nodes).
-    cpu_s: f64,
-    stdout: String,
-    stderr: String,
+    /// Client completions and all events in `history.jsonl` up to the end of the main phase.
+    main_ops: u64,
+    main_events: u64,
+    /// CPU seconds (user + system) of the harness process and of its nodes during the
+    /// main phase (sampled from `/proc` every 20 ms).
+    harness_cpu_s: f64,
+    node_cpu_s: f64,
+    output: String,
 }
 
-/// Run `harness ARGS` (its results go under `store`) and read back its run folder.
+/// CPU time so far (user + system, in clock ticks) of process `pid`, and its parent.
+fn proc_times(pid: u32) -> Option<(u64, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the `(comm)` field: state ppid ... utime (14th field) stime (15th).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ppid = f.get(1)?.parse().ok()?;
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some((ticks, ppid))
+}
+
+/// CPU ticks of `pid` itself and of its live children.
+fn tree_ticks(pid: u32) -> (u64, u64) {
+    let own = proc_times(pid).map_or(0, |t| t.0);
+    let mut children = 0;
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Some((t, ppid)) = proc_times(p) {
+            if ppid == pid {
+                children += t;
+            }
+        }
+    }
+    (own, children)
+}
+
+/// Run `harness test ARGS` (its results go under `store`), sample its CPU time and its
+/// nodes' while it runs, and read back its run folder.
 fn harness_test(store: &Path, args: &[&str]) -> Run {
-    let child = Command::new(HARNESS)
+    let out_path = store.join("bench-output.txt");
+    let out_file = std::fs::File::create(&out_path).expect("output file");
+    let started = Instant::now();
+    let mut child = Command::new(HARNESS)
         .arg("test")
         .args(args)
         .arg("--store")
         .arg(store)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(out_file.try_clone().expect("output file"))
+        .stderr(out_file)
         .spawn()
         .expect("start harness");
-    let out = child.wait_with_output().expect("harness output");
-    // wait_with_output reaped the harness: its CPU time and that of the children it reaped
-    // (its nodes) are now in RUSAGE_CHILDREN of this process.
-    let cpu_s = children_cpu_s();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let dir = stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str::<Value>(l).ok())
-        .and_then(|v| v["results"].as_str().map(PathBuf::from));
-    let (results, history_lines) = match &dir {
-        Some(d) => (
-            std::fs::read_to_string(d.join("results.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or(Value::Null),
-            std::fs::read(d.join("history.jsonl"))
-                .map(|b| b.iter().filter(|c| **c == b'\n').count())
-                .unwrap_or(0),
-        ),
-        None => (Value::Null, 0),
+    // (seconds since the start, harness ticks, node ticks)
+    let mut samples: Vec<(f64, u64, u64)> = Vec::new();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for harness") {
+            break status;
+        }
+        let (own, nodes) = tree_ticks(child.id());
+        samples.push((started.elapsed().as_secs_f64(), own, nodes));
+        std::thread::sleep(Duration::from_millis(20));
     };
+    let output = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let dir = output
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Value>(l).ok())
+        .and_then(|v| v["results"].as_str().map(PathBuf::from));
+    let results: Value = dir
+        .as_ref()
+        .and_then(|d| std::fs::read_to_string(d.join("results.json")).ok())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    // The main phase, on this clock: after setup and start, for main_ms. History times
+    // count from the end of setup.
+    let ms = |k: &str| results["phases"][k].as_f64().unwrap_or(0.0) / 1000.0;
+    let from = ms("setup_ms") + ms("start_ms");
+    let to = from + ms("main_ms");
+    let main_end_ns = ((ms("start_ms") + ms("main_ms")) * 1e9) as i64;
+    let (mut main_ops, mut main_events) = (0, 0);
+    let history = dir
+        .as_ref()
+        .and_then(|d| std::fs::read_to_string(d.join("history.jsonl")).ok())
+        .unwrap_or_default();
+    for line in history.lines() {
+        let Ok(ev) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if ev["time"].as_i64().is_some_and(|t| t <= main_end_ns) {
+            main_events += 1;
+            if ev["type"] != "invoke" && ev["process"] != "nemesis" {
+                main_ops += 1;
+            }
+        }
+    }
+    let at = |t: f64| {
+        samples
+            .iter()
+            .min_by(|a, b| (a.0 - t).abs().total_cmp(&(b.0 - t).abs()))
+            .copied()
+            .unwrap_or_default()
+    };
+    let (a, b) = (at(from), at(to));
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Run {
-        code: out.status.code().unwrap_or(-1),
+        code: status.code().unwrap_or(-1),
         results,
-        history_lines,
-        cpu_s,
-        stdout,
-        stderr,
+        main_ops,
+        main_events,
+        harness_cpu_s: b.1.saturating_sub(a.1) as f64 / hz,
+        node_cpu_s: b.2.saturating_sub(a.2) as f64 / hz,
+        output,
     }
-}
-
-/// CPU seconds (user + system) of all reaped children so far; callers take differences.
-fn children_cpu_s() -> f64 {
-    // SAFETY: getrusage only writes the struct we pass.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid pointer to a rusage.
-    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) } != 0 {
-        return 0.0;
-    }
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 fn throughput(store: &Path) {
@@ -143,15 +197,14 @@ fn throughput(store: &Path) {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "{:>7} {:>10} {:>11} {:>12} {:>9} {:>8}  load average (1 5 15 min) before",
-        "workers", "ops/s", "events/s", "cpu µs/op", "ops", "valid"
+        "{:>7} {:>8} {:>9} {:>13} {:>13} {:>8} {:>6}  load average before (1 5 15 min)",
+        "workers", "ops/s", "events/s", "harness µs/op", "node µs/op", "ops", "valid"
     );
     for &w in &workers {
         for _ in 0..repeat {
             let load = load_average();
-            let cpu_before = children_cpu_s();
             let (w_s, t_s) = (w.to_string(), seconds.to_string());
-            let mut run = harness_test(
+            let run = harness_test(
                 store,
                 &[
                     "--nodes",
@@ -171,27 +224,28 @@ fn throughput(store: &Path) {
                     "1",
                 ],
             );
-            run.cpu_s -= cpu_before;
-            let ops = run.results["ops"].as_f64().unwrap_or(0.0);
+            let ops = run.main_ops as f64;
             let main_s = run.results["phases"]["main_ms"].as_f64().unwrap_or(0.0) / 1000.0;
             if run.code != 0 || ops == 0.0 || main_s == 0.0 {
-                println!(
-                    "{w:>7} run failed (exit {}):\n{}\n{}",
-                    run.code, run.stdout, run.stderr
-                );
+                println!("{w:>7} run failed (exit {}):\n{}", run.code, run.output);
                 continue;
             }
             println!(
-                "{w:>7} {:>10.0} {:>11.0} {:>12.1} {:>9} {:>8}  {load}",
+                "{w:>7} {:>8.0} {:>9.0} {:>13.1} {:>13.1} {:>8} {:>6}  {load}",
                 ops / main_s,
-                run.history_lines as f64 / main_s,
-                run.cpu_s * 1e6 / ops,
-                ops,
+                run.main_events as f64 / main_s,
+                run.harness_cpu_s * 1e6 / ops,
+                run.node_cpu_s * 1e6 / ops,
+                run.main_ops,
                 run.results["valid"].to_string(),
             );
         }
     }
-    println!("(ops/s: completed operations of the main phase / its wall time; events/s: history lines / the same time; cpu: harness + node, whole run including start and check)");
+    println!(
+        "(ops/s and events/s: operations completed and history events recorded in the main phase, \
+         per second of it; µs/op: CPU time, user + system, of the harness process and of the \
+         node during the main phase, per operation)"
+    );
 }
 
 fn phases(store: &Path) {
@@ -227,8 +281,8 @@ fn phases(store: &Path) {
         let p = &run.results["phases"];
         if !p.is_object() {
             println!(
-                "run failed (exit {}); is raft-node built (cargo build --release --bins)?\n{}\n{}",
-                run.code, run.stdout, run.stderr
+                "run failed (exit {}); is raft-node built (cargo build --release --bins)?\n{}",
+                run.code, run.output
             );
             continue;
         }
