@@ -14,7 +14,9 @@
 //! (each with its invocation and completion in `history.jsonl`), the history events per
 //! second, the CPU time per operation of the harness and the node together, the verdict and
 //! the load average before each run (the machine may be shared). Knobs:
-//! `HARNESS_BENCH_WORKERS=8,32,64`, `HARNESS_BENCH_SECONDS=10`, `HARNESS_BENCH_REPEAT=1`.
+//! `HARNESS_BENCH_WORKERS=8,32,64`, `HARNESS_BENCH_SECONDS=10`, `HARNESS_BENCH_REPEAT=1`, and
+//! for A/B comparisons `HARNESS_BENCH_BIN` (another harness binary) and `HARNESS_BENCH_NODE`
+//! (another node binary taking raft-node's flags).
 //!
 //! Phases: `harness test --workload register --nemesis partition --time-limit 30` (5 raft-kv
 //! nodes, netns when root, else proxy), `HARNESS_BENCH_REPEAT` times, printing each run's
@@ -68,6 +70,8 @@ struct Run {
     /// Client completions and all events in `history.jsonl` up to the end of the main phase.
     main_ops: u64,
     main_events: u64,
+    /// Wall time of the main phase.
+    main_s: f64,
     /// CPU seconds (user + system) of the harness process and of its nodes during the
     /// main phase (sampled from `/proc` every 20 ms).
     harness_cpu_s: f64,
@@ -109,7 +113,8 @@ fn harness_test(store: &Path, args: &[&str]) -> Run {
     let out_path = store.join("bench-output.txt");
     let out_file = std::fs::File::create(&out_path).expect("output file");
     let started = Instant::now();
-    let mut child = Command::new(HARNESS)
+    let harness = std::env::var("HARNESS_BENCH_BIN").unwrap_or_else(|_| HARNESS.into());
+    let mut child = Command::new(harness)
         .arg("test")
         .args(args)
         .arg("--store")
@@ -141,7 +146,19 @@ fn harness_test(store: &Path, args: &[&str]) -> Run {
         .unwrap_or(Value::Null);
     // The main phase, on this clock: after setup and start, for main_ms. History times
     // count from the end of setup.
-    let ms = |k: &str| results["phases"][k].as_f64().unwrap_or(0.0) / 1000.0;
+    // (A harness from before `phases` has `phases_ms`, where `setup` was the cluster start.)
+    let ms = |k: &str| {
+        let legacy = match k {
+            "start_ms" => Some("setup"),
+            "main_ms" => Some("main"),
+            _ => None,
+        };
+        results["phases"][k]
+            .as_f64()
+            .or_else(|| legacy.and_then(|l| results["phases_ms"][l].as_f64()))
+            .unwrap_or(0.0)
+            / 1000.0
+    };
     let from = ms("setup_ms") + ms("start_ms");
     let to = from + ms("main_ms");
     let main_end_ns = ((ms("start_ms") + ms("main_ms")) * 1e9) as i64;
@@ -169,6 +186,7 @@ fn harness_test(store: &Path, args: &[&str]) -> Run {
             .unwrap_or_default()
     };
     let (a, b) = (at(from), at(to));
+    let main_s = ms("main_ms");
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Run {
@@ -176,6 +194,7 @@ fn harness_test(store: &Path, args: &[&str]) -> Run {
         results,
         main_ops,
         main_events,
+        main_s,
         harness_cpu_s: b.1.saturating_sub(a.1) as f64 / hz,
         node_cpu_s: b.2.saturating_sub(a.2) as f64 / hz,
         output,
@@ -191,7 +210,8 @@ fn throughput(store: &Path) {
     let seconds: u64 = env_or("HARNESS_BENCH_SECONDS", 10);
     let repeat: usize = env_or("HARNESS_BENCH_REPEAT", 1);
     let me = std::env::current_exe().expect("own path");
-    let me = me.to_str().expect("utf-8 path");
+    let node = std::env::var("HARNESS_BENCH_NODE")
+        .unwrap_or_else(|_| me.to_str().expect("utf-8 path").to_string());
     println!(
         "harness throughput: 1 mem_node, --net proxy, register workload, {seconds} s per run, {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -212,7 +232,7 @@ fn throughput(store: &Path) {
                     "--net",
                     "proxy",
                     "--node-bin",
-                    me,
+                    &node,
                     "--concurrency",
                     &w_s,
                     "--time-limit",
@@ -225,7 +245,7 @@ fn throughput(store: &Path) {
                 ],
             );
             let ops = run.main_ops as f64;
-            let main_s = run.results["phases"]["main_ms"].as_f64().unwrap_or(0.0) / 1000.0;
+            let main_s = run.main_s;
             if run.code != 0 || ops == 0.0 || main_s == 0.0 {
                 println!("{w:>7} run failed (exit {}):\n{}", run.code, run.output);
                 continue;
