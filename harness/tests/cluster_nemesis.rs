@@ -23,6 +23,7 @@ async fn run_nemesis(mode: NetMode) {
         shape: PartitionShape::Random,
         targets: vec![],
         interval: Duration::from_millis(250),
+        trigger: Default::default(),
         seed: 42,
     };
     // The staggered waits this seed draws: stop 1.5 s after the sixth change is due, so at
@@ -117,6 +118,7 @@ async fn no_faults_means_no_events() {
         shape: PartitionShape::Halves,
         targets: vec![],
         interval: Duration::from_millis(50),
+        trigger: Default::default(),
         seed: 1,
     };
     tokio::spawn(async move {
@@ -150,6 +152,7 @@ async fn leader_partitions_isolate_the_node_that_claims_leadership() {
         shape: PartitionShape::Leader,
         targets: vec![],
         interval: Duration::from_millis(120),
+        trigger: Default::default(),
         seed: 9,
     };
     nemesis::run(
@@ -173,5 +176,53 @@ async fn leader_partitions_isolate_the_node_that_claims_leadership() {
     cluster.pause("n1").unwrap();
     assert_eq!(cluster.leader().await, None);
     cluster.resume("n1").unwrap();
+    cluster.shutdown().await.unwrap();
+}
+
+/// With the leader-change trigger a fault waits for a new leader; the stand-in's leader never
+/// changes (n1, no term), so each fault comes only after four intervals, and a `leader` target
+/// hits n1 every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_change_trigger_waits_for_a_new_leader_or_four_intervals() {
+    let (cfg, _dir) = config(3, NetMode::Proxy);
+    let _guard = LeftoverGuard(cfg.run_prefix.clone());
+    let cluster = Cluster::start(cfg, test_db()).await.expect("start");
+    let interval = Duration::from_millis(100);
+    let ncfg = NemesisConfig {
+        faults: vec![FaultKind::Kill],
+        shape: PartitionShape::Random,
+        targets: vec![nemesis::Target::Leader],
+        interval,
+        trigger: nemesis::Trigger::LeaderChange,
+        seed: 3,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        let _ = stop_tx.send(true);
+    });
+    let t0 = Instant::now();
+    let mut events = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        nemesis::run(&cluster, ncfg, |e| events.push(e), stop_rx),
+    )
+    .await
+    .expect("bounded")
+    .expect("nemesis runs");
+    let kills: Vec<&NemesisEvent> = events.iter().filter(|e| e.f == "kill").collect();
+    assert!(!kills.is_empty(), "{events:?}");
+    assert!(
+        kills[0].at >= t0 + interval * 4,
+        "the first kill waited for a leader change or four intervals"
+    );
+    for k in &kills {
+        assert_eq!(k.value, serde_json::json!(["n1"]), "{events:?}");
+    }
+    assert_eq!(
+        events.iter().filter(|e| e.f == "restart").count(),
+        kills.len()
+    );
+    assert!(cluster.is_running("n1").unwrap());
     cluster.shutdown().await.unwrap();
 }

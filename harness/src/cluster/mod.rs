@@ -533,6 +533,11 @@ impl Cluster {
     /// winning), for systems whose readiness probe reports a role (raft-kv); `None` if no
     /// running node claims it or the system does not report roles.
     pub async fn leader(&self) -> Option<String> {
+        self.leader_and_term().await.map(|(name, _)| name)
+    }
+
+    /// [`leader`](Self::leader) with the term it claims (0 when its answer has no `term`).
+    pub async fn leader_and_term(&self) -> Option<(String, u64)> {
         let mut best: Option<(u64, String)> = None;
         for node in &self.nodes {
             let how = self.db.ready_probe(node);
@@ -561,7 +566,20 @@ impl Cluster {
                 }
             }
         }
-        best.map(|(_, n)| n)
+        best.map(|(t, n)| (n, t))
+    }
+
+    /// Whether the system reports which node leads (so [`leader`](Self::leader) can answer).
+    pub fn reports_leader(&self) -> bool {
+        self.nodes.iter().any(|n| {
+            matches!(
+                self.db.ready_probe(n),
+                ReadyProbe::HttpGet {
+                    require_leader: true,
+                    ..
+                }
+            )
+        })
     }
 
     /// Applies a partition (replacing any previous one).

@@ -22,6 +22,11 @@ pub struct TestArgs {
     /// `majority`, `all`, `leader` (Jepsen's targets; `primaries` = `leader`).
     #[arg(long, default_value = "one,minority")]
     pub targets: String,
+    /// What starts each fault: `timer` (a staggered wait) or `leader-change` (as soon as a
+    /// new leader is seen in the nodes' status, so the fault hits the first milliseconds of a
+    /// leadership; raft-kv and systems whose probe reports a leader).
+    #[arg(long, default_value = "timer")]
+    pub nemesis_trigger: String,
     /// Mean seconds between fault changes: a fault is off, then on, for a wait drawn each time
     /// uniformly from 0 to twice this (Jepsen's stagger, seeded).
     #[arg(long, default_value_t = 5.0)]

@@ -2,7 +2,9 @@
 //! typed values (bad values are [`HarnessError::BadInput`], exit 254), plus the `test.json`
 //! view of it (DESIGN contract shape).
 
-use crate::cluster::nemesis::{parse_faults, parse_targets, FaultKind, PartitionShape, Target};
+use crate::cluster::nemesis::{
+    parse_faults, parse_targets, FaultKind, PartitionShape, Target, Trigger,
+};
 use crate::cluster::{DbSpec, NetMode};
 use crate::cmd::test::TestArgs;
 use crate::exit::HarnessError;
@@ -20,6 +22,7 @@ pub struct TestConfig {
     pub faults: Vec<FaultKind>,
     pub shape: PartitionShape,
     pub targets: Vec<Target>,
+    pub trigger: Trigger,
     pub nemesis_interval: Duration,
     pub time_limit: Duration,
     pub nodes: usize,
@@ -89,6 +92,16 @@ impl TestConfig {
             .parse()
             .map_err(|e| bad(format!("--partition: {e}")))?;
         let targets = parse_targets(&a.targets).map_err(|e| bad(format!("--targets: {e}")))?;
+        let trigger: Trigger = a
+            .nemesis_trigger
+            .parse()
+            .map_err(|e| bad(format!("--nemesis-trigger: {e}")))?;
+        if trigger == Trigger::LeaderChange && a.db == "etcd" {
+            return Err(bad(
+                "--nemesis-trigger leader-change: etcd's health answer does not say which member \
+                 leads; use the timer trigger",
+            ));
+        }
         let net: NetMode = a.net.parse().map_err(|e| bad(format!("--net: {e}")))?;
         if a.link_delay > 10_000 {
             return Err(bad(format!(
@@ -167,6 +180,7 @@ impl TestConfig {
             faults,
             shape,
             targets,
+            trigger,
             nemesis_interval: secs("nemesis-interval", a.nemesis_interval, 0.05)?,
             time_limit: secs("time-limit", a.time_limit, 0.0)?,
             nodes: a.nodes,
@@ -231,6 +245,7 @@ impl TestConfig {
             "start_time": start_time,
             "partition": self.shape.to_string(),
             "targets": self.targets.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            "nemesis_trigger": self.trigger.as_str(),
             "nemesis_interval_s": self.nemesis_interval.as_secs_f64(),
             "link_delay_ms": self.link_delay.as_millis() as u64,
             "rate": self.rate,
@@ -286,6 +301,9 @@ mod tests {
         assert_eq!(j["targets"], json!(["one", "minority"]));
         let c = cfg(&["--targets", "all,leader"]).unwrap();
         assert_eq!(c.targets, vec![Target::All, Target::Leader]);
+        assert_eq!(j["nemesis_trigger"], "timer");
+        let c = cfg(&["--nemesis-trigger", "leader-change"]).unwrap();
+        assert_eq!(c.trigger, Trigger::LeaderChange);
         let c = cfg(&["--link-delay", "40", "--net", "proxy"]).unwrap();
         assert_eq!(c.link_delay, Duration::from_millis(40));
     }
@@ -302,6 +320,8 @@ mod tests {
             &["--targets", "half"],
             &["--targets", ""],
             &["--link-delay", "50"],
+            &["--nemesis-trigger", "election"],
+            &["--nemesis-trigger", "leader-change", "--db", "etcd"],
             &["--link-delay", "50", "--net", "proxy", "--db", "etcd"],
             &["--link-delay", "20000", "--net", "proxy"],
             &["--net", "wifi"],

@@ -572,6 +572,7 @@ async fn drive(
         shape: cfg.shape.clone(),
         targets: cfg.targets.clone(),
         interval: cfg.nemesis_interval,
+        trigger: cfg.trigger,
         seed: cfg.seed,
     };
     let nemesis_fut = async {

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::watch;
 
-use super::{NemesisConfig, NemesisEvent, PlannedFault, Planner, Victims};
+use super::{NemesisConfig, NemesisEvent, PlannedFault, Planner, Trigger, Victims};
 use crate::cluster::{Cluster, ClusterError};
 
 /// What the nemesis did.
@@ -41,8 +41,19 @@ pub async fn run(
     );
     let mut stagger = Stagger::new(cfg.seed, cfg.interval);
     let mut summary = NemesisSummary::default();
+    let mut last_leader = match cfg.trigger {
+        Trigger::LeaderChange => cluster.leader_and_term().await,
+        Trigger::Timer => None,
+    };
     loop {
-        if wait_or_stop(&mut stop, stagger.next_wait()).await {
+        let quiet = stagger.next_wait();
+        let stopped = match cfg.trigger {
+            Trigger::Timer => wait_or_stop(&mut stop, quiet).await,
+            Trigger::LeaderChange => {
+                wait_for_new_leader(cluster, &mut last_leader, cfg.interval * 4, &mut stop).await
+            }
+        };
+        if stopped {
             break;
         }
         let Some(fault) = planner.next_fault() else {
@@ -87,6 +98,39 @@ impl Stagger {
 
     pub fn next_wait(&mut self) -> Duration {
         self.interval.mul_f64(self.rng.gen_range(0.0..2.0))
+    }
+}
+
+/// How often a leader-change trigger polls the nodes' status.
+const LEADER_POLL: Duration = Duration::from_millis(2);
+
+/// Polls until a leader other than `last` (another node, or the same node in a new term) is
+/// seen, or `at_most` has passed; updates `last`. Returns true if `stop` fired first.
+async fn wait_for_new_leader(
+    cluster: &Cluster,
+    last: &mut Option<(String, u64)>,
+    at_most: Duration,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let deadline = Instant::now() + at_most;
+    loop {
+        if *stop.borrow() {
+            return true;
+        }
+        if let Some(now) = cluster.leader_and_term().await {
+            if last.as_ref() != Some(&now) {
+                tracing::info!("nemesis: new leader {} in term {}", now.0, now.1);
+                *last = Some(now);
+                return false;
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        if wait_or_stop(stop, LEADER_POLL.min(left)).await {
+            return true;
+        }
     }
 }
 

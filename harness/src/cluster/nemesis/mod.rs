@@ -192,6 +192,39 @@ impl fmt::Display for PartitionShape {
     }
 }
 
+/// When a fault starts (`--nemesis-trigger`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Trigger {
+    /// After a staggered wait (uniform in `[0, 2 × interval)`).
+    #[default]
+    Timer,
+    /// As soon as a new leader (another node, or a new term) is seen, polling the nodes'
+    /// status, so the fault lands in the first milliseconds of a leadership, before the new
+    /// leader's first entries have reached everyone; after at most four intervals without a
+    /// change, anyway. For systems that report a leader (raft-kv, `require_leader` probes).
+    LeaderChange,
+}
+
+impl Trigger {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Trigger::Timer => "timer",
+            Trigger::LeaderChange => "leader-change",
+        }
+    }
+}
+
+impl FromStr for Trigger {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "timer" => Ok(Trigger::Timer),
+            "leader-change" => Ok(Trigger::LeaderChange),
+            other => Err(format!("unknown trigger `{other}` (timer, leader-change)")),
+        }
+    }
+}
+
 /// How the nemesis behaves during the main phase.
 #[derive(Debug, Clone)]
 pub struct NemesisConfig {
@@ -200,8 +233,10 @@ pub struct NemesisConfig {
     pub shape: PartitionShape,
     /// Who a pause or kill hits: one of these, drawn each time.
     pub targets: Vec<Target>,
-    /// Time between fault changes: a fault is on for one interval, then off for one.
+    /// Mean time between fault changes (staggered: each wait uniform in `[0, 2 × interval)`).
     pub interval: Duration,
+    /// What starts a fault: the staggered timer, or a new leader.
+    pub trigger: Trigger,
     pub seed: u64,
 }
 
@@ -248,6 +283,11 @@ mod tests {
             vec![Target::One, Target::Majority, Target::All, Target::Leader]
         );
         assert!(parse_targets("").is_err());
+        assert_eq!(
+            "leader-change".parse::<Trigger>(),
+            Ok(Trigger::LeaderChange)
+        );
+        assert!("election".parse::<Trigger>().is_err());
         let e = parse_targets("one,half").unwrap_err();
         assert!(e.contains("`half`"), "{e}");
     }
