@@ -280,7 +280,7 @@ fn phases(store: &Path) {
         "{}  {:>7}  load average before",
         names
             .iter()
-            .map(|n| format!("{n:>11}"))
+            .map(|n| format!("{n:>12}"))
             .collect::<Vec<_>>()
             .join(""),
         "ops"
@@ -309,8 +309,8 @@ fn phases(store: &Path) {
         let cells: String = names
             .iter()
             .map(|n| match p[format!("{n}_ms")].as_f64() {
-                Some(v) => format!("{v:>11.0}"),
-                None => format!("{:>11}", "-"),
+                Some(v) => format!("{v:>12.0}"),
+                None => format!("{:>12}", "-"),
             })
             .collect();
         println!("{cells}  {:>7}  {load}", run.results["ops"]);
