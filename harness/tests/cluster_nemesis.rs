@@ -24,6 +24,7 @@ async fn run_nemesis(mode: NetMode) {
         targets: vec![],
         interval: Duration::from_millis(250),
         trigger: Default::default(),
+        overlap: false,
         seed: 42,
     };
     // The staggered waits this seed draws: stop 1.5 s after the sixth change is due, so at
@@ -119,6 +120,7 @@ async fn no_faults_means_no_events() {
         targets: vec![],
         interval: Duration::from_millis(50),
         trigger: Default::default(),
+        overlap: false,
         seed: 1,
     };
     tokio::spawn(async move {
@@ -153,6 +155,7 @@ async fn leader_partitions_isolate_the_node_that_claims_leadership() {
         targets: vec![],
         interval: Duration::from_millis(120),
         trigger: Default::default(),
+        overlap: false,
         seed: 9,
     };
     nemesis::run(
@@ -194,6 +197,7 @@ async fn leader_change_trigger_waits_for_a_new_leader_or_four_intervals() {
         targets: vec![nemesis::Target::Leader],
         interval,
         trigger: nemesis::Trigger::LeaderChange,
+        overlap: false,
         seed: 3,
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -224,5 +228,67 @@ async fn leader_change_trigger_waits_for_a_new_leader_or_four_intervals() {
         kills.len()
     );
     assert!(cluster.is_running("n1").unwrap());
+    cluster.shutdown().await.unwrap();
+}
+
+/// With `overlap`, each fault kind keeps its own schedule: partitions and kills each start and
+/// stop in turn, and at some moment both are on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_schedules_pair_their_own_events_and_overlap() {
+    let (cfg, _dir) = config(3, NetMode::Proxy);
+    let _guard = LeftoverGuard(cfg.run_prefix.clone());
+    let cluster = Cluster::start(cfg, test_db()).await.expect("start");
+    let ncfg = NemesisConfig {
+        faults: vec![FaultKind::Partition, FaultKind::Kill],
+        shape: PartitionShape::Isolated,
+        targets: vec![],
+        interval: Duration::from_millis(150),
+        trigger: Default::default(),
+        overlap: true,
+        seed: 11,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        let _ = stop_tx.send(true);
+    });
+    let mut events = Vec::new();
+    let summary = tokio::time::timeout(
+        Duration::from_secs(30),
+        nemesis::run(&cluster, ncfg, |e| events.push(e), stop_rx),
+    )
+    .await
+    .expect("bounded")
+    .expect("nemesis runs");
+    assert_eq!(summary.events, events.len());
+    let (mut partitioned, mut killed, mut both_on) = (false, false, false);
+    for e in &events {
+        match e.f.as_str() {
+            "start-partition" => {
+                assert!(!partitioned, "{events:?}");
+                partitioned = true
+            }
+            "stop-partition" => {
+                assert!(partitioned, "{events:?}");
+                partitioned = false
+            }
+            "kill" => {
+                assert!(!killed, "{events:?}");
+                killed = true
+            }
+            "restart" => {
+                assert!(killed, "{events:?}");
+                killed = false
+            }
+            other => panic!("unexpected {other}"),
+        }
+        both_on |= partitioned && killed;
+    }
+    assert!(!partitioned && !killed, "everything undone: {events:?}");
+    assert!(both_on, "a kill during a partition: {events:?}");
+    assert!(summary.faults["partition"] >= 2 && summary.faults["kill"] >= 2);
+    for n in cluster.nodes() {
+        assert!(cluster.is_running(&n.name).unwrap(), "{} running", n.name);
+    }
     cluster.shutdown().await.unwrap();
 }

@@ -22,11 +22,16 @@ pub struct TestArgs {
     /// `majority`, `all`, `leader` (Jepsen's targets; `primaries` = `leader`).
     #[arg(long, default_value = "one,minority")]
     pub targets: String,
-    /// What starts each fault: `timer` (a staggered wait) or `leader-change` (as soon as a
-    /// new leader is seen in the nodes' status, so the fault hits the first milliseconds of a
-    /// leadership; raft-kv and systems whose probe reports a leader).
+    /// What starts each fault: `timer` (a staggered wait) or `leader-change` (after the
+    /// staggered wait, as soon as a new leader is seen in the nodes' status, so the fault hits
+    /// the first milliseconds of a leadership; raft-kv and systems whose probe reports a
+    /// leader).
     #[arg(long, default_value = "timer")]
     pub nemesis_trigger: String,
+    /// Run each `--nemesis` kind on its own schedule, so faults overlap (a kill during a
+    /// partition), as Jepsen's combined nemesis does; default: one fault at a time, in turn.
+    #[arg(long)]
+    pub nemesis_overlap: bool,
     /// Mean seconds between fault changes: a fault is off, then on, for a wait drawn each time
     /// uniformly from 0 to twice this (Jepsen's stagger, seeded).
     #[arg(long, default_value_t = 5.0)]

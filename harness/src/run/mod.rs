@@ -573,6 +573,7 @@ async fn drive(
         targets: cfg.targets.clone(),
         interval: cfg.nemesis_interval,
         trigger: cfg.trigger,
+        overlap: cfg.overlap,
         seed: cfg.seed,
     };
     let nemesis_fut = async {

@@ -22,11 +22,62 @@ pub struct NemesisSummary {
     pub faults: BTreeMap<String, usize>,
 }
 
-/// Runs the nemesis until `stop` becomes `true` (or its sender is dropped): waits a staggered
-/// interval, applies the next planned fault, waits another, undoes it, and so on. Every applied
+/// Runs the nemesis until `stop` becomes `true` (or its sender is dropped). With
+/// `overlap` and several fault kinds, each kind runs its own [`run_schedule`] at the same
+/// time (seeded apart), so a partition and a kill can be on together; otherwise one schedule
+/// rotates through the kinds. Every schedule undoes what it has on before returning.
+pub async fn run(
+    cluster: &Cluster,
+    cfg: NemesisConfig,
+    record: impl FnMut(NemesisEvent) + Send,
+    stop: watch::Receiver<bool>,
+) -> Result<NemesisSummary, ClusterError> {
+    if !cfg.overlap || cfg.faults.len() < 2 {
+        return run_schedule(cluster, cfg, record, stop).await;
+    }
+    let record = std::sync::Mutex::new(record);
+    let schedules = cfg.faults.iter().enumerate().map(|(i, kind)| {
+        let sub = NemesisConfig {
+            faults: vec![*kind],
+            seed: cfg
+                .seed
+                .wrapping_add((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            overlap: false,
+            ..cfg.clone()
+        };
+        let record = &record;
+        let forward = move |e: NemesisEvent| {
+            let mut r = record.lock().unwrap_or_else(|p| p.into_inner());
+            (*r)(e)
+        };
+        run_schedule(cluster, sub, forward, stop.clone())
+    });
+    let mut total = NemesisSummary::default();
+    let mut first_err = None;
+    for result in futures_util::future::join_all(schedules).await {
+        match result {
+            Ok(s) => {
+                total.events += s.events;
+                for (k, n) in s.faults {
+                    *total.faults.entry(k).or_default() += n;
+                }
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(total),
+    }
+}
+
+/// One schedule: waits (a staggered interval, or until a new leader), applies the next
+/// planned fault, waits a staggered interval, undoes it, and so on. Every applied
 /// change is reported through `record` once it is in effect. Whatever is active when `stop`
 /// fires (or when a fault fails to apply) is undone before returning.
-pub async fn run(
+async fn run_schedule(
     cluster: &Cluster,
     cfg: NemesisConfig,
     mut record: impl FnMut(NemesisEvent) + Send,
@@ -41,18 +92,19 @@ pub async fn run(
     );
     let mut stagger = Stagger::new(cfg.seed, cfg.interval);
     let mut summary = NemesisSummary::default();
-    let mut last_leader = match cfg.trigger {
-        Trigger::LeaderChange => cluster.leader_and_term().await,
-        Trigger::Timer => None,
-    };
+    let mut last_leader = None;
     loop {
-        let quiet = stagger.next_wait();
-        let stopped = match cfg.trigger {
-            Trigger::Timer => wait_or_stop(&mut stop, quiet).await,
-            Trigger::LeaderChange => {
-                wait_for_new_leader(cluster, &mut last_leader, cfg.interval * 4, &mut stop).await
+        // A quiet spell first (the cluster recovers and catches up), then, with the
+        // leader-change trigger, the next new leader.
+        let mut stopped = wait_or_stop(&mut stop, stagger.next_wait()).await;
+        if !stopped && cfg.trigger == Trigger::LeaderChange {
+            // Leaderships that began during the quiet spell do not count.
+            if let Some(now) = cluster.leader_and_term().await {
+                last_leader = Some(now);
             }
-        };
+            stopped =
+                wait_for_new_leader(cluster, &mut last_leader, cfg.interval * 4, &mut stop).await;
+        }
         if stopped {
             break;
         }

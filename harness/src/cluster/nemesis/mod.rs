@@ -198,10 +198,11 @@ pub enum Trigger {
     /// After a staggered wait (uniform in `[0, 2 × interval)`).
     #[default]
     Timer,
-    /// As soon as a new leader (another node, or a new term) is seen, polling the nodes'
-    /// status, so the fault lands in the first milliseconds of a leadership, before the new
-    /// leader's first entries have reached everyone; after at most four intervals without a
-    /// change, anyway. For systems that report a leader (raft-kv, `require_leader` probes).
+    /// After the staggered quiet spell, as soon as a new leader (another node, or a new term)
+    /// is seen, polling the nodes' status, so the fault lands in the first milliseconds of a
+    /// leadership, before the new leader's first entries have reached everyone; after at
+    /// most four intervals without a change, anyway. For systems that report a leader
+    /// (raft-kv, `require_leader` probes).
     LeaderChange,
 }
 
@@ -237,6 +238,9 @@ pub struct NemesisConfig {
     pub interval: Duration,
     /// What starts a fault: the staggered timer, or a new leader.
     pub trigger: Trigger,
+    /// Each fault kind on its own schedule (its own planner, stagger and trigger), so faults
+    /// overlap as in Jepsen's combined nemesis; `false`: one fault at a time, in rotation.
+    pub overlap: bool,
     pub seed: u64,
 }
 
