@@ -71,26 +71,40 @@ impl Http1 {
     /// bounded in time: callers wrap it in their operation timeout.
     pub async fn send(&self, node: usize, req: Request<'_>) -> Result<Reply, HttpError> {
         let addr = &self.addrs[node];
-        let mut stream = match self.take_idle(node) {
-            Some(s) => s,
-            None => {
-                let s = TcpStream::connect(addr.as_str())
-                    .await
-                    .map_err(|e| HttpError::NotSent(format!("connect {addr}: {e}")))?;
-                let _ = s.set_nodelay(true);
-                s
-            }
+        let (mut stream, mut reused) = match self.take_idle(node) {
+            Some(s) => (s, true),
+            None => (self.connect(node).await?, false),
         };
         let mut buf = Vec::with_capacity(256 + req.body.len());
         write_head(&mut buf, addr, &req);
         buf.extend_from_slice(req.body);
-        write_request(&mut stream, &buf).await?;
+        loop {
+            match write_request(&mut stream, &buf).await {
+                Ok(()) => break,
+                // Nothing of it was written to a kept-alive connection that has just gone:
+                // send it once more on a fresh one.
+                Err(HttpError::NotSent(_)) if reused => {
+                    stream = self.connect(node).await?;
+                    reused = false;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         buf.clear();
         let (reply, reusable) = read_reply(&mut stream, &mut buf, req.method == "HEAD").await?;
         if reusable {
             self.put_idle(node, stream);
         }
         Ok(reply)
+    }
+
+    async fn connect(&self, node: usize) -> Result<TcpStream, HttpError> {
+        let addr = &self.addrs[node];
+        let s = TcpStream::connect(addr.as_str())
+            .await
+            .map_err(|e| HttpError::NotSent(format!("connect {addr}: {e}")))?;
+        let _ = s.set_nodelay(true);
+        Ok(s)
     }
 
     /// An idle connection to `node` that the server has not closed.
