@@ -22,10 +22,15 @@ pub struct TestArgs {
     /// `majority`, `all`, `leader` (Jepsen's targets; `primaries` = `leader`).
     #[arg(long, default_value = "one,minority")]
     pub targets: String,
-    /// What starts each fault: `timer` (a staggered wait) or `leader-change` (after the
-    /// staggered wait, as soon as a new leader is seen in the nodes' status, so the fault hits
-    /// the first milliseconds of a leadership; raft-kv and systems whose probe reports a
-    /// leader).
+    /// Targets of pauses only (same choices; default: `--targets`).
+    #[arg(long)]
+    pub pause_targets: Option<String>,
+    /// Targets of kills only (same choices; default: `--targets`).
+    #[arg(long)]
+    pub kill_targets: Option<String>,
+    /// What starts each fault: `timer` (a staggered wait) or `leader-change` (as soon as a
+    /// new leader is seen in the nodes' status, so the fault hits the first milliseconds of a
+    /// leadership; raft-kv and systems whose probe reports a leader).
     #[arg(long, default_value = "timer")]
     pub nemesis_trigger: String,
     /// Run each `--nemesis` kind on its own schedule, so faults overlap (a kill during a

@@ -22,6 +22,8 @@ pub struct TestConfig {
     pub faults: Vec<FaultKind>,
     pub shape: PartitionShape,
     pub targets: Vec<Target>,
+    pub pause_targets: Vec<Target>,
+    pub kill_targets: Vec<Target>,
     pub trigger: Trigger,
     pub overlap: bool,
     pub nemesis_interval: Duration,
@@ -93,6 +95,12 @@ impl TestConfig {
             .parse()
             .map_err(|e| bad(format!("--partition: {e}")))?;
         let targets = parse_targets(&a.targets).map_err(|e| bad(format!("--targets: {e}")))?;
+        let own_targets = |flag: &str, v: &Option<String>| match v {
+            Some(s) => parse_targets(s).map_err(|e| bad(format!("--{flag}: {e}"))),
+            None => Ok(Vec::new()),
+        };
+        let pause_targets = own_targets("pause-targets", &a.pause_targets)?;
+        let kill_targets = own_targets("kill-targets", &a.kill_targets)?;
         let trigger: Trigger = a
             .nemesis_trigger
             .parse()
@@ -181,6 +189,8 @@ impl TestConfig {
             faults,
             shape,
             targets,
+            pause_targets,
+            kill_targets,
             trigger,
             overlap: a.nemesis_overlap,
             nemesis_interval: secs("nemesis-interval", a.nemesis_interval, 0.05)?,
@@ -247,6 +257,8 @@ impl TestConfig {
             "start_time": start_time,
             "partition": self.shape.to_string(),
             "targets": self.targets.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            "pause_targets": self.pause_targets.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            "kill_targets": self.kill_targets.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
             "nemesis_trigger": self.trigger.as_str(),
             "nemesis_overlap": self.overlap,
             "nemesis_interval_s": self.nemesis_interval.as_secs_f64(),
@@ -304,6 +316,11 @@ mod tests {
         assert_eq!(j["targets"], json!(["one", "minority"]));
         let c = cfg(&["--targets", "all,leader"]).unwrap();
         assert_eq!(c.targets, vec![Target::All, Target::Leader]);
+        let c = cfg(&["--kill-targets", "majority"]).unwrap();
+        assert_eq!(
+            (c.kill_targets, c.pause_targets),
+            (vec![Target::Majority], vec![])
+        );
         assert_eq!(j["nemesis_trigger"], "timer");
         let c = cfg(&["--nemesis-trigger", "leader-change"]).unwrap();
         assert_eq!(c.trigger, Trigger::LeaderChange);
@@ -322,6 +339,7 @@ mod tests {
             &["--partition", "triangle"],
             &["--targets", "half"],
             &["--targets", ""],
+            &["--kill-targets", "most"],
             &["--link-delay", "50"],
             &["--nemesis-trigger", "election"],
             &["--nemesis-trigger", "leader-change", "--db", "etcd"],

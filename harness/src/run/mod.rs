@@ -571,6 +571,8 @@ async fn drive(
         faults: cfg.faults.clone(),
         shape: cfg.shape.clone(),
         targets: cfg.targets.clone(),
+        pause_targets: cfg.pause_targets.clone(),
+        kill_targets: cfg.kill_targets.clone(),
         interval: cfg.nemesis_interval,
         trigger: cfg.trigger,
         overlap: cfg.overlap,

@@ -89,22 +89,24 @@ async fn run_schedule(
         cfg.shape.clone(),
         cfg.targets.clone(),
         cluster.node_names(),
-    );
+    )
+    .with_targets_for(super::FaultKind::Pause, cfg.pause_targets.clone())
+    .with_targets_for(super::FaultKind::Kill, cfg.kill_targets.clone());
     let mut stagger = Stagger::new(cfg.seed, cfg.interval);
     let mut summary = NemesisSummary::default();
-    let mut last_leader = None;
+    let mut last_leader = match cfg.trigger {
+        Trigger::LeaderChange => cluster.leader_and_term().await,
+        Trigger::Timer => None,
+    };
     loop {
-        // A quiet spell first (the cluster recovers and catches up), then, with the
-        // leader-change trigger, the next new leader.
-        let mut stopped = wait_or_stop(&mut stop, stagger.next_wait()).await;
-        if !stopped && cfg.trigger == Trigger::LeaderChange {
-            // Leaderships that began during the quiet spell do not count.
-            if let Some(now) = cluster.leader_and_term().await {
-                last_leader = Some(now);
+        // The timer waits a staggered spell; the leader-change trigger waits for the next
+        // new leader (so with faults that cause elections, it fires at every one).
+        let stopped = match cfg.trigger {
+            Trigger::Timer => wait_or_stop(&mut stop, stagger.next_wait()).await,
+            Trigger::LeaderChange => {
+                wait_for_new_leader(cluster, &mut last_leader, cfg.interval * 4, &mut stop).await
             }
-            stopped =
-                wait_for_new_leader(cluster, &mut last_leader, cfg.interval * 4, &mut stop).await;
-        }
+        };
         if stopped {
             break;
         }

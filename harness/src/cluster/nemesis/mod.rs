@@ -198,11 +198,11 @@ pub enum Trigger {
     /// After a staggered wait (uniform in `[0, 2 × interval)`).
     #[default]
     Timer,
-    /// After the staggered quiet spell, as soon as a new leader (another node, or a new term)
-    /// is seen, polling the nodes' status, so the fault lands in the first milliseconds of a
-    /// leadership, before the new leader's first entries have reached everyone; after at
-    /// most four intervals without a change, anyway. For systems that report a leader
-    /// (raft-kv, `require_leader` probes).
+    /// As soon as a new leader (another node, or a new term) is seen, polling the nodes'
+    /// status, so the fault lands in the first milliseconds of a leadership, before the new
+    /// leader's first entries have reached everyone; after at most four intervals without a
+    /// change, anyway. Faults that cause elections then fire at every election. For systems
+    /// that report a leader (raft-kv, `require_leader` probes).
     LeaderChange,
 }
 
@@ -234,6 +234,10 @@ pub struct NemesisConfig {
     pub shape: PartitionShape,
     /// Who a pause or kill hits: one of these, drawn each time.
     pub targets: Vec<Target>,
+    /// Targets of pauses only, when not empty (`--pause-targets`).
+    pub pause_targets: Vec<Target>,
+    /// Targets of kills only, when not empty (`--kill-targets`).
+    pub kill_targets: Vec<Target>,
     /// Mean time between fault changes (staggered: each wait uniform in `[0, 2 × interval)`).
     pub interval: Duration,
     /// What starts a fault: the staggered timer, or a new leader.

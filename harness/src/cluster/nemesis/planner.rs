@@ -40,7 +40,8 @@ pub struct Planner {
     rng: ChaCha8Rng,
     faults: Vec<FaultKind>,
     shape: PartitionShape,
-    targets: Vec<Target>,
+    pause_targets: Vec<Target>,
+    kill_targets: Vec<Target>,
     nodes: Vec<String>,
     next: usize,
 }
@@ -62,7 +63,8 @@ impl Planner {
             rng: ChaCha8Rng::seed_from_u64(seed),
             faults,
             shape,
-            targets,
+            pause_targets: targets.clone(),
+            kill_targets: targets,
             nodes,
             next: 0,
         }
@@ -83,15 +85,36 @@ impl Planner {
             FaultKind::Partition => {
                 PlannedFault::Partition(plan_grudge(&self.shape, &self.nodes, &mut self.rng))
             }
-            FaultKind::Pause => PlannedFault::Pause(self.pick_victims()),
-            FaultKind::Kill => PlannedFault::Kill(self.pick_victims()),
+            FaultKind::Pause => {
+                let t = self.draw_target(FaultKind::Pause);
+                PlannedFault::Pause(pick_victims(t, &self.nodes, &mut self.rng))
+            }
+            FaultKind::Kill => {
+                let t = self.draw_target(FaultKind::Kill);
+                PlannedFault::Kill(pick_victims(t, &self.nodes, &mut self.rng))
+            }
         })
     }
 
-    /// Draws one of the configured targets, then the nodes it names.
-    fn pick_victims(&mut self) -> Victims {
-        let target = self.targets[self.rng.gen_range(0..self.targets.len())];
-        pick_victims(target, &self.nodes, &mut self.rng)
+    /// Gives pauses or kills their own targets (an empty list keeps the shared ones).
+    pub fn with_targets_for(mut self, kind: FaultKind, targets: Vec<Target>) -> Self {
+        if !targets.is_empty() {
+            match kind {
+                FaultKind::Pause => self.pause_targets = targets,
+                FaultKind::Kill => self.kill_targets = targets,
+                FaultKind::Partition => {}
+            }
+        }
+        self
+    }
+
+    /// Draws one of the targets configured for `kind`.
+    fn draw_target(&mut self, kind: FaultKind) -> Target {
+        let list = match kind {
+            FaultKind::Pause => &self.pause_targets,
+            _ => &self.kill_targets,
+        };
+        list[self.rng.gen_range(0..list.len())]
     }
 }
 
@@ -414,6 +437,30 @@ mod tests {
         ] {
             match pick_victims(t, &three, &mut rng) {
                 Victims::Nodes(v) => assert_eq!(v.len(), want, "{t:?} {v:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn pauses_and_kills_can_have_their_own_targets() {
+        let nodes = names(3);
+        let mut p = Planner::new(
+            2,
+            vec![FaultKind::Pause, FaultKind::Kill],
+            PartitionShape::Random,
+            vec![Target::One],
+            nodes,
+        )
+        .with_targets_for(FaultKind::Pause, vec![Target::Leader])
+        .with_targets_for(FaultKind::Kill, vec![]);
+        for _ in 0..10 {
+            assert!(matches!(
+                p.next_fault(),
+                Some(PlannedFault::Pause(Victims::Leader { .. }))
+            ));
+            match p.next_fault() {
+                Some(PlannedFault::Kill(Victims::Nodes(v))) => assert_eq!(v.len(), 1),
                 other => panic!("{other:?}"),
             }
         }
