@@ -12,8 +12,9 @@
 //! executable as its node), one node, `--net proxy`, register workload, no faults, 10 s per
 //! concurrency, no report. It prints the completed operations per second of the main phase
 //! (each with its invocation and completion in `history.jsonl`), the history events per
-//! second, the CPU time per operation of the harness and the node together, the verdict and
-//! the load average before each run (the machine may be shared). Knobs:
+//! second, the CPU time per operation of the harness process and of the node (each sampled
+//! from `/proc` over the main phase), the verdict and the load average before each run (the
+//! machine may be shared). Knobs:
 //! `HARNESS_BENCH_WORKERS=8,32,64`, `HARNESS_BENCH_SECONDS=10`, `HARNESS_BENCH_REPEAT=1`, and
 //! for A/B comparisons `HARNESS_BENCH_BIN` (another harness binary) and `HARNESS_BENCH_NODE`
 //! (another node binary taking raft-node's flags).
@@ -177,6 +178,11 @@ fn harness_test(store: &Path, args: &[&str]) -> Run {
                 main_ops += 1;
             }
         }
+    }
+    drop(history);
+    if let Some(d) = &dir {
+        // Histories of half a million ops take 100+ MB: keep only what was read.
+        let _ = std::fs::remove_dir_all(d);
     }
     let at = |t: f64| {
         samples

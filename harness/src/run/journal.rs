@@ -4,9 +4,9 @@
 //! thread that appends it to `history.jsonl`, flushing whenever its queue is empty, then
 //! letting events gather for [`GROUP_COMMIT`] before the next batch (a group commit: at
 //! tens of thousands of events per second, waking the writer for every event cost more than
-//! writing them). A harness that is killed loses at most the events of that last
-//! millisecond; one that panics or is interrupted loses nothing (closing drains the queue);
-//! a slow disk never blocks clients. Stamping and enqueueing happen together, so index order is a real-time order:
+//! writing them). A harness that is SIGKILLed loses the events not yet written: those of
+//! the last millisecond or so (plus whatever a slow disk held back); one that panics or is
+//! interrupted loses nothing (closing drains the queue); a slow disk never blocks clients. Stamping and enqueueing happen together, so index order is a real-time order:
 //! an event recorded after another one finished has a higher index and a later time.
 //!
 //! The journal also keeps the live counters the progress line shows and the set of keys
