@@ -322,7 +322,12 @@ impl Storage {
             index: e.index,
             data: e.data.clone(),
         }));
-        self.wal.append(&recs)?;
+        // The term and vote go to disk before the entries: a crash between the two then
+        // leaves a term at least as high as any entry's, which a restart accepts. In the
+        // other order a crash could leave entries of a term the hard state has not reached,
+        // and the node would refuse to start (found by the harness: a leader frozen while
+        // the others are killed at election time). A commit index ahead of the entries is
+        // clamped to the log on restart.
         if let Some(hs) = hard_state {
             if self.opts.persist_hard_state && (hs.term, hs.vote) != self.persisted_tv {
                 write_atomic(
@@ -333,6 +338,7 @@ impl Storage {
                 self.persisted_tv = (hs.term, hs.vote);
             }
         }
+        self.wal.append(&recs)?;
         if let Some(s) = snapshot {
             self.wal.compact(s.meta.index)?;
         }
@@ -476,6 +482,56 @@ mod tests {
         assert_eq!(rs.hard_state, HardState::default());
         let (_, rs, _) = Storage::open(tmp.path(), StorageOptions::default()).expect("reopen");
         assert_eq!(rs.hard_state, HardState::default());
+    }
+
+    /// The crash images each write order can leave: term and vote first (what `persist`
+    /// does) leaves a hard state ahead of the entries, which a restart accepts; entries first
+    /// could leave entries of a term the hard state has not reached, which it refuses.
+    #[test]
+    fn a_crash_between_hard_state_and_entries_restarts_only_in_the_order_persist_uses() {
+        use crate::raft::{Config, Raft};
+        let entry = |term, index| Entry {
+            term,
+            index,
+            data: vec![],
+        };
+        let restarts = |dir: &Path| {
+            let (_, rs, _) = Storage::open(dir, StorageOptions::default()).expect("reopen");
+            Raft::new(Config::new(1, vec![1, 2, 3]), rs).is_ok()
+        };
+        let at = |term, commit| HardState {
+            term,
+            vote: Some(2),
+            commit,
+        };
+        // Hard state of term 11 written, its entries not (the crash `persist` can leave).
+        let tmp = tempfile::tempdir().expect("tmp");
+        {
+            let (mut st, _, _) =
+                Storage::open(tmp.path(), StorageOptions::default()).expect("open");
+            st.persist(None, None, &[entry(10, 1), entry(10, 2)], Some(&at(10, 2)))
+                .expect("persist");
+            st.persist(None, None, &[], Some(&at(11, 3)))
+                .expect("persist");
+        }
+        assert!(
+            restarts(tmp.path()),
+            "hard state ahead of the entries restarts"
+        );
+        // Entries of term 11 written, the hard state still at term 10 (the other order).
+        let tmp = tempfile::tempdir().expect("tmp");
+        {
+            let opts = StorageOptions::default();
+            let (mut st, _, _) = Storage::open(tmp.path(), opts.clone()).expect("open");
+            st.persist(None, None, &[entry(10, 1)], Some(&at(10, 1)))
+                .expect("persist");
+            st.persist(None, None, &[entry(11, 2)], None)
+                .expect("persist");
+        }
+        assert!(
+            !restarts(tmp.path()),
+            "entries ahead of the hard state are refused"
+        );
     }
 
     #[test]
