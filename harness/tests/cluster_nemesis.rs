@@ -27,6 +27,7 @@ async fn run_nemesis(mode: NetMode) {
         interval: Duration::from_millis(250),
         trigger: Default::default(),
         overlap: false,
+        together: false,
         seed: 42,
     };
     // The staggered waits this seed draws: stop 1.5 s after the sixth change is due, so at
@@ -125,6 +126,7 @@ async fn no_faults_means_no_events() {
         interval: Duration::from_millis(50),
         trigger: Default::default(),
         overlap: false,
+        together: false,
         seed: 1,
     };
     tokio::spawn(async move {
@@ -162,6 +164,7 @@ async fn leader_partitions_isolate_the_node_that_claims_leadership() {
         interval: Duration::from_millis(120),
         trigger: Default::default(),
         overlap: false,
+        together: false,
         seed: 9,
     };
     nemesis::run(
@@ -206,6 +209,7 @@ async fn leader_change_trigger_waits_for_a_new_leader_or_four_intervals() {
         interval,
         trigger: nemesis::Trigger::LeaderChange,
         overlap: false,
+        together: false,
         seed: 3,
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -255,6 +259,7 @@ async fn overlapping_schedules_pair_their_own_events_and_overlap() {
         interval: Duration::from_millis(150),
         trigger: Default::default(),
         overlap: true,
+        together: false,
         seed: 11,
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -299,6 +304,64 @@ async fn overlapping_schedules_pair_their_own_events_and_overlap() {
     assert!(summary.faults["partition"] >= 2 && summary.faults["kill"] >= 2);
     for n in cluster.nodes() {
         assert!(cluster.is_running(&n.name).unwrap(), "{} running", n.name);
+    }
+    cluster.shutdown().await.unwrap();
+}
+
+/// `together`: a compound fault — pause the leader (the stand-in's n1) and kill the others at
+/// once, then restart the others first and wake the leader last, each after its own wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn together_applies_every_kind_at_once_and_undoes_in_reverse() {
+    let (cfg, _dir) = config(3, NetMode::Proxy);
+    let _guard = LeftoverGuard(cfg.run_prefix.clone());
+    let cluster = Cluster::start(cfg, test_db()).await.expect("start");
+    let ncfg = NemesisConfig {
+        faults: vec![FaultKind::Pause, FaultKind::Kill],
+        shape: PartitionShape::Random,
+        targets: vec![],
+        pause_targets: vec![nemesis::Target::Leader],
+        kill_targets: vec![nemesis::Target::Followers],
+        interval: Duration::from_millis(100),
+        trigger: Default::default(),
+        overlap: false,
+        together: true,
+        seed: 4,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let _ = stop_tx.send(true);
+    });
+    let mut events = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        nemesis::run(&cluster, ncfg, |e| events.push(e), stop_rx),
+    )
+    .await
+    .expect("bounded")
+    .expect("nemesis runs");
+    let steps: Vec<(String, serde_json::Value)> = events
+        .iter()
+        .map(|e| (e.f.clone(), e.value.clone()))
+        .collect();
+    assert!(steps.len() >= 4, "{steps:?}");
+    assert_eq!(steps.len() % 4, 0, "every step undone: {steps:?}");
+    let leader = serde_json::json!(["n1"]);
+    let others = serde_json::json!(["n2", "n3"]);
+    for step in steps.chunks(4) {
+        assert_eq!(step[0], ("pause".to_string(), leader.clone()), "{steps:?}");
+        assert_eq!(step[1], ("kill".to_string(), others.clone()), "{steps:?}");
+        assert_eq!(
+            step[2],
+            ("restart".to_string(), others.clone()),
+            "{steps:?}"
+        );
+        assert_eq!(step[3], ("resume".to_string(), leader.clone()), "{steps:?}");
+    }
+    for n in cluster.nodes() {
+        assert!(cluster.is_running(&n.name).unwrap(), "{} running", n.name);
+        let pid = cluster.pid(&n.name).unwrap().unwrap();
+        assert_ne!(proc_state(pid), Some('T'), "{} not paused", n.name);
     }
     cluster.shutdown().await.unwrap();
 }

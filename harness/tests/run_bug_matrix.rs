@@ -40,22 +40,24 @@ const ISOLATE_LEADER_SET: &[&str] = &[
     "1",
 ];
 
-/// Each new leader cut off and a random majority killed at once, before its first entries
-/// reach the others (20 ms links), so restarted nodes may vote again in its term.
-const ELECTION_KILLS: &[&str] = &[
+/// At a new leader (before its first entries reach the others: 20 ms links), freeze it and
+/// kill every other node as one compound fault; the others restart, elect and serve, and
+/// only then the frozen leader wakes. Nodes that forgot their vote elect a second leader in
+/// the same term, and the woken one still leads: two leaders serving at once.
+const FROZEN_LEADER: &[&str] = &[
     "--workload",
     "register",
     "--nemesis",
-    "partition,kill",
-    "--nemesis-overlap",
-    "--partition",
+    "pause,kill",
+    "--nemesis-together",
+    "--pause-targets",
     "leader",
     "--kill-targets",
-    "majority",
+    "followers",
     "--nemesis-trigger",
     "leader-change",
     "--nemesis-interval",
-    "0.5",
+    "1",
     "--net",
     "proxy",
     "--link-delay",
@@ -68,10 +70,10 @@ const MATRIX: &[(Option<&str>, &[&str])] = &[
     (Some("stale-read"), ISOLATE_ONE),
     (Some("early-ack"), ISOLATE_ONE),
     (Some("no-truncate"), ISOLATE_LEADER_SET),
-    (Some("no-persist-vote"), ELECTION_KILLS),
+    (Some("no-persist-vote"), FROZEN_LEADER),
     (None, ISOLATE_ONE),
     (None, ISOLATE_LEADER_SET),
-    (None, ELECTION_KILLS),
+    (None, FROZEN_LEADER),
 ];
 
 fn env_num(name: &str, default: u64) -> u64 {

@@ -37,6 +37,12 @@ pub struct TestArgs {
     /// partition), as Jepsen's combined nemesis does; default: one fault at a time, in turn.
     #[arg(long)]
     pub nemesis_overlap: bool,
+    /// Apply every `--nemesis` kind at once as one compound fault (in the listed order), and
+    /// undo them in reverse order, each after its own staggered wait: e.g. `pause,kill` with
+    /// `--pause-targets leader --kill-targets followers` freezes a leader while the others
+    /// restart, elect, and serve, then wakes it.
+    #[arg(long, conflicts_with = "nemesis_overlap")]
+    pub nemesis_together: bool,
     /// Mean seconds between fault changes: a fault is off, then on, for a wait drawn each time
     /// uniformly from 0 to twice this (Jepsen's stagger, seeded).
     #[arg(long, default_value_t = 5.0)]

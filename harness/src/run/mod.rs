@@ -576,6 +576,7 @@ async fn drive(
         interval: cfg.nemesis_interval,
         trigger: cfg.trigger,
         overlap: cfg.overlap,
+        together: cfg.together,
         seed: cfg.seed,
     };
     let nemesis_fut = async {

@@ -110,21 +110,48 @@ async fn run_schedule(
         if stopped {
             break;
         }
-        let Some(fault) = planner.next_fault() else {
+        let planned = if cfg.together {
+            planner.next_faults_of_every_kind()
+        } else {
+            planner.next_fault().into_iter().collect()
+        };
+        if planned.is_empty() {
             // No faults configured: nothing to do until told to stop.
             let _ = stop.wait_for(|s| *s).await;
             break;
+        }
+        // The leader the trigger just saw, else whoever leads now: asked once, before any
+        // part of a compound fault hides it (a paused node does not answer).
+        let known = match cfg.trigger {
+            Trigger::LeaderChange => last_leader.as_ref().map(|(n, _)| n.clone()),
+            Trigger::Timer => None,
         };
-        let fault = resolve_leader(cluster, fault).await;
-        tracing::info!("nemesis: applying {fault:?}");
-        let applied = apply(cluster, &fault, &mut record, &mut summary).await;
-        let stopped = match &applied {
-            Ok(()) => wait_or_stop(&mut stop, stagger.next_wait()).await,
-            Err(_) => true,
-        };
-        let undone = undo(cluster, &fault, &mut record, &mut summary).await;
-        applied?;
-        undone?;
+        let faults = resolve_leader(cluster, planned, known).await;
+        let mut attempted = Vec::new();
+        let mut apply_err = None;
+        for fault in &faults {
+            tracing::info!("nemesis: applying {fault:?}");
+            attempted.push(fault);
+            if let Err(e) = apply(cluster, fault, &mut record, &mut summary).await {
+                apply_err = Some(e);
+                break;
+            }
+        }
+        // Undone in reverse order, each after its own staggered wait (all at once when
+        // stopping or after an error).
+        let mut stopped = apply_err.is_some();
+        let mut undo_err = None;
+        for fault in attempted.into_iter().rev() {
+            if !stopped {
+                stopped = wait_or_stop(&mut stop, stagger.next_wait()).await;
+            }
+            if let Err(e) = undo(cluster, fault, &mut record, &mut summary).await {
+                undo_err.get_or_insert(e);
+            }
+        }
+        if let Some(e) = apply_err.or(undo_err) {
+            return Err(e);
+        }
         if stopped {
             break;
         }
@@ -158,8 +185,20 @@ impl Stagger {
 /// How often a leader-change trigger polls the nodes' status.
 const LEADER_POLL: Duration = Duration::from_millis(2);
 
-/// Polls until a leader other than `last` (another node, or the same node in a new term) is
-/// seen, or `at_most` has passed; updates `last`. Returns true if `stop` fired first.
+/// Whether `now` (leader, term) is a new leadership after `last`: a higher term; or, for a
+/// system that reports no terms (0), another node. A second node claiming the same term (two
+/// leaders in one term, which is what some bugs produce) is not new: the nemesis must not
+/// end that state the moment it appears.
+fn is_new_leadership(last: Option<&(String, u64)>, now: &(String, u64)) -> bool {
+    match last {
+        None => true,
+        Some((_, 0)) if now.1 == 0 => last.map(|l| &l.0) != Some(&now.0),
+        Some((_, t)) => now.1 > *t,
+    }
+}
+
+/// Polls until a new leadership (see [`is_new_leadership`]) is seen, or `at_most` has
+/// passed; updates `last`. Returns true if `stop` fired first.
 async fn wait_for_new_leader(
     cluster: &Cluster,
     last: &mut Option<(String, u64)>,
@@ -172,7 +211,7 @@ async fn wait_for_new_leader(
             return true;
         }
         if let Some(now) = cluster.leader_and_term().await {
-            if last.as_ref() != Some(&now) {
+            if is_new_leadership(last.as_ref(), &now) {
                 tracing::info!("nemesis: new leader {} in term {}", now.0, now.1);
                 *last = Some(now);
                 return false;
@@ -223,41 +262,63 @@ fn emit(
     });
 }
 
-/// Turns "the leader" into a node name: whichever node leads now, or the planned fallback.
-/// Every other fault is returned as planned.
-async fn resolve_leader(cluster: &Cluster, fault: PlannedFault) -> PlannedFault {
-    let leader_or = |fallback: &str| {
-        let fallback = fallback.to_string();
-        async move {
-            match cluster.leader().await {
-                Some(l) => l,
-                None => {
-                    tracing::info!("nemesis: no leader known, targeting {fallback}");
-                    fallback
-                }
-            }
+/// Turns "the leader" and "the followers" into node names: `known` (the leader a trigger just
+/// saw), else whoever leads now (asked once for the whole step), else each fault's planned
+/// fallback. Every other fault is returned as planned.
+async fn resolve_leader(
+    cluster: &Cluster,
+    faults: Vec<PlannedFault>,
+    known: Option<String>,
+) -> Vec<PlannedFault> {
+    let needs_leader = faults.iter().any(|f| {
+        matches!(
+            f,
+            PlannedFault::IsolateLeader { .. }
+                | PlannedFault::Pause(Victims::Leader { .. } | Victims::Followers { .. })
+                | PlannedFault::Kill(Victims::Leader { .. } | Victims::Followers { .. })
+        )
+    });
+    let leader = match known {
+        Some(l) => Some(l),
+        None if needs_leader => cluster.leader().await,
+        None => None,
+    };
+    let names = cluster.node_names();
+    let pick = |fallback: &str| match &leader {
+        Some(l) => l.clone(),
+        None => {
+            tracing::info!("nemesis: no leader known, taking {fallback} as the leader");
+            fallback.to_string()
         }
     };
-    match fault {
-        PlannedFault::IsolateLeader { fallback } => {
-            let target = leader_or(&fallback).await;
-            PlannedFault::Partition(super::isolate(&target, &cluster.node_names()))
-        }
-        PlannedFault::Pause(Victims::Leader { fallback }) => {
-            PlannedFault::Pause(Victims::Nodes(vec![leader_or(&fallback).await]))
-        }
-        PlannedFault::Kill(Victims::Leader { fallback }) => {
-            PlannedFault::Kill(Victims::Nodes(vec![leader_or(&fallback).await]))
+    let victims = |v: Victims| match v {
+        Victims::Leader { fallback } => Victims::Nodes(vec![pick(&fallback)]),
+        Victims::Followers { fallback_leader } => {
+            let l = pick(&fallback_leader);
+            Victims::Nodes(names.iter().filter(|n| **n != l).cloned().collect())
         }
         other => other,
-    }
+    };
+    faults
+        .into_iter()
+        .map(|f| match f {
+            PlannedFault::IsolateLeader { fallback } => {
+                PlannedFault::Partition(super::isolate(&pick(&fallback), &names))
+            }
+            PlannedFault::Pause(v) => PlannedFault::Pause(victims(v)),
+            PlannedFault::Kill(v) => PlannedFault::Kill(victims(v)),
+            other => other,
+        })
+        .collect()
 }
 
-/// The node names of resolved victims (a leader still unresolved names its fallback).
+/// The node names of resolved victims ([`resolve_leader`] resolves every step first; an
+/// unresolved leader would name its fallback, unresolved followers nobody).
 fn victim_names(v: &Victims) -> Vec<String> {
     match v {
         Victims::Nodes(n) => n.clone(),
         Victims::Leader { fallback } => vec![fallback.clone()],
+        Victims::Followers { .. } => Vec::new(),
     }
 }
 
@@ -341,6 +402,22 @@ async fn undo(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_leadership_is_a_higher_term_or_another_node_without_terms() {
+        let l = |n: &str, t: u64| (n.to_string(), t);
+        assert!(is_new_leadership(None, &l("n1", 3)));
+        assert!(is_new_leadership(Some(&l("n1", 3)), &l("n1", 4)));
+        assert!(is_new_leadership(Some(&l("n1", 3)), &l("n2", 4)));
+        assert!(!is_new_leadership(Some(&l("n1", 3)), &l("n1", 3)));
+        assert!(
+            !is_new_leadership(Some(&l("n1", 3)), &l("n2", 3)),
+            "a second leader in the same term is not a new leadership"
+        );
+        assert!(!is_new_leadership(Some(&l("n2", 4)), &l("n1", 3)));
+        assert!(is_new_leadership(Some(&l("n1", 0)), &l("n2", 0)));
+        assert!(!is_new_leadership(Some(&l("n1", 0)), &l("n1", 0)));
+    }
 
     #[test]
     fn stagger_spreads_waits_over_zero_to_twice_the_interval_and_is_seeded() {

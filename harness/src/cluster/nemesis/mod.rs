@@ -83,6 +83,8 @@ pub enum Target {
     /// Whichever node leads when the fault starts (asked of the cluster; a seeded random node
     /// when no leader can be learned).
     Leader,
+    /// Every node but the one that leads when the fault starts.
+    Followers,
 }
 
 impl Target {
@@ -93,6 +95,7 @@ impl Target {
             Target::Majority => "majority",
             Target::All => "all",
             Target::Leader => "leader",
+            Target::Followers => "followers",
         }
     }
 }
@@ -106,8 +109,9 @@ impl FromStr for Target {
             "majority" => Ok(Target::Majority),
             "all" => Ok(Target::All),
             "leader" | "primaries" => Ok(Target::Leader),
+            "followers" => Ok(Target::Followers),
             other => Err(format!(
-                "unknown target `{other}` (one, minority, majority, all, leader)"
+                "unknown target `{other}` (one, minority, majority, all, leader, followers)"
             )),
         }
     }
@@ -124,7 +128,9 @@ pub fn parse_targets(s: &str) -> Result<Vec<Target>, String> {
         }
     }
     if out.is_empty() {
-        return Err("expected at least one of one, minority, majority, all, leader".into());
+        return Err(
+            "expected at least one of one, minority, majority, all, leader, followers".into(),
+        );
     }
     Ok(out)
 }
@@ -198,8 +204,8 @@ pub enum Trigger {
     /// After a staggered wait (uniform in `[0, 2 × interval)`).
     #[default]
     Timer,
-    /// As soon as a new leader (another node, or a new term) is seen, polling the nodes'
-    /// status, so the fault lands in the first milliseconds of a leadership, before the new
+    /// As soon as a new leadership (a leader in a higher term; another node for systems
+    /// that report no term) is seen, polling the nodes' status, so the fault lands in the first milliseconds of a leadership, before the new
     /// leader's first entries have reached everyone; after at most four intervals without a
     /// change, anyway. Faults that cause elections then fire at every election. For systems
     /// that report a leader (raft-kv, `require_leader` probes).
@@ -245,6 +251,9 @@ pub struct NemesisConfig {
     /// Each fault kind on its own schedule (its own planner, stagger and trigger), so faults
     /// overlap as in Jepsen's combined nemesis; `false`: one fault at a time, in rotation.
     pub overlap: bool,
+    /// Every kind at once, as one compound fault (applied in the listed order, undone in
+    /// reverse, each undo after its own staggered wait); `false`: one kind per fault.
+    pub together: bool,
     pub seed: u64,
 }
 

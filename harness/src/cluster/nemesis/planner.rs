@@ -31,6 +31,9 @@ pub enum Victims {
     /// Whichever node leads when the fault is applied (the executor asks the cluster);
     /// `fallback` (drawn from the seed) when no leader can be learned.
     Leader { fallback: String },
+    /// Every node but the one that leads when the fault is applied; `fallback_leader`
+    /// (drawn from the seed) stands in when no leader can be learned.
+    Followers { fallback_leader: String },
 }
 
 /// Seeded sequence of faults: rotates through the configured fault kinds in order; each
@@ -68,6 +71,13 @@ impl Planner {
             nodes,
             next: 0,
         }
+    }
+
+    /// One fault of every configured kind, in the configured order (a compound fault).
+    pub fn next_faults_of_every_kind(&mut self) -> Vec<PlannedFault> {
+        (0..self.faults.len())
+            .filter_map(|_| self.next_fault())
+            .collect()
     }
 
     /// The next fault, or `None` if no fault kinds are configured (or there are no nodes).
@@ -127,6 +137,11 @@ pub fn pick_victims(target: Target, nodes: &[String], rng: &mut ChaCha8Rng) -> V
         Target::Leader => {
             return Victims::Leader {
                 fallback: nodes[rng.gen_range(0..n)].clone(),
+            }
+        }
+        Target::Followers => {
+            return Victims::Followers {
+                fallback_leader: nodes[rng.gen_range(0..n)].clone(),
             }
         }
         Target::One => 1,
@@ -415,6 +430,10 @@ mod tests {
                 assert!(nodes.contains(&fallback));
                 0
             }
+            Victims::Followers { fallback_leader } => {
+                assert!(nodes.contains(&fallback_leader));
+                4
+            }
         };
         for _ in 0..20 {
             assert_eq!(size(Target::One, &mut rng), 1);
@@ -422,6 +441,7 @@ mod tests {
             assert_eq!(size(Target::Majority, &mut rng), 3);
             assert_eq!(size(Target::All, &mut rng), 5);
             assert_eq!(size(Target::Leader, &mut rng), 0);
+            assert_eq!(size(Target::Followers, &mut rng), 4);
         }
         // Majorities differ from draw to draw.
         let majorities: BTreeSet<Victims> = (0..20)
@@ -463,6 +483,29 @@ mod tests {
                 Some(PlannedFault::Kill(Victims::Nodes(v))) => assert_eq!(v.len(), 1),
                 other => panic!("{other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_compound_step_has_one_fault_of_every_kind_in_order() {
+        let mut p = Planner::new(
+            5,
+            vec![FaultKind::Pause, FaultKind::Kill],
+            PartitionShape::Random,
+            vec![Target::Followers],
+            names(3),
+        );
+        for _ in 0..5 {
+            let step = p.next_faults_of_every_kind();
+            assert_eq!(step.len(), 2, "{step:?}");
+            assert!(matches!(
+                step[0],
+                PlannedFault::Pause(Victims::Followers { .. })
+            ));
+            assert!(matches!(
+                step[1],
+                PlannedFault::Kill(Victims::Followers { .. })
+            ));
         }
     }
 
