@@ -212,20 +212,8 @@ async fn leader_change_trigger_waits_for_a_new_leader_or_four_intervals() {
         together: false,
         seed: 3,
     };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(2000)).await;
-        let _ = stop_tx.send(true);
-    });
     let t0 = Instant::now();
-    let mut events = Vec::new();
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        nemesis::run(&cluster, ncfg, |e| events.push(e), stop_rx),
-    )
-    .await
-    .expect("bounded")
-    .expect("nemesis runs");
+    let (events, _) = run_for(&cluster, ncfg, 2000).await;
     let kills: Vec<&NemesisEvent> = events.iter().filter(|e| e.f == "kill").collect();
     assert!(!kills.is_empty(), "{events:?}");
     assert!(
@@ -262,19 +250,7 @@ async fn overlapping_schedules_pair_their_own_events_and_overlap() {
         together: false,
         seed: 11,
     };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(3000)).await;
-        let _ = stop_tx.send(true);
-    });
-    let mut events = Vec::new();
-    let summary = tokio::time::timeout(
-        Duration::from_secs(30),
-        nemesis::run(&cluster, ncfg, |e| events.push(e), stop_rx),
-    )
-    .await
-    .expect("bounded")
-    .expect("nemesis runs");
+    let (events, summary) = run_for(&cluster, ncfg, 3000).await;
     assert_eq!(summary.events, events.len());
     let (mut partitioned, mut killed, mut both_on) = (false, false, false);
     for e in &events {
@@ -327,19 +303,7 @@ async fn together_applies_every_kind_at_once_and_undoes_in_reverse() {
         together: true,
         seed: 4,
     };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(2500)).await;
-        let _ = stop_tx.send(true);
-    });
-    let mut events = Vec::new();
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        nemesis::run(&cluster, ncfg, |e| events.push(e), stop_rx),
-    )
-    .await
-    .expect("bounded")
-    .expect("nemesis runs");
+    let (events, _) = run_for(&cluster, ncfg, 2500).await;
     let steps: Vec<(String, serde_json::Value)> = events
         .iter()
         .map(|e| (e.f.clone(), e.value.clone()))
@@ -364,4 +328,27 @@ async fn together_applies_every_kind_at_once_and_undoes_in_reverse() {
         assert_ne!(proc_state(pid), Some('T'), "{} not paused", n.name);
     }
     cluster.shutdown().await.unwrap();
+}
+
+/// Runs the nemesis on `cluster` for `ms` milliseconds (bounded by 30 s) and returns what it
+/// reported.
+async fn run_for(
+    cluster: &Cluster,
+    ncfg: NemesisConfig,
+    ms: u64,
+) -> (Vec<NemesisEvent>, nemesis::NemesisSummary) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        let _ = stop_tx.send(true);
+    });
+    let mut events = Vec::new();
+    let summary = tokio::time::timeout(
+        Duration::from_secs(30),
+        nemesis::run(cluster, ncfg, |e| events.push(e), stop_rx),
+    )
+    .await
+    .expect("bounded")
+    .expect("nemesis runs");
+    (events, summary)
 }
