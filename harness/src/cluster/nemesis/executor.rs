@@ -185,16 +185,12 @@ impl Stagger {
 /// How often a leader-change trigger polls the nodes' status.
 const LEADER_POLL: Duration = Duration::from_millis(2);
 
-/// Whether `now` (leader, term) is a new leadership after `last`: a higher term; or, for a
-/// system that reports no terms (0), another node. A second node claiming the same term (two
-/// leaders in one term, which is what some bugs produce) is not new: the nemesis must not
-/// end that state the moment it appears.
+/// Whether `now` (leader, term) is a new leadership after `last`: another node, or a new
+/// term. (Counting only higher terms, so that a second leader in the same term would be left
+/// alone, made the trigger fire long after elections in practice: they mostly happen while
+/// a fault is on, and the next wait then only saw the settled leader.)
 fn is_new_leadership(last: Option<&(String, u64)>, now: &(String, u64)) -> bool {
-    match last {
-        None => true,
-        Some((_, 0)) if now.1 == 0 => last.map(|l| &l.0) != Some(&now.0),
-        Some((_, t)) => now.1 > *t,
-    }
+    last != Some(now)
 }
 
 /// Polls until a new leadership (see [`is_new_leadership`]) is seen, or `at_most` has
@@ -404,17 +400,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_new_leadership_is_a_higher_term_or_another_node_without_terms() {
+    fn a_new_leadership_is_another_node_or_another_term() {
         let l = |n: &str, t: u64| (n.to_string(), t);
         assert!(is_new_leadership(None, &l("n1", 3)));
         assert!(is_new_leadership(Some(&l("n1", 3)), &l("n1", 4)));
         assert!(is_new_leadership(Some(&l("n1", 3)), &l("n2", 4)));
         assert!(!is_new_leadership(Some(&l("n1", 3)), &l("n1", 3)));
-        assert!(
-            !is_new_leadership(Some(&l("n1", 3)), &l("n2", 3)),
-            "a second leader in the same term is not a new leadership"
-        );
-        assert!(!is_new_leadership(Some(&l("n2", 4)), &l("n1", 3)));
+        assert!(is_new_leadership(Some(&l("n1", 3)), &l("n2", 3)));
         assert!(is_new_leadership(Some(&l("n1", 0)), &l("n2", 0)));
         assert!(!is_new_leadership(Some(&l("n1", 0)), &l("n1", 0)));
     }

@@ -204,8 +204,8 @@ pub enum Trigger {
     /// After a staggered wait (uniform in `[0, 2 × interval)`).
     #[default]
     Timer,
-    /// As soon as a new leadership (a leader in a higher term; another node for systems
-    /// that report no term) is seen, polling the nodes' status, so the fault lands in the first milliseconds of a leadership, before the new
+    /// As soon as a new leadership (another node, or a new term) is seen, polling the nodes'
+    /// status, so the fault lands in the first milliseconds of a leadership, before the new
     /// leader's first entries have reached everyone; after at most four intervals without a
     /// change, anyway. Faults that cause elections then fire at every election. For systems
     /// that report a leader (raft-kv, `require_leader` probes).
