@@ -18,18 +18,12 @@ async fn run_nemesis(mode: NetMode) {
     let events: Arc<Mutex<Vec<NemesisEvent>>> = Arc::default();
     let sink = Arc::clone(&events);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let ncfg = NemesisConfig {
-        faults: vec![FaultKind::Partition, FaultKind::Pause, FaultKind::Kill],
-        shape: PartitionShape::Random,
-        targets: vec![],
-        pause_targets: vec![],
-        kill_targets: vec![],
-        interval: Duration::from_millis(250),
-        trigger: Default::default(),
-        overlap: false,
-        together: false,
-        seed: 42,
-    };
+    let ncfg = nemesis_config(
+        vec![FaultKind::Partition, FaultKind::Pause, FaultKind::Kill],
+        PartitionShape::Random,
+        Duration::from_millis(250),
+        42,
+    );
     // The staggered waits this seed draws: stop 1.5 s after the sixth change is due, so at
     // least three faults go on and off whatever the machine's speed.
     let mut stagger = nemesis::executor::Stagger::new(ncfg.seed, ncfg.interval);
@@ -117,18 +111,7 @@ async fn no_faults_means_no_events() {
     let _guard = LeftoverGuard(cfg.run_prefix.clone());
     let cluster = Cluster::start(cfg, test_db()).await.expect("start");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let ncfg = NemesisConfig {
-        faults: vec![],
-        shape: PartitionShape::Halves,
-        targets: vec![],
-        pause_targets: vec![],
-        kill_targets: vec![],
-        interval: Duration::from_millis(50),
-        trigger: Default::default(),
-        overlap: false,
-        together: false,
-        seed: 1,
-    };
+    let ncfg = nemesis_config(vec![], PartitionShape::Halves, Duration::from_millis(50), 1);
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let _ = stop_tx.send(true);
@@ -155,18 +138,12 @@ async fn leader_partitions_isolate_the_node_that_claims_leadership() {
         let _ = stop_tx.send(true);
     });
     let mut starts = Vec::new();
-    let ncfg = NemesisConfig {
-        faults: vec![FaultKind::Partition],
-        shape: PartitionShape::Leader,
-        targets: vec![],
-        pause_targets: vec![],
-        kill_targets: vec![],
-        interval: Duration::from_millis(120),
-        trigger: Default::default(),
-        overlap: false,
-        together: false,
-        seed: 9,
-    };
+    let ncfg = nemesis_config(
+        vec![FaultKind::Partition],
+        PartitionShape::Leader,
+        Duration::from_millis(120),
+        9,
+    );
     nemesis::run(
         &cluster,
         ncfg,
@@ -201,16 +178,9 @@ async fn leader_change_trigger_waits_for_a_new_leader_or_four_intervals() {
     let cluster = Cluster::start(cfg, test_db()).await.expect("start");
     let interval = Duration::from_millis(100);
     let ncfg = NemesisConfig {
-        faults: vec![FaultKind::Kill],
-        shape: PartitionShape::Random,
         targets: vec![nemesis::Target::Leader],
-        pause_targets: vec![],
-        kill_targets: vec![],
-        interval,
         trigger: nemesis::Trigger::LeaderChange,
-        overlap: false,
-        together: false,
-        seed: 3,
+        ..nemesis_config(vec![FaultKind::Kill], PartitionShape::Random, interval, 3)
     };
     let t0 = Instant::now();
     let (events, _) = run_for(&cluster, ncfg, 2000).await;
@@ -239,16 +209,13 @@ async fn overlapping_schedules_pair_their_own_events_and_overlap() {
     let _guard = LeftoverGuard(cfg.run_prefix.clone());
     let cluster = Cluster::start(cfg, test_db()).await.expect("start");
     let ncfg = NemesisConfig {
-        faults: vec![FaultKind::Partition, FaultKind::Kill],
-        shape: PartitionShape::Isolated,
-        targets: vec![],
-        pause_targets: vec![],
-        kill_targets: vec![],
-        interval: Duration::from_millis(150),
-        trigger: Default::default(),
         overlap: true,
-        together: false,
-        seed: 11,
+        ..nemesis_config(
+            vec![FaultKind::Partition, FaultKind::Kill],
+            PartitionShape::Isolated,
+            Duration::from_millis(150),
+            11,
+        )
     };
     let (events, summary) = run_for(&cluster, ncfg, 3000).await;
     assert_eq!(summary.events, events.len());
@@ -292,16 +259,15 @@ async fn together_applies_every_kind_at_once_and_undoes_in_reverse() {
     let _guard = LeftoverGuard(cfg.run_prefix.clone());
     let cluster = Cluster::start(cfg, test_db()).await.expect("start");
     let ncfg = NemesisConfig {
-        faults: vec![FaultKind::Pause, FaultKind::Kill],
-        shape: PartitionShape::Random,
-        targets: vec![],
         pause_targets: vec![nemesis::Target::Leader],
         kill_targets: vec![nemesis::Target::Followers],
-        interval: Duration::from_millis(100),
-        trigger: Default::default(),
-        overlap: false,
         together: true,
-        seed: 4,
+        ..nemesis_config(
+            vec![FaultKind::Pause, FaultKind::Kill],
+            PartitionShape::Random,
+            Duration::from_millis(100),
+            4,
+        )
     };
     let (events, _) = run_for(&cluster, ncfg, 2500).await;
     let steps: Vec<(String, serde_json::Value)> = events
@@ -351,4 +317,26 @@ async fn run_for(
     .expect("bounded")
     .expect("nemesis runs");
     (events, summary)
+}
+
+/// A nemesis config with these faults, shape, interval and seed, and the defaults for the
+/// rest (default targets, timer trigger, one fault at a time).
+fn nemesis_config(
+    faults: Vec<FaultKind>,
+    shape: PartitionShape,
+    interval: Duration,
+    seed: u64,
+) -> NemesisConfig {
+    NemesisConfig {
+        faults,
+        shape,
+        targets: vec![],
+        pause_targets: vec![],
+        kill_targets: vec![],
+        interval,
+        trigger: Default::default(),
+        overlap: false,
+        together: false,
+        seed,
+    }
 }

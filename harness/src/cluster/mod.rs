@@ -569,19 +569,6 @@ impl Cluster {
         best.map(|(t, n)| (n, t))
     }
 
-    /// Whether the system reports which node leads (so [`leader`](Self::leader) can answer).
-    pub fn reports_leader(&self) -> bool {
-        self.nodes.iter().any(|n| {
-            matches!(
-                self.db.ready_probe(n),
-                ReadyProbe::HttpGet {
-                    require_leader: true,
-                    ..
-                }
-            )
-        })
-    }
-
     /// Applies a partition (replacing any previous one).
     pub async fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
         if self.mode == NetMode::Proxy && !self.db.supports_proxy() && !grudge.is_empty() {

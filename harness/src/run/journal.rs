@@ -6,8 +6,9 @@
 //! tens of thousands of events per second, waking the writer for every event cost more than
 //! writing them). A harness that is SIGKILLed loses the events not yet written: those of
 //! the last millisecond or so (plus whatever a slow disk held back); one that panics or is
-//! interrupted loses nothing (closing drains the queue); a slow disk never blocks clients. Stamping and enqueueing happen together, so index order is a real-time order:
-//! an event recorded after another one finished has a higher index and a later time.
+//! interrupted loses nothing (closing drains the queue); a slow disk never blocks clients.
+//! Stamping and enqueueing happen together, so index order is a real-time order: an event
+//! recorded after another one finished has a higher index and a later time.
 //!
 //! The journal also keeps the live counters the progress line shows and the set of keys
 //! the history touched (for final reads), and returns the whole history when closed.
