@@ -214,7 +214,10 @@ impl Bully {
                 self.log("got OK but no COORDINATOR followed".to_string());
                 self.start_election(now);
             }
-            Role::Leader { epoch, next_heartbeat } if now >= next_heartbeat => {
+            Role::Leader {
+                epoch,
+                next_heartbeat,
+            } if now >= next_heartbeat => {
                 self.broadcast(now, |sent_at| Body::Heartbeat { sent_at });
                 self.role = Role::Leader {
                     epoch,
@@ -230,8 +233,7 @@ impl Bully {
 
     /// Handle one message received at `now`.
     pub fn receive(&mut self, now: u64, msg: Message) -> Output {
-        if msg.to != self.cfg.id || msg.from == self.cfg.id || !self.cfg.nodes.contains(&msg.from)
-        {
+        if msg.to != self.cfg.id || msg.from == self.cfg.id || !self.cfg.nodes.contains(&msg.from) {
             return std::mem::take(&mut self.out);
         }
         self.max_epoch = self.max_epoch.max(msg.epoch);
@@ -415,7 +417,9 @@ impl Bully {
             self.lease_held = holds;
             let (acks, n) = (self.lease_acks(now), self.cfg.nodes.len());
             if holds {
-                self.log(format!("lease held (acks from {acks} of {n}): acting as leader"));
+                self.log(format!(
+                    "lease held (acks from {acks} of {n}): acting as leader"
+                ));
             } else if matches!(self.role, Role::Leader { .. }) {
                 self.log(format!("lease lost (acks from {acks} of {n}): not acting"));
             } else {

@@ -152,7 +152,8 @@ impl Sim {
                 }
             }
         }
-        self.log.push(format!("[{} ms] partition {groups:?}", self.now));
+        self.log
+            .push(format!("[{} ms] partition {groups:?}", self.now));
     }
 
     /// Restore every link.
@@ -225,9 +226,9 @@ impl Sim {
             if self.cfg.loss > 0.0 && self.rng.gen_bool(self.cfg.loss.clamp(0.0, 1.0)) {
                 continue;
             }
-            let delay = self
-                .rng
-                .gen_range(self.cfg.min_delay_ms..=self.cfg.max_delay_ms.max(self.cfg.min_delay_ms));
+            let delay = self.rng.gen_range(
+                self.cfg.min_delay_ms..=self.cfg.max_delay_ms.max(self.cfg.min_delay_ms),
+            );
             self.seq += 1;
             self.in_flight.insert(InFlight {
                 deliver_at: self.now + delay.max(1),

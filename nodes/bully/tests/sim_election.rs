@@ -77,10 +77,16 @@ fn a_returning_higher_id_bullies_its_way_back_with_a_higher_epoch() {
             settle(&mut sim, 3_000);
             sim.crash(5);
             settle(&mut sim, 3_000);
-            let epoch4 = sim.node(4).and_then(|n| n.leadership_epoch()).expect("4 leads");
+            let epoch4 = sim
+                .node(4)
+                .and_then(|n| n.leadership_epoch())
+                .expect("4 leads");
             sim.restart(5);
             assert_eq!(settle(&mut sim, 3_000), 5, "quorum={quorum} seed={seed}");
-            let epoch5 = sim.node(5).and_then(|n| n.leadership_epoch()).expect("5 leads");
+            let epoch5 = sim
+                .node(5)
+                .and_then(|n| n.leadership_epoch())
+                .expect("5 leads");
             assert!(epoch5 > epoch4, "epoch {epoch5} after {epoch4}");
         }
     }
@@ -95,7 +101,11 @@ fn classic_bully_splits_into_two_leaders_under_a_partition() {
         sim.run_for(3_000, |_| {});
         assert_eq!(sim.acting(), vec![3, 5], "seed {seed}\n{}", tail(&sim));
         sim.heal();
-        assert_eq!(settle(&mut sim, 3_000), 5, "seed {seed}: 5 leads again after heal");
+        assert_eq!(
+            settle(&mut sim, 3_000),
+            5,
+            "seed {seed}: 5 leads again after heal"
+        );
     }
 }
 
@@ -106,10 +116,18 @@ fn quorum_mode_never_has_two_leaders_acting_under_that_partition() {
         sim.run_for(2_000, at_most_one_acting);
         sim.partition(&[&[1, 2, 3], &[4, 5]]);
         sim.run_for(3_000, at_most_one_acting);
-        assert_eq!(sim.acting(), vec![3], "seed {seed}: the majority side leads");
+        assert_eq!(
+            sim.acting(),
+            vec![3],
+            "seed {seed}: the majority side leads"
+        );
         sim.heal();
         sim.run_for(3_000, at_most_one_acting);
-        assert_eq!(sim.acting(), vec![5], "seed {seed}: 5 leads again after heal");
+        assert_eq!(
+            sim.acting(),
+            vec![5],
+            "seed {seed}: 5 leads again after heal"
+        );
     }
 }
 
@@ -141,7 +159,10 @@ fn quorum_mode_is_safe_under_random_faults_where_classic_is_not() {
             classic_split += usize::from(split);
         }
     }
-    assert!(classic_split > 0, "classic bully never split: the schedules are too mild");
+    assert!(
+        classic_split > 0,
+        "classic bully never split: the schedules are too mild"
+    );
 }
 
 fn random_fault(sim: &mut Sim, rng: &mut impl rand::Rng) {

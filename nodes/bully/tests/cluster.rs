@@ -1,0 +1,150 @@
+//! Real bully-node processes on 127.0.0.1 (short timeouts): node 5 leads; SIGKILL it and node
+//! 4 takes over with a higher epoch; restart 5 and it takes back with a higher epoch still;
+//! `/act` answers 200 only on the leader and 421 with a redirect elsewhere; bad requests and
+//! bad flags give clear errors.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+use support::{http, Cluster, FAST, NODE_BIN};
+
+const WITHIN: Duration = Duration::from_secs(15);
+
+fn act(c: &Cluster, id: u64) -> support::Resp {
+    http(c.port(id), "POST", "/act", "").expect("POST /act")
+}
+
+/// The leader's epoch from a successful `/act`, after checking every other node refuses.
+fn acting_epoch(c: &Cluster, leader: u64) -> u64 {
+    // In quorum mode the lease may still be gathering acknowledgements: poll.
+    let deadline = std::time::Instant::now() + WITHIN;
+    let r = loop {
+        let r = act(c, leader);
+        if r.status == 200 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(r.status, 200, "node {leader} /act: {}", r.body);
+    let v = r.json();
+    assert_eq!(v["leader_id"].as_u64(), Some(leader));
+    for id in c.alive().into_iter().filter(|&i| i != leader) {
+        let r = act(c, id);
+        assert_eq!(r.status, 421, "node {id} /act: {}", r.body);
+        let e = r.json();
+        assert_eq!(e["error"], "not_leader");
+        assert_eq!(e["leader_id"].as_u64(), Some(leader), "node {id}: {e}");
+        let addr = format!("127.0.0.1:{}", c.port(leader));
+        assert_eq!(e["leader_addr"].as_str(), Some(addr.as_str()));
+    }
+    v["epoch"].as_u64().expect("epoch")
+}
+
+fn failover_and_takeback(extra: &[&str]) {
+    let mut c = Cluster::start(5, extra);
+    assert_eq!(c.wait_leader(WITHIN), 5);
+    let e5 = acting_epoch(&c, 5);
+    assert!(
+        c.log(5).contains("Node 5: I am the new coordinator"),
+        "{}",
+        c.log(5)
+    );
+    c.kill(5);
+    assert_eq!(c.wait_leader(WITHIN), 4);
+    let e4 = acting_epoch(&c, 4);
+    assert!(e4 > e5, "epoch {e4} after {e5}");
+    assert!(
+        c.log(4).contains("Node 4: starting election"),
+        "{}",
+        c.log(4)
+    );
+    c.restart(5);
+    assert_eq!(c.wait_leader(WITHIN), 5);
+    let e5b = acting_epoch(&c, 5);
+    assert!(e5b > e4, "epoch {e5b} after {e4}");
+    let s = c.status(3).expect("status");
+    assert_eq!(s["leader"], "node5");
+    assert_eq!(s["role"], "follower");
+    assert!(s["epoch"].as_u64() >= Some(e5b));
+}
+
+#[test]
+fn classic_five_nodes_5_leads_4_takes_over_5_takes_back() {
+    failover_and_takeback(FAST);
+}
+
+#[test]
+fn quorum_five_nodes_5_leads_4_takes_over_5_takes_back() {
+    let mut flags = FAST.to_vec();
+    flags.push("--quorum");
+    failover_and_takeback(&flags);
+}
+
+#[test]
+fn bad_requests_get_json_errors() {
+    let c = Cluster::start(2, FAST);
+    let r = http(c.port(1), "POST", "/bully/messages", "not json").expect("post");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["error"], "bad_request");
+    let wrong = r#"[{"from":2,"to":7,"epoch":0,"type":"election"}]"#;
+    let r = http(c.port(1), "POST", "/bully/messages", wrong).expect("post");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("node 7"),
+        "{}",
+        r.body
+    );
+    let stranger = r#"[{"from":9,"to":1,"epoch":0,"type":"election"}]"#;
+    let r = http(c.port(1), "POST", "/bully/messages", stranger).expect("post");
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("node 9"), "{}", r.body);
+    let ok = r#"[{"from":2,"to":1,"epoch":0,"type":"answer"}]"#;
+    assert_eq!(
+        http(c.port(1), "POST", "/bully/messages", ok)
+            .expect("post")
+            .status,
+        204
+    );
+    let r = http(c.port(1), "GET", "/nothing", "").expect("get");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"], "not_found");
+}
+
+fn run_bad(args: &[&str]) -> (i32, String) {
+    let out = Command::new(NODE_BIN)
+        .args(args)
+        .output()
+        .expect("run bully-node");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn bad_flags_exit_2_with_the_flag_named() {
+    let (code, err) = run_bad(&["--id", "0", "--peers", "2"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--id"), "{err}");
+    let (code, err) = run_bad(&["--id", "1", "--peer", "2=nowhere"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--peer \"2=nowhere\""), "{err}");
+    let (code, err) = run_bad(&["--id", "1", "--peers", "2", "--lease-ms", "10"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--lease-ms"), "{err}");
+    let (code, _) = run_bad(&["--id", "1", "--peers", "2", "--no-such-flag"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn a_port_in_use_exits_1_naming_the_address() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = busy.local_addr().expect("addr").to_string();
+    let (code, err) = run_bad(&["--id", "1", "--peers", "2", "--listen", &addr]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+}
