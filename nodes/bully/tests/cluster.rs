@@ -148,3 +148,68 @@ fn a_port_in_use_exits_1_naming_the_address() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
 }
+
+/// Sample `/act` on every node for `ms`; the ids that ever answered 200, and whether two
+/// answered 200 within one sweep.
+fn sample_acts(c: &Cluster, ms: u64) -> (Vec<u64>, bool) {
+    let deadline = std::time::Instant::now() + Duration::from_millis(ms);
+    let mut ever = std::collections::BTreeSet::new();
+    let mut two_in_one_sweep = false;
+    while std::time::Instant::now() < deadline {
+        let acting: Vec<u64> = c
+            .alive()
+            .into_iter()
+            .filter(|&id| act(c, id).status == 200)
+            .collect();
+        two_in_one_sweep |= acting.len() > 1;
+        ever.extend(acting);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (ever.into_iter().collect(), two_in_one_sweep)
+}
+
+/// Poll until exactly `want` answer `/act` with 200 in one sweep.
+fn wait_acting(c: &Cluster, want: &[u64]) {
+    let deadline = std::time::Instant::now() + WITHIN;
+    while std::time::Instant::now() < deadline {
+        let acting: Vec<u64> = c
+            .alive()
+            .into_iter()
+            .filter(|&id| act(c, id).status == 200)
+            .collect();
+        if acting == want {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("never exactly {want:?} acting within {WITHIN:?}");
+}
+
+/// Links between {1,2,3} and {4,5} lead to a port nobody listens on.
+const SPLIT: &[&[u64]] = &[&[1, 2, 3], &[4, 5]];
+
+#[test]
+fn classic_partitioned_into_123_and_45_has_two_leaders_acting() {
+    let c = Cluster::start_partitioned(5, FAST, SPLIT);
+    wait_acting(&c, &[3, 5]);
+    let (ever, two) = sample_acts(&c, 1_000);
+    assert_eq!(ever, vec![3, 5], "both sides lead");
+    assert!(two, "3 and 5 act in the same sweep");
+    assert_eq!(c.status(1).expect("status")["leader_id"], 3);
+    assert_eq!(c.status(4).expect("status")["leader_id"], 5);
+}
+
+#[test]
+fn quorum_partitioned_into_123_and_45_has_only_3_acting() {
+    let mut flags = FAST.to_vec();
+    flags.push("--quorum");
+    let c = Cluster::start_partitioned(5, &flags, SPLIT);
+    wait_acting(&c, &[3]);
+    let (ever, two) = sample_acts(&c, 1_000);
+    assert_eq!(ever, vec![3], "only the majority side acts");
+    assert!(!two);
+    let s5 = c.status(5).expect("status");
+    assert_eq!(s5["coordinator"], true, "5 thinks it is coordinator: {s5}");
+    assert_eq!(s5["role"], "candidate", "but has no lease: {s5}");
+    assert_eq!(s5["lease_acks"], 2, "{s5}");
+}

@@ -34,7 +34,7 @@ impl General {
 
     /// Who sends message `seq` of a chain.
     pub fn sender_of(seq: u32) -> General {
-        if seq % 2 == 0 {
+        if seq & 1 == 0 {
             General::A
         } else {
             General::B

@@ -228,9 +228,9 @@ fn bad_request(message: String) -> Response {
     error(StatusCode::BAD_REQUEST, "bad_request", Some(message))
 }
 
-fn parse_round(r: &str) -> Result<u64, Response> {
+fn parse_round(r: &str) -> Result<u64, String> {
     r.parse()
-        .map_err(|_| bad_request(format!("round {r:?} is not a non-negative integer")))
+        .map_err(|_| format!("round {r:?} is not a non-negative integer"))
 }
 
 /// Body of `POST /rounds/{r}/start` (every field optional).
@@ -249,7 +249,7 @@ async fn start(
 ) -> Response {
     let r = match parse_round(&r) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(e) => return bad_request(e),
     };
     let body: StartBody = if body.iter().all(u8::is_ascii_whitespace) {
         StartBody::default()
@@ -312,7 +312,7 @@ fn round_json(round: &Round, now: u64) -> Value {
 async fn round_view(State(shared): State<Arc<Shared>>, Path(r): Path<String>) -> Response {
     let r = match parse_round(&r) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(e) => return bad_request(e),
     };
     let now = unix_ms();
     if let Some(round) = shared.lock().rounds.get(&r) {

@@ -90,6 +90,9 @@ pub struct Cluster {
     pub ports: Vec<u16>,
     pub children: Vec<Option<Child>>,
     pub extra: Vec<String>,
+    /// Directed links (from, to) that lead to a port nobody listens on: a static partition.
+    pub cut: Vec<(u64, u64)>,
+    pub dead_port: u16,
 }
 
 impl Drop for Cluster {
@@ -104,11 +107,31 @@ impl Drop for Cluster {
 impl Cluster {
     /// Start `n` nodes (ids 1..=n) with extra bully-node flags.
     pub fn start(n: usize, extra: &[&str]) -> Cluster {
+        Cluster::start_cut(n, extra, &[])
+    }
+
+    /// Start `n` nodes whose links between different `groups` lead nowhere.
+    pub fn start_partitioned(n: usize, extra: &[&str], groups: &[&[u64]]) -> Cluster {
+        let mut cut = Vec::new();
+        for (i, a) in groups.iter().enumerate() {
+            for (j, b) in groups.iter().enumerate() {
+                if i != j {
+                    cut.extend(a.iter().flat_map(|&x| b.iter().map(move |&y| (x, y))));
+                }
+            }
+        }
+        Cluster::start_cut(n, extra, &cut)
+    }
+
+    fn start_cut(n: usize, extra: &[&str], cut: &[(u64, u64)]) -> Cluster {
+        let ports = free_ports(n + 1);
         let mut c = Cluster {
             dir: tempfile::tempdir().expect("tmp"),
-            ports: free_ports(n),
+            dead_port: ports[n],
+            ports: ports[..n].to_vec(),
             children: (0..n).map(|_| None).collect(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            cut: cut.to_vec(),
         };
         for id in 1..=n as u64 {
             c.start_node(id);
@@ -134,6 +157,11 @@ impl Cluster {
         for (j, p) in self.ports.iter().enumerate() {
             let j = j as u64 + 1;
             if j != id {
+                let p = if self.cut.contains(&(id, j)) {
+                    self.dead_port
+                } else {
+                    *p
+                };
                 cmd.arg("--peer").arg(format!("{j}=127.0.0.1:{p}"));
             }
         }
