@@ -131,6 +131,7 @@ pub struct Bully {
     promise: Promise,
     acks: BTreeMap<u64, u64>,
     lease_held: bool,
+    announced: Option<(u64, u64)>,
     out: Output,
 }
 
@@ -154,6 +155,7 @@ impl Bully {
             },
             acks: BTreeMap::new(),
             lease_held: false,
+            announced: None,
             out: Output::default(),
             cfg,
         }
@@ -240,8 +242,12 @@ impl Bully {
         match msg.body {
             Body::Election => self.on_election(now, msg.from),
             Body::Answer => self.on_answer(now, msg.from),
-            Body::Coordinator { sent_at } => self.on_leader_claim(now, msg.from, sent_at, true),
-            Body::Heartbeat { sent_at } => self.on_leader_claim(now, msg.from, sent_at, false),
+            Body::Coordinator { sent_at } => {
+                self.on_leader_claim(now, (msg.from, msg.epoch), sent_at, true)
+            }
+            Body::Heartbeat { sent_at } => {
+                self.on_leader_claim(now, (msg.from, msg.epoch), sent_at, false)
+            }
             Body::Ack { sent_at } => self.on_ack(msg.from, sent_at),
         }
         if let Role::Leader { epoch, .. } = self.role {
@@ -282,8 +288,14 @@ impl Bully {
         }
     }
 
-    /// A COORDINATOR (`announce`) or heartbeat from `from`.
-    fn on_leader_claim(&mut self, now: u64, from: u64, sent_at: u64, announce: bool) {
+    /// A COORDINATOR (`announce`) or heartbeat from `from`, leader in `epoch`.
+    fn on_leader_claim(
+        &mut self,
+        now: u64,
+        (from, epoch): (u64, u64),
+        sent_at: u64,
+        announce: bool,
+    ) {
         if from < self.cfg.id {
             self.bully_lower_claim(now, from);
             return;
@@ -295,11 +307,9 @@ impl Bully {
         if matches!(self.role, Role::Leader { .. }) {
             self.log(format!("node {from} is higher: stepping down"));
         }
-        if announce || current != Some(from) {
-            self.log(format!(
-                "node {from} is the coordinator (epoch {})",
-                self.max_epoch
-            ));
+        if self.announced != Some((from, epoch)) {
+            self.announced = Some((from, epoch));
+            self.log(format!("node {from} is the coordinator (epoch {epoch})"));
         }
         self.role = Role::Follower;
         self.leader = Some(from);
