@@ -463,3 +463,138 @@ fn join(ids: &[u64]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: u64, quorum: bool) -> Bully {
+        let cfg = CoreConfig {
+            id,
+            nodes: vec![1, 2, 3, 4, 5],
+            quorum,
+            timing: Timing::default(),
+        };
+        Bully::new(cfg, 0)
+    }
+
+    fn msg(from: u64, to: u64, epoch: u64, body: Body) -> Message {
+        Message {
+            from,
+            to,
+            epoch,
+            body,
+        }
+    }
+
+    fn kinds(out: &Output) -> Vec<(u64, &'static str)> {
+        out.messages.iter().map(|m| (m.to, m.body.name())).collect()
+    }
+
+    #[test]
+    fn the_highest_node_announces_itself_after_listening() {
+        let mut n = node(5, false);
+        assert!(n.tick(299).messages.is_empty(), "listens first");
+        let out = n.tick(300);
+        assert_eq!(
+            kinds(&out),
+            vec![
+                (1, "COORDINATOR"),
+                (2, "COORDINATOR"),
+                (3, "COORDINATOR"),
+                (4, "COORDINATOR")
+            ]
+        );
+        assert!(out
+            .log
+            .contains(&"Node 5: I am the new coordinator (epoch 1)".to_string()));
+        assert!(n.acting(300));
+    }
+
+    #[test]
+    fn a_lower_node_asks_higher_ones_and_wins_without_an_answer() {
+        let mut n = node(3, false);
+        let out = n.tick(300);
+        assert_eq!(kinds(&out), vec![(4, "ELECTION"), (5, "ELECTION")]);
+        assert_eq!(n.view(300).role, RoleName::Candidate);
+        let out = n.tick(400);
+        assert_eq!(out.messages.len(), 4, "COORDINATOR to everyone else");
+        assert_eq!(n.leadership_epoch(), Some(1));
+    }
+
+    #[test]
+    fn an_answer_makes_a_candidate_wait_then_retry() {
+        let mut n = node(3, false);
+        n.tick(300);
+        n.receive(310, msg(4, 3, 0, Body::Answer));
+        assert!(n.tick(500).messages.is_empty(), "waits for COORDINATOR");
+        let out = n.tick(610);
+        assert_eq!(kinds(&out), vec![(4, "ELECTION"), (5, "ELECTION")]);
+    }
+
+    #[test]
+    fn election_from_a_lower_node_is_answered_and_a_lower_claim_is_bullied() {
+        let mut n = node(4, false);
+        let out = n.receive(10, msg(2, 4, 0, Body::Election));
+        assert_eq!(kinds(&out), vec![(2, "ANSWER"), (5, "ELECTION")]);
+        let mut f = node(4, false);
+        f.receive(10, msg(5, 4, 1, Body::Coordinator { sent_at: 10 }));
+        let out = f.receive(20, msg(3, 4, 2, Body::Heartbeat { sent_at: 20 }));
+        assert_eq!(
+            kinds(&out),
+            vec![(5, "ELECTION")],
+            "a follower of 5 challenges 3"
+        );
+    }
+
+    #[test]
+    fn a_leader_steps_down_for_a_higher_one_and_reasserts_over_a_lower_one() {
+        let mut n = node(4, false);
+        n.tick(300);
+        n.tick(400);
+        assert!(n.acting(400));
+        let out = n.receive(410, msg(2, 4, 1, Body::Heartbeat { sent_at: 0 }));
+        assert_eq!(kinds(&out), vec![(2, "COORDINATOR")]);
+        n.receive(420, msg(5, 4, 1, Body::Coordinator { sent_at: 0 }));
+        assert!(!n.acting(420));
+        assert_eq!(n.view(420).leader, Some(5));
+    }
+
+    #[test]
+    fn quorum_promises_block_acks_to_another_leader_until_they_expire() {
+        let mut n = node(2, true);
+        let hb = |from, at| msg(from, 2, 1, Body::Heartbeat { sent_at: at });
+        assert!(
+            kinds(&n.receive(10, hb(5, 10))).is_empty(),
+            "no promise in the first promise period after start"
+        );
+        assert_eq!(kinds(&n.receive(400, hb(5, 400))), vec![(5, "ACK")]);
+        n.receive(450, msg(4, 2, 2, Body::Coordinator { sent_at: 450 }));
+        assert!(
+            kinds(&n.receive(460, hb(4, 460))).is_empty(),
+            "promised to 5"
+        );
+        assert_eq!(
+            kinds(&n.receive(700, hb(4, 700))),
+            vec![(4, "ACK")],
+            "promise over"
+        );
+    }
+
+    #[test]
+    fn a_quorum_leader_acts_only_with_a_majority_within_the_lease() {
+        let mut n = node(5, true);
+        n.tick(300);
+        n.tick(400); // its own promise period (300 ms after start) is over by 400
+        assert!(!n.acting(400), "only itself");
+        n.receive(410, msg(1, 5, 1, Body::Ack { sent_at: 400 }));
+        assert!(!n.acting(410));
+        n.receive(411, msg(2, 5, 1, Body::Ack { sent_at: 400 }));
+        assert!(n.acting(411));
+        assert!(n.acting(649));
+        assert!(
+            !n.acting(650),
+            "acks of a message sent at 400 count until 400 + 250"
+        );
+    }
+}
