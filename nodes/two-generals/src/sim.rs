@@ -311,16 +311,17 @@ pub fn table(rounds: u64, losses: &[f64], acks: &[u32], base: SimParams, seed: u
 /// The table as text, one line per row.
 pub fn format_table(rows: &[Row]) -> String {
     let mut s = String::from(
-        "loss  acks  both attack  one alone  both held\n----  ----  -----------  ---------  ---------\n",
+        "loss  acks  both attack  one alone  both held  alone/rounds\n----  ----  -----------  ---------  ---------  ------------\n",
     );
     for r in rows {
         s.push_str(&format!(
-            "{:>4.2}  {:>4}  {:>10.1}%  {:>8.1}%  {:>8.1}%\n",
+            "{:>4.2}  {:>4}  {:>10.1}%  {:>8.1}%  {:>8.1}%  {:>12}\n",
             r.loss,
             r.acks,
             100.0 * r.tally.together_rate(),
             100.0 * r.tally.alone_rate(),
-            100.0 * r.tally.held_rate()
+            100.0 * r.tally.held_rate(),
+            format!("{}/{}", r.tally.alone, r.tally.rounds)
         ));
     }
     s
