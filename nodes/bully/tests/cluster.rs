@@ -41,6 +41,72 @@ fn acting_epoch(c: &Cluster, leader: u64) -> u64 {
     v["epoch"].as_u64().expect("epoch")
 }
 
+/// One `/act` answer with the time interval of its request.
+#[derive(Debug, Clone, Copy)]
+struct ActSample {
+    id: u64,
+    start: std::time::Instant,
+    end: std::time::Instant,
+}
+
+/// Calls `/act` on every node concurrently, sweep after sweep, until dropped; keeps the 200s.
+struct ActSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Vec<ActSample>>>,
+}
+
+impl ActSampler {
+    fn start(ports: Vec<u16>) -> ActSampler {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut ok = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let sweep: Vec<_> = ports
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &port)| {
+                        std::thread::spawn(move || {
+                            let start = std::time::Instant::now();
+                            let r = http(port, "POST", "/act", "");
+                            let end = std::time::Instant::now();
+                            r.ok()
+                                .filter(|r| r.status == 200)
+                                .map(|_| ActSample { id: i as u64 + 1, start, end })
+                        })
+                    })
+                    .collect();
+                ok.extend(sweep.into_iter().filter_map(|h| h.join().ok().flatten()));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            ok
+        });
+        ActSampler { stop, thread: Some(thread) }
+    }
+
+    /// Stop and return pairs of 200 answers from different nodes whose requests overlapped.
+    fn overlaps(mut self) -> (usize, Vec<(ActSample, ActSample)>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let ok = self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default();
+        let mut bad = Vec::new();
+        for (i, a) in ok.iter().enumerate() {
+            for b in &ok[i + 1..] {
+                if a.id != b.id && a.start < b.end && b.start < a.end {
+                    bad.push((*a, *b));
+                }
+            }
+        }
+        (ok.len(), bad)
+    }
+}
+
+impl Drop for ActSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 fn failover_and_takeback(extra: &[&str]) {
     let mut c = Cluster::start(5, extra);
     assert_eq!(c.wait_leader(WITHIN), 5);
@@ -79,6 +145,26 @@ fn quorum_five_nodes_5_leads_4_takes_over_5_takes_back() {
     let mut flags = FAST.to_vec();
     flags.push("--quorum");
     failover_and_takeback(&flags);
+}
+
+/// The election checker's view, end to end: `/act` on all five nodes at once, sweep after
+/// sweep, through a failover and a take-back; in quorum mode no two 200 answers from
+/// different nodes ever overlap in time.
+#[test]
+fn quorum_never_has_two_overlapping_acts_through_failover_and_takeback() {
+    let mut flags = FAST.to_vec();
+    flags.push("--quorum");
+    let mut c = Cluster::start(5, &flags);
+    let sampler = ActSampler::start(c.ports.clone());
+    assert_eq!(c.wait_leader(WITHIN), 5);
+    c.kill(5);
+    assert_eq!(c.wait_leader(WITHIN), 4);
+    c.restart(5);
+    assert_eq!(c.wait_leader(WITHIN), 5);
+    std::thread::sleep(Duration::from_millis(200));
+    let (acts, bad) = sampler.overlaps();
+    assert!(acts > 10, "the sampler saw only {acts} successful acts");
+    assert!(bad.is_empty(), "overlapping leaders: {:?}", &bad[..bad.len().min(3)]);
 }
 
 #[test]
@@ -192,7 +278,10 @@ const SPLIT: &[&[u64]] = &[&[1, 2, 3], &[4, 5]];
 fn classic_partitioned_into_123_and_45_has_two_leaders_acting() {
     let c = Cluster::start_partitioned(5, FAST, SPLIT);
     wait_acting(&c, &[3, 5]);
+    let sampler = ActSampler::start(c.ports.clone());
     let (ever, two) = sample_acts(&c, 1_000);
+    let (_, overlapping) = sampler.overlaps();
+    assert!(!overlapping.is_empty(), "the concurrent sampler sees the split brain too");
     assert_eq!(ever, vec![3, 5], "both sides lead");
     assert!(two, "3 and 5 act in the same sweep");
     assert_eq!(c.status(1).expect("status")["leader_id"], 3);
@@ -205,7 +294,10 @@ fn quorum_partitioned_into_123_and_45_has_only_3_acting() {
     flags.push("--quorum");
     let c = Cluster::start_partitioned(5, &flags, SPLIT);
     wait_acting(&c, &[3]);
+    let sampler = ActSampler::start(c.ports.clone());
     let (ever, two) = sample_acts(&c, 1_000);
+    let (acts, overlapping) = sampler.overlaps();
+    assert!(acts > 10 && overlapping.is_empty(), "{acts} acts, overlaps {overlapping:?}");
     assert_eq!(ever, vec![3], "only the majority side acts");
     assert!(!two);
     let s5 = c.status(5).expect("status");
