@@ -137,6 +137,13 @@ fn router(node: Arc<Node>) -> Router {
         .with_state(node)
 }
 
+/// Unix time in milliseconds (for `acted_at_unix_ms`; the core never sees it).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 fn name(id: u64) -> String {
     format!("node{id}")
 }
@@ -163,21 +170,27 @@ async fn status(State(node): State<Arc<Node>>) -> Json<Value> {
 }
 
 async fn act(State(node): State<Arc<Node>>) -> Response {
-    let (id, acting, epoch, leader) = {
+    let (id, acting, epoch, leader, acted_at) = {
         let core = node.core.lock().unwrap_or_else(|p| p.into_inner());
         let now = node.now();
+        let acted_at = unix_ms();
         let view = core.view(now);
         (
             core.id(),
             core.acting(now),
             core.leadership_epoch(),
             view.leader,
+            acted_at,
         )
     };
     match (acting, epoch) {
-        (true, Some(epoch)) => {
-            Json(json!({"leader_id": id, "leader": name(id), "epoch": epoch})).into_response()
-        }
+        (true, Some(epoch)) => Json(json!({
+            "leader_id": id,
+            "leader": name(id),
+            "epoch": epoch,
+            "acted_at_unix_ms": acted_at,
+        }))
+        .into_response(),
         _ => {
             let other = leader.filter(|&l| l != id);
             let body = json!({

@@ -29,6 +29,12 @@ fn acting_epoch(c: &Cluster, leader: u64) -> u64 {
     assert_eq!(r.status, 200, "node {leader} /act: {}", r.body);
     let v = r.json();
     assert_eq!(v["leader_id"].as_u64(), Some(leader));
+    let acted_at = v["acted_at_unix_ms"].as_u64().expect("acted_at_unix_ms");
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    assert!(acted_at <= wall && wall - acted_at < 10_000, "{v}");
     for id in c.alive().into_iter().filter(|&i| i != leader) {
         let r = act(c, id);
         assert_eq!(r.status, 421, "node {id} /act: {}", r.body);
@@ -71,9 +77,11 @@ impl ActSampler {
                             let start = std::time::Instant::now();
                             let r = http(port, "POST", "/act", "");
                             let end = std::time::Instant::now();
-                            r.ok()
-                                .filter(|r| r.status == 200)
-                                .map(|_| ActSample { id: i as u64 + 1, start, end })
+                            r.ok().filter(|r| r.status == 200).map(|_| ActSample {
+                                id: i as u64 + 1,
+                                start,
+                                end,
+                            })
                         })
                     })
                     .collect();
@@ -82,13 +90,20 @@ impl ActSampler {
             }
             ok
         });
-        ActSampler { stop, thread: Some(thread) }
+        ActSampler {
+            stop,
+            thread: Some(thread),
+        }
     }
 
     /// Stop and return pairs of 200 answers from different nodes whose requests overlapped.
     fn overlaps(mut self) -> (usize, Vec<(ActSample, ActSample)>) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let ok = self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default();
+        let ok = self
+            .thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
         let mut bad = Vec::new();
         for (i, a) in ok.iter().enumerate() {
             for b in &ok[i + 1..] {
@@ -164,7 +179,11 @@ fn quorum_never_has_two_overlapping_acts_through_failover_and_takeback() {
     std::thread::sleep(Duration::from_millis(200));
     let (acts, bad) = sampler.overlaps();
     assert!(acts > 10, "the sampler saw only {acts} successful acts");
-    assert!(bad.is_empty(), "overlapping leaders: {:?}", &bad[..bad.len().min(3)]);
+    assert!(
+        bad.is_empty(),
+        "overlapping leaders: {:?}",
+        &bad[..bad.len().min(3)]
+    );
 }
 
 #[test]
@@ -281,7 +300,10 @@ fn classic_partitioned_into_123_and_45_has_two_leaders_acting() {
     let sampler = ActSampler::start(c.ports.clone());
     let (ever, two) = sample_acts(&c, 1_000);
     let (_, overlapping) = sampler.overlaps();
-    assert!(!overlapping.is_empty(), "the concurrent sampler sees the split brain too");
+    assert!(
+        !overlapping.is_empty(),
+        "the concurrent sampler sees the split brain too"
+    );
     assert_eq!(ever, vec![3, 5], "both sides lead");
     assert!(two, "3 and 5 act in the same sweep");
     assert_eq!(c.status(1).expect("status")["leader_id"], 3);
@@ -297,11 +319,61 @@ fn quorum_partitioned_into_123_and_45_has_only_3_acting() {
     let sampler = ActSampler::start(c.ports.clone());
     let (ever, two) = sample_acts(&c, 1_000);
     let (acts, overlapping) = sampler.overlaps();
-    assert!(acts > 10 && overlapping.is_empty(), "{acts} acts, overlaps {overlapping:?}");
+    assert!(
+        acts > 10 && overlapping.is_empty(),
+        "{acts} acts, overlaps {overlapping:?}"
+    );
     assert_eq!(ever, vec![3], "only the majority side acts");
     assert!(!two);
     let s5 = c.status(5).expect("status");
     assert_eq!(s5["coordinator"], true, "5 thinks it is coordinator: {s5}");
     assert_eq!(s5["role"], "candidate", "but has no lease: {s5}");
     assert_eq!(s5["lease_acks"], 2, "{s5}");
+}
+
+/// Poll `/act` on `ids` until one answers 200; the time it took and who.
+fn time_until_acting(c: &Cluster, ids: &[u64], since: std::time::Instant) -> (Duration, u64) {
+    loop {
+        for &id in ids {
+            if act(c, id).status == 200 {
+                return (since.elapsed(), id);
+            }
+        }
+        assert!(since.elapsed() < WITHIN, "nobody acts within {WITHIN:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Measurement, not a check: with the default timeouts, the time from SIGKILL of leader 5
+/// until node 4 acts, and from restarting 5 until it acts again, in both modes.
+///
+///     cargo test --release -p bully --test cluster -- --ignored --nocapture measure_failover
+#[test]
+#[ignore]
+fn measure_failover() {
+    for quorum in [false, true] {
+        let flags: &[&str] = if quorum { &["--quorum"] } else { &[] };
+        let (mut failover, mut takeback) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            let mut c = Cluster::start(5, flags);
+            assert_eq!(c.wait_leader(WITHIN), 5);
+            let t = std::time::Instant::now();
+            c.kill(5);
+            let (d, id) = time_until_acting(&c, &[1, 2, 3, 4], t);
+            assert_eq!(id, 4);
+            failover.push(d.as_millis());
+            c.wait_leader(WITHIN);
+            let t = std::time::Instant::now();
+            c.restart(5);
+            let (d, id) = time_until_acting(&c, &[5], t);
+            assert_eq!(id, 5);
+            takeback.push(d.as_millis());
+        }
+        failover.sort_unstable();
+        takeback.sort_unstable();
+        let mode = if quorum { "quorum" } else { "classic" };
+        println!(
+            "{mode}: SIGKILL 5 -> 4 acts: {failover:?} ms; restart 5 -> 5 acts: {takeback:?} ms"
+        );
+    }
 }
