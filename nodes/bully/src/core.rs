@@ -131,6 +131,7 @@ pub struct Bully {
     promise: Promise,
     acks: BTreeMap<u64, u64>,
     lease_held: bool,
+    lease_spent: bool,
     announced: Option<(u64, u64)>,
     out: Output,
 }
@@ -155,6 +156,7 @@ impl Bully {
             },
             acks: BTreeMap::new(),
             lease_held: false,
+            lease_spent: false,
             announced: None,
             out: Output::default(),
             cfg,
@@ -248,7 +250,7 @@ impl Bully {
             Body::Heartbeat { sent_at } => {
                 self.on_leader_claim(now, (msg.from, msg.epoch), sent_at, false)
             }
-            Body::Ack { sent_at } => self.on_ack(msg.from, sent_at),
+            Body::Ack { sent_at } => self.on_ack(now, msg.from, sent_at),
         }
         if let Role::Leader { epoch, .. } = self.role {
             if self.max_epoch > epoch {
@@ -331,11 +333,27 @@ impl Bully {
         }
     }
 
-    fn on_ack(&mut self, from: u64, sent_at: u64) {
+    fn on_ack(&mut self, now: u64, from: u64, sent_at: u64) {
         if matches!(self.role, Role::Leader { .. }) {
+            let was_acting = self.acting(now);
             let e = self.acks.entry(from).or_insert(sent_at);
             *e = (*e).max(sent_at);
+            self.after_ack(now, was_acting);
         }
+    }
+
+    /// Quorum mode: one leadership epoch is one unbroken lease. A lease that starts again
+    /// after a lapse takes a new epoch, so a checker may treat the span from the first to
+    /// the last act of a (leader, epoch) as time the leader was acting throughout.
+    fn after_ack(&mut self, now: u64, was_acting: bool) {
+        if !self.cfg.quorum || was_acting || !self.acting(now) {
+            return;
+        }
+        if self.lease_spent {
+            self.log("lease regained after a lapse: taking a new epoch".to_string());
+            self.become_leader(now);
+        }
+        self.lease_spent = true;
     }
 
     fn start_election(&mut self, now: u64) {
@@ -371,7 +389,9 @@ impl Bully {
         self.leader = Some(self.cfg.id);
         self.log(format!("I am the new coordinator (epoch {epoch})"));
         self.broadcast(now, |sent_at| Body::Coordinator { sent_at });
+        self.lease_spent = false;
         self.ack_self(now);
+        self.lease_spent = self.cfg.quorum && self.acting(now);
     }
 
     fn broadcast(&mut self, now: u64, body: impl Fn(u64) -> Body) {
@@ -396,11 +416,13 @@ impl Bully {
     fn ack_self(&mut self, now: u64) {
         let me = self.cfg.id;
         if self.cfg.quorum && (self.promise.to == Some(me) || self.promise.until <= now) {
+            let was_acting = self.acting(now);
             self.promise = Promise {
                 to: Some(me),
                 until: now + self.cfg.timing.promise_ms,
             };
             self.acks.insert(me, now);
+            self.after_ack(now, was_acting);
         }
     }
 

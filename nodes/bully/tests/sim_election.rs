@@ -181,3 +181,53 @@ fn random_fault(sim: &mut Sim, rng: &mut impl rand::Rng) {
         _ => sim.restart(rng.gen_range(1..=5)),
     }
 }
+
+/// Quorum mode, random faults: each (leader, epoch) acts over one unbroken span of time and
+/// the spans of different leaderships never overlap, so a checker may compare spans built
+/// from sampled acts.
+#[test]
+fn quorum_leaderships_are_unbroken_and_disjoint_spans() {
+    use rand::{Rng, SeedableRng};
+    use std::collections::BTreeMap;
+    for seed in 0..30 {
+        let mut cfg = SimConfig::five(true, seed);
+        cfg.loss = 0.05;
+        let mut sim = Sim::new(cfg);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed + 1000);
+        // (leader, epoch) -> (first ms, last ms, ms acting)
+        let mut spans: BTreeMap<(u64, u64), (u64, u64, u64)> = BTreeMap::new();
+        for _ in 0..12 {
+            random_fault(&mut sim, &mut rng);
+            let ms = rng.gen_range(300..1500);
+            sim.run_for(ms, |s| {
+                for id in s.acting() {
+                    let epoch = s
+                        .node(id)
+                        .and_then(|n| n.leadership_epoch())
+                        .expect("epoch");
+                    let e = spans.entry((id, epoch)).or_insert((s.now(), s.now(), 0));
+                    e.1 = s.now();
+                    e.2 += 1;
+                }
+            });
+        }
+        for (&(id, epoch), &(first, last, count)) in &spans {
+            assert_eq!(
+                last - first + 1,
+                count,
+                "seed {seed}: node {id} epoch {epoch} acted with a gap in [{first}, {last}]"
+            );
+        }
+        let list: Vec<_> = spans.iter().collect();
+        for (i, (ka, a)) in list.iter().enumerate() {
+            for (kb, b) in &list[i + 1..] {
+                if ka.0 != kb.0 {
+                    assert!(
+                        a.1 < b.0 || b.1 < a.0,
+                        "seed {seed}: leaderships {ka:?} {a:?} and {kb:?} {b:?} overlap"
+                    );
+                }
+            }
+        }
+    }
+}
