@@ -51,7 +51,8 @@ struct Counters {
 
 struct Inner {
     rounds: BTreeMap<u64, Round>,
-    announced: BTreeSet<u64>,
+    /// Rounds whose decision has not been announced yet (the timer looks at these only).
+    open: BTreeSet<u64>,
     rng: ChaCha8Rng,
     counters: Counters,
 }
@@ -138,15 +139,18 @@ impl Shared {
             let mut inner = self.lock();
             let mut sends = Vec::new();
             let mut lines = Vec::new();
-            let Inner {
-                rounds, announced, ..
-            } = &mut *inner;
-            for (r, round) in rounds.iter_mut() {
+            let Inner { rounds, open, .. } = &mut *inner;
+            open.retain(|r| {
+                let Some(round) = rounds.get_mut(r) else {
+                    return false;
+                };
                 sends.extend(round.tick(now));
-                if round.decision(now) != Decision::Pending && announced.insert(*r) {
-                    lines.push(format!("[round {r}] {}", decision_line(round)));
+                if round.decision(now) == Decision::Pending {
+                    return true;
                 }
-            }
+                lines.push(format!("[round {r}] {}", decision_line(round)));
+                false
+            });
             (sends, lines)
         };
         say(&lines);
@@ -174,7 +178,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), ServerError> {
         url: format!("http://{}/messages", cfg.peer),
         inner: Mutex::new(Inner {
             rounds: BTreeMap::new(),
-            announced: BTreeSet::new(),
+            open: BTreeSet::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             counters: Counters::default(),
         }),
@@ -288,6 +292,7 @@ fn start_round(shared: &Arc<Shared>, r: u64, body: StartBody) -> Response {
         }
         let (round, sends) = Round::start(r, &time, acks, now, deadline, shared.cfg.retry_ms);
         inner.rounds.insert(r, round);
+        inner.open.insert(r);
         sends
     };
     shared.dispatch(sends);
@@ -384,10 +389,11 @@ async fn messages(
             );
         }
         let retry_ms = shared.cfg.retry_ms;
-        let round = inner
-            .rounds
-            .entry(m.round)
-            .or_insert_with(|| Round::join(&m, retry_ms));
+        let Inner { rounds, open, .. } = &mut *inner;
+        let round = rounds.entry(m.round).or_insert_with(|| {
+            open.insert(m.round);
+            Round::join(&m, retry_ms)
+        });
         round.receive(now, &m)
     };
     shared.dispatch(sends);
