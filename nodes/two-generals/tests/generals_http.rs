@@ -149,6 +149,16 @@ fn with_no_loss_every_round_is_a_joint_attack() {
         .log("A")
         .contains("[round 1] General A: \"Attack at dawn!\" → delivered"));
     assert!(g.log("B").contains("General B: \"Ack: dawn\" → delivered"));
+    assert!(
+        g.log("A").contains("[round 5] General A: ATTACKS at dawn"),
+        "{}",
+        g.log("A")
+    );
+    assert!(
+        g.log("B").contains("[round 5] General B: ATTACKS at dawn"),
+        "{}",
+        g.log("B")
+    );
 }
 
 #[test]
@@ -301,4 +311,56 @@ fn simulate_prints_the_table_and_demo_the_session() {
         "{out}"
     );
     assert!(out.contains("Outcome: "), "{out}");
+}
+
+/// Measurement, not a check: agreement of two real processes over HTTP with built-in loss,
+/// side by side with the in-process simulation of the same timing (retry 100 ms, deadline
+/// 300 ms; loopback latency instead of the simulated 10 ms).
+///
+///     cargo test --release -p two-generals --test generals_http -- --ignored --nocapture measure_http_agreement
+#[test]
+#[ignore]
+fn measure_http_agreement() {
+    use two_generals::sim::{simulate, SimParams};
+    let rounds = 300;
+    for loss in [0.1, 0.3, 0.5] {
+        let (pa, pb) = (free_port(), free_port());
+        let mut g = Generals::new();
+        let l = loss.to_string();
+        let flags = ["--loss", &l, "--retry-ms", "100", "--deadline-ms", "300"];
+        g.spawn("B", pb, pa, &flags);
+        g.spawn("A", pa, pb, &flags);
+        for acks in 0..=3u32 {
+            let base = 1000 * u64::from(acks + 1);
+            let mut last_deadline = 0;
+            for r in base..base + rounds {
+                let body = format!(r#"{{"acks":{acks}}}"#);
+                let (_, v) = http(pa, "POST", &format!("/rounds/{r}/start"), &body).expect("start");
+                last_deadline = v["deadline_unix_ms"].as_u64().expect("deadline");
+            }
+            let wait = last_deadline.saturating_sub(two_generals::server::unix_ms()) + 100;
+            std::thread::sleep(Duration::from_millis(wait));
+            let (mut together, mut alone) = (0, 0);
+            for r in base..base + rounds {
+                let path = format!("/rounds/{r}");
+                let a = http(pa, "GET", &path, "").expect("A").1["decision"] == "attack";
+                let b = http(pb, "GET", &path, "").expect("B").1["decision"] == "attack";
+                together += u64::from(a && b);
+                alone += u64::from(a != b);
+            }
+            let p = SimParams {
+                acks,
+                loss,
+                ..SimParams::default()
+            };
+            let sim = simulate(10_000, p, 1);
+            println!(
+                "loss {loss:.1} acks {acks}: HTTP both attack {:.1}% one alone {:.1}% ({rounds} rounds) | simulated {:.1}% / {:.1}%",
+                100.0 * together as f64 / rounds as f64,
+                100.0 * alone as f64 / rounds as f64,
+                100.0 * sim.together_rate(),
+                100.0 * sim.alone_rate()
+            );
+        }
+    }
 }
