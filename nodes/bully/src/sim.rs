@@ -42,41 +42,14 @@ impl SimConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct InFlight {
-    deliver_at: u64,
-    seq: u64,
-    msg: MessageKey,
-}
-
-/// A message with an order (messages are compared by delivery time and sequence only).
-#[derive(Debug, Clone)]
-struct MessageKey(Message);
-
-impl PartialEq for MessageKey {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl Eq for MessageKey {}
-impl PartialOrd for MessageKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for MessageKey {
-    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
-        std::cmp::Ordering::Equal
-    }
-}
-
 /// The simulated cluster.
 #[derive(Debug)]
 pub struct Sim {
     cfg: SimConfig,
     now: u64,
     nodes: BTreeMap<u64, Option<Bully>>,
-    in_flight: BTreeSet<InFlight>,
+    /// Messages on the way, by (delivery time, send order).
+    in_flight: BTreeMap<(u64, u64), Message>,
     seq: u64,
     rng: ChaCha8Rng,
     cut: BTreeSet<(u64, u64)>,
@@ -89,7 +62,7 @@ impl Sim {
         let mut sim = Sim {
             now: 0,
             nodes: BTreeMap::new(),
-            in_flight: BTreeSet::new(),
+            in_flight: BTreeMap::new(),
             seq: 0,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             cut: BTreeSet::new(),
@@ -110,14 +83,14 @@ impl Sim {
     /// Advance one millisecond: deliver what is due, then tick every live node.
     pub fn step(&mut self) {
         self.now += 1;
-        while let Some(first) = self.in_flight.first() {
-            if first.deliver_at > self.now {
-                break;
+        while self
+            .in_flight
+            .first_key_value()
+            .is_some_and(|(&(at, _), _)| at <= self.now)
+        {
+            if let Some((_, msg)) = self.in_flight.pop_first() {
+                self.deliver(msg);
             }
-            let Some(f) = self.in_flight.pop_first() else {
-                break;
-            };
-            self.deliver(f.msg.0);
         }
         let ids: Vec<u64> = self.nodes.keys().copied().collect();
         for id in ids {
@@ -230,11 +203,8 @@ impl Sim {
                 self.cfg.min_delay_ms..=self.cfg.max_delay_ms.max(self.cfg.min_delay_ms),
             );
             self.seq += 1;
-            self.in_flight.insert(InFlight {
-                deliver_at: self.now + delay.max(1),
-                seq: self.seq,
-                msg: MessageKey(msg),
-            });
+            self.in_flight
+                .insert((self.now + delay.max(1), self.seq), msg);
         }
     }
 }
