@@ -129,6 +129,13 @@ impl Sim {
             .push(format!("[{} ms] partition {groups:?}", self.now));
     }
 
+    /// Cut one direction of one link (messages from `from` to `to` are lost).
+    pub fn cut_one_way(&mut self, from: u64, to: u64) {
+        self.cut.insert((from, to));
+        self.log
+            .push(format!("[{} ms] cut {from} -> {to}", self.now));
+    }
+
     /// Restore every link.
     pub fn heal(&mut self) {
         self.cut.clear();

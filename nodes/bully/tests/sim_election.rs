@@ -231,3 +231,31 @@ fn quorum_leaderships_are_unbroken_and_disjoint_spans() {
         }
     }
 }
+
+/// One-way cuts: node 3 cannot hear 4 and 5 (their OKs and heartbeats are lost) but they
+/// hear it. Classic bully: 3 declares itself coordinator while 5 still leads (two acting).
+/// Quorum mode: leadership may move back and forth, but never two act at once.
+#[test]
+fn one_way_cuts_split_classic_but_not_quorum() {
+    for seed in 0..10 {
+        let mut classic = Sim::new(SimConfig::five(false, seed));
+        settle(&mut classic, 3_000);
+        classic.cut_one_way(4, 3);
+        classic.cut_one_way(5, 3);
+        let mut most = 0;
+        classic.run_for(3_000, |s| most = most.max(s.acting().len()));
+        assert_eq!(most, 2, "seed {seed}: classic splits\n{}", tail(&classic));
+
+        let mut quorum = Sim::new(SimConfig::five(true, seed));
+        settle(&mut quorum, 3_000);
+        quorum.cut_one_way(4, 3);
+        quorum.cut_one_way(5, 3);
+        quorum.run_for(5_000, at_most_one_acting);
+        quorum.heal();
+        assert_eq!(
+            settle(&mut quorum, 3_000),
+            5,
+            "seed {seed}: 5 leads after the heal"
+        );
+    }
+}
