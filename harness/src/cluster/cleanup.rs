@@ -1,20 +1,18 @@
 //! Guaranteed cleanup of what a run creates: the `cleanup.json` manifest (written to the run's
 //! folder and to a state directory before anything is created, so a SIGKILLed harness leaves a
-//! record), the registry of live clusters that the Ctrl-C / SIGTERM handler tears down, the
-//! synchronous teardown used by `Drop` and that handler, and [`clean_leftovers`] behind
+//! record), the synchronous teardown of a start that failed half-way, and [`clean_leftovers`] behind
 //! `harness clean` (manifests plus a scan by name prefix of namespaces, links and processes
 //! whose environment carries `HARNESS_RUN=<prefix>`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
+use super::error::ClusterError;
 use super::net::netns::{self, NetnsNames};
 use super::process::{OWNER_ENV, RUN_ENV};
-use super::ClusterError;
 
 /// What `harness clean` removed (or would remove, in a dry run).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -123,27 +121,11 @@ impl Manifest {
     }
 }
 
-/// What the signal handler needs to tear a live cluster down synchronously.
+/// What a synchronous teardown of a cluster needs (a start that failed half-way).
 #[derive(Debug, Clone)]
 pub struct LiveRun {
     pub manifest: Manifest,
     pub netns: Option<NetnsNames>,
-}
-
-static LIVE: Mutex<BTreeMap<String, LiveRun>> = Mutex::new(BTreeMap::new());
-
-fn live() -> std::sync::MutexGuard<'static, BTreeMap<String, LiveRun>> {
-    LIVE.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Registers (or updates) a live run for the signal handler.
-pub fn register(run: LiveRun) {
-    live().insert(run.manifest.prefix.clone(), run);
-}
-
-/// Removes a run from the live registry.
-pub fn unregister(prefix: &str) {
-    live().remove(prefix);
 }
 
 /// Kills the node process groups, deletes the namespaces and links of `run`, marks the
@@ -161,34 +143,6 @@ pub fn teardown_sync(run: &LiveRun) -> Result<(), ClusterError> {
     m.cleaned = result.is_ok();
     let _ = m.save();
     result
-}
-
-/// Installs the Ctrl-C / SIGTERM handler: it tears down every live cluster, then exits with
-/// 130 (SIGINT) or 143 (SIGTERM). Call once, from inside the tokio runtime.
-pub fn install_signal_cleanup() -> Result<(), ClusterError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::spawn(async move {
-        let code = tokio::select! {
-            _ = int.recv() => 130,
-            _ = term.recv() => 143,
-        };
-        let runs: Vec<LiveRun> = live().values().cloned().collect();
-        for run in &runs {
-            eprintln!(
-                "harness: signal received, tearing down run {} ({})",
-                run.manifest.prefix,
-                run.manifest.run_dir.display()
-            );
-            if let Err(e) = teardown_sync(run) {
-                eprintln!("harness: cleanup of {}: {e}", run.manifest.prefix);
-            }
-        }
-        // The documented exception to "exit codes only in main.rs": a signal ends the process.
-        std::process::exit(code);
-    });
-    Ok(())
 }
 
 /// Splits a resource name `<prefix>-<suffix>` into its run prefix when the suffix is one the

@@ -1,18 +1,20 @@
-//! The cluster runtime: the system under test's node lifecycle ([`db`], [`process`]), the
-//! network backends ([`net`]: netns + iptables, user-space TCP proxy), the nemesis ([`nemesis`]:
-//! a pure seeded planner and an executor), and guaranteed cleanup ([`cleanup`]: the
-//! `cleanup.json` manifest, the signal handler, `harness clean`).
+//! The cluster runtime: the node lifecycle of a system under test (any
+//! [`System`](crate::systems::System); [`process`]), the network backends ([`net`]: netns +
+//! iptables, user-space TCP proxy), the nemesis ([`nemesis`]: a pure seeded planner and an
+//! executor), and guaranteed cleanup ([`cleanup`]: the `cleanup.json` manifest, `harness
+//! clean`). Shared types are leaf modules: [`error`] ([`ClusterError`]) and [`grudge`]
+//! ([`Grudge`]).
 //!
 //! The entry point is [`Cluster::start`]; every fault is a method of [`Cluster`].
 
 pub mod cleanup;
-pub mod db;
-pub mod dbs;
+pub mod error;
+pub mod grudge;
 pub mod nemesis;
 pub mod net;
 pub mod process;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -25,43 +27,11 @@ use net::netns::{NetnsNames, NetnsNet};
 use net::proxy::ProxyNet;
 use process::NodeProcess;
 
-pub use cleanup::{clean_forced, clean_leftovers, install_signal_cleanup, CleanReport};
-pub use db::{
-    build_db, find_node_bin, Db, DbError, DbSpec, NodeSpec, Protocol, RaftKvDb, ReadyProbe,
-};
-pub use net::NetMode;
+pub use error::ClusterError;
+pub use grudge::Grudge;
 
-/// A partition: node name → the node names it cannot hear from.
-pub type Grudge = BTreeMap<String, BTreeSet<String>>;
-
-/// Why a cluster operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    #[error(transparent)]
-    Db(#[from] DbError),
-    /// A node did not start or did not become ready: names the node, says what happened and
-    /// where its log is.
-    #[error("node {node} failed to start: {reason} (log: {log})")]
-    NodeStart {
-        node: String,
-        reason: String,
-        log: PathBuf,
-    },
-    /// A node name that is not part of the cluster.
-    #[error("unknown node `{0}`")]
-    UnknownNode(String),
-    /// Network setup or fault injection failed (the message names the command and its output).
-    #[error("network: {0}")]
-    Net(String),
-    /// The requested backend cannot be used here (e.g. netns without CAP_NET_ADMIN).
-    #[error("unsupported: {0}")]
-    Unsupported(String),
-    /// A signal or process-control call failed.
-    #[error("process control on {node}: {reason}")]
-    Process { node: String, reason: String },
-    #[error("io error: {0}")]
-    Io(#[from] std::io::Error),
-}
+use crate::netmode::NetMode;
+use crate::systems::{NodeSpec, ReadyProbe, System};
 
 /// How to lay out and start a cluster.
 #[derive(Debug, Clone)]
@@ -90,7 +60,7 @@ enum Net {
 /// everything down synchronously (best effort, for the panic path).
 pub struct Cluster {
     cfg: ClusterConfig,
-    db: Box<dyn Db>,
+    db: Box<dyn System>,
     nodes: Vec<NodeSpec>,
     mode: NetMode,
     net: Net,
@@ -98,7 +68,6 @@ pub struct Cluster {
     procs: Vec<Mutex<Option<NodeProcess>>>,
     paused: Mutex<BTreeSet<String>>,
     manifest: Mutex<Manifest>,
-    netns_names: Option<NetnsNames>,
     http: reqwest::Client,
     down: AtomicBool,
 }
@@ -150,7 +119,7 @@ impl Cluster {
     /// Sets up the network, spawns every node and waits until each answers its probe (and, for
     /// raft-kv, a leader is known). On error everything created so far is removed and the
     /// error names the node and its log.
-    pub async fn start(cfg: ClusterConfig, db: Box<dyn Db>) -> Result<Cluster, ClusterError> {
+    pub async fn start(cfg: ClusterConfig, db: Box<dyn System>) -> Result<Cluster, ClusterError> {
         if cfg.nodes == 0 || cfg.nodes > 200 {
             return Err(ClusterError::Unsupported(format!(
                 "{} nodes (1 to 200 supported)",
@@ -188,7 +157,7 @@ impl Cluster {
         };
         // A system that cannot be given one address per peer (etcd) runs on loopback with
         // direct peer links: pause and kill work, partitions are refused (see `partition`).
-        let direct_peers = mode == NetMode::Proxy && !db.supports_proxy();
+        let direct_peers = mode == NetMode::Proxy && !db.capabilities().proxy;
         if direct_peers {
             tracing::warn!(
                 "{} cannot be given a proxy per peer link: its nodes run on 127.0.0.1 and talk \
@@ -230,11 +199,6 @@ impl Cluster {
         };
         // Recorded before anything exists, so a SIGKILL during setup leaves a trace.
         manifest.save()?;
-        cleanup::register(LiveRun {
-            manifest: manifest.clone(),
-            netns: netns_names.clone(),
-        });
-
         let net_result: Result<(Net, Vec<NodeSpec>), ClusterError> = async {
             match mode {
                 NetMode::Netns => {
@@ -321,7 +285,6 @@ impl Cluster {
                     netns: netns_names,
                 };
                 let _ = cleanup::teardown_sync(&run);
-                cleanup::unregister(&cfg.run_prefix);
                 return Err(e);
             }
         };
@@ -329,7 +292,6 @@ impl Cluster {
             procs: (0..n).map(|_| Mutex::new(None)).collect(),
             paused: Mutex::new(BTreeSet::new()),
             manifest: Mutex::new(manifest),
-            netns_names,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_millis(1000))
                 .build()
@@ -390,10 +352,6 @@ impl Cluster {
         if m.pids != pids {
             m.pids = pids;
             let _ = m.save();
-            cleanup::register(LiveRun {
-                manifest: m.clone(),
-                netns: self.netns_names.clone(),
-            });
         }
     }
 
@@ -504,9 +462,9 @@ impl Cluster {
         self.mode
     }
 
-    /// The client protocol of the system under test.
-    pub fn protocol(&self) -> Protocol {
-        self.db.protocol()
+    /// The system under test.
+    pub fn system(&self) -> &dyn System {
+        self.db.as_ref()
     }
 
     /// The run prefix naming this cluster's namespaces, links and process markers.
@@ -522,13 +480,6 @@ impl Cluster {
             .map(NodeProcess::pid))
     }
 
-    /// Names of the network namespaces and host links this cluster created (empty in proxy
-    /// mode).
-    pub fn net_resources(&self) -> (Vec<String>, Vec<String>) {
-        let m = lock(&self.manifest);
-        (m.namespaces.clone(), m.links.clone())
-    }
-
     /// The node that says it leads (`"role":"leader"` in its status answer, the highest term
     /// winning), for systems whose readiness probe reports a role (raft-kv); `None` if no
     /// running node claims it or the system does not report roles.
@@ -538,18 +489,12 @@ impl Cluster {
 
     /// [`leader`](Self::leader) with the term it claims (0 when its answer has no `term`).
     pub async fn leader_and_term(&self) -> Option<(String, u64)> {
+        if !self.db.capabilities().leader_in_status {
+            return None;
+        }
         let mut best: Option<(u64, String)> = None;
         for node in &self.nodes {
             let how = self.db.ready_probe(node);
-            if !matches!(
-                how,
-                ReadyProbe::HttpGet {
-                    require_leader: true,
-                    ..
-                }
-            ) {
-                continue;
-            }
             if lock(&self.paused).contains(&node.name) || !self.is_running(&node.name).ok()? {
                 continue;
             }
@@ -571,7 +516,7 @@ impl Cluster {
 
     /// Applies a partition (replacing any previous one).
     pub async fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
-        if self.mode == NetMode::Proxy && !self.db.supports_proxy() && !grudge.is_empty() {
+        if self.mode == NetMode::Proxy && !self.db.capabilities().proxy && !grudge.is_empty() {
             return Err(ClusterError::Unsupported(format!(
                 "{} nodes talk to each other directly on loopback (no per-link proxy), so they \
                  cannot be partitioned: use --net netns (root / CAP_NET_ADMIN)",
@@ -800,7 +745,6 @@ impl Cluster {
         m.pids.clear();
         m.cleaned = result.is_ok();
         let _ = m.save();
-        cleanup::unregister(&self.cfg.run_prefix);
         result
     }
 }

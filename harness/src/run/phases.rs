@@ -5,7 +5,7 @@
 //! `"phases": {"setup_ms": .., ..., "total_ms": ..}` (plus the older `"phases_ms"` object,
 //! kept with its original names and phases).
 
-use super::store::RunLog;
+use crate::logging::RunLog;
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 

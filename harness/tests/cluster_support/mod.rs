@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use harness::cluster::cleanup::new_run_prefix;
 use harness::cluster::net::netns::{list_links, list_namespaces};
-use harness::cluster::{ClusterConfig, NetMode, RaftKvDb};
+use harness::cluster::ClusterConfig;
+use harness::netmode::NetMode;
+use harness::systems::raft_kv::RaftKv;
 
 /// `target/<profile>/examples/test_node`, built on demand if `cargo test --test X` did not
 /// build the examples.
@@ -31,12 +33,8 @@ pub fn test_node_bin() -> PathBuf {
     bin
 }
 
-pub fn test_db() -> Box<RaftKvDb> {
-    Box::new(RaftKvDb {
-        bin: test_node_bin(),
-        bugs: vec![],
-        extra_args: vec![],
-    })
+pub fn test_db() -> Box<RaftKv> {
+    Box::new(RaftKv::with_bin(test_node_bin()))
 }
 
 /// A config for a `nodes`-node cluster in a fresh temp dir (returned so it lives as long as
@@ -113,6 +111,6 @@ pub struct LeftoverGuard(pub String);
 
 impl Drop for LeftoverGuard {
     fn drop(&mut self) {
-        let _ = harness::cluster::clean_forced(&self.0, false);
+        let _ = harness::cluster::cleanup::clean_forced(&self.0, false);
     }
 }
