@@ -1,5 +1,5 @@
 //! End-to-end tests of the cluster runtime with real processes and real faults, on both
-//! network backends: a 3-node cluster of the stand-in node (`examples/test_node.rs`), a
+//! network backends: a 3-node cluster of the stand-in node (`examples/stand_in_node.rs`), a
 //! partition that isolates a node (peer links fail, then work again after heal), pause/resume,
 //! kill/restart on the same data dir, and a shutdown that leaves no namespace, link or process.
 
@@ -261,7 +261,7 @@ async fn a_port_in_use_is_reported_clearly() {
     let _guard = LeftoverGuard(cfg.run_prefix.clone());
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let db = Box::new(FixedPortDb {
-        bin: test_node_bin(),
+        bin: stand_in_node_bin(),
         addr: taken.local_addr().unwrap(),
     });
     let err = match Cluster::start(cfg, db).await {

@@ -214,29 +214,51 @@ pub fn clean_forced(prefix: &str, dry_run: bool) -> Result<CleanReport, ClusterE
     clean(prefix, dry_run, true)
 }
 
-fn clean(prefix: &str, dry_run: bool, force: bool) -> Result<CleanReport, ClusterError> {
-    let mut report = CleanReport::default();
+/// The manifests in the state directory whose prefix starts with `prefix`: the prefixes of
+/// runs whose harness is alive (unless `force`), and the manifests of the others.
+fn scan_manifests(prefix: &str, force: bool) -> (BTreeSet<String>, Vec<(PathBuf, Manifest)>) {
     let mut live_prefixes = BTreeSet::new();
     let mut dead_manifests = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(state_dir()) {
-        for e in rd.flatten() {
-            let path = e.path();
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            let Ok(m) = serde_json::from_str::<Manifest>(&text) else {
-                continue;
-            };
-            if !m.prefix.starts_with(prefix) {
-                continue;
-            }
-            if !force && harness_alive(m.harness_pid, m.harness_start) {
-                live_prefixes.insert(m.prefix.clone());
-            } else {
-                dead_manifests.push((path, m));
-            }
+    let Ok(rd) = std::fs::read_dir(state_dir()) else {
+        return (live_prefixes, dead_manifests);
+    };
+    for e in rd.flatten() {
+        let path = e.path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(m) = serde_json::from_str::<Manifest>(&text) else {
+            continue;
+        };
+        if !m.prefix.starts_with(prefix) {
+            continue;
+        }
+        if !force && harness_alive(m.harness_pid, m.harness_start) {
+            live_prefixes.insert(m.prefix.clone());
+        } else {
+            dead_manifests.push((path, m));
         }
     }
+    (live_prefixes, dead_manifests)
+}
+
+/// `ip netns del NS`.
+fn delete_namespace(ns: &str) -> Result<(), ClusterError> {
+    let o = std::process::Command::new("ip")
+        .args(["netns", "del", ns])
+        .output()?;
+    if o.status.success() {
+        return Ok(());
+    }
+    Err(ClusterError::Net(format!(
+        "ip netns del {ns}: {}",
+        String::from_utf8_lossy(&o.stderr).trim()
+    )))
+}
+
+fn clean(prefix: &str, dry_run: bool, force: bool) -> Result<CleanReport, ClusterError> {
+    let mut report = CleanReport::default();
+    let (mut live_prefixes, dead_manifests) = scan_manifests(prefix, force);
     let procs = marked_processes();
     for (_, run, owner, _) in &procs {
         if let Some(owner) = owner {
@@ -266,20 +288,8 @@ fn clean(prefix: &str, dry_run: bool, force: bool) -> Result<CleanReport, Cluste
         if run_prefix_of(&ns).is_some_and(is_target) {
             report.namespaces.push(ns.clone());
             if !dry_run {
-                let out = std::process::Command::new("ip")
-                    .args(["netns", "del", &ns])
-                    .output();
-                match out {
-                    Ok(o) if o.status.success() => {}
-                    Ok(o) => {
-                        first_err.get_or_insert(ClusterError::Net(format!(
-                            "ip netns del {ns}: {}",
-                            String::from_utf8_lossy(&o.stderr).trim()
-                        )));
-                    }
-                    Err(e) => {
-                        first_err.get_or_insert(e.into());
-                    }
+                if let Err(e) = delete_namespace(&ns) {
+                    first_err.get_or_insert(e);
                 }
             }
         }

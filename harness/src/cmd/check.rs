@@ -1,7 +1,7 @@
 //! `harness check FILE...`: read history files in any supported format (our JSONL, Jepsen
 //! EDN, Porcupine's etcd and kv logs), check each for linearizability against a model (plus
 //! the `stats` checker), print one line per file and, last on stdout, one JSON verdict line
-//! (DESIGN.md section 6). `--to jsonl` converts instead of checking; `--report DIR` writes a
+//! (docs/design.md, "CLI and exit codes"). `--to jsonl` converts instead of checking; `--report DIR` writes a
 //! run-like directory (history.jsonl, results.json, report.html) for one file.
 //!
 //! Exit codes: the worst verdict over all files (false beats unknown beats true: 1, 2, 0),
@@ -477,7 +477,7 @@ pub fn run(args: CheckArgs) -> Result<Outcome, HarnessError> {
         .iter()
         .map(|r| json!({"file": r.file, "valid": r.valid, "ops": r.ops, "keys": r.keys, "elapsed_ms": r.elapsed_ms}))
         .collect();
-    // Built by hand so that `valid` comes first, as DESIGN.md section 6 shows it.
+    // Built by hand so that `valid` comes first, as docs/design.md shows it.
     let results_field = json!(report_dir.map(|d| d.display().to_string()));
     let mut line = format!(
         "{{\"valid\":{},\"results\":{results_field},\"files\":{}",

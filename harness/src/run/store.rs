@@ -1,4 +1,4 @@
-//! The results store (DESIGN.md section 5): the run folder
+//! The results store (docs/design.md, "Results store"): the run folder
 //! `<store>/<test-name>/<YYYYMMDDTHHMMSS.mmmZ>/`, atomic JSON writes (`test.json`,
 //! `results.json`), the `latest` symlinks (`<store>/<name>/latest -> <stamp>` and
 //! `<store>/latest -> <name>/<stamp>`, replaced atomically by rename), the git SHA, and

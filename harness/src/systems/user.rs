@@ -151,157 +151,44 @@ impl UserSystem {
     /// Validates the TOML `text` of the file `path` (used for messages and to resolve a
     /// relative program).
     pub fn parse(text: &str, path: &Path, spec: &SystemSpec) -> Result<UserSystem, SystemError> {
-        let file = path.display().to_string();
-        let err = |span: Range<usize>, field: &str, msg: String| {
-            SystemError::BadConfig(format!(
-                "{file}:{}: field `{field}`: {msg}",
-                line_of(text, span.start)
-            ))
+        let src = Source {
+            file: path.display().to_string(),
+            text,
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| format!(":{}", line_of(text, s.start)))
                 .unwrap_or_default();
-            SystemError::BadConfig(format!("{file}{line}: {}", e.message().trim()))
+            SystemError::BadConfig(format!("{}{line}: {}", src.file, e.message().trim()))
         })?;
-
         let name = raw.name.get_ref().trim().to_string();
         if name.is_empty() {
-            return Err(err(raw.name.span(), "name", "must not be empty".into()));
+            return Err(src.err(raw.name.span(), "name", "must not be empty".into()));
         }
-        let protocol = match raw.protocol.get_ref().as_str() {
-            "raft-kv-http" => Protocol::RaftKv,
-            "etcd-v3" => Protocol::Etcd {
-                serializable_reads: super::etcd::serializable_reads(&spec.db_opts)?,
-            },
-            other => {
-                return Err(err(
-                    raw.protocol.span(),
-                    "protocol",
-                    format!("unknown protocol `{other}` (known: raft-kv-http, etcd-v3)"),
-                ))
-            }
-        };
-
-        let command_span = raw.command.span();
-        let argv: Vec<String> = match raw.command.into_inner() {
-            CommandField::Argv(v) => v,
-            CommandField::Line(s) => s.split_whitespace().map(str::to_string).collect(),
-        };
-        let Some((program, args)) = argv.split_first() else {
-            return Err(err(command_span, "command", "must name a program".into()));
-        };
-        for (i, a) in args.iter().enumerate() {
-            check_template(a, NODE_KEYS)
-                .map_err(|m| err(command_span.clone(), &format!("command[{}]", i + 1), m))?;
-        }
-        if program.contains('{') {
-            return Err(err(
-                command_span,
-                "command[0]",
-                "the program may not contain placeholders".into(),
-            ));
-        }
-
+        let protocol = src.protocol(&raw.protocol, spec)?;
+        let (program, args) = src.command(raw.command)?;
         let peer_args = match raw.peer_args {
             Some(p) => {
-                let span = p.span();
-                let v = p.into_inner();
-                for (i, a) in v.iter().enumerate() {
-                    let keys: Vec<&str> = NODE_KEYS.iter().chain(PEER_KEYS).copied().collect();
-                    check_template(a, &keys)
-                        .map_err(|m| err(span.clone(), &format!("peer_args[{i}]"), m))?;
-                }
-                v
+                let keys: Vec<&str> = NODE_KEYS.iter().chain(PEER_KEYS).copied().collect();
+                src.templates(p, "peer_args", &keys)?
             }
             None => Vec::new(),
         };
-
-        let mut bug_args = Vec::new();
         let has_bug_args = raw.bug_args.is_some();
-        match raw.bug_args {
-            Some(b) => {
-                let span = b.span();
-                let templates = b.into_inner();
-                for (i, a) in templates.iter().enumerate() {
-                    check_template(a, &["bug"])
-                        .map_err(|m| err(span.clone(), &format!("bug_args[{i}]"), m))?;
-                }
-                for bug in &spec.bugs {
-                    for t in &templates {
-                        bug_args.push(render(t, &|k| (k == "bug").then(|| bug.clone())));
-                    }
-                }
-            }
-            None if !spec.bugs.is_empty() => {
-                return Err(SystemError::BadConfig(format!(
-                    "{file}: --bug given but the file has no `bug_args` to pass it with"
-                )))
-            }
-            None => {}
-        }
-
+        let bug_args = src.bug_args(raw.bug_args, &spec.bugs)?;
         let mut env = BTreeMap::new();
         for (k, v) in raw.env {
             let span = v.span();
             let v = v.into_inner();
-            check_template(&v, NODE_KEYS).map_err(|m| err(span, &format!("env.{k}"), m))?;
+            check_template(&v, NODE_KEYS).map_err(|m| src.err(span, &format!("env.{k}"), m))?;
             env.insert(k, v);
         }
-
-        let ready_span = raw.ready.span();
-        let ready_raw = raw.ready.into_inner();
-        let ready = match (ready_raw.http_get, ready_raw.tcp.unwrap_or(false)) {
-            (Some(path), false) => {
-                let span = path.span();
-                let p = path.into_inner();
-                if !p.starts_with('/') {
-                    return Err(err(
-                        span,
-                        "ready.http_get",
-                        format!("`{p}` must start with /"),
-                    ));
-                }
-                ReadyProbe::HttpGet {
-                    path: p,
-                    require_leader: ready_raw.require_leader.unwrap_or(false),
-                }
-            }
-            (None, true) => {
-                if ready_raw.require_leader == Some(true) {
-                    return Err(err(
-                        ready_span,
-                        "ready.require_leader",
-                        "needs http_get (the leader is read from its JSON answer)".into(),
-                    ));
-                }
-                ReadyProbe::Tcp
-            }
-            _ => {
-                return Err(err(
-                    ready_span,
-                    "ready",
-                    "give exactly one of `http_get = \"/path\"` or `tcp = true`".into(),
-                ))
-            }
-        };
-
+        let ready = src.ready(raw.ready)?;
         let stop_signal = match raw.stop_signal {
             None => nix::sys::signal::Signal::SIGTERM,
-            Some(s) => {
-                let span = s.span();
-                let text = s.into_inner();
-                parse_signal(&text).ok_or_else(|| {
-                    err(
-                        span,
-                        "stop_signal",
-                        format!("unknown signal `{text}` (SIGTERM, SIGINT, SIGQUIT, SIGKILL, SIGHUP, SIGUSR1, SIGUSR2)"),
-                    )
-                })?
-            }
+            Some(s) => src.signal(s)?,
         };
-
         let program = match &spec.db_bin {
             Some(bin) if bin.is_file() => bin.clone(),
             Some(bin) => {
@@ -310,28 +197,15 @@ impl UserSystem {
                     bin.display()
                 )))
             }
-            None => resolve_program(program, path)?,
+            None => resolve_program(&program, path)?,
         };
-
-        let mut extra_args = Vec::new();
-        for (k, v) in &spec.db_opts {
-            if k.is_empty() || k.starts_with('-') {
-                return Err(SystemError::BadConfig(format!(
-                    "--db-opt `{k}` must be a bare name (it becomes --{k})"
-                )));
-            }
-            extra_args.push(format!("--{k}"));
-            if !v.is_empty() {
-                extra_args.push(v.clone());
-            }
-        }
-
+        let extra_args = extra_args(&spec.db_opts)?;
         Ok(UserSystem {
             source: path.to_path_buf(),
             name,
             protocol,
             program,
-            args: args.to_vec(),
+            args,
             peer_args,
             bug_args,
             has_bug_args,
@@ -426,6 +300,161 @@ impl System for UserSystem {
 
     fn stop_signal(&self) -> nix::sys::signal::Signal {
         self.stop_signal
+    }
+}
+
+/// `--db-opt k=v` → `--k v` (`k` a bare name; an empty `v` adds the flag alone).
+fn extra_args(db_opts: &[(String, String)]) -> Result<Vec<String>, SystemError> {
+    let mut extra_args = Vec::new();
+    for (k, v) in db_opts {
+        if k.is_empty() || k.starts_with('-') {
+            return Err(SystemError::BadConfig(format!(
+                "--db-opt `{k}` must be a bare name (it becomes --{k})"
+            )));
+        }
+        extra_args.push(format!("--{k}"));
+        if !v.is_empty() {
+            extra_args.push(v.clone());
+        }
+    }
+    Ok(extra_args)
+}
+
+/// The file being validated: every error names it, the line and the field.
+struct Source<'a> {
+    file: String,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn err(&self, span: Range<usize>, field: &str, msg: String) -> SystemError {
+        SystemError::BadConfig(format!(
+            "{}:{}: field `{field}`: {msg}",
+            self.file,
+            line_of(self.text, span.start)
+        ))
+    }
+
+    fn protocol(&self, p: &Spanned<String>, spec: &SystemSpec) -> Result<Protocol, SystemError> {
+        match p.get_ref().as_str() {
+            "raft-kv-http" => Ok(Protocol::RaftKv),
+            "etcd-v3" => Ok(Protocol::Etcd {
+                serializable_reads: super::etcd::serializable_reads(&spec.db_opts)?,
+            }),
+            other => Err(self.err(
+                p.span(),
+                "protocol",
+                format!("unknown protocol `{other}` (known: raft-kv-http, etcd-v3)"),
+            )),
+        }
+    }
+
+    /// The program and its argument templates.
+    fn command(&self, c: Spanned<CommandField>) -> Result<(String, Vec<String>), SystemError> {
+        let span = c.span();
+        let argv: Vec<String> = match c.into_inner() {
+            CommandField::Argv(v) => v,
+            CommandField::Line(s) => s.split_whitespace().map(str::to_string).collect(),
+        };
+        let Some((program, args)) = argv.split_first() else {
+            return Err(self.err(span, "command", "must name a program".into()));
+        };
+        for (i, a) in args.iter().enumerate() {
+            check_template(a, NODE_KEYS)
+                .map_err(|m| self.err(span.clone(), &format!("command[{}]", i + 1), m))?;
+        }
+        if program.contains('{') {
+            return Err(self.err(
+                span,
+                "command[0]",
+                "the program may not contain placeholders".into(),
+            ));
+        }
+        Ok((program.clone(), args.to_vec()))
+    }
+
+    /// A list of templates, each checked against `keys`.
+    fn templates(
+        &self,
+        list: Spanned<Vec<String>>,
+        field: &str,
+        keys: &[&str],
+    ) -> Result<Vec<String>, SystemError> {
+        let span = list.span();
+        let v = list.into_inner();
+        for (i, a) in v.iter().enumerate() {
+            check_template(a, keys)
+                .map_err(|m| self.err(span.clone(), &format!("{field}[{i}]"), m))?;
+        }
+        Ok(v)
+    }
+
+    /// `bug_args` rendered once per `--bug`; a `--bug` without `bug_args` is refused.
+    fn bug_args(
+        &self,
+        templates: Option<Spanned<Vec<String>>>,
+        bugs: &[String],
+    ) -> Result<Vec<String>, SystemError> {
+        let Some(templates) = templates else {
+            if bugs.is_empty() {
+                return Ok(Vec::new());
+            }
+            return Err(SystemError::BadConfig(format!(
+                "{}: --bug given but the file has no `bug_args` to pass it with",
+                self.file
+            )));
+        };
+        let templates = self.templates(templates, "bug_args", &["bug"])?;
+        let mut out = Vec::new();
+        for bug in bugs {
+            for t in &templates {
+                out.push(render(t, &|k| (k == "bug").then(|| bug.clone())));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `[ready]`: exactly one of `http_get` (with `require_leader`) or `tcp`.
+    fn ready(&self, r: Spanned<RawReady>) -> Result<ReadyProbe, SystemError> {
+        let span = r.span();
+        let r = r.into_inner();
+        match (r.http_get, r.tcp.unwrap_or(false)) {
+            (Some(path), false) => {
+                let path_span = path.span();
+                let p = path.into_inner();
+                if !p.starts_with('/') {
+                    let msg = format!("`{p}` must start with /");
+                    return Err(self.err(path_span, "ready.http_get", msg));
+                }
+                Ok(ReadyProbe::HttpGet {
+                    path: p,
+                    require_leader: r.require_leader.unwrap_or(false),
+                })
+            }
+            (None, true) if r.require_leader == Some(true) => Err(self.err(
+                span,
+                "ready.require_leader",
+                "needs http_get (the leader is read from its JSON answer)".into(),
+            )),
+            (None, true) => Ok(ReadyProbe::Tcp),
+            _ => Err(self.err(
+                span,
+                "ready",
+                "give exactly one of `http_get = \"/path\"` or `tcp = true`".into(),
+            )),
+        }
+    }
+
+    fn signal(&self, s: Spanned<String>) -> Result<nix::sys::signal::Signal, SystemError> {
+        let span = s.span();
+        let text = s.into_inner();
+        parse_signal(&text).ok_or_else(|| {
+            self.err(
+                span,
+                "stop_signal",
+                format!("unknown signal `{text}` (SIGTERM, SIGINT, SIGQUIT, SIGKILL, SIGHUP, SIGUSR1, SIGUSR2)"),
+            )
+        })
     }
 }
 
