@@ -94,7 +94,7 @@ pub struct TestArgs {
     pub node_bin: Option<PathBuf>,
     /// System under test, a name of the systems registry: `raft-kv`, `etcd` (or `user`, with
     /// `--db-config`).
-    #[arg(long, default_value = "raft-kv")]
+    #[arg(long, default_value = crate::systems::raft_kv::NAME)]
     pub db: String,
     /// Path of the system's server binary (e.g. etcd).
     #[arg(long)]

@@ -329,14 +329,20 @@ async fn apply(
     match fault {
         PlannedFault::Partition(grudge) => {
             cluster.partition(grudge).await?;
-            *summary.faults.entry("partition".into()).or_default() += 1;
+            *summary
+                .faults
+                .entry(FaultKind::Partition.to_string())
+                .or_default() += 1;
             let value = serde_json::to_value(grudge).unwrap_or(serde_json::Value::Null);
             emit(record, summary, "start-partition", value);
         }
         PlannedFault::IsolateLeader { fallback } => {
             let grudge = isolate(fallback, &cluster.node_names());
             cluster.partition(&grudge).await?;
-            *summary.faults.entry("partition".into()).or_default() += 1;
+            *summary
+                .faults
+                .entry(FaultKind::Partition.to_string())
+                .or_default() += 1;
             let value = serde_json::to_value(&grudge).unwrap_or(serde_json::Value::Null);
             emit(record, summary, "start-partition", value);
         }
@@ -345,7 +351,10 @@ async fn apply(
             for n in nodes {
                 cluster.pause(n)?;
             }
-            *summary.faults.entry("pause".into()).or_default() += 1;
+            *summary
+                .faults
+                .entry(FaultKind::Pause.to_string())
+                .or_default() += 1;
             emit(record, summary, "pause", names_value(nodes));
         }
         PlannedFault::Kill(victims) => {
@@ -353,7 +362,10 @@ async fn apply(
             for n in nodes {
                 cluster.kill(n)?;
             }
-            *summary.faults.entry("kill".into()).or_default() += 1;
+            *summary
+                .faults
+                .entry(FaultKind::Kill.to_string())
+                .or_default() += 1;
             emit(record, summary, "kill", names_value(nodes));
         }
     }
