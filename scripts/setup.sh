@@ -16,4 +16,6 @@ if ((${#need[@]})); then
     echo "setup: missing ${need[*]}; run as root to install them" >&2
   fi
 fi
+# CI fails on an unused dependency (scripts/test.sh runs cargo machete).
+command -v cargo-machete >/dev/null || cargo install --locked cargo-machete
 cargo build --release --workspace --bins

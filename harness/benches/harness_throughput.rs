@@ -1,5 +1,5 @@
 //! How many operations per second the harness drives and records, and how long the phases
-//! around the main phase take (issue 4, performance). A table-printing benchmark
+//! around the main phase take (README, "Performance"). A table-printing benchmark
 //! (`harness = false`), run with one command:
 //!
 //! ```text
@@ -7,9 +7,9 @@
 //! cargo bench -p harness --bench harness_throughput -- phases  # phase times, 5 raft-kv nodes, 30 s
 //! ```
 //!
-//! Throughput: `harness test` (the real binary) against a trivial in-memory node
-//! (`workloads/examples/mem_node.rs`, compiled into this bench: the harness starts this very
-//! executable as its node), one node, `--net proxy`, register workload, no faults, 10 s per
+//! Throughput: `harness test` (the real binary) against the stand-in node
+//! (`harness/examples/stand_in_node.rs`, a trivial in-memory node, built by this bench), one
+//! node, `--net proxy`, register workload, no faults, 10 s per
 //! concurrency, no report. It prints the completed operations per second of the main phase
 //! (each with its invocation and completion in `history.jsonl`), the history events per
 //! second, the CPU time per operation of the harness process and of the node (each sampled
@@ -24,10 +24,6 @@
 //! `phases` from `results.json`. It needs `raft-node` next to the harness binary
 //! (`cargo build --release --bins`) or in `$HARNESS_BIN_DIR`.
 
-#[allow(dead_code)]
-#[path = "../../workloads/examples/mem_node.rs"]
-mod mem_node;
-
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,17 +33,32 @@ const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // Started by the harness as a node (`--id N --listen ADDR ...`): be the mem node.
-    if args.iter().any(|a| a == "--listen") {
-        mem_node::main();
-        return;
-    }
     let store = tempfile::tempdir().expect("temporary store");
     if args.iter().skip(1).any(|a| a == "phases") {
         phases(store.path());
     } else {
         throughput(store.path());
     }
+}
+
+/// `target/<profile>/examples/stand_in_node` (the harness's stand-in node), built first.
+fn stand_in_node() -> String {
+    let exe = std::env::current_exe().expect("own path");
+    // target/<profile>/deps/<bench> → target/<profile>
+    let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "-p", "harness", "--example", "stand_in_node"]);
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
+    }
+    let st = build
+        .status()
+        .expect("run cargo build --example stand_in_node");
+    assert!(st.success(), "building the stand-in node failed");
+    let bin = profile_dir.join("examples").join("stand_in_node");
+    assert!(bin.is_file(), "{} missing", bin.display());
+    bin.to_str().expect("utf-8 path").to_string()
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -215,11 +226,9 @@ fn throughput(store: &Path) {
         .collect();
     let seconds: u64 = env_or("HARNESS_BENCH_SECONDS", 10);
     let repeat: usize = env_or("HARNESS_BENCH_REPEAT", 1);
-    let me = std::env::current_exe().expect("own path");
-    let node = std::env::var("HARNESS_BENCH_NODE")
-        .unwrap_or_else(|_| me.to_str().expect("utf-8 path").to_string());
+    let node = std::env::var("HARNESS_BENCH_NODE").unwrap_or_else(|_| stand_in_node());
     println!(
-        "harness throughput: 1 mem_node, --net proxy, register workload, {seconds} s per run, {} cores",
+        "harness throughput: 1 stand_in_node, --net proxy, register workload, {seconds} s per run, {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(

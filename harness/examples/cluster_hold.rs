@@ -1,10 +1,13 @@
 //! Starts a cluster and holds it until a signal arrives: the subject of the cluster runtime's
 //! signal and crash tests. `cluster_hold NODE_BIN RUN_DIR PREFIX NET NODES` prints one JSON
-//! line `{"pids":[...]}` once the cluster is up, with the Ctrl-C / SIGTERM cleanup installed.
+//! line `{"pids":[...]}` once the cluster is up; on SIGINT / SIGTERM (the runner's
+//! [`Interrupt`]) it shuts the cluster down and exits 130 / 143.
 
 use std::time::Duration;
 
-use harness::cluster::{install_signal_cleanup, Cluster, ClusterConfig, RaftKvDb};
+use harness::cluster::{Cluster, ClusterConfig};
+use harness::run::signals::Interrupt;
+use harness::systems::raft_kv::RaftKv;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -24,15 +27,14 @@ async fn main() {
         run_prefix: a[2].clone(),
         startup_timeout: Duration::from_secs(15),
     };
-    let db = Box::new(RaftKvDb {
-        bin: a[0].clone().into(),
-        bugs: vec![],
-        extra_args: vec![],
-    });
-    if let Err(e) = install_signal_cleanup() {
-        eprintln!("signal handler: {e}");
-        std::process::exit(1);
-    }
+    let db = Box::new(RaftKv::with_bin(a[0].clone()));
+    let interrupt = match Interrupt::install() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("signal handler: {e}");
+            std::process::exit(1);
+        }
+    };
     let cluster = match Cluster::start(cfg, db).await {
         Ok(c) => c,
         Err(e) => {
@@ -46,7 +48,10 @@ async fn main() {
         .filter_map(|n| cluster.pid(n).ok().flatten())
         .collect();
     println!("{}", serde_json::json!({ "pids": pids }));
-    loop {
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+    interrupt.wait().await;
+    let code = interrupt.exit_code().unwrap_or(1);
+    if let Err(e) = cluster.shutdown().await {
+        eprintln!("shutdown: {e}");
     }
+    std::process::exit(code);
 }

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use harness::cluster::cleanup::new_run_prefix;
 use harness::cluster::nemesis::{plan_grudge, PartitionShape};
-use harness::cluster::{Cluster, ClusterConfig, RaftKvDb};
+use harness::cluster::{Cluster, ClusterConfig};
+use harness::systems::raft_kv::RaftKv;
 use rand::SeedableRng;
 
 fn ms(d: Duration) -> f64 {
@@ -41,11 +42,7 @@ async fn main() {
             run_prefix: new_run_prefix(),
             startup_timeout: Duration::from_secs(30),
         };
-        let db = Box::new(RaftKvDb {
-            bin: a[0].clone().into(),
-            bugs: vec![],
-            extra_args: vec![],
-        });
+        let db = Box::new(RaftKv::with_bin(a[0].clone()));
         let t = Instant::now();
         let c = match Cluster::start(cfg, db).await {
             Ok(c) => c,

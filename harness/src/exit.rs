@@ -1,5 +1,5 @@
 //! Outcomes and errors of a subcommand, and the one place they become exit codes
-//! (DESIGN.md section 6): 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input,
+//! (docs/design.md, "Exit codes"): 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input,
 //! 255 the harness itself failed.
 
 use checker::Validity;
@@ -24,12 +24,6 @@ pub enum HarnessError {
     /// Exit 255.
     #[error("{0}")]
     Failed(String),
-}
-
-impl From<anyhow::Error> for HarnessError {
-    fn from(e: anyhow::Error) -> Self {
-        HarnessError::Failed(format!("{e:#}"))
-    }
 }
 
 impl From<std::io::Error> for HarnessError {

@@ -1,5 +1,7 @@
-//! The `harness` binary: parses the command line, dispatches to a subcommand, and maps its
-//! outcome to the exit code in one place ([`harness::exit::exit_code`]).
+//! The `harness` binary: parses the command line, installs the one tracing subscriber (its
+//! events go to the current run's `harness.log`; `RUST_LOG` filters them), dispatches to a
+//! subcommand, and maps its outcome to the exit code in one place
+//! ([`harness::exit::exit_code`]).
 
 use clap::{Parser, Subcommand};
 use harness::cmd;
@@ -38,6 +40,7 @@ fn main() {
             std::process::exit(code);
         }
     };
+    harness::logging::install(harness::logging::filter_from_env());
     let result = match cli.command {
         Command::Test(a) => cmd::test::run(a),
         Command::Check(a) => cmd::check::run(a),

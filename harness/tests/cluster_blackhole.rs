@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use cluster_support::*;
 use harness::cluster::net::netns::NO_IPTABLES_ENV;
-use harness::cluster::{Cluster, Grudge, NetMode};
+use harness::cluster::{Cluster, Grudge};
+use harness::netmode::NetMode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blackhole_routes_partition_and_heal_without_iptables() {

@@ -11,7 +11,8 @@ use assert_cmd::prelude::*;
 use cluster_support::*;
 use harness::cluster::cleanup::{new_run_prefix, self_identity, Manifest};
 use harness::cluster::net::netns::NetnsNet;
-use harness::cluster::{Cluster, NetMode};
+use harness::cluster::Cluster;
+use harness::netmode::NetMode;
 
 fn harness_cmd(state_dir: &std::path::Path) -> Command {
     let mut c = Command::cargo_bin("harness").expect("harness binary");

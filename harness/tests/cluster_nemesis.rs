@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use cluster_support::*;
 use harness::cluster::nemesis::{self, FaultKind, NemesisConfig, NemesisEvent, PartitionShape};
-use harness::cluster::{Cluster, NetMode};
+use harness::cluster::Cluster;
+use harness::netmode::NetMode;
 
 async fn run_nemesis(mode: NetMode) {
     let (cfg, _dir) = config(3, mode);

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cluster_support::*;
-use harness::cluster::{Cluster, Grudge, NetMode, RaftKvDb};
+use harness::cluster::{Cluster, Grudge};
+use harness::netmode::NetMode;
+use harness::systems::raft_kv::RaftKv;
 
 fn raft_node() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
@@ -52,11 +54,7 @@ async fn exercise(mode: NetMode) {
     };
     let (cfg, _dir) = config(3, mode);
     let _guard = LeftoverGuard(cfg.run_prefix.clone());
-    let db = Box::new(RaftKvDb {
-        bin,
-        bugs: vec![],
-        extra_args: vec!["--no-fsync".into()],
-    });
+    let db = Box::new(RaftKv::with_bin(bin).with_args(&["--no-fsync"]));
     let c = Cluster::start(cfg, db).await.expect("raft cluster starts");
     let all = ["n1", "n2", "n3"];
     let (leader, term) = wait_leader(&c, &all, None).await;

@@ -1,5 +1,5 @@
 //! End-to-end tests of the cluster runtime with real processes and real faults, on both
-//! network backends: a 3-node cluster of the stand-in node (`examples/test_node.rs`), a
+//! network backends: a 3-node cluster of the stand-in node (`examples/stand_in_node.rs`), a
 //! partition that isolates a node (peer links fail, then work again after heal), pause/resume,
 //! kill/restart on the same data dir, and a shutdown that leaves no namespace, link or process.
 
@@ -9,7 +9,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use cluster_support::*;
-use harness::cluster::{Cluster, ClusterError, Grudge, NetMode};
+use harness::cluster::{Cluster, ClusterError, Grudge};
+use harness::netmode::NetMode;
+use harness::systems::raft_kv::RaftKv;
+use harness::systems::{Capabilities, NodeSpec, ReadyProbe, System, SystemError};
 
 fn isolate(node: &str, all: &[&str]) -> Grudge {
     let mut g = Grudge::new();
@@ -197,11 +200,7 @@ async fn a_node_that_exits_at_startup_is_named_with_its_log() {
     let prefix = cfg.run_prefix.clone();
     let _guard = LeftoverGuard(prefix.clone());
     // `false` exits at once with status 1.
-    let db = Box::new(harness::cluster::RaftKvDb {
-        bin: "/bin/false".into(),
-        bugs: vec![],
-        extra_args: vec![],
-    });
+    let db = Box::new(RaftKv::with_bin("/bin/false"));
     let err = match Cluster::start(cfg, db).await {
         Ok(_) => panic!("a node that exits must fail startup"),
         Err(e) => e,
@@ -223,15 +222,24 @@ struct FixedPortDb {
     addr: std::net::SocketAddr,
 }
 
-impl harness::cluster::Db for FixedPortDb {
+impl System for FixedPortDb {
     fn name(&self) -> &str {
         "fixed-port"
     }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            proxy: true,
+            leader_in_status: false,
+            workloads: vec![],
+            protocol: workloads::clients::Protocol::RaftKv,
+            discards_data_on_pass: false,
+        }
+    }
     fn command(
         &self,
-        node: &harness::cluster::NodeSpec,
-        _cluster: &[harness::cluster::NodeSpec],
-    ) -> Result<std::process::Command, harness::cluster::DbError> {
+        node: &NodeSpec,
+        _cluster: &[NodeSpec],
+    ) -> Result<std::process::Command, SystemError> {
         let mut c = std::process::Command::new(&self.bin);
         c.args([
             "--id",
@@ -242,11 +250,8 @@ impl harness::cluster::Db for FixedPortDb {
         c.arg("--data-dir").arg(&node.data_dir);
         Ok(c)
     }
-    fn ready_probe(&self, _node: &harness::cluster::NodeSpec) -> harness::cluster::ReadyProbe {
-        harness::cluster::ReadyProbe::Tcp
-    }
-    fn protocol(&self) -> harness::cluster::Protocol {
-        harness::cluster::Protocol::RaftKvHttp
+    fn ready_probe(&self, _node: &NodeSpec) -> ReadyProbe {
+        ReadyProbe::Tcp
     }
 }
 
@@ -256,7 +261,7 @@ async fn a_port_in_use_is_reported_clearly() {
     let _guard = LeftoverGuard(cfg.run_prefix.clone());
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let db = Box::new(FixedPortDb {
-        bin: test_node_bin(),
+        bin: stand_in_node_bin(),
         addr: taken.local_addr().unwrap(),
     });
     let err = match Cluster::start(cfg, db).await {
@@ -280,11 +285,7 @@ async fn a_node_that_never_answers_times_out_naming_it() {
     let mut perms = std::fs::metadata(&script).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&script, perms).unwrap();
-    let db = Box::new(harness::cluster::RaftKvDb {
-        bin: script,
-        bugs: vec![],
-        extra_args: vec![],
-    });
+    let db = Box::new(RaftKv::with_bin(script));
     let t = std::time::Instant::now();
     let err = match Cluster::start(cfg, db).await {
         Ok(_) => panic!("must time out"),

@@ -14,7 +14,7 @@ use cluster_support::*;
 use harness::cluster::cleanup::new_run_prefix;
 
 fn hold_bin() -> PathBuf {
-    let node = test_node_bin();
+    let node = stand_in_node_bin();
     let bin = node.with_file_name("cluster_hold");
     if !bin.is_file() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -39,7 +39,7 @@ impl Drop for Holder {
 
 fn start_holder(prefix: &str, net: &str, run_dir: &std::path::Path) -> (Holder, Vec<i32>) {
     let mut child = Command::new(hold_bin())
-        .arg(test_node_bin())
+        .arg(stand_in_node_bin())
         .arg(run_dir)
         .arg(prefix)
         .arg(net)

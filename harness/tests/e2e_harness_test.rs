@@ -110,7 +110,18 @@ fn e2e_correct_raft_kv_is_valid_under_every_fault_in_both_backends() {
                 hist.contains(&format!("\"f\":\"{start_f}\"")),
                 "{net} {nemesis}: no {start_f} event in the history"
             );
-            assert!(dir.join("harness.log").is_file() && dir.join("nodes/n1/stderr.log").is_file());
+            assert!(dir.join("nodes/n1/stderr.log").is_file());
+            // The tracing events of the cluster and the nemesis reach the run's log.
+            let log = std::fs::read_to_string(dir.join("harness.log")).unwrap();
+            assert!(
+                log.contains(&format!("INFO harness::cluster: net backend: {net}")),
+                "{net} {nemesis}: no net backend line in harness.log:\n{log}"
+            );
+            assert!(
+                log.contains("INFO harness::cluster::nemesis::executor: nemesis: applying"),
+                "{net} {nemesis}: no nemesis executor line in harness.log:\n{log}"
+            );
+            assert!(!r.stderr.contains("nemesis: applying"), "{}", r.stderr);
             assert_no_leftovers(store.path(), &dir);
         }
     }
@@ -277,9 +288,16 @@ fn e2e_bad_flags_exit_254_and_missing_node_binary_exits_255() {
         &["test", "--concurrency", "0", "--store", s],
         &["test", "--workload", "bank", "--store", s],
         &["test", "--no-such-flag"],
+        &["test", "--db", "mongo", "--store", s],
+        &["test", "--bug", "lossy", "--store", s],
     ] {
         let r = harness(bad);
         assert_eq!(r.code, 254, "{bad:?}: {}", r.stderr);
+    }
+    // An unknown bug is refused before anything starts, with the system's list.
+    let r = harness(&["test", "--bug", "lossy", "--store", s]);
+    for bug in ["stale-read", "early-ack", "no-truncate", "no-persist-vote"] {
+        assert!(r.stderr.contains(bug), "{}", r.stderr);
     }
     let r = harness(&[
         "test",

@@ -1,5 +1,5 @@
-//! The bug matrix (issue 4: "give every bug a nemesis and workload that find it, and
-//! record how often each is found in a 30 s test"): for each deliberate raft-kv bug, run
+//! The bug matrix (every deliberate bug gets a nemesis and a workload that find it, and we
+//! record how often each is found in a 30 s test): for each deliberate raft-kv bug, run
 //! `harness test` with the nemesis that exposes it over several seeds and print a table of
 //! how often the run was invalid. Slow (minutes) and machine-heavy, so it is `#[ignore]`d:
 //!

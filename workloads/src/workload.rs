@@ -6,6 +6,7 @@ use crate::clients::Client;
 use crate::register::RegisterGen;
 use crate::set::SetGen;
 use crate::{register, set, Completion};
+use checker::model::ModelKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -17,7 +18,10 @@ pub struct OpSpec {
     pub value: Value,
 }
 
-/// Which workload.
+/// Which workload: the list of workloads. Adding one is a variant here, its arms in
+/// [`WorkloadKind::name`], [`WorkloadKind::description`], [`WorkloadKind::default_keys`] and
+/// the [`Workload`] methods (generator, execute, final reads, checkers), and its entry in
+/// [`WorkloadKind::ALL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkloadKind {
     Register,
@@ -25,6 +29,10 @@ pub enum WorkloadKind {
 }
 
 impl WorkloadKind {
+    /// Every workload, in `--help` order.
+    pub const ALL: &'static [WorkloadKind] = &[WorkloadKind::Register, WorkloadKind::Set];
+
+    /// The `--workload` name.
     pub fn name(self) -> &'static str {
         match self {
             WorkloadKind::Register => "register",
@@ -32,24 +40,52 @@ impl WorkloadKind {
         }
     }
 
-    pub fn parse(s: &str) -> Option<WorkloadKind> {
-        match s {
-            "register" => Some(WorkloadKind::Register),
-            "set" => Some(WorkloadKind::Set),
-            _ => None,
+    /// One line for `--help` and error messages.
+    pub fn description(self) -> &'static str {
+        match self {
+            WorkloadKind::Register => {
+                "independent cas-registers (read, write, cas), linearizability per key"
+            }
+            WorkloadKind::Set => "unique adds into one set, final reads on every node, set-full",
         }
+    }
+
+    /// The `--keys` default: register: concurrently active keys, one per node's worth of
+    /// workers; set: one bucket per worker.
+    pub fn default_keys(self, concurrency: usize, nodes: usize) -> usize {
+        match self {
+            WorkloadKind::Register => (concurrency / nodes.max(1)).max(1),
+            WorkloadKind::Set => concurrency,
+        }
+    }
+
+    /// The workload named `s`, if any.
+    pub fn parse(s: &str) -> Option<WorkloadKind> {
+        Self::ALL.iter().copied().find(|k| k.name() == s)
+    }
+
+    /// Every name, comma-separated, for messages.
+    pub fn names() -> String {
+        Self::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
 /// A checker that judges a workload's history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckerKind {
-    /// Linearizability per key with the named model (`cas-register`).
-    Linearizable { model: &'static str },
-    /// Set-full: lost and stale elements of a set (adds + reads).
-    SetFull,
+    /// Linearizability per key with the model (e.g. the cas-register).
+    Linearizable { model: ModelKind },
+    /// Set-full: lost and stale elements of a set (adds + reads); `linearizable`: an element
+    /// must be visible to every read that starts after its add completed.
+    SetFull { linearizable: bool },
     /// Counts of ok / fail / info per function (always present).
     Stats,
+    /// The `fail` and `info` errors, grouped by text (`harness check` adds it).
+    Exceptions,
 }
 
 /// Workload parameters.
@@ -144,11 +180,14 @@ impl Workload {
         match self.opts.kind {
             WorkloadKind::Register => vec![
                 CheckerKind::Linearizable {
-                    model: "cas-register",
+                    model: ModelKind::CasRegister,
                 },
                 CheckerKind::Stats,
             ],
-            WorkloadKind::Set => vec![CheckerKind::SetFull, CheckerKind::Stats],
+            WorkloadKind::Set => vec![
+                CheckerKind::SetFull { linearizable: true },
+                CheckerKind::Stats,
+            ],
         }
     }
 }
@@ -181,7 +220,10 @@ mod tests {
         assert_eq!(set.final_reads(&keys).len(), 1);
         assert_eq!(
             set.checkers(),
-            vec![CheckerKind::SetFull, CheckerKind::Stats]
+            vec![
+                CheckerKind::SetFull { linearizable: true },
+                CheckerKind::Stats
+            ]
         );
         assert_eq!(WorkloadKind::parse("set"), Some(WorkloadKind::Set));
         assert_eq!(WorkloadKind::parse("bank"), None);

@@ -1,20 +1,18 @@
 //! Guaranteed cleanup of what a run creates: the `cleanup.json` manifest (written to the run's
 //! folder and to a state directory before anything is created, so a SIGKILLed harness leaves a
-//! record), the registry of live clusters that the Ctrl-C / SIGTERM handler tears down, the
-//! synchronous teardown used by `Drop` and that handler, and [`clean_leftovers`] behind
+//! record), the synchronous teardown of a start that failed half-way, and [`clean_leftovers`] behind
 //! `harness clean` (manifests plus a scan by name prefix of namespaces, links and processes
 //! whose environment carries `HARNESS_RUN=<prefix>`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
+use super::error::ClusterError;
 use super::net::netns::{self, NetnsNames};
 use super::process::{OWNER_ENV, RUN_ENV};
-use super::ClusterError;
 
 /// What `harness clean` removed (or would remove, in a dry run).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -123,27 +121,11 @@ impl Manifest {
     }
 }
 
-/// What the signal handler needs to tear a live cluster down synchronously.
+/// What a synchronous teardown of a cluster needs (a start that failed half-way).
 #[derive(Debug, Clone)]
 pub struct LiveRun {
     pub manifest: Manifest,
     pub netns: Option<NetnsNames>,
-}
-
-static LIVE: Mutex<BTreeMap<String, LiveRun>> = Mutex::new(BTreeMap::new());
-
-fn live() -> std::sync::MutexGuard<'static, BTreeMap<String, LiveRun>> {
-    LIVE.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Registers (or updates) a live run for the signal handler.
-pub fn register(run: LiveRun) {
-    live().insert(run.manifest.prefix.clone(), run);
-}
-
-/// Removes a run from the live registry.
-pub fn unregister(prefix: &str) {
-    live().remove(prefix);
 }
 
 /// Kills the node process groups, deletes the namespaces and links of `run`, marks the
@@ -161,34 +143,6 @@ pub fn teardown_sync(run: &LiveRun) -> Result<(), ClusterError> {
     m.cleaned = result.is_ok();
     let _ = m.save();
     result
-}
-
-/// Installs the Ctrl-C / SIGTERM handler: it tears down every live cluster, then exits with
-/// 130 (SIGINT) or 143 (SIGTERM). Call once, from inside the tokio runtime.
-pub fn install_signal_cleanup() -> Result<(), ClusterError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::spawn(async move {
-        let code = tokio::select! {
-            _ = int.recv() => 130,
-            _ = term.recv() => 143,
-        };
-        let runs: Vec<LiveRun> = live().values().cloned().collect();
-        for run in &runs {
-            eprintln!(
-                "harness: signal received, tearing down run {} ({})",
-                run.manifest.prefix,
-                run.manifest.run_dir.display()
-            );
-            if let Err(e) = teardown_sync(run) {
-                eprintln!("harness: cleanup of {}: {e}", run.manifest.prefix);
-            }
-        }
-        // The documented exception to "exit codes only in main.rs": a signal ends the process.
-        std::process::exit(code);
-    });
-    Ok(())
 }
 
 /// Splits a resource name `<prefix>-<suffix>` into its run prefix when the suffix is one the
@@ -260,29 +214,51 @@ pub fn clean_forced(prefix: &str, dry_run: bool) -> Result<CleanReport, ClusterE
     clean(prefix, dry_run, true)
 }
 
-fn clean(prefix: &str, dry_run: bool, force: bool) -> Result<CleanReport, ClusterError> {
-    let mut report = CleanReport::default();
+/// The manifests in the state directory whose prefix starts with `prefix`: the prefixes of
+/// runs whose harness is alive (unless `force`), and the manifests of the others.
+fn scan_manifests(prefix: &str, force: bool) -> (BTreeSet<String>, Vec<(PathBuf, Manifest)>) {
     let mut live_prefixes = BTreeSet::new();
     let mut dead_manifests = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(state_dir()) {
-        for e in rd.flatten() {
-            let path = e.path();
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            let Ok(m) = serde_json::from_str::<Manifest>(&text) else {
-                continue;
-            };
-            if !m.prefix.starts_with(prefix) {
-                continue;
-            }
-            if !force && harness_alive(m.harness_pid, m.harness_start) {
-                live_prefixes.insert(m.prefix.clone());
-            } else {
-                dead_manifests.push((path, m));
-            }
+    let Ok(rd) = std::fs::read_dir(state_dir()) else {
+        return (live_prefixes, dead_manifests);
+    };
+    for e in rd.flatten() {
+        let path = e.path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(m) = serde_json::from_str::<Manifest>(&text) else {
+            continue;
+        };
+        if !m.prefix.starts_with(prefix) {
+            continue;
+        }
+        if !force && harness_alive(m.harness_pid, m.harness_start) {
+            live_prefixes.insert(m.prefix.clone());
+        } else {
+            dead_manifests.push((path, m));
         }
     }
+    (live_prefixes, dead_manifests)
+}
+
+/// `ip netns del NS`.
+fn delete_namespace(ns: &str) -> Result<(), ClusterError> {
+    let o = std::process::Command::new("ip")
+        .args(["netns", "del", ns])
+        .output()?;
+    if o.status.success() {
+        return Ok(());
+    }
+    Err(ClusterError::Net(format!(
+        "ip netns del {ns}: {}",
+        String::from_utf8_lossy(&o.stderr).trim()
+    )))
+}
+
+fn clean(prefix: &str, dry_run: bool, force: bool) -> Result<CleanReport, ClusterError> {
+    let mut report = CleanReport::default();
+    let (mut live_prefixes, dead_manifests) = scan_manifests(prefix, force);
     let procs = marked_processes();
     for (_, run, owner, _) in &procs {
         if let Some(owner) = owner {
@@ -312,20 +288,8 @@ fn clean(prefix: &str, dry_run: bool, force: bool) -> Result<CleanReport, Cluste
         if run_prefix_of(&ns).is_some_and(is_target) {
             report.namespaces.push(ns.clone());
             if !dry_run {
-                let out = std::process::Command::new("ip")
-                    .args(["netns", "del", &ns])
-                    .output();
-                match out {
-                    Ok(o) if o.status.success() => {}
-                    Ok(o) => {
-                        first_err.get_or_insert(ClusterError::Net(format!(
-                            "ip netns del {ns}: {}",
-                            String::from_utf8_lossy(&o.stderr).trim()
-                        )));
-                    }
-                    Err(e) => {
-                        first_err.get_or_insert(e.into());
-                    }
+                if let Err(e) = delete_namespace(&ns) {
+                    first_err.get_or_insert(e);
                 }
             }
         }

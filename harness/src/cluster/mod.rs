@@ -1,18 +1,21 @@
-//! The cluster runtime: the system under test's node lifecycle ([`db`], [`process`]), the
-//! network backends ([`net`]: netns + iptables, user-space TCP proxy), the nemesis ([`nemesis`]:
-//! a pure seeded planner and an executor), and guaranteed cleanup ([`cleanup`]: the
-//! `cleanup.json` manifest, the signal handler, `harness clean`).
+//! The cluster runtime: the node lifecycle of a system under test (any
+//! [`System`](crate::systems::System); [`process`]), the network backends ([`net`]: netns +
+//! iptables, user-space TCP proxy), the nemesis ([`nemesis`]: a pure seeded planner and an
+//! executor), and guaranteed cleanup ([`cleanup`]: the `cleanup.json` manifest, `harness
+//! clean`). Shared types are leaf modules: [`error`] ([`ClusterError`]) and [`grudge`]
+//! ([`Grudge`]).
 //!
 //! The entry point is [`Cluster::start`]; every fault is a method of [`Cluster`].
 
 pub mod cleanup;
-pub mod db;
-pub mod dbs;
+pub mod error;
+pub mod grudge;
 pub mod nemesis;
 pub mod net;
 pub mod process;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -25,43 +28,11 @@ use net::netns::{NetnsNames, NetnsNet};
 use net::proxy::ProxyNet;
 use process::NodeProcess;
 
-pub use cleanup::{clean_forced, clean_leftovers, install_signal_cleanup, CleanReport};
-pub use db::{
-    build_db, find_node_bin, Db, DbError, DbSpec, NodeSpec, Protocol, RaftKvDb, ReadyProbe,
-};
-pub use net::NetMode;
+pub use error::ClusterError;
+pub use grudge::Grudge;
 
-/// A partition: node name → the node names it cannot hear from.
-pub type Grudge = BTreeMap<String, BTreeSet<String>>;
-
-/// Why a cluster operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    #[error(transparent)]
-    Db(#[from] DbError),
-    /// A node did not start or did not become ready: names the node, says what happened and
-    /// where its log is.
-    #[error("node {node} failed to start: {reason} (log: {log})")]
-    NodeStart {
-        node: String,
-        reason: String,
-        log: PathBuf,
-    },
-    /// A node name that is not part of the cluster.
-    #[error("unknown node `{0}`")]
-    UnknownNode(String),
-    /// Network setup or fault injection failed (the message names the command and its output).
-    #[error("network: {0}")]
-    Net(String),
-    /// The requested backend cannot be used here (e.g. netns without CAP_NET_ADMIN).
-    #[error("unsupported: {0}")]
-    Unsupported(String),
-    /// A signal or process-control call failed.
-    #[error("process control on {node}: {reason}")]
-    Process { node: String, reason: String },
-    #[error("io error: {0}")]
-    Io(#[from] std::io::Error),
-}
+use crate::netmode::NetMode;
+use crate::systems::{NodeSpec, ReadyProbe, System};
 
 /// How to lay out and start a cluster.
 #[derive(Debug, Clone)]
@@ -90,7 +61,7 @@ enum Net {
 /// everything down synchronously (best effort, for the panic path).
 pub struct Cluster {
     cfg: ClusterConfig,
-    db: Box<dyn Db>,
+    db: Box<dyn System>,
     nodes: Vec<NodeSpec>,
     mode: NetMode,
     net: Net,
@@ -98,7 +69,6 @@ pub struct Cluster {
     procs: Vec<Mutex<Option<NodeProcess>>>,
     paused: Mutex<BTreeSet<String>>,
     manifest: Mutex<Manifest>,
-    netns_names: Option<NetnsNames>,
     http: reqwest::Client,
     down: AtomicBool,
 }
@@ -150,45 +120,12 @@ impl Cluster {
     /// Sets up the network, spawns every node and waits until each answers its probe (and, for
     /// raft-kv, a leader is known). On error everything created so far is removed and the
     /// error names the node and its log.
-    pub async fn start(cfg: ClusterConfig, db: Box<dyn Db>) -> Result<Cluster, ClusterError> {
-        if cfg.nodes == 0 || cfg.nodes > 200 {
-            return Err(ClusterError::Unsupported(format!(
-                "{} nodes (1 to 200 supported)",
-                cfg.nodes
-            )));
-        }
-        if !cleanup::valid_prefix(&cfg.run_prefix) {
-            return Err(ClusterError::Unsupported(format!(
-                "run prefix `{}` (2 to 8 chars of [a-z0-9], starting with a letter)",
-                cfg.run_prefix
-            )));
-        }
-        let mode = match cfg.net {
-            NetMode::Auto => match net::netns::available() {
-                Ok(()) => {
-                    tracing::info!(
-                        "net backend: netns (auto: running as root and `ip netns` works)"
-                    );
-                    NetMode::Netns
-                }
-                Err(why) => {
-                    tracing::info!("net backend: proxy (auto: netns unavailable: {why})");
-                    NetMode::Proxy
-                }
-            },
-            NetMode::Netns => {
-                net::netns::available().map_err(ClusterError::Unsupported)?;
-                tracing::info!("net backend: netns");
-                NetMode::Netns
-            }
-            NetMode::Proxy => {
-                tracing::info!("net backend: proxy");
-                NetMode::Proxy
-            }
-        };
+    pub async fn start(cfg: ClusterConfig, db: Box<dyn System>) -> Result<Cluster, ClusterError> {
+        check_config(&cfg)?;
+        let mode = resolve_backend(cfg.net)?;
         // A system that cannot be given one address per peer (etcd) runs on loopback with
         // direct peer links: pause and kill work, partitions are refused (see `partition`).
-        let direct_peers = mode == NetMode::Proxy && !db.supports_proxy();
+        let direct_peers = mode == NetMode::Proxy && !db.capabilities().proxy;
         if direct_peers {
             tracing::warn!(
                 "{} cannot be given a proxy per peer link: its nodes run on 127.0.0.1 and talk \
@@ -197,122 +134,20 @@ impl Cluster {
             );
         }
         let n = cfg.nodes;
-        let names: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
-        let dirs: Vec<PathBuf> = names
-            .iter()
-            .map(|nm| cfg.run_dir.join("nodes").join(nm))
+        let dirs: Vec<PathBuf> = (1..=n)
+            .map(|i| cfg.run_dir.join("nodes").join(format!("n{i}")))
             .collect();
         for d in &dirs {
             std::fs::create_dir_all(d.join("data"))?;
         }
         let netns_names = (mode == NetMode::Netns).then(|| NetnsNames::new(&cfg.run_prefix, n));
-        let (harness_pid, harness_start) = cleanup::self_identity();
-        let manifest = Manifest {
-            prefix: cfg.run_prefix.clone(),
-            harness_pid,
-            harness_start,
-            run_dir: cfg.run_dir.clone(),
-            net: mode.to_string(),
-            namespaces: netns_names
-                .as_ref()
-                .map(|nn| {
-                    let mut v = nn.node_ns.clone();
-                    v.push(nn.switch_ns.clone());
-                    v
-                })
-                .unwrap_or_default(),
-            links: netns_names
-                .as_ref()
-                .map(|nn| vec![nn.host_link.clone()])
-                .unwrap_or_default(),
-            pids: Vec::new(),
-            cleaned: false,
-        };
+        let manifest = new_manifest(&cfg, mode, netns_names.as_ref());
         // Recorded before anything exists, so a SIGKILL during setup leaves a trace.
         manifest.save()?;
-        cleanup::register(LiveRun {
-            manifest: manifest.clone(),
-            netns: netns_names.clone(),
-        });
-
-        let net_result: Result<(Net, Vec<NodeSpec>), ClusterError> = async {
-            match mode {
-                NetMode::Netns => {
-                    // `ip` commands block: run them off the async workers (works on any runtime).
-                    let prefix = cfg.run_prefix.clone();
-                    let nn = tokio::task::spawn_blocking(move || NetnsNet::setup(&prefix, n))
-                        .await
-                        .map_err(|e| ClusterError::Net(format!("netns setup task: {e}")))??;
-                    let listens: Vec<std::net::SocketAddr> = (1..=n as u64)
-                        .map(|id| {
-                            std::net::SocketAddr::from((nn.node_addr(id), db.client_port_for(id)))
-                        })
-                        .collect();
-                    let specs = (1..=n as u64)
-                        .map(|id| {
-                            let i = (id - 1) as usize;
-                            NodeSpec {
-                                id,
-                                name: names[i].clone(),
-                                listen: listens[i],
-                                client_addr: listens[i],
-                                peer_addrs: (1..=n as u64)
-                                    .filter(|j| *j != id)
-                                    .map(|j| {
-                                        (
-                                            j,
-                                            names[(j - 1) as usize].clone(),
-                                            listens[(j - 1) as usize],
-                                        )
-                                    })
-                                    .collect(),
-                                data_dir: dirs[i].join("data"),
-                                log_dir: dirs[i].clone(),
-                            }
-                        })
-                        .collect();
-                    Ok((Net::Netns(nn), specs))
-                }
-                _ => {
-                    let mut listens = Vec::new();
-                    for _ in 0..n {
-                        listens.push(std::net::SocketAddr::from((
-                            [127, 0, 0, 1],
-                            net::proxy::free_local_port()?,
-                        )));
-                    }
-                    let triples: Vec<(u64, String, std::net::SocketAddr)> = (0..n)
-                        .map(|i| ((i + 1) as u64, names[i].clone(), listens[i]))
-                        .collect();
-                    let px = ProxyNet::setup(if direct_peers { &[] } else { &triples }).await?;
-                    let mut specs = Vec::new();
-                    for id in 1..=n as u64 {
-                        let i = (id - 1) as usize;
-                        let mut peer_addrs = Vec::new();
-                        for j in (1..=n as u64).filter(|j| *j != id) {
-                            let addr = match direct_peers {
-                                true => listens[(j - 1) as usize],
-                                false => px.link_addr(id, j).ok_or_else(|| {
-                                    ClusterError::Net(format!("no proxy for n{id}->n{j}"))
-                                })?,
-                            };
-                            peer_addrs.push((j, names[(j - 1) as usize].clone(), addr));
-                        }
-                        specs.push(NodeSpec {
-                            id,
-                            name: names[i].clone(),
-                            listen: listens[i],
-                            client_addr: listens[i],
-                            peer_addrs,
-                            data_dir: dirs[i].join("data"),
-                            log_dir: dirs[i].clone(),
-                        });
-                    }
-                    Ok((Net::Proxy(px), specs))
-                }
-            }
-        }
-        .await;
+        let net_result = match mode {
+            NetMode::Netns => setup_netns(&cfg.run_prefix, &dirs, db.as_ref()).await,
+            _ => setup_proxy(&dirs, direct_peers).await,
+        };
         let (net, nodes) = match net_result {
             Ok(x) => x,
             Err(e) => {
@@ -321,7 +156,6 @@ impl Cluster {
                     netns: netns_names,
                 };
                 let _ = cleanup::teardown_sync(&run);
-                cleanup::unregister(&cfg.run_prefix);
                 return Err(e);
             }
         };
@@ -329,7 +163,6 @@ impl Cluster {
             procs: (0..n).map(|_| Mutex::new(None)).collect(),
             paused: Mutex::new(BTreeSet::new()),
             manifest: Mutex::new(manifest),
-            netns_names,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_millis(1000))
                 .build()
@@ -390,10 +223,6 @@ impl Cluster {
         if m.pids != pids {
             m.pids = pids;
             let _ = m.save();
-            cleanup::register(LiveRun {
-                manifest: m.clone(),
-                netns: self.netns_names.clone(),
-            });
         }
     }
 
@@ -504,9 +333,9 @@ impl Cluster {
         self.mode
     }
 
-    /// The client protocol of the system under test.
-    pub fn protocol(&self) -> Protocol {
-        self.db.protocol()
+    /// The system under test.
+    pub fn system(&self) -> &dyn System {
+        self.db.as_ref()
     }
 
     /// The run prefix naming this cluster's namespaces, links and process markers.
@@ -522,13 +351,6 @@ impl Cluster {
             .map(NodeProcess::pid))
     }
 
-    /// Names of the network namespaces and host links this cluster created (empty in proxy
-    /// mode).
-    pub fn net_resources(&self) -> (Vec<String>, Vec<String>) {
-        let m = lock(&self.manifest);
-        (m.namespaces.clone(), m.links.clone())
-    }
-
     /// The node that says it leads (`"role":"leader"` in its status answer, the highest term
     /// winning), for systems whose readiness probe reports a role (raft-kv); `None` if no
     /// running node claims it or the system does not report roles.
@@ -538,18 +360,12 @@ impl Cluster {
 
     /// [`leader`](Self::leader) with the term it claims (0 when its answer has no `term`).
     pub async fn leader_and_term(&self) -> Option<(String, u64)> {
+        if !self.db.capabilities().leader_in_status {
+            return None;
+        }
         let mut best: Option<(u64, String)> = None;
         for node in &self.nodes {
             let how = self.db.ready_probe(node);
-            if !matches!(
-                how,
-                ReadyProbe::HttpGet {
-                    require_leader: true,
-                    ..
-                }
-            ) {
-                continue;
-            }
             if lock(&self.paused).contains(&node.name) || !self.is_running(&node.name).ok()? {
                 continue;
             }
@@ -571,7 +387,7 @@ impl Cluster {
 
     /// Applies a partition (replacing any previous one).
     pub async fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
-        if self.mode == NetMode::Proxy && !self.db.supports_proxy() && !grudge.is_empty() {
+        if self.mode == NetMode::Proxy && !self.db.capabilities().proxy && !grudge.is_empty() {
             return Err(ClusterError::Unsupported(format!(
                 "{} nodes talk to each other directly on loopback (no per-link proxy), so they \
                  cannot be partitioned: use --net netns (root / CAP_NET_ADMIN)",
@@ -800,9 +616,147 @@ impl Cluster {
         m.pids.clear();
         m.cleaned = result.is_ok();
         let _ = m.save();
-        cleanup::unregister(&self.cfg.run_prefix);
         result
     }
+}
+
+/// Refuses a node count or run prefix the runtime cannot lay out.
+fn check_config(cfg: &ClusterConfig) -> Result<(), ClusterError> {
+    if cfg.nodes == 0 || cfg.nodes > 200 {
+        return Err(ClusterError::Unsupported(format!(
+            "{} nodes (1 to 200 supported)",
+            cfg.nodes
+        )));
+    }
+    if !cleanup::valid_prefix(&cfg.run_prefix) {
+        return Err(ClusterError::Unsupported(format!(
+            "run prefix `{}` (2 to 8 chars of [a-z0-9], starting with a letter)",
+            cfg.run_prefix
+        )));
+    }
+    Ok(())
+}
+
+/// The backend `net` resolves to here (`auto`: netns when usable), logged with the reason.
+fn resolve_backend(net: NetMode) -> Result<NetMode, ClusterError> {
+    Ok(match net {
+        NetMode::Auto => match net::netns::available() {
+            Ok(()) => {
+                tracing::info!("net backend: netns (auto: running as root and `ip netns` works)");
+                NetMode::Netns
+            }
+            Err(why) => {
+                tracing::info!("net backend: proxy (auto: netns unavailable: {why})");
+                NetMode::Proxy
+            }
+        },
+        NetMode::Netns => {
+            net::netns::available().map_err(ClusterError::Unsupported)?;
+            tracing::info!("net backend: netns");
+            NetMode::Netns
+        }
+        NetMode::Proxy => {
+            tracing::info!("net backend: proxy");
+            NetMode::Proxy
+        }
+    })
+}
+
+/// The cleanup manifest of a cluster about to be created.
+fn new_manifest(cfg: &ClusterConfig, mode: NetMode, netns: Option<&NetnsNames>) -> Manifest {
+    let (harness_pid, harness_start) = cleanup::self_identity();
+    Manifest {
+        prefix: cfg.run_prefix.clone(),
+        harness_pid,
+        harness_start,
+        run_dir: cfg.run_dir.clone(),
+        net: mode.to_string(),
+        namespaces: netns
+            .map(|nn| {
+                let mut v = nn.node_ns.clone();
+                v.push(nn.switch_ns.clone());
+                v
+            })
+            .unwrap_or_default(),
+        links: netns
+            .map(|nn| vec![nn.host_link.clone()])
+            .unwrap_or_default(),
+        pids: Vec::new(),
+        cleaned: false,
+    }
+}
+
+/// The node specs of a cluster whose node `id` listens on `listens[id - 1]` and reaches peer
+/// `j` at `peer_addr(id, j)`.
+fn layout(
+    dirs: &[PathBuf],
+    listens: &[SocketAddr],
+    peer_addr: impl Fn(u64, u64) -> Result<SocketAddr, ClusterError>,
+) -> Result<Vec<NodeSpec>, ClusterError> {
+    let n = listens.len() as u64;
+    let mut specs = Vec::new();
+    for id in 1..=n {
+        let i = (id - 1) as usize;
+        let mut peer_addrs = Vec::new();
+        for j in (1..=n).filter(|j| *j != id) {
+            peer_addrs.push((j, format!("n{j}"), peer_addr(id, j)?));
+        }
+        specs.push(NodeSpec {
+            id,
+            name: format!("n{id}"),
+            listen: listens[i],
+            client_addr: listens[i],
+            peer_addrs,
+            data_dir: dirs[i].join("data"),
+            log_dir: dirs[i].clone(),
+        });
+    }
+    Ok(specs)
+}
+
+/// A namespace per node on a bridge; node `id` at its own address, the system's port.
+async fn setup_netns(
+    prefix: &str,
+    dirs: &[PathBuf],
+    db: &dyn System,
+) -> Result<(Net, Vec<NodeSpec>), ClusterError> {
+    let n = dirs.len();
+    // `ip` commands block: run them off the async workers (works on any runtime).
+    let prefix = prefix.to_string();
+    let nn = tokio::task::spawn_blocking(move || NetnsNet::setup(&prefix, n))
+        .await
+        .map_err(|e| ClusterError::Net(format!("netns setup task: {e}")))??;
+    let listens: Vec<SocketAddr> = (1..=n as u64)
+        .map(|id| SocketAddr::from((nn.node_addr(id), db.client_port_for(id))))
+        .collect();
+    let specs = layout(dirs, &listens, |_, j| Ok(listens[(j - 1) as usize]))?;
+    Ok((Net::Netns(nn), specs))
+}
+
+/// Nodes on 127.0.0.1, peer links through one proxy per directed link (or direct, for a
+/// system that cannot be given per-peer addresses).
+async fn setup_proxy(
+    dirs: &[PathBuf],
+    direct_peers: bool,
+) -> Result<(Net, Vec<NodeSpec>), ClusterError> {
+    let mut listens = Vec::new();
+    for _ in dirs {
+        listens.push(SocketAddr::from((
+            [127, 0, 0, 1],
+            net::proxy::free_local_port()?,
+        )));
+    }
+    let triples: Vec<(u64, String, SocketAddr)> = (0..listens.len())
+        .map(|i| ((i + 1) as u64, format!("n{}", i + 1), listens[i]))
+        .collect();
+    let px = ProxyNet::setup(if direct_peers { &[] } else { &triples }).await?;
+    let specs = layout(dirs, &listens, |id, j| match direct_peers {
+        true => Ok(listens[(j - 1) as usize]),
+        false => px
+            .link_addr(id, j)
+            .ok_or_else(|| ClusterError::Net(format!("no proxy for n{id}->n{j}"))),
+    })?;
+    Ok((Net::Proxy(px), specs))
 }
 
 impl Drop for Cluster {

@@ -33,7 +33,7 @@ pub fn run(args: AnalyzeArgs) -> Result<Outcome, HarnessError> {
     eprintln!("harness: {}: {}", a.dir.display(), a.valid);
     println!(
         "{}",
-        serde_json::json!({"valid": a.valid, "results": a.dir.display().to_string(), "ops": a.results["ops"]})
+        serde_json::json!({"valid": a.valid, "results": a.dir.display().to_string(), "ops": a.results.ops})
     );
     Ok(Outcome::Verdict(a.valid))
 }

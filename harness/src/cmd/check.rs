@@ -1,7 +1,7 @@
 //! `harness check FILE...`: read history files in any supported format (our JSONL, Jepsen
 //! EDN, Porcupine's etcd and kv logs), check each for linearizability against a model (plus
 //! the `stats` checker), print one line per file and, last on stdout, one JSON verdict line
-//! (DESIGN.md section 6). `--to jsonl` converts instead of checking; `--report DIR` writes a
+//! (docs/design.md, "CLI and exit codes"). `--to jsonl` converts instead of checking; `--report DIR` writes a
 //! run-like directory (history.jsonl, results.json, report.html) for one file.
 //!
 //! Exit codes: the worst verdict over all files (false beats unknown beats true: 1, 2, 0),
@@ -10,9 +10,9 @@
 //! harness itself fails (an output cannot be written).
 
 use crate::exit::{HarnessError, Outcome};
-use checker::checkers::{self, SetFullOptions};
+use crate::run::results::{self, CheckError, CheckOptions, Results};
 use checker::format::{self, Format, ReadOutcome};
-use checker::linear::{self, LinearOptions, LinearReport};
+use checker::linear::{self, LinearOptions};
 use checker::model::ModelKind;
 use checker::{History, Validity};
 use serde_json::{json, Value};
@@ -21,6 +21,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use workloads::CheckerKind;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -112,27 +113,6 @@ pub fn infer_model(history: &History, format: Format) -> Option<ModelKind> {
     }
 }
 
-/// The `results.json` object of DESIGN.md section 5 for a checked history: the combined
-/// verdict, the linearizability report, `stats` and (for set histories) `set-full`.
-pub fn results_json(linear: &LinearReport, extra: &[(&str, Value)], elapsed_ms: f64) -> Value {
-    let mut checkers = serde_json::Map::new();
-    let mut valid = linear.valid;
-    checkers.insert(
-        "linearizable".into(),
-        serde_json::to_value(linear).unwrap_or(Value::Null),
-    );
-    for (name, v) in extra {
-        if let Some(x) = v
-            .get("valid")
-            .and_then(|x| serde_json::from_value::<Validity>(x.clone()).ok())
-        {
-            valid = valid.and(x);
-        }
-        checkers.insert((*name).to_string(), v.clone());
-    }
-    json!({"valid": valid, "checkers": checkers, "ops": linear.ops, "elapsed_ms": elapsed_ms})
-}
-
 /// What checking one file produced.
 struct FileResult {
     file: String,
@@ -143,7 +123,7 @@ struct FileResult {
     elapsed_ms: f64,
     /// Of which reading and parsing the file.
     read_ms: f64,
-    results: Value,
+    results: Results,
     warnings: Vec<String>,
 }
 
@@ -232,37 +212,47 @@ fn check_one(
             )));
             }
         };
-    let report = linear::check(&history, model, opts).map_err(|e| match e.line {
-        Some(line) => bad(format!(
-            "{name}:{line}: {format} history does not fit the {model} model: {}",
-            e.message
-        )),
-        None => bad(format!(
-            "{name}: {format} history does not fit the {model} model: {}",
-            e.message
-        )),
-    })?;
-    let mut extra: Vec<(&str, Value)> = vec![
-        ("stats", checkers::stats(&history).to_value()),
-        ("exceptions", checkers::exceptions(&history).to_value()),
+    let mut checkers = vec![
+        CheckerKind::Linearizable { model },
+        CheckerKind::Stats,
+        CheckerKind::Exceptions,
     ];
     if model == ModelKind::Set {
-        let sf = checkers::set_full(&history, &SetFullOptions::default())
-            .map_err(|e| bad(format!("{name}: set-full: {e}")))?;
-        extra.push(("set-full", sf.to_value()));
+        checkers.push(CheckerKind::SetFull {
+            linearizable: false,
+        });
     }
+    let check_opts = CheckOptions {
+        linear: opts.clone(),
+        ops_from_linear: true,
+    };
+    let mut results = results::check(&history, &checkers, &check_opts).map_err(|e| match e {
+        CheckError::Linear(e) => bad(match e.line {
+            Some(line) => format!(
+                "{name}:{line}: {format} history does not fit the {model} model: {}",
+                e.message
+            ),
+            None => format!(
+                "{name}: {format} history does not fit the {model} model: {}",
+                e.message
+            ),
+        }),
+        CheckError::SetFull(e) => bad(format!("{name}: set-full: {e}")),
+    })?;
     let elapsed_ms = ms(start.elapsed().as_secs_f64() * 1e3);
-    let results = results_json(&report, &extra, elapsed_ms);
-    let valid = results
-        .get("valid")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or(Validity::Unknown);
+    results.elapsed_ms = elapsed_ms;
+    let keys = results
+        .checkers
+        .get("linearizable")
+        .and_then(|l| l.get("keys"))
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
     let result = FileResult {
         file: name,
         format,
-        valid,
-        ops: report.ops,
-        keys: report.keys.len(),
+        valid: results.valid,
+        ops: results.ops,
+        keys,
         elapsed_ms,
         read_ms,
         results,
@@ -278,7 +268,11 @@ fn describe(r: &FileResult) -> String {
         Validity::Invalid => "INVALID",
         Validity::Unknown => "UNKNOWN",
     };
-    let lin = &r.results["checkers"]["linearizable"];
+    let lin = r
+        .results
+        .checkers
+        .get("linearizable")
+        .unwrap_or(&Value::Null);
     let model = lin.get("model").and_then(Value::as_str).unwrap_or("?");
     let mut out = format!(
         "{}: {verdict} ({}, {model}, {} ops, {} keys, {:.1} ms, of which reading {:.1} ms)\n",
@@ -323,12 +317,12 @@ fn describe(r: &FileResult) -> String {
             "  {cancelled} other keys not decided: stopped at the first invalid key (--all-keys decides every key)\n"
         ));
     }
-    if let Some(stats) = r.results["checkers"].get("stats") {
+    if let Some(stats) = r.results.checkers.get("stats") {
         if stats.get("valid") == Some(&json!("unknown")) {
             out.push_str("  stats: unknown: no operation completed ok\n");
         }
     }
-    if let Some(sf) = r.results["checkers"].get("set-full") {
+    if let Some(sf) = r.results.checkers.get("set-full") {
         out.push_str(&format!(
             "  set-full: valid={} lost={} stale={} unexpected={} never-read={}\n",
             sf["valid"],
@@ -344,7 +338,7 @@ fn describe(r: &FileResult) -> String {
 fn write_report_dir(
     dir: &Path,
     history: &History,
-    results: &Value,
+    results: &Results,
 ) -> Result<PathBuf, HarnessError> {
     let fail = |what: &str, e: io::Error| {
         HarnessError::Failed(format!("{}: cannot write {what}: {e}", dir.display()))
@@ -353,21 +347,13 @@ fn write_report_dir(
     let hist_path = dir.join("history.jsonl");
     let f = File::create(&hist_path).map_err(|e| fail("history.jsonl", e))?;
     format::write_jsonl(history, BufWriter::new(f)).map_err(|e| fail("history.jsonl", e))?;
-    let text =
-        serde_json::to_string_pretty(results).map_err(|e| HarnessError::Failed(e.to_string()))?;
-    std::fs::write(dir.join("results.json"), text + "\n").map_err(|e| fail("results.json", e))?;
-    let summary =
-        crate::report::render_run(dir).map_err(|e| HarnessError::Failed(format!("report: {e}")))?;
-    for w in &summary.warnings {
-        eprintln!("{}: report: {w}", dir.display());
+    let published = results::publish(dir, results, None).map_err(|e| fail("results.json", e))?;
+    if published.html.is_none() {
+        let why = published.problems.join("; ");
+        return Err(HarnessError::Failed(why));
     }
-    for f in &summary.failures {
-        eprintln!(
-            "{}: report: {} failed: {}",
-            dir.display(),
-            f.artifact,
-            f.message
-        );
+    for p in &published.problems {
+        eprintln!("{}: {p}", dir.display());
     }
     Ok(dir.to_path_buf())
 }
@@ -479,7 +465,7 @@ pub fn run(args: CheckArgs) -> Result<Outcome, HarnessError> {
             .iter()
             .map(|r| {
                 json!({"file": r.file, "format": r.format.name(), "valid": r.valid, "ops": r.ops,
-                       "keys": r.keys, "elapsed_ms": r.elapsed_ms, "warnings": r.warnings, "results": r.results})
+                       "keys": r.keys, "elapsed_ms": r.elapsed_ms, "warnings": r.warnings, "results": r.results.to_json()})
             })
             .collect();
         let text = serde_json::to_string_pretty(&json!({"valid": valid, "files": full}))
@@ -491,7 +477,7 @@ pub fn run(args: CheckArgs) -> Result<Outcome, HarnessError> {
         .iter()
         .map(|r| json!({"file": r.file, "valid": r.valid, "ops": r.ops, "keys": r.keys, "elapsed_ms": r.elapsed_ms}))
         .collect();
-    // Built by hand so that `valid` comes first, as DESIGN.md section 6 shows it.
+    // Built by hand so that `valid` comes first, as docs/design.md shows it.
     let results_field = json!(report_dir.map(|d| d.display().to_string()));
     let mut line = format!(
         "{{\"valid\":{},\"results\":{results_field},\"files\":{}",

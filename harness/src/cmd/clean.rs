@@ -2,7 +2,7 @@
 //! runs that died without cleaning up (found by their run-prefix names and by the
 //! `HARNESS_RUN` marker in node environments); runs whose harness is still alive are left alone.
 
-use crate::cluster::{clean_forced, clean_leftovers};
+use crate::cluster::cleanup::{clean_forced, clean_leftovers};
 use crate::exit::{HarnessError, Outcome};
 
 #[derive(Debug, clap::Args)]

@@ -1,14 +1,24 @@
-//! `harness test`: the command line of a test run (flags of DESIGN.md section 6 and issue 4),
-//! resolved into a [`TestConfig`](crate::run::config::TestConfig) and handed to the runner
-//! ([`crate::run::run_tests`]), which runs one or `--test-count` tests in a row.
+//! `harness test`: the command line of a test run (docs/design.md, "CLI"), turned into a
+//! [`TestConfig`] (each flag checked, bad values are [`HarnessError::BadInput`], exit 254;
+//! then the config is checked against the system's capabilities, `--bug` included) and handed
+//! to the runner ([`crate::run::run_tests`]), which runs one or `--test-count` tests in a row.
 
+use crate::cluster::nemesis::{
+    parse_faults, parse_targets, NemesisConfig, PartitionShape, Trigger,
+};
 use crate::exit::{HarnessError, Outcome};
+use crate::netmode::NetMode;
+use crate::run::config::TestConfig;
+use crate::run::store::valid_test_name;
+use crate::systems::SystemSpec;
 use std::path::PathBuf;
+use std::time::Duration;
+use workloads::{WorkloadKind, WorkloadOptions};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct TestArgs {
     /// Workload: `register` (independent cas-registers, linearizability per key) or `set`
-    /// (unique adds, set-full).
+    /// (unique adds, set-full); the list is `workloads::WorkloadKind::ALL`.
     #[arg(long, default_value = "register")]
     pub workload: String,
     /// Faults, a comma list of `partition`, `pause`, `kill`, or `none`.
@@ -82,8 +92,9 @@ pub struct TestArgs {
     /// Path of the bundled `raft-node` binary (default: next to the harness binary).
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
-    /// System under test: `raft-kv` or `etcd`.
-    #[arg(long, default_value = "raft-kv")]
+    /// System under test, a name of the systems registry: `raft-kv`, `etcd` (or `user`, with
+    /// `--db-config`).
+    #[arg(long, default_value = crate::systems::raft_kv::NAME)]
     pub db: String,
     /// Path of the system's server binary (e.g. etcd).
     #[arg(long)]
@@ -94,7 +105,8 @@ pub struct TestArgs {
     /// A TOML description of a user system under test.
     #[arg(long)]
     pub db_config: Option<PathBuf>,
-    /// A deliberate bug to enable in every node (repeatable), e.g. `stale-read`.
+    /// A deliberate bug to enable in every node (repeatable), e.g. `stale-read`; an unknown
+    /// one is refused with the system's list.
     #[arg(long = "bug", value_name = "NAME")]
     pub bug: Vec<String>,
     /// Results store root.
@@ -122,6 +134,321 @@ pub struct TestArgs {
 
 pub fn run(args: TestArgs) -> Result<Outcome, HarnessError> {
     let argv: Vec<String> = std::env::args().collect();
-    let cfg = crate::run::config::TestConfig::from_args(&args, argv)?;
+    let cfg = args.to_config(argv)?;
+    cfg.check_system()?;
     crate::run::run_tests(cfg).map(Outcome::Verdict)
+}
+
+fn bad(msg: impl Into<String>) -> HarnessError {
+    HarnessError::BadInput(msg.into())
+}
+
+fn secs(flag: &str, v: f64, min: f64) -> Result<Duration, HarnessError> {
+    if !v.is_finite() || v < min || v > 86_400.0 {
+        return Err(bad(format!(
+            "--{flag} {v}: expected seconds between {min} and 86400"
+        )));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// `10` or `3n` (3 per node).
+pub fn parse_concurrency(s: &str, nodes: usize) -> Result<usize, HarnessError> {
+    let s = s.trim();
+    let n = if let Some(k) = s.strip_suffix('n') {
+        k.parse::<usize>().map(|k| k * nodes)
+    } else {
+        s.parse::<usize>()
+    }
+    .map_err(|_| {
+        bad(format!(
+            "--concurrency {s}: expected a number or `Kn` (K per node)"
+        ))
+    })?;
+    if n == 0 || n > 1000 {
+        return Err(bad(format!(
+            "--concurrency {s}: expected 1 to 1000 workers, got {n}"
+        )));
+    }
+    Ok(n)
+}
+
+impl TestArgs {
+    /// The run's config: every flag parsed and range-checked (what the system can do is
+    /// checked next, by [`TestConfig::check_system`]).
+    pub fn to_config(&self, argv: Vec<String>) -> Result<TestConfig, HarnessError> {
+        let seed = self.seed.unwrap_or_else(rand::random::<u64>);
+        let nemesis = self.nemesis_config(seed)?;
+        let workload = self.workload_options(seed)?;
+        let net: NetMode = self.net.parse().map_err(|e| bad(format!("--net: {e}")))?;
+        if self.link_delay > 10_000 {
+            return Err(bad(format!(
+                "--link-delay {}: expected 0 to 10000 ms",
+                self.link_delay
+            )));
+        }
+        self.check_run_knobs()?;
+        let name = self.test_name(&workload, &nemesis)?;
+        Ok(TestConfig {
+            name,
+            seed,
+            system: self.system_spec()?,
+            workload,
+            nemesis,
+            nodes: self.nodes,
+            net,
+            link_delay: Duration::from_millis(self.link_delay),
+            time_limit: secs("time-limit", self.time_limit, 0.0)?,
+            rate: self.rate,
+            op_timeout: Duration::from_millis(self.op_timeout),
+            recovery: secs("recovery-time", self.recovery_time, 0.0)?,
+            check_timeout: secs("check-timeout", self.check_timeout, 0.1)?,
+            store: self.store.clone(),
+            test_count: self.test_count,
+            junit: self.junit.clone(),
+            no_report: self.no_report,
+            argv,
+        })
+    }
+
+    fn nemesis_config(&self, seed: u64) -> Result<NemesisConfig, HarnessError> {
+        let faults = parse_faults(&self.nemesis).map_err(|e| bad(format!("--nemesis: {e}")))?;
+        let shape: PartitionShape = self
+            .partition
+            .parse()
+            .map_err(|e| bad(format!("--partition: {e}")))?;
+        let targets = parse_targets(&self.targets).map_err(|e| bad(format!("--targets: {e}")))?;
+        let own_targets = |flag: &str, v: &Option<String>| match v {
+            Some(s) => parse_targets(s).map_err(|e| bad(format!("--{flag}: {e}"))),
+            None => Ok(Vec::new()),
+        };
+        let trigger: Trigger = self
+            .nemesis_trigger
+            .parse()
+            .map_err(|e| bad(format!("--nemesis-trigger: {e}")))?;
+        Ok(NemesisConfig {
+            faults,
+            shape,
+            targets,
+            pause_targets: own_targets("pause-targets", &self.pause_targets)?,
+            kill_targets: own_targets("kill-targets", &self.kill_targets)?,
+            interval: secs("nemesis-interval", self.nemesis_interval, 0.05)?,
+            trigger,
+            overlap: self.nemesis_overlap,
+            together: self.nemesis_together,
+            seed,
+        })
+    }
+
+    fn workload_options(&self, seed: u64) -> Result<WorkloadOptions, HarnessError> {
+        let kind = WorkloadKind::parse(&self.workload).ok_or_else(|| {
+            bad(format!(
+                "--workload {}: expected one of {}",
+                self.workload,
+                WorkloadKind::names()
+            ))
+        })?;
+        if self.nodes == 0 || self.nodes > 32 {
+            return Err(bad(format!("--nodes {}: expected 1 to 32", self.nodes)));
+        }
+        let concurrency = parse_concurrency(&self.concurrency, self.nodes)?;
+        let keys = match self.keys {
+            Some(0) => return Err(bad("--keys 0: expected at least 1")),
+            Some(k) => k,
+            None => kind.default_keys(concurrency, self.nodes),
+        };
+        if self.ops_per_key == 0 {
+            return Err(bad("--ops-per-key 0: expected at least 1"));
+        }
+        Ok(WorkloadOptions {
+            kind,
+            concurrency,
+            keys,
+            ops_per_key: self.ops_per_key,
+            seed,
+        })
+    }
+
+    fn system_spec(&self) -> Result<SystemSpec, HarnessError> {
+        let mut db_opts = Vec::new();
+        for o in &self.db_opt {
+            let (k, v) = o.split_once('=').unwrap_or((o.as_str(), ""));
+            if k.is_empty() {
+                return Err(bad(format!("--db-opt {o}: expected K=V")));
+            }
+            db_opts.push((k.to_string(), v.to_string()));
+        }
+        Ok(SystemSpec {
+            db: self.db.clone(),
+            db_bin: self.db_bin.clone(),
+            node_bin: self.node_bin.clone(),
+            db_opts,
+            db_config: self.db_config.clone(),
+            bugs: self.bug.clone(),
+        })
+    }
+
+    fn check_run_knobs(&self) -> Result<(), HarnessError> {
+        if let Some(r) = self.rate {
+            if !r.is_finite() || r <= 0.0 {
+                return Err(bad(format!(
+                    "--rate {r}: expected a positive number of ops per second"
+                )));
+            }
+        }
+        if self.op_timeout == 0 || self.op_timeout > 600_000 {
+            return Err(bad(format!(
+                "--op-timeout {}: expected 1 to 600000 ms",
+                self.op_timeout
+            )));
+        }
+        if self.test_count == 0 {
+            return Err(bad("--test-count 0: expected at least 1"));
+        }
+        Ok(())
+    }
+
+    /// `--name`, else `<workload>-<faults joined by +>` (`none` without faults).
+    fn test_name(
+        &self,
+        workload: &WorkloadOptions,
+        nemesis: &NemesisConfig,
+    ) -> Result<String, HarnessError> {
+        let faults: Vec<&str> = nemesis.faults.iter().map(|f| f.as_str()).collect();
+        let nemesis_name = if faults.is_empty() {
+            "none".to_string()
+        } else {
+            faults.join("+")
+        };
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", workload.kind.name(), nemesis_name));
+        if !valid_test_name(&name) {
+            return Err(bad(format!(
+                "--name {name:?}: expected letters, digits, `.`, `_`, `+`, `-` (not `latest`)"
+            )));
+        }
+        Ok(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::nemesis::Target;
+    use clap::Parser;
+    use serde_json::json;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        a: TestArgs,
+    }
+
+    fn args(args: &[&str]) -> TestArgs {
+        let mut v = vec!["test"];
+        v.extend_from_slice(args);
+        Wrap::try_parse_from(v).unwrap().a
+    }
+
+    /// The config as `harness test` builds it: flags, then the system's capabilities.
+    fn cfg(a: &[&str]) -> Result<TestConfig, HarnessError> {
+        let c = args(a).to_config(vec![])?;
+        c.check_system()?;
+        Ok(c)
+    }
+
+    #[test]
+    fn defaults_and_derived_values() {
+        let c = cfg(&["--seed", "7"]).unwrap();
+        assert_eq!(
+            (c.nodes, c.workload.concurrency, c.workload.keys, c.seed),
+            (5, 10, 2, 7)
+        );
+        assert_eq!((c.workload.seed, c.nemesis.seed), (7, 7));
+        assert_eq!(c.name, "register-none");
+        let c = cfg(&[
+            "--nemesis",
+            "partition,kill",
+            "--concurrency",
+            "3n",
+            "--nodes",
+            "3",
+            "--workload",
+            "set",
+        ])
+        .unwrap();
+        assert_eq!((c.workload.concurrency, c.workload.keys), (9, 9));
+        assert_eq!(c.name, "set-partition+kill");
+        let second = c.for_run(2);
+        assert_eq!(second.seed, c.seed.wrapping_add(2));
+        assert_eq!(
+            (second.workload.seed, second.nemesis.seed),
+            (second.seed, second.seed)
+        );
+        let j = c.test_json(NetMode::Proxy, "2026-11-23T00:00:00Z", None);
+        assert_eq!(j["nemesis"], json!(["partition", "kill"]));
+        assert_eq!(j["net"], "proxy");
+        assert_eq!(j["db"], "raft-kv");
+        assert_eq!(j["targets"], json!(["one", "minority"]));
+        assert_eq!(j["nemesis_trigger"], "timer");
+        let c = cfg(&["--targets", "all,leader"]).unwrap();
+        assert_eq!(c.nemesis.targets, vec![Target::All, Target::Leader]);
+        let c = cfg(&["--kill-targets", "majority"]).unwrap();
+        assert_eq!(
+            (c.nemesis.kill_targets, c.nemesis.pause_targets),
+            (vec![Target::Majority], vec![])
+        );
+        let c = cfg(&["--nemesis-trigger", "leader-change"]).unwrap();
+        assert_eq!(c.nemesis.trigger, Trigger::LeaderChange);
+        let c = cfg(&["--link-delay", "40", "--net", "proxy"]).unwrap();
+        assert_eq!(c.link_delay, Duration::from_millis(40));
+    }
+
+    #[test]
+    fn bad_values_are_bad_input() {
+        for a in [
+            &["--workload", "bank"][..],
+            &["--nemesis", "flood"],
+            &["--concurrency", "0"],
+            &["--concurrency", "xn"],
+            &["--nodes", "0"],
+            &["--partition", "triangle"],
+            &["--targets", "half"],
+            &["--targets", ""],
+            &["--kill-targets", "most"],
+            &["--link-delay", "50"],
+            &["--nemesis-trigger", "election"],
+            &["--nemesis-trigger", "leader-change", "--db", "etcd"],
+            &["--link-delay", "50", "--net", "proxy", "--db", "etcd"],
+            &["--link-delay", "20000", "--net", "proxy"],
+            &["--net", "wifi"],
+            &["--rate=-1"],
+            &["--time-limit=-3"],
+            &["--name", "../up"],
+            &["--db", "mongo"],
+            &["--bug", "lossy"],
+            &["--db", "etcd", "--bug", "stale-read"],
+            &["--db", "etcd", "--db-opt", "serializable-reads=maybe"],
+            &["--db", "etcd", "--nemesis", "partition", "--net", "proxy"],
+        ] {
+            assert!(matches!(cfg(a), Err(HarnessError::BadInput(_))), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_bug_names_the_systems_bugs() {
+        let Err(HarnessError::BadInput(msg)) = cfg(&["--bug", "lossy"]) else {
+            panic!("accepted")
+        };
+        assert!(
+            msg.contains("stale-read") && msg.contains("no-truncate"),
+            "{msg}"
+        );
+        let Err(HarnessError::BadInput(msg)) = cfg(&["--db", "mongo"]) else {
+            panic!("accepted")
+        };
+        assert!(msg.contains("raft-kv") && msg.contains("etcd"), "{msg}");
+    }
 }

@@ -1,9 +1,12 @@
 //! `harness analyze DIR`: re-check a stored run. Reads `DIR/test.json` (which workload,
-//! its parameters) and `DIR/history.jsonl` (through the checker's reader), checks again,
-//! rewrites `results.json` and the report, and returns the verdict.
+//! its parameters) and `DIR/history.jsonl` (through the checker's reader), checks again
+//! through the one results path ([`super::results`]), rewrites `results.json` (keeping the
+//! run's phase times) and the report, and returns the verdict.
 
-use super::store::{self, RunLog};
+use super::results::{self, CheckOptions, Results};
 use crate::exit::HarnessError;
+use crate::logging::RunLog;
+use checker::linear::LinearOptions;
 use checker::Validity;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -15,7 +18,7 @@ use workloads::{Workload, WorkloadKind, WorkloadOptions};
 pub struct Analyzed {
     pub valid: Validity,
     pub dir: PathBuf,
-    pub results: Value,
+    pub results: Results,
 }
 
 /// The workload a stored run used, from its `test.json` (default: register).
@@ -66,23 +69,27 @@ pub fn analyze(
         eprintln!("harness: {}: {w}", hist.display());
         log.log(&format!("analyze: {w}"));
     }
-    let checked = super::check_stored(&read.history, &workload, check_timeout)
+    let opts = CheckOptions {
+        linear: LinearOptions {
+            timeout: Some(check_timeout),
+            ..LinearOptions::default()
+        },
+        ops_from_linear: false,
+    };
+    let mut results = results::check(&read.history, &workload.checkers(), &opts)
         .map_err(|e| HarnessError::BadInput(format!("{}: {e}", hist.display())))?;
-    let mut results = checked.results;
-    if let Ok(old) = std::fs::read_to_string(dir.join("results.json")) {
-        if let Ok(old) = serde_json::from_str::<Value>(&old) {
-            // The run's phase times stay (a re-check is not a run).
-            for field in ["phases_ms", "phases"] {
-                if let Some(p) = old.get(field) {
-                    results[field] = p.clone();
-                }
-            }
-        }
+    // The run's phase times stay (a re-check is not a run).
+    if let Some(old) = std::fs::read_to_string(dir.join("results.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+    {
+        results.phases_ms = old.get("phases_ms").cloned();
+        results.phases = old.get("phases").cloned();
     }
-    store::write_json(&dir.join("results.json"), &results)?;
+    results.write(&dir)?;
     log.log(&format!(
         "analyze: verdict {} ({} ops)",
-        checked.valid, results["ops"]
+        results.valid, results.ops
     ));
     if report {
         // The store root is two levels up: <store>/<name>/<stamp>.
@@ -91,10 +98,10 @@ pub fn analyze(
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_else(|| dir.clone());
-        super::render_report(&dir, &root, &log);
+        results::log_published(&results::render_report(&dir, Some(&root)), &log);
     }
     Ok(Analyzed {
-        valid: checked.valid,
+        valid: results.valid,
         dir,
         results,
     })

@@ -1,233 +1,103 @@
-//! The resolved configuration of a test run: `harness test` flags checked and turned into
-//! typed values (bad values are [`HarnessError::BadInput`], exit 254), plus the `test.json`
-//! view of it (DESIGN contract shape).
+//! The configuration of a test run, in the runner's own types: the system ([`SystemSpec`]),
+//! the workload ([`WorkloadOptions`]), the nemesis ([`NemesisConfig`]) and the run's own
+//! knobs; how it is checked against what the system can do ([`TestConfig::check_system`]);
+//! and its `test.json` view. The command line that fills it is `cmd/test.rs`; nothing here
+//! knows about flags.
 
-use crate::cluster::nemesis::{
-    parse_faults, parse_targets, FaultKind, PartitionShape, Target, Trigger,
-};
-use crate::cluster::{DbSpec, NetMode};
-use crate::cmd::test::TestArgs;
+use crate::cluster::nemesis::{FaultKind, NemesisConfig, Trigger};
 use crate::exit::HarnessError;
+use crate::netmode::NetMode;
+use crate::systems::{self, Capabilities, SystemError, SystemSpec};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Duration;
-use workloads::WorkloadKind;
+use workloads::WorkloadOptions;
 
 /// Everything one `harness test` invocation needs.
 #[derive(Debug, Clone)]
 pub struct TestConfig {
     pub name: String,
+    /// The seed of the first run (the workload's and the nemesis's seeds follow it).
     pub seed: u64,
-    pub workload: WorkloadKind,
-    pub faults: Vec<FaultKind>,
-    pub shape: PartitionShape,
-    pub targets: Vec<Target>,
-    pub pause_targets: Vec<Target>,
-    pub kill_targets: Vec<Target>,
-    pub trigger: Trigger,
-    pub overlap: bool,
-    pub together: bool,
-    pub nemesis_interval: Duration,
-    pub time_limit: Duration,
+    pub system: SystemSpec,
+    pub workload: WorkloadOptions,
+    pub nemesis: NemesisConfig,
     pub nodes: usize,
-    pub concurrency: usize,
-    pub rate: Option<f64>,
-    pub op_timeout: Duration,
-    pub keys: usize,
-    pub ops_per_key: usize,
     pub net: NetMode,
     /// One-way delay on every node-to-node link (zero: none; proxy backend only).
     pub link_delay: Duration,
-    pub db: DbSpec,
+    pub time_limit: Duration,
+    /// Overall operation rate limit (ops/s), if any.
+    pub rate: Option<f64>,
+    pub op_timeout: Duration,
+    pub recovery: Duration,
+    pub check_timeout: Duration,
     pub store: PathBuf,
     pub test_count: u32,
     pub junit: Option<PathBuf>,
-    pub recovery: Duration,
-    pub check_timeout: Duration,
     pub no_report: bool,
+    /// The command line, for `test.json`.
     pub argv: Vec<String>,
 }
 
-fn bad(msg: impl Into<String>) -> HarnessError {
-    HarnessError::BadInput(msg.into())
-}
-
-fn secs(flag: &str, v: f64, min: f64) -> Result<Duration, HarnessError> {
-    if !v.is_finite() || v < min || v > 86_400.0 {
-        return Err(bad(format!(
-            "--{flag} {v}: expected seconds between {min} and 86400"
-        )));
+/// A system error as the user sees it: a bad `--db`/`--db-opt`/`--bug` is bad input (254),
+/// a missing binary or an I/O error is the harness failing (255).
+pub fn system_error(e: SystemError) -> HarnessError {
+    match e {
+        SystemError::BadConfig(m) => HarnessError::BadInput(m),
+        other => HarnessError::Failed(other.to_string()),
     }
-    Ok(Duration::from_secs_f64(v))
-}
-
-/// `10` or `3n` (3 per node).
-pub fn parse_concurrency(s: &str, nodes: usize) -> Result<usize, HarnessError> {
-    let s = s.trim();
-    let n = if let Some(k) = s.strip_suffix('n') {
-        k.parse::<usize>().map(|k| k * nodes)
-    } else {
-        s.parse::<usize>()
-    }
-    .map_err(|_| {
-        bad(format!(
-            "--concurrency {s}: expected a number or `Kn` (K per node)"
-        ))
-    })?;
-    if n == 0 || n > 1000 {
-        return Err(bad(format!(
-            "--concurrency {s}: expected 1 to 1000 workers, got {n}"
-        )));
-    }
-    Ok(n)
 }
 
 impl TestConfig {
-    pub fn from_args(a: &TestArgs, argv: Vec<String>) -> Result<TestConfig, HarnessError> {
-        let workload = WorkloadKind::parse(&a.workload).ok_or_else(|| {
-            bad(format!(
-                "--workload {}: expected register or set",
-                a.workload
-            ))
-        })?;
-        let faults = parse_faults(&a.nemesis).map_err(|e| bad(format!("--nemesis: {e}")))?;
-        let shape: PartitionShape = a
-            .partition
-            .parse()
-            .map_err(|e| bad(format!("--partition: {e}")))?;
-        let targets = parse_targets(&a.targets).map_err(|e| bad(format!("--targets: {e}")))?;
-        let own_targets = |flag: &str, v: &Option<String>| match v {
-            Some(s) => parse_targets(s).map_err(|e| bad(format!("--{flag}: {e}"))),
-            None => Ok(Vec::new()),
-        };
-        let pause_targets = own_targets("pause-targets", &a.pause_targets)?;
-        let kill_targets = own_targets("kill-targets", &a.kill_targets)?;
-        let trigger: Trigger = a
-            .nemesis_trigger
-            .parse()
-            .map_err(|e| bad(format!("--nemesis-trigger: {e}")))?;
-        if trigger == Trigger::LeaderChange && a.db == "etcd" {
-            return Err(bad(
-                "--nemesis-trigger leader-change: etcd's health answer does not say which member \
-                 leads; use the timer trigger",
-            ));
-        }
-        let net: NetMode = a.net.parse().map_err(|e| bad(format!("--net: {e}")))?;
-        if a.link_delay > 10_000 {
-            return Err(bad(format!(
-                "--link-delay {}: expected 0 to 10000 ms",
-                a.link_delay
-            )));
-        }
-        if a.link_delay > 0 && (net != NetMode::Proxy || a.db == "etcd") {
-            return Err(bad(format!(
-                "--link-delay {}: needs --net proxy and a system whose peer links go through \
-                 the harness's proxies (raft-kv or a --db-config system): the netns backend \
-                 cannot delay packets on this kernel (no netem)",
-                a.link_delay
-            )));
-        }
-        if a.nodes == 0 || a.nodes > 32 {
-            return Err(bad(format!("--nodes {}: expected 1 to 32", a.nodes)));
-        }
-        let concurrency = parse_concurrency(&a.concurrency, a.nodes)?;
-        if let Some(r) = a.rate {
-            if !r.is_finite() || r <= 0.0 {
-                return Err(bad(format!(
-                    "--rate {r}: expected a positive number of ops per second"
-                )));
-            }
-        }
-        if a.op_timeout == 0 || a.op_timeout > 600_000 {
-            return Err(bad(format!(
-                "--op-timeout {}: expected 1 to 600000 ms",
-                a.op_timeout
-            )));
-        }
-        let keys = match (a.keys, workload) {
-            (Some(0), _) => return Err(bad("--keys 0: expected at least 1")),
-            (Some(k), _) => k,
-            (None, WorkloadKind::Register) => (concurrency / a.nodes).max(1),
-            (None, WorkloadKind::Set) => concurrency,
-        };
-        if a.ops_per_key == 0 {
-            return Err(bad("--ops-per-key 0: expected at least 1"));
-        }
-        if a.test_count == 0 {
-            return Err(bad("--test-count 0: expected at least 1"));
-        }
-        let mut db_opts = Vec::new();
-        for o in &a.db_opt {
-            let (k, v) = o.split_once('=').unwrap_or((o.as_str(), ""));
-            if k.is_empty() {
-                return Err(bad(format!("--db-opt {o}: expected K=V")));
-            }
-            db_opts.push((k.to_string(), v.to_string()));
-        }
-        let nemesis_name = if faults.is_empty() {
-            "none".to_string()
-        } else {
-            faults
-                .iter()
-                .map(|f| f.as_str())
-                .collect::<Vec<_>>()
-                .join("+")
-        };
-        let name = a
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("{}-{}", workload.name(), nemesis_name));
-        if !super::store::valid_test_name(&name) {
-            return Err(bad(format!(
-                "--name {name:?}: expected letters, digits, `.`, `_`, `+`, `-` (not `latest`)"
-            )));
-        }
-        let seed = a.seed.unwrap_or_else(rand::random::<u64>);
-        Ok(TestConfig {
-            name,
-            seed,
-            workload,
-            faults,
-            shape,
-            targets,
-            pause_targets,
-            kill_targets,
-            trigger,
-            overlap: a.nemesis_overlap,
-            together: a.nemesis_together,
-            nemesis_interval: secs("nemesis-interval", a.nemesis_interval, 0.05)?,
-            time_limit: secs("time-limit", a.time_limit, 0.0)?,
-            nodes: a.nodes,
-            concurrency,
-            rate: a.rate,
-            op_timeout: Duration::from_millis(a.op_timeout),
-            keys,
-            ops_per_key: a.ops_per_key,
-            net,
-            link_delay: Duration::from_millis(a.link_delay),
-            db: DbSpec {
-                db: a.db.clone(),
-                db_bin: a.db_bin.clone(),
-                node_bin: a.node_bin.clone(),
-                db_opts,
-                db_config: a.db_config.clone(),
-                bugs: a.bug.clone(),
-            },
-            store: a.store.clone(),
-            test_count: a.test_count,
-            junit: a.junit.clone(),
-            recovery: secs("recovery-time", a.recovery_time, 0.0)?,
-            check_timeout: secs("check-timeout", a.check_timeout, 0.1)?,
-            no_report: a.no_report,
-            argv,
-        })
-    }
-
-    /// The config of the `i`-th run of `--test-count` (seed + i).
+    /// The config of the `i`-th run of `--test-count` (seed + i, for the workload and the
+    /// nemesis too).
     pub fn for_run(&self, i: u32) -> TestConfig {
         let mut c = self.clone();
         c.seed = self.seed.wrapping_add(u64::from(i));
+        c.workload.seed = c.seed;
+        c.nemesis.seed = c.seed;
         c
+    }
+
+    /// Builds the system (its options and `--bug`s validated; binaries are looked up only when
+    /// a run starts) and checks the rest of the config against its capabilities: the workload
+    /// it speaks, a leader in its status for the leader-change trigger, proxied peer links
+    /// for `--link-delay`, partitions possible on the chosen backend.
+    pub fn check_system(&self) -> Result<Capabilities, HarnessError> {
+        let system = systems::build(&self.system).map_err(system_error)?;
+        let caps = system.capabilities();
+        let name = system.name();
+        if !caps.workloads.contains(&self.workload.kind) {
+            let speaks: Vec<&str> = caps.workloads.iter().map(|w| w.name()).collect();
+            return Err(HarnessError::BadInput(format!(
+                "--workload {}: {name} speaks {}",
+                self.workload.kind.name(),
+                speaks.join(", ")
+            )));
+        }
+        if self.nemesis.trigger == Trigger::LeaderChange && !caps.leader_in_status {
+            return Err(HarnessError::BadInput(format!(
+                "--nemesis-trigger leader-change: {name}'s status answer does not say which \
+                 node leads; use the timer trigger"
+            )));
+        }
+        if !self.link_delay.is_zero() && (self.net != NetMode::Proxy || !caps.proxy) {
+            return Err(HarnessError::BadInput(format!(
+                "--link-delay {}: needs --net proxy and a system whose peer links go through \
+                 the harness's proxies ({name}'s {}): the netns backend cannot delay packets \
+                 on this kernel (no netem)",
+                self.link_delay.as_millis(),
+                if caps.proxy { "do" } else { "do not" }
+            )));
+        }
+        if self.nemesis.faults.contains(&FaultKind::Partition) && !caps.proxy {
+            let netns = crate::cluster::net::netns::available();
+            if let Some(why) = system.partition_refusal(self.net, &netns) {
+                return Err(HarnessError::BadInput(why));
+            }
+        }
+        Ok(caps)
     }
 
     /// `test.json` (DESIGN contract fields first, then the rest of the knobs).
@@ -237,126 +107,42 @@ impl TestConfig {
         start_time: &str,
         git_sha: Option<&str>,
     ) -> Value {
+        let n = &self.nemesis;
+        let names = |t: &[crate::cluster::nemesis::Target]| {
+            t.iter().map(|t| t.as_str()).collect::<Vec<_>>()
+        };
         json!({
             "name": self.name,
             "seed": self.seed,
             "argv": self.argv,
             "harness_version": env!("CARGO_PKG_VERSION"),
             "git_sha": git_sha,
-            "workload": self.workload.name(),
-            "nemesis": self.faults.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+            "workload": self.workload.kind.name(),
+            "nemesis": n.faults.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
             "net": net_resolved.to_string(),
             "nodes": self.nodes,
-            "concurrency": self.concurrency,
+            "concurrency": self.workload.concurrency,
             "time_limit_s": self.time_limit.as_secs_f64(),
-            "db": match (&self.db.db_config, self.db.db.as_str()) {
-                (Some(_), _) => "user-config",
-                (None, "") => "raft-kv",
-                (None, db) => db,
-            },
-            "db_config": self.db.db_config,
-            "bugs": self.db.bugs,
+            "db": self.system.test_json_name(),
+            "db_config": self.system.db_config,
+            "bugs": self.system.bugs,
             "start_time": start_time,
-            "partition": self.shape.to_string(),
-            "targets": self.targets.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-            "pause_targets": self.pause_targets.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-            "kill_targets": self.kill_targets.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-            "nemesis_trigger": self.trigger.as_str(),
-            "nemesis_overlap": self.overlap,
-            "nemesis_together": self.together,
-            "nemesis_interval_s": self.nemesis_interval.as_secs_f64(),
+            "partition": n.shape.to_string(),
+            "targets": names(&n.targets),
+            "pause_targets": names(&n.pause_targets),
+            "kill_targets": names(&n.kill_targets),
+            "nemesis_trigger": n.trigger.as_str(),
+            "nemesis_overlap": n.overlap,
+            "nemesis_together": n.together,
+            "nemesis_interval_s": n.interval.as_secs_f64(),
             "link_delay_ms": self.link_delay.as_millis() as u64,
             "rate": self.rate,
             "op_timeout_ms": self.op_timeout.as_millis() as u64,
-            "keys": self.keys,
-            "ops_per_key": self.ops_per_key,
+            "keys": self.workload.keys,
+            "ops_per_key": self.workload.ops_per_key,
             "recovery_time_s": self.recovery.as_secs_f64(),
             "check_timeout_s": self.check_timeout.as_secs_f64(),
-            "db_opts": self.db.db_opts.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+            "db_opts": self.system.db_opts.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Wrap {
-        #[command(flatten)]
-        a: TestArgs,
-    }
-
-    fn cfg(args: &[&str]) -> Result<TestConfig, HarnessError> {
-        let mut v = vec!["test"];
-        v.extend_from_slice(args);
-        TestConfig::from_args(&Wrap::try_parse_from(v).unwrap().a, vec![])
-    }
-
-    #[test]
-    fn defaults_and_derived_values() {
-        let c = cfg(&["--seed", "7"]).unwrap();
-        assert_eq!((c.nodes, c.concurrency, c.keys, c.seed), (5, 10, 2, 7));
-        assert_eq!(c.name, "register-none");
-        let c = cfg(&[
-            "--nemesis",
-            "partition,kill",
-            "--concurrency",
-            "3n",
-            "--nodes",
-            "3",
-            "--workload",
-            "set",
-        ])
-        .unwrap();
-        assert_eq!((c.concurrency, c.keys), (9, 9));
-        assert_eq!(c.name, "set-partition+kill");
-        assert_eq!(c.for_run(2).seed, c.seed.wrapping_add(2));
-        let j = c.test_json(NetMode::Proxy, "2026-11-23T00:00:00Z", None);
-        assert_eq!(j["nemesis"], json!(["partition", "kill"]));
-        assert_eq!(j["net"], "proxy");
-        assert_eq!(j["targets"], json!(["one", "minority"]));
-        let c = cfg(&["--targets", "all,leader"]).unwrap();
-        assert_eq!(c.targets, vec![Target::All, Target::Leader]);
-        let c = cfg(&["--kill-targets", "majority"]).unwrap();
-        assert_eq!(
-            (c.kill_targets, c.pause_targets),
-            (vec![Target::Majority], vec![])
-        );
-        assert_eq!(j["nemesis_trigger"], "timer");
-        let c = cfg(&["--nemesis-trigger", "leader-change"]).unwrap();
-        assert_eq!(c.trigger, Trigger::LeaderChange);
-        let c = cfg(&["--link-delay", "40", "--net", "proxy"]).unwrap();
-        assert_eq!(c.link_delay, Duration::from_millis(40));
-    }
-
-    #[test]
-    fn bad_values_are_bad_input() {
-        for args in [
-            &["--workload", "bank"][..],
-            &["--nemesis", "flood"],
-            &["--concurrency", "0"],
-            &["--concurrency", "xn"],
-            &["--nodes", "0"],
-            &["--partition", "triangle"],
-            &["--targets", "half"],
-            &["--targets", ""],
-            &["--kill-targets", "most"],
-            &["--link-delay", "50"],
-            &["--nemesis-trigger", "election"],
-            &["--nemesis-trigger", "leader-change", "--db", "etcd"],
-            &["--link-delay", "50", "--net", "proxy", "--db", "etcd"],
-            &["--link-delay", "20000", "--net", "proxy"],
-            &["--net", "wifi"],
-            &["--rate=-1"],
-            &["--time-limit=-3"],
-            &["--name", "../up"],
-        ] {
-            assert!(
-                matches!(cfg(args), Err(HarnessError::BadInput(_))),
-                "{args:?}"
-            );
-        }
     }
 }

@@ -149,11 +149,6 @@ impl Journal {
             .keys
             .clone()
     }
-
-    /// Nanoseconds since time zero.
-    pub fn now_ns(&self) -> i64 {
-        i64::try_from(self.start.elapsed().as_nanos()).unwrap_or(i64::MAX)
-    }
 }
 
 impl JournalWriter {

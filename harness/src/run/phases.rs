@@ -1,11 +1,11 @@
-//! Wall times of a run's phases (issue 4, performance): setup (binaries, run folder,
+//! Wall times of a run's phases (docs/design.md, "Results store"): setup (binaries, run folder,
 //! `test.json`, journal), start (cluster up and ready), main, heal, recovery, final reads,
 //! teardown (nodes stopped), check (the history file completed, then checked), report. The runner records each phase as it ends
 //! ([`PhaseTimes::done`] also writes a `harness.log` line); `results.json` gets them as
 //! `"phases": {"setup_ms": .., ..., "total_ms": ..}` (plus the older `"phases_ms"` object,
 //! kept with its original names and phases).
 
-use super::store::RunLog;
+use crate::logging::RunLog;
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! otherwise a plain line goes to stderr (and `harness.log`) every few seconds.
 
 use super::journal::{Counts, Journal};
-use super::store::RunLog;
+use crate::logging::RunLog;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeSet;
 use std::io::IsTerminal;

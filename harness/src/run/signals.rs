@@ -4,7 +4,7 @@
 //! process is never killed half-way through cleanup.
 
 use crate::exit::HarnessError;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -12,6 +12,8 @@ use tokio::sync::Notify;
 #[derive(Clone)]
 pub struct Interrupt {
     flag: Arc<AtomicBool>,
+    /// The exit code the first signal asks for (130 SIGINT, 143 SIGTERM); 0 before one.
+    code: Arc<AtomicI32>,
     notify: Arc<Notify>,
 }
 
@@ -27,11 +29,14 @@ impl Interrupt {
         let it = me.clone();
         tokio::spawn(async move {
             loop {
-                let name = tokio::select! {
-                    _ = int.recv() => "SIGINT",
-                    _ = term.recv() => "SIGTERM",
+                let (name, code) = tokio::select! {
+                    _ = int.recv() => ("SIGINT", 130),
+                    _ = term.recv() => ("SIGTERM", 143),
                 };
                 eprintln!("harness: {name} received: stopping clients, cleaning up the cluster (the history so far is kept)");
+                let _ = it
+                    .code
+                    .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
                 it.set();
             }
         });
@@ -42,6 +47,7 @@ impl Interrupt {
     pub fn new() -> Interrupt {
         Interrupt {
             flag: Arc::new(AtomicBool::new(false)),
+            code: Arc::new(AtomicI32::new(0)),
             notify: Arc::new(Notify::new()),
         }
     }
@@ -53,6 +59,15 @@ impl Interrupt {
 
     pub fn is_set(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
+    }
+
+    /// The conventional exit code of the first signal received (130 for SIGINT, 143 for
+    /// SIGTERM), if one was.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.code.load(Ordering::SeqCst) {
+            0 => None,
+            c => Some(c),
+        }
     }
 
     /// Resolves once the flag is set.

@@ -1,14 +1,13 @@
-//! The results store (DESIGN.md section 5): the run folder
+//! The results store (docs/design.md, "Results store"): the run folder
 //! `<store>/<test-name>/<YYYYMMDDTHHMMSS.mmmZ>/`, atomic JSON writes (`test.json`,
 //! `results.json`), the `latest` symlinks (`<store>/<name>/latest -> <stamp>` and
 //! `<store>/latest -> <name>/<stamp>`, replaced atomically by rename), the git SHA, and
-//! `harness.log` (timestamped lines of what the harness did).
+//! the deletion of node data after a passing run of a system that asks for it. The run's
+//! `harness.log` is [`crate::logging::RunLog`].
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Instant;
 use time::OffsetDateTime;
 
 /// One run's folder in the store.
@@ -37,12 +36,6 @@ pub fn stamp_of(t: OffsetDateTime) -> String {
         t.second(),
         t.millisecond()
     )
-}
-
-/// RFC 3339 text of `t` (UTC).
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| stamp_of(t))
 }
 
 /// Whether `name` is usable as a test-name folder: non-empty, `[A-Za-z0-9._+-]`, not `.`/`..`/`latest`.
@@ -135,53 +128,58 @@ pub fn git_sha() -> Option<String> {
     (s.len() >= 7 && s.bytes().all(|b| b.is_ascii_hexdigit())).then_some(s)
 }
 
-/// `harness.log`: timestamped lines (`<RFC3339> +<secs since start>s <message>`), also
-/// echoed to stderr when `echo` is set.
-pub struct RunLog {
-    file: Mutex<Option<File>>,
-    start: Instant,
-    echo: bool,
+/// Deletes `run_dir/nodes/*/data` (logs stay); returns the bytes freed.
+pub fn delete_node_data(run_dir: &Path) -> std::io::Result<u64> {
+    let mut freed = 0;
+    let nodes = run_dir.join("nodes");
+    if !nodes.is_dir() {
+        return Ok(0);
+    }
+    for entry in std::fs::read_dir(&nodes)? {
+        let data = entry?.path().join("data");
+        if data.is_dir() {
+            freed += dir_size(&data);
+            std::fs::remove_dir_all(&data)?;
+        }
+    }
+    Ok(freed)
 }
 
-impl RunLog {
-    /// Append to `path` (created if missing).
-    pub fn open(path: &Path, echo: bool) -> std::io::Result<RunLog> {
-        let f = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(RunLog {
-            file: Mutex::new(Some(f)),
-            start: Instant::now(),
-            echo,
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
+            Err(_) => 0,
         })
-    }
-
-    /// A log that only echoes (no file), for before the run folder exists.
-    pub fn stderr_only() -> RunLog {
-        RunLog {
-            file: Mutex::new(None),
-            start: Instant::now(),
-            echo: true,
-        }
-    }
-
-    pub fn log(&self, msg: &str) {
-        let line = format!(
-            "{} +{:.3}s {}\n",
-            rfc3339(OffsetDateTime::now_utc()),
-            self.start.elapsed().as_secs_f64(),
-            msg
-        );
-        if let Some(f) = self.file.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            let _ = f.write_all(line.as_bytes());
-        }
-        if self.echo {
-            eprintln!("harness: {msg}");
-        }
-    }
+        .sum()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_data_goes_and_logs_stay() {
+        let run = tempfile::tempdir().expect("temp dir");
+        for n in ["n1", "n2"] {
+            let node = run.path().join("nodes").join(n);
+            std::fs::create_dir_all(node.join("data/member/wal")).expect("mkdir");
+            std::fs::write(node.join("data/member/wal/0.wal"), vec![0u8; 1000]).expect("write");
+            std::fs::write(node.join("stderr.log"), "log").expect("write");
+        }
+        assert_eq!(delete_node_data(run.path()).expect("delete"), 2000);
+        for n in ["n1", "n2"] {
+            let node = run.path().join("nodes").join(n);
+            assert!(!node.join("data").exists());
+            assert!(node.join("stderr.log").is_file());
+        }
+        assert_eq!(delete_node_data(run.path()).expect("again"), 0);
+    }
 
     #[test]
     fn stamps_have_the_design_shape() {
@@ -213,11 +211,6 @@ mod tests {
         let back: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(b.dir.join("x.json")).unwrap()).unwrap();
         assert_eq!(back["a"], 1);
-        let log = RunLog::open(&b.dir.join("harness.log"), false).unwrap();
-        log.log("hello");
-        assert!(std::fs::read_to_string(b.dir.join("harness.log"))
-            .unwrap()
-            .contains("hello"));
     }
 
     #[test]

@@ -10,33 +10,35 @@ use std::time::Duration;
 
 use harness::cluster::cleanup::new_run_prefix;
 use harness::cluster::net::netns::{list_links, list_namespaces};
-use harness::cluster::{ClusterConfig, NetMode, RaftKvDb};
+use harness::cluster::ClusterConfig;
+use harness::netmode::NetMode;
+use harness::systems::raft_kv::RaftKv;
 
-/// `target/<profile>/examples/test_node`, built on demand if `cargo test --test X` did not
+/// `target/<profile>/examples/stand_in_node`, built on demand if `cargo test --test X` did not
 /// build the examples.
-pub fn test_node_bin() -> PathBuf {
+pub fn stand_in_node_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     // target/<profile>/deps/<test> → target/<profile>
     let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
-    let bin = profile_dir.join("examples").join("test_node");
+    let bin = profile_dir.join("examples").join("stand_in_node");
     if !bin.is_file() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = std::process::Command::new(cargo)
-            .args(["build", "-p", "harness", "--example", "test_node"])
+        let mut build = std::process::Command::new(cargo);
+        build.args(["build", "-p", "harness", "--example", "stand_in_node"]);
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let st = build
             .status()
-            .expect("run cargo build --example test_node");
+            .expect("run cargo build --example stand_in_node");
         assert!(st.success(), "building the test node failed");
     }
     assert!(bin.is_file(), "{} missing", bin.display());
     bin
 }
 
-pub fn test_db() -> Box<RaftKvDb> {
-    Box::new(RaftKvDb {
-        bin: test_node_bin(),
-        bugs: vec![],
-        extra_args: vec![],
-    })
+pub fn test_db() -> Box<RaftKv> {
+    Box::new(RaftKv::with_bin(stand_in_node_bin()))
 }
 
 /// A config for a `nodes`-node cluster in a fresh temp dir (returned so it lives as long as
@@ -113,6 +115,6 @@ pub struct LeftoverGuard(pub String);
 
 impl Drop for LeftoverGuard {
     fn drop(&mut self) {
-        let _ = harness::cluster::clean_forced(&self.0, false);
+        let _ = harness::cluster::cleanup::clean_forced(&self.0, false);
     }
 }

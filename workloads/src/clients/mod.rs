@@ -5,7 +5,7 @@
 //! `read(key)`, `write(key, value)`, `cas(key, from, to)` (`from = None` means "key
 //! absent"). Values are strings at this level; workloads encode integers as decimal strings.
 //! - [`raft_kv`]: the node HTTP protocol of `nodes/raft-kv` (and user systems speaking it).
-//! - [`etcd`]: etcd through its v3 JSON gateway (helper H's module).
+//! - [`etcd`]: etcd through its v3 JSON gateway.
 //! - [`http1`]: the small keep-alive HTTP/1.1 transport of the raft-kv client.
 
 pub mod etcd;
@@ -50,11 +50,25 @@ pub enum ClientError {
     Unsupported(&'static str, String),
 }
 
-/// Which protocol a client speaks.
+/// Which protocol a client speaks, with the protocol's options (a system's capability:
+/// the harness asks the system under test which one its nodes speak).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
+    /// The node HTTP protocol (`/key/{k}`, `/status`; docs/design.md).
     RaftKv,
-    Etcd,
+    /// etcd's v3 JSON gateway; `serializable_reads` makes reads serializable (any member
+    /// answers from its local state: not linearizable).
+    Etcd { serializable_reads: bool },
+}
+
+impl Protocol {
+    /// Its name in a user system's TOML file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::RaftKv => "raft-kv-http",
+            Protocol::Etcd { .. } => "etcd-v3",
+        }
+    }
 }
 
 /// A client of one system under test: dispatches to the protocol client.
@@ -76,7 +90,11 @@ impl Client {
         }
         match protocol {
             Protocol::RaftKv => Ok(Client::RaftKv(raft_kv::RaftKvClient::new(cfg)?)),
-            Protocol::Etcd => Ok(Client::Etcd(etcd::EtcdClient::new(cfg)?)),
+            Protocol::Etcd { serializable_reads } => {
+                let mut client = etcd::EtcdClient::new(cfg)?;
+                client.set_serializable_reads(serializable_reads);
+                Ok(Client::Etcd(client))
+            }
         }
     }
 

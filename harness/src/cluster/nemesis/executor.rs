@@ -1,4 +1,4 @@
-//! The nemesis executor: applies the [`Planner`](super::Planner)'s faults to a running cluster
+//! The nemesis executor: applies the [`Planner`](super::planner::Planner)'s faults to a running cluster
 //! on a schedule (fault off for a while, on for a while, each wait drawn uniformly from zero
 //! to twice `--nemesis-interval`, Jepsen's stagger, from a seeded stream), reports every
 //! applied change, and heals everything before it returns.
@@ -10,8 +10,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::watch;
 
-use super::{NemesisConfig, NemesisEvent, PlannedFault, Planner, Trigger, Victims};
-use crate::cluster::{Cluster, ClusterError};
+use super::kinds::{FaultKind, NemesisConfig, NemesisEvent, Trigger};
+use super::planner::{isolate, PlannedFault, Planner, Victims};
+use crate::cluster::error::ClusterError;
+use crate::cluster::Cluster;
 
 /// What the nemesis did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -90,8 +92,8 @@ async fn run_schedule(
         cfg.targets.clone(),
         cluster.node_names(),
     )
-    .with_targets_for(super::FaultKind::Pause, cfg.pause_targets.clone())
-    .with_targets_for(super::FaultKind::Kill, cfg.kill_targets.clone());
+    .with_targets_for(FaultKind::Pause, cfg.pause_targets.clone())
+    .with_targets_for(FaultKind::Kill, cfg.kill_targets.clone());
     let mut stagger = Stagger::new(cfg.seed, cfg.interval);
     let mut summary = NemesisSummary::default();
     let mut last_leader = match cfg.trigger {
@@ -299,7 +301,7 @@ async fn resolve_leader(
         .into_iter()
         .map(|f| match f {
             PlannedFault::IsolateLeader { fallback } => {
-                PlannedFault::Partition(super::isolate(&pick(&fallback), &names))
+                PlannedFault::Partition(isolate(&pick(&fallback), &names))
             }
             PlannedFault::Pause(v) => PlannedFault::Pause(victims(v)),
             PlannedFault::Kill(v) => PlannedFault::Kill(victims(v)),
@@ -327,14 +329,20 @@ async fn apply(
     match fault {
         PlannedFault::Partition(grudge) => {
             cluster.partition(grudge).await?;
-            *summary.faults.entry("partition".into()).or_default() += 1;
+            *summary
+                .faults
+                .entry(FaultKind::Partition.to_string())
+                .or_default() += 1;
             let value = serde_json::to_value(grudge).unwrap_or(serde_json::Value::Null);
             emit(record, summary, "start-partition", value);
         }
         PlannedFault::IsolateLeader { fallback } => {
-            let grudge = super::isolate(fallback, &cluster.node_names());
+            let grudge = isolate(fallback, &cluster.node_names());
             cluster.partition(&grudge).await?;
-            *summary.faults.entry("partition".into()).or_default() += 1;
+            *summary
+                .faults
+                .entry(FaultKind::Partition.to_string())
+                .or_default() += 1;
             let value = serde_json::to_value(&grudge).unwrap_or(serde_json::Value::Null);
             emit(record, summary, "start-partition", value);
         }
@@ -343,7 +351,10 @@ async fn apply(
             for n in nodes {
                 cluster.pause(n)?;
             }
-            *summary.faults.entry("pause".into()).or_default() += 1;
+            *summary
+                .faults
+                .entry(FaultKind::Pause.to_string())
+                .or_default() += 1;
             emit(record, summary, "pause", names_value(nodes));
         }
         PlannedFault::Kill(victims) => {
@@ -351,7 +362,10 @@ async fn apply(
             for n in nodes {
                 cluster.kill(n)?;
             }
-            *summary.faults.entry("kill".into()).or_default() += 1;
+            *summary
+                .faults
+                .entry(FaultKind::Kill.to_string())
+                .or_default() += 1;
             emit(record, summary, "kill", names_value(nodes));
         }
     }

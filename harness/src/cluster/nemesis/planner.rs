@@ -7,8 +7,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{FaultKind, PartitionShape, Target};
-use crate::cluster::Grudge;
+use super::kinds::{FaultKind, PartitionShape, Target, DEFAULT_TARGETS};
+use crate::cluster::grudge::Grudge;
 
 /// One planned fault: what to break (the executor also knows how to undo it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl Planner {
         nodes: Vec<String>,
     ) -> Self {
         let targets = if targets.is_empty() {
-            super::DEFAULT_TARGETS.to_vec()
+            DEFAULT_TARGETS.to_vec()
         } else {
             targets
         };

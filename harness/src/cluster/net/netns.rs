@@ -22,7 +22,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use tokio::io::AsyncWriteExt;
 
-use crate::cluster::{ClusterError, Grudge};
+use crate::cluster::error::ClusterError;
+use crate::cluster::grudge::Grudge;
 
 /// Set (to anything) to make partitions use blackhole routes even where iptables works (to
 /// test that fallback, or on hosts whose iptables misbehaves inside namespaces).
@@ -253,11 +254,6 @@ impl NetnsNet {
 
     pub fn names(&self) -> &NetnsNames {
         &self.names
-    }
-
-    /// Whether partitions use iptables (else blackhole routes).
-    pub fn uses_iptables(&self) -> bool {
-        self.use_iptables
     }
 
     /// Node `id`'s address (inside its namespace).

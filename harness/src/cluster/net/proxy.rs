@@ -15,7 +15,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::cluster::{ClusterError, Grudge};
+use crate::cluster::error::ClusterError;
+use crate::cluster::grudge::Grudge;
 
 /// State of one link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 //! node's own address in netns mode, or a loopback port chosen once per node and kept for the
 //! run (restarts reuse it) when nodes share 127.0.0.1. etcd cannot be given a different
 //! address per peer link, so it does not work behind the per-link proxies
-//! ([`EtcdDb::supports_proxy`] is false): without network namespaces only pause and kill
+//! (its `proxy` capability is false): without network namespaces only pause and kill
 //! faults can run.
 //!
 //! Restarts: a member restarted on its own data directory ignores `--initial-cluster*` flags
@@ -24,7 +24,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use crate::cluster::db::{Db, DbError, DbSpec, NodeSpec, Protocol, ReadyProbe};
+use workloads::clients::Protocol;
+use workloads::WorkloadKind;
+
+use super::{Capabilities, NodeSpec, ReadyProbe, System, SystemError, SystemSpec};
+
+/// The registry name.
+pub const NAME: &str = "etcd";
 
 /// The client port of every member in netns mode.
 pub const CLIENT_PORT: u16 = 2379;
@@ -57,10 +63,13 @@ const RESERVED_FLAGS: &[&str] = &[
     "initial-cluster-token",
 ];
 
-/// etcd as a [`Db`].
+/// etcd as a [`System`].
 #[derive(Debug)]
-pub struct EtcdDb {
-    bin: PathBuf,
+pub struct Etcd {
+    /// `--db-bin`, if given.
+    explicit_bin: Option<PathBuf>,
+    /// The binary, once [`System::locate_binaries`] found it.
+    bin: Option<PathBuf>,
     /// `--flag=value` pairs, defaults overridden by `--db-opt`s, in a stable order.
     flags: Vec<(String, String)>,
     serializable_reads: bool,
@@ -68,16 +77,10 @@ pub struct EtcdDb {
     loopback_peer_ports: Mutex<BTreeMap<u64, u16>>,
 }
 
-impl EtcdDb {
-    /// Builds the etcd system from `--db-bin` (or `etcd` on `PATH`) and the `--db-opt`s.
-    pub fn from_spec(spec: &DbSpec) -> Result<EtcdDb, DbError> {
-        let bin = find_etcd(spec.db_bin.as_deref())?;
-        if !spec.bugs.is_empty() {
-            return Err(DbError::BadConfig(format!(
-                "--bug {} is a raft-kv flag; etcd has no deliberate bugs",
-                spec.bugs.join(", --bug ")
-            )));
-        }
+impl Etcd {
+    /// Builds the etcd system from the `--db-opt`s; the binary (`--db-bin`, else `etcd` on
+    /// `PATH`) is looked up by [`System::locate_binaries`].
+    pub fn from_spec(spec: &SystemSpec) -> Result<Etcd, SystemError> {
         let serializable_reads = serializable_reads(&spec.db_opts)?;
         let mut flags: Vec<(String, String)> = DEFAULT_FLAGS
             .iter()
@@ -89,12 +92,12 @@ impl EtcdDb {
             }
             let key = k.trim_start_matches('-');
             if key.is_empty() || key.contains('=') {
-                return Err(DbError::BadConfig(format!(
+                return Err(SystemError::BadConfig(format!(
                     "--db-opt `{k}={v}`: the key must be an etcd flag name without dashes"
                 )));
             }
             if RESERVED_FLAGS.contains(&key) {
-                return Err(DbError::BadConfig(format!(
+                return Err(SystemError::BadConfig(format!(
                     "--db-opt `{key}` is set by the harness from the cluster layout"
                 )));
             }
@@ -103,17 +106,18 @@ impl EtcdDb {
                 None => flags.push((key.to_string(), v.clone())),
             }
         }
-        Ok(EtcdDb {
-            bin,
+        Ok(Etcd {
+            explicit_bin: spec.db_bin.clone(),
+            bin: None,
             flags,
             serializable_reads,
             loopback_peer_ports: Mutex::new(BTreeMap::new()),
         })
     }
 
-    /// The etcd binary in use.
-    pub fn bin(&self) -> &Path {
-        &self.bin
+    /// The etcd binary in use, once located.
+    pub fn bin(&self) -> Option<&Path> {
+        self.bin.as_deref()
     }
 
     /// Whether clients must use serializable reads (`--db-opt serializable-reads=true`).
@@ -123,7 +127,7 @@ impl EtcdDb {
 
     /// The peer URL of `node`: port 2380 on its own address (netns), or a loopback port
     /// chosen once for the run.
-    fn peer_url(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Result<String, DbError> {
+    fn peer_url(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Result<String, SystemError> {
         let ip = node.listen.ip();
         if !ip.is_loopback() {
             return Ok(url(SocketAddr::new(ip, PEER_PORT)));
@@ -131,7 +135,7 @@ impl EtcdDb {
         let mut ports = self
             .loopback_peer_ports
             .lock()
-            .map_err(|_| DbError::BadConfig("etcd peer port table poisoned".into()))?;
+            .map_err(|_| SystemError::BadConfig("etcd peer port table poisoned".into()))?;
         if let Some(port) = ports.get(&node.id) {
             return Ok(url(SocketAddr::new(ip, *port)));
         }
@@ -156,12 +160,36 @@ impl EtcdDb {
     }
 }
 
-impl Db for EtcdDb {
+/// The registry constructor.
+pub fn build(spec: &SystemSpec) -> Result<Box<dyn System>, SystemError> {
+    Ok(Box::new(Etcd::from_spec(spec)?))
+}
+
+impl System for Etcd {
     fn name(&self) -> &str {
-        "etcd"
+        NAME
     }
 
-    fn command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Result<Command, DbError> {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            proxy: false,
+            leader_in_status: false,
+            workloads: WorkloadKind::ALL.to_vec(),
+            protocol: Protocol::Etcd {
+                serializable_reads: self.serializable_reads,
+            },
+            discards_data_on_pass: true,
+        }
+    }
+
+    fn locate_binaries(&mut self) -> Result<(), SystemError> {
+        if self.bin.is_none() {
+            self.bin = Some(find_etcd(self.explicit_bin.as_deref())?);
+        }
+        Ok(())
+    }
+
+    fn command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Result<Command, SystemError> {
         let own_peer = self.peer_url(node, cluster)?;
         let mut initial = Vec::with_capacity(cluster.len());
         for member in cluster {
@@ -172,12 +200,17 @@ impl Db for EtcdDb {
             ));
         }
         if !cluster.iter().any(|m| m.id == node.id) {
-            return Err(DbError::BadConfig(format!(
+            return Err(SystemError::BadConfig(format!(
                 "node {} is not part of the cluster it is started in",
                 node.name
             )));
         }
-        let mut cmd = Command::new(&self.bin);
+        let Some(bin) = &self.bin else {
+            return Err(SystemError::BinaryNotFound(
+                "etcd was not looked up before starting nodes".into(),
+            ));
+        };
+        let mut cmd = Command::new(bin);
         cmd.arg(format!("--name={}", node.name))
             .arg(format!("--data-dir={}", node.data_dir.display()))
             .arg(format!("--listen-client-urls={}", url(node.listen)))
@@ -211,21 +244,13 @@ impl Db for EtcdDb {
         }
     }
 
-    fn supports_proxy(&self) -> bool {
-        false
-    }
-
-    fn protocol(&self) -> Protocol {
-        Protocol::EtcdV3
-    }
-
     fn client_port_for(&self, _id: u64) -> u16 {
         CLIENT_PORT
     }
 }
 
 /// `serializable-reads` from `--db-opt`s: `true`/`false` (default false).
-pub fn serializable_reads(db_opts: &[(String, String)]) -> Result<bool, DbError> {
+pub fn serializable_reads(db_opts: &[(String, String)]) -> Result<bool, SystemError> {
     let mut on = false;
     for (k, v) in db_opts {
         if k == SERIALIZABLE_READS {
@@ -233,7 +258,7 @@ pub fn serializable_reads(db_opts: &[(String, String)]) -> Result<bool, DbError>
                 "true" | "1" | "yes" | "" => true,
                 "false" | "0" | "no" => false,
                 other => {
-                    return Err(DbError::BadConfig(format!(
+                    return Err(SystemError::BadConfig(format!(
                         "--db-opt {SERIALIZABLE_READS}={other}: expected true or false"
                     )))
                 }
@@ -244,12 +269,12 @@ pub fn serializable_reads(db_opts: &[(String, String)]) -> Result<bool, DbError>
 }
 
 /// The etcd binary: `explicit` (must be a file), else `etcd` on `PATH`.
-pub fn find_etcd(explicit: Option<&Path>) -> Result<PathBuf, DbError> {
+pub fn find_etcd(explicit: Option<&Path>) -> Result<PathBuf, SystemError> {
     if let Some(p) = explicit {
         return if p.is_file() {
             Ok(p.to_path_buf())
         } else {
-            Err(DbError::BinaryNotFound(format!(
+            Err(SystemError::BinaryNotFound(format!(
                 "etcd binary {} (given by --db-bin) does not exist",
                 p.display()
             )))
@@ -262,7 +287,7 @@ pub fn find_etcd(explicit: Option<&Path>) -> Result<PathBuf, DbError> {
             return Ok(candidate);
         }
     }
-    Err(DbError::BinaryNotFound(
+    Err(SystemError::BinaryNotFound(
         "`etcd` is not on PATH: `bash scripts/setup.sh` installs it (Debian's etcd-server), \
          or pass its path with --db-bin"
             .into(),
@@ -274,7 +299,7 @@ fn url(addr: SocketAddr) -> String {
 }
 
 /// A port on `ip` that is free now and not in `taken`.
-fn free_loopback_port(ip: IpAddr, taken: &[u16]) -> Result<u16, DbError> {
+fn free_loopback_port(ip: IpAddr, taken: &[u16]) -> Result<u16, SystemError> {
     for _ in 0..32 {
         let listener = std::net::TcpListener::bind(SocketAddr::new(ip, 0))?;
         let port = listener.local_addr()?.port();
@@ -282,7 +307,7 @@ fn free_loopback_port(ip: IpAddr, taken: &[u16]) -> Result<u16, DbError> {
             return Ok(port);
         }
     }
-    Err(DbError::BadConfig(format!(
+    Err(SystemError::BadConfig(format!(
         "no free peer port on {ip} for etcd"
     )))
 }
@@ -301,16 +326,16 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
-    fn spec(opts: &[(&str, &str)]) -> DbSpec {
+    fn spec(opts: &[(&str, &str)]) -> SystemSpec {
         // /bin/sh stands in for the etcd binary: command() never runs it.
-        DbSpec {
+        SystemSpec {
             db: "etcd".into(),
             db_bin: Some(PathBuf::from("/bin/sh")),
             db_opts: opts
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            ..DbSpec::default()
+            ..SystemSpec::default()
         }
     }
 
@@ -327,6 +352,12 @@ mod tests {
         }
     }
 
+    fn located(spec: &SystemSpec) -> Etcd {
+        let mut db = Etcd::from_spec(spec).expect("db");
+        db.locate_binaries().expect("/bin/sh exists");
+        db
+    }
+
     fn args(cmd: &Command) -> Vec<String> {
         cmd.get_args()
             .map(|a| a.to_string_lossy().into_owned())
@@ -335,7 +366,7 @@ mod tests {
 
     #[test]
     fn netns_command_lists_every_member_on_port_2380() {
-        let db = EtcdDb::from_spec(&spec(&[])).expect("db");
+        let db = located(&spec(&[]));
         let cluster: Vec<NodeSpec> = (1..=3)
             .map(|i| node(i, &format!("10.9.0.{i}"), 2379))
             .collect();
@@ -350,14 +381,19 @@ mod tests {
         assert!(a.contains(&"--election-timeout=100".to_string()));
         assert!(a.contains(&"--pre-vote=true".to_string()));
         assert!(a.contains(&"--data-dir=/tmp/run/nodes/n2/data".to_string()));
-        assert!(!db.supports_proxy());
-        assert_eq!(db.protocol(), Protocol::EtcdV3);
+        assert!(!db.capabilities().proxy);
+        assert_eq!(
+            db.capabilities().protocol,
+            Protocol::Etcd {
+                serializable_reads: false
+            }
+        );
         assert_eq!(db.client_port_for(2), CLIENT_PORT);
     }
 
     #[test]
     fn loopback_peer_ports_are_distinct_and_stable_across_restarts() {
-        let db = EtcdDb::from_spec(&spec(&[])).expect("db");
+        let db = located(&spec(&[]));
         let cluster: Vec<NodeSpec> = (1..=3)
             .map(|i| node(i, "127.0.0.1", 20000 + i as u16))
             .collect();
@@ -385,21 +421,19 @@ mod tests {
 
     #[test]
     fn db_opts_override_defaults_and_reserved_flags_are_refused() {
-        let db = EtcdDb::from_spec(&spec(&[
+        let db = located(&spec(&[
             ("election-timeout", "500"),
             ("serializable-reads", "true"),
-        ]))
-        .expect("db");
+        ]));
         assert!(db.serializable_reads());
         let cluster = vec![node(1, "10.9.0.1", 2379)];
         let a = args(&db.command(&cluster[0], &cluster).expect("command"));
         assert!(a.contains(&"--election-timeout=500".to_string()));
         assert!(!a.contains(&"--election-timeout=100".to_string()));
         assert!(!a.iter().any(|x| x.contains("serializable")));
-        let err = EtcdDb::from_spec(&spec(&[("data-dir", "/x")])).expect_err("reserved");
+        let err = Etcd::from_spec(&spec(&[("data-dir", "/x")])).expect_err("reserved");
         assert!(err.to_string().contains("data-dir"));
-        let err =
-            EtcdDb::from_spec(&spec(&[("serializable-reads", "maybe")])).expect_err("bad bool");
+        let err = Etcd::from_spec(&spec(&[("serializable-reads", "maybe")])).expect_err("bad bool");
         assert!(err.to_string().contains("serializable-reads"));
     }
 
@@ -407,8 +441,11 @@ mod tests {
     fn a_missing_binary_is_named() {
         let mut s = spec(&[]);
         s.db_bin = Some(PathBuf::from("/nonexistent/etcd"));
-        let err = EtcdDb::from_spec(&s).expect_err("missing");
-        assert!(matches!(err, DbError::BinaryNotFound(_)));
+        let err = Etcd::from_spec(&s)
+            .expect("built without looking")
+            .locate_binaries()
+            .expect_err("missing");
+        assert!(matches!(err, SystemError::BinaryNotFound(_)));
         assert!(err.to_string().contains("/nonexistent/etcd"));
     }
 }

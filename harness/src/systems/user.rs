@@ -1,6 +1,6 @@
 //! Systems described by a user in a small TOML file (`harness test --db-config FILE`): the
 //! file's schema, its validation (every error names the file, the line and the field), the
-//! command templates with their placeholders, and the resulting [`UserDb`].
+//! command templates with their placeholders, and the resulting [`UserSystem`].
 //!
 //! ```toml
 //! name = "my-store"                  # shown in reports
@@ -35,7 +35,25 @@ use std::process::Command;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::cluster::db::{find_node_bin, Db, DbError, DbSpec, NodeSpec, Protocol, ReadyProbe};
+use workloads::clients::Protocol;
+use workloads::WorkloadKind;
+
+use super::{
+    find_node_bin, Capabilities, KnownBugs, NodeSpec, ReadyProbe, System, SystemError, SystemSpec,
+};
+
+/// The registry name (selected by `--db-config FILE`).
+pub const NAME: &str = "user";
+
+/// The registry constructor: loads and validates `--db-config FILE`.
+pub fn build(spec: &SystemSpec) -> Result<Box<dyn System>, SystemError> {
+    let Some(path) = &spec.db_config else {
+        return Err(SystemError::BadConfig(
+            "--db user needs --db-config FILE (a TOML description of the system)".into(),
+        ));
+    };
+    Ok(Box::new(UserSystem::load(path, spec)?))
+}
 
 /// The TOML file as written (spans kept for error messages).
 #[derive(Debug, Deserialize)]
@@ -77,7 +95,7 @@ struct RawReady {
 
 /// A user-described system, validated.
 #[derive(Debug, Clone)]
-pub struct UserDb {
+pub struct UserSystem {
     /// The TOML file it came from.
     pub source: PathBuf,
     pub name: String,
@@ -89,6 +107,8 @@ pub struct UserDb {
     pub peer_args: Vec<String>,
     /// `bug_args` expanded for every `--bug` (already substituted).
     pub bug_args: Vec<String>,
+    /// The file has `bug_args`, so any `--bug NAME` is passed through.
+    pub has_bug_args: bool,
     /// `--db-opt` pairs, appended as `--k v`.
     pub extra_args: Vec<String>,
     pub env: BTreeMap<String, String>,
@@ -120,197 +140,75 @@ const PEER_KEYS: &[&str] = &[
     "peer_port",
 ];
 
-impl UserDb {
+impl UserSystem {
     /// Reads and validates `path`, applying `--db-bin`, `--db-opt` and `--bug` from `spec`.
-    pub fn load(path: &Path, spec: &DbSpec) -> Result<UserDb, DbError> {
+    pub fn load(path: &Path, spec: &SystemSpec) -> Result<UserSystem, SystemError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| DbError::BadConfig(format!("{}: cannot read: {e}", path.display())))?;
+            .map_err(|e| SystemError::BadConfig(format!("{}: cannot read: {e}", path.display())))?;
         Self::parse(&text, path, spec)
     }
 
     /// Validates the TOML `text` of the file `path` (used for messages and to resolve a
     /// relative program).
-    pub fn parse(text: &str, path: &Path, spec: &DbSpec) -> Result<UserDb, DbError> {
-        let file = path.display().to_string();
-        let err = |span: Range<usize>, field: &str, msg: String| {
-            DbError::BadConfig(format!(
-                "{file}:{}: field `{field}`: {msg}",
-                line_of(text, span.start)
-            ))
+    pub fn parse(text: &str, path: &Path, spec: &SystemSpec) -> Result<UserSystem, SystemError> {
+        let src = Source {
+            file: path.display().to_string(),
+            text,
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| format!(":{}", line_of(text, s.start)))
                 .unwrap_or_default();
-            DbError::BadConfig(format!("{file}{line}: {}", e.message().trim()))
+            SystemError::BadConfig(format!("{}{line}: {}", src.file, e.message().trim()))
         })?;
-
         let name = raw.name.get_ref().trim().to_string();
         if name.is_empty() {
-            return Err(err(raw.name.span(), "name", "must not be empty".into()));
+            return Err(src.err(raw.name.span(), "name", "must not be empty".into()));
         }
-        let protocol = match raw.protocol.get_ref().as_str() {
-            "raft-kv-http" => Protocol::RaftKvHttp,
-            "etcd-v3" => Protocol::EtcdV3,
-            other => {
-                return Err(err(
-                    raw.protocol.span(),
-                    "protocol",
-                    format!("unknown protocol `{other}` (known: raft-kv-http, etcd-v3)"),
-                ))
-            }
-        };
-
-        let command_span = raw.command.span();
-        let argv: Vec<String> = match raw.command.into_inner() {
-            CommandField::Argv(v) => v,
-            CommandField::Line(s) => s.split_whitespace().map(str::to_string).collect(),
-        };
-        let Some((program, args)) = argv.split_first() else {
-            return Err(err(command_span, "command", "must name a program".into()));
-        };
-        for (i, a) in args.iter().enumerate() {
-            check_template(a, NODE_KEYS)
-                .map_err(|m| err(command_span.clone(), &format!("command[{}]", i + 1), m))?;
-        }
-        if program.contains('{') {
-            return Err(err(
-                command_span,
-                "command[0]",
-                "the program may not contain placeholders".into(),
-            ));
-        }
-
+        let protocol = src.protocol(&raw.protocol, spec)?;
+        let (program, args) = src.command(raw.command)?;
         let peer_args = match raw.peer_args {
             Some(p) => {
-                let span = p.span();
-                let v = p.into_inner();
-                for (i, a) in v.iter().enumerate() {
-                    let keys: Vec<&str> = NODE_KEYS.iter().chain(PEER_KEYS).copied().collect();
-                    check_template(a, &keys)
-                        .map_err(|m| err(span.clone(), &format!("peer_args[{i}]"), m))?;
-                }
-                v
+                let keys: Vec<&str> = NODE_KEYS.iter().chain(PEER_KEYS).copied().collect();
+                src.templates(p, "peer_args", &keys)?
             }
             None => Vec::new(),
         };
-
-        let mut bug_args = Vec::new();
-        match raw.bug_args {
-            Some(b) => {
-                let span = b.span();
-                let templates = b.into_inner();
-                for (i, a) in templates.iter().enumerate() {
-                    check_template(a, &["bug"])
-                        .map_err(|m| err(span.clone(), &format!("bug_args[{i}]"), m))?;
-                }
-                for bug in &spec.bugs {
-                    for t in &templates {
-                        bug_args.push(render(t, &|k| (k == "bug").then(|| bug.clone())));
-                    }
-                }
-            }
-            None if !spec.bugs.is_empty() => {
-                return Err(DbError::BadConfig(format!(
-                    "{file}: --bug given but the file has no `bug_args` to pass it with"
-                )))
-            }
-            None => {}
-        }
-
+        let has_bug_args = raw.bug_args.is_some();
+        let bug_args = src.bug_args(raw.bug_args, &spec.bugs)?;
         let mut env = BTreeMap::new();
         for (k, v) in raw.env {
             let span = v.span();
             let v = v.into_inner();
-            check_template(&v, NODE_KEYS).map_err(|m| err(span, &format!("env.{k}"), m))?;
+            check_template(&v, NODE_KEYS).map_err(|m| src.err(span, &format!("env.{k}"), m))?;
             env.insert(k, v);
         }
-
-        let ready_span = raw.ready.span();
-        let ready_raw = raw.ready.into_inner();
-        let ready = match (ready_raw.http_get, ready_raw.tcp.unwrap_or(false)) {
-            (Some(path), false) => {
-                let span = path.span();
-                let p = path.into_inner();
-                if !p.starts_with('/') {
-                    return Err(err(
-                        span,
-                        "ready.http_get",
-                        format!("`{p}` must start with /"),
-                    ));
-                }
-                ReadyProbe::HttpGet {
-                    path: p,
-                    require_leader: ready_raw.require_leader.unwrap_or(false),
-                }
-            }
-            (None, true) => {
-                if ready_raw.require_leader == Some(true) {
-                    return Err(err(
-                        ready_span,
-                        "ready.require_leader",
-                        "needs http_get (the leader is read from its JSON answer)".into(),
-                    ));
-                }
-                ReadyProbe::Tcp
-            }
-            _ => {
-                return Err(err(
-                    ready_span,
-                    "ready",
-                    "give exactly one of `http_get = \"/path\"` or `tcp = true`".into(),
-                ))
-            }
-        };
-
+        let ready = src.ready(raw.ready)?;
         let stop_signal = match raw.stop_signal {
             None => nix::sys::signal::Signal::SIGTERM,
-            Some(s) => {
-                let span = s.span();
-                let text = s.into_inner();
-                parse_signal(&text).ok_or_else(|| {
-                    err(
-                        span,
-                        "stop_signal",
-                        format!("unknown signal `{text}` (SIGTERM, SIGINT, SIGQUIT, SIGKILL, SIGHUP, SIGUSR1, SIGUSR2)"),
-                    )
-                })?
-            }
+            Some(s) => src.signal(s)?,
         };
-
         let program = match &spec.db_bin {
             Some(bin) if bin.is_file() => bin.clone(),
             Some(bin) => {
-                return Err(DbError::BinaryNotFound(format!(
+                return Err(SystemError::BinaryNotFound(format!(
                     "{} (given by --db-bin) does not exist",
                     bin.display()
                 )))
             }
-            None => resolve_program(program, path)?,
+            None => resolve_program(&program, path)?,
         };
-
-        let mut extra_args = Vec::new();
-        for (k, v) in &spec.db_opts {
-            if k.is_empty() || k.starts_with('-') {
-                return Err(DbError::BadConfig(format!(
-                    "--db-opt `{k}` must be a bare name (it becomes --{k})"
-                )));
-            }
-            extra_args.push(format!("--{k}"));
-            if !v.is_empty() {
-                extra_args.push(v.clone());
-            }
-        }
-
-        Ok(UserDb {
+        let extra_args = extra_args(&spec.db_opts)?;
+        Ok(UserSystem {
             source: path.to_path_buf(),
             name,
             protocol,
             program,
-            args: args.to_vec(),
+            args,
             peer_args,
             bug_args,
+            has_bug_args,
             extra_args,
             env,
             ready,
@@ -340,12 +238,12 @@ impl UserDb {
     }
 }
 
-impl Db for UserDb {
+impl System for UserSystem {
     fn name(&self) -> &str {
         &self.name
     }
 
-    fn command(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Result<Command, DbError> {
+    fn command(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Result<Command, SystemError> {
         let mut cmd = Command::new(&self.program);
         let node_lookup = |k: &str| Self::node_value(k, node);
         for a in &self.args {
@@ -372,20 +270,191 @@ impl Db for UserDb {
         Ok(cmd)
     }
 
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            proxy: self.supports_proxy,
+            leader_in_status: matches!(
+                self.ready,
+                ReadyProbe::HttpGet {
+                    require_leader: true,
+                    ..
+                }
+            ),
+            workloads: WorkloadKind::ALL.to_vec(),
+            protocol: self.protocol,
+            discards_data_on_pass: false,
+        }
+    }
+
+    fn known_bugs(&self) -> KnownBugs {
+        if self.has_bug_args {
+            KnownBugs::PassedThrough
+        } else {
+            KnownBugs::Listed(Vec::new())
+        }
+    }
+
     fn ready_probe(&self, _node: &NodeSpec) -> ReadyProbe {
         self.ready.clone()
     }
 
-    fn supports_proxy(&self) -> bool {
-        self.supports_proxy
-    }
-
-    fn protocol(&self) -> Protocol {
-        self.protocol
-    }
-
     fn stop_signal(&self) -> nix::sys::signal::Signal {
         self.stop_signal
+    }
+}
+
+/// `--db-opt k=v` → `--k v` (`k` a bare name; an empty `v` adds the flag alone).
+fn extra_args(db_opts: &[(String, String)]) -> Result<Vec<String>, SystemError> {
+    let mut extra_args = Vec::new();
+    for (k, v) in db_opts {
+        if k.is_empty() || k.starts_with('-') {
+            return Err(SystemError::BadConfig(format!(
+                "--db-opt `{k}` must be a bare name (it becomes --{k})"
+            )));
+        }
+        extra_args.push(format!("--{k}"));
+        if !v.is_empty() {
+            extra_args.push(v.clone());
+        }
+    }
+    Ok(extra_args)
+}
+
+/// The file being validated: every error names it, the line and the field.
+struct Source<'a> {
+    file: String,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn err(&self, span: Range<usize>, field: &str, msg: String) -> SystemError {
+        SystemError::BadConfig(format!(
+            "{}:{}: field `{field}`: {msg}",
+            self.file,
+            line_of(self.text, span.start)
+        ))
+    }
+
+    fn protocol(&self, p: &Spanned<String>, spec: &SystemSpec) -> Result<Protocol, SystemError> {
+        match p.get_ref().as_str() {
+            "raft-kv-http" => Ok(Protocol::RaftKv),
+            "etcd-v3" => Ok(Protocol::Etcd {
+                serializable_reads: super::etcd::serializable_reads(&spec.db_opts)?,
+            }),
+            other => Err(self.err(
+                p.span(),
+                "protocol",
+                format!("unknown protocol `{other}` (known: raft-kv-http, etcd-v3)"),
+            )),
+        }
+    }
+
+    /// The program and its argument templates.
+    fn command(&self, c: Spanned<CommandField>) -> Result<(String, Vec<String>), SystemError> {
+        let span = c.span();
+        let argv: Vec<String> = match c.into_inner() {
+            CommandField::Argv(v) => v,
+            CommandField::Line(s) => s.split_whitespace().map(str::to_string).collect(),
+        };
+        let Some((program, args)) = argv.split_first() else {
+            return Err(self.err(span, "command", "must name a program".into()));
+        };
+        for (i, a) in args.iter().enumerate() {
+            check_template(a, NODE_KEYS)
+                .map_err(|m| self.err(span.clone(), &format!("command[{}]", i + 1), m))?;
+        }
+        if program.contains('{') {
+            return Err(self.err(
+                span,
+                "command[0]",
+                "the program may not contain placeholders".into(),
+            ));
+        }
+        Ok((program.clone(), args.to_vec()))
+    }
+
+    /// A list of templates, each checked against `keys`.
+    fn templates(
+        &self,
+        list: Spanned<Vec<String>>,
+        field: &str,
+        keys: &[&str],
+    ) -> Result<Vec<String>, SystemError> {
+        let span = list.span();
+        let v = list.into_inner();
+        for (i, a) in v.iter().enumerate() {
+            check_template(a, keys)
+                .map_err(|m| self.err(span.clone(), &format!("{field}[{i}]"), m))?;
+        }
+        Ok(v)
+    }
+
+    /// `bug_args` rendered once per `--bug`; a `--bug` without `bug_args` is refused.
+    fn bug_args(
+        &self,
+        templates: Option<Spanned<Vec<String>>>,
+        bugs: &[String],
+    ) -> Result<Vec<String>, SystemError> {
+        let Some(templates) = templates else {
+            if bugs.is_empty() {
+                return Ok(Vec::new());
+            }
+            return Err(SystemError::BadConfig(format!(
+                "{}: --bug given but the file has no `bug_args` to pass it with",
+                self.file
+            )));
+        };
+        let templates = self.templates(templates, "bug_args", &["bug"])?;
+        let mut out = Vec::new();
+        for bug in bugs {
+            for t in &templates {
+                out.push(render(t, &|k| (k == "bug").then(|| bug.clone())));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `[ready]`: exactly one of `http_get` (with `require_leader`) or `tcp`.
+    fn ready(&self, r: Spanned<RawReady>) -> Result<ReadyProbe, SystemError> {
+        let span = r.span();
+        let r = r.into_inner();
+        match (r.http_get, r.tcp.unwrap_or(false)) {
+            (Some(path), false) => {
+                let path_span = path.span();
+                let p = path.into_inner();
+                if !p.starts_with('/') {
+                    let msg = format!("`{p}` must start with /");
+                    return Err(self.err(path_span, "ready.http_get", msg));
+                }
+                Ok(ReadyProbe::HttpGet {
+                    path: p,
+                    require_leader: r.require_leader.unwrap_or(false),
+                })
+            }
+            (None, true) if r.require_leader == Some(true) => Err(self.err(
+                span,
+                "ready.require_leader",
+                "needs http_get (the leader is read from its JSON answer)".into(),
+            )),
+            (None, true) => Ok(ReadyProbe::Tcp),
+            _ => Err(self.err(
+                span,
+                "ready",
+                "give exactly one of `http_get = \"/path\"` or `tcp = true`".into(),
+            )),
+        }
+    }
+
+    fn signal(&self, s: Spanned<String>) -> Result<nix::sys::signal::Signal, SystemError> {
+        let span = s.span();
+        let text = s.into_inner();
+        parse_signal(&text).ok_or_else(|| {
+            self.err(
+                span,
+                "stop_signal",
+                format!("unknown signal `{text}` (SIGTERM, SIGINT, SIGQUIT, SIGKILL, SIGHUP, SIGUSR1, SIGUSR2)"),
+            )
+        })
     }
 }
 
@@ -482,7 +551,7 @@ fn parse_signal(s: &str) -> Option<nix::sys::signal::Signal> {
 }
 
 /// Finds the program named in a TOML file.
-fn resolve_program(program: &str, toml_path: &Path) -> Result<PathBuf, DbError> {
+fn resolve_program(program: &str, toml_path: &Path) -> Result<PathBuf, SystemError> {
     if program.contains('/') {
         let p = Path::new(program);
         let p = if p.is_absolute() {
@@ -493,7 +562,7 @@ fn resolve_program(program: &str, toml_path: &Path) -> Result<PathBuf, DbError> 
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(DbError::BinaryNotFound(format!(
+            Err(SystemError::BinaryNotFound(format!(
                 "{}: program {} does not exist",
                 toml_path.display(),
                 p.display()
@@ -510,7 +579,7 @@ fn resolve_program(program: &str, toml_path: &Path) -> Result<PathBuf, DbError> 
             return Ok(candidate);
         }
     }
-    Err(DbError::BinaryNotFound(format!(
+    Err(SystemError::BinaryNotFound(format!(
         "{}: program `{program}` not found in $HARNESS_BIN_DIR, next to the harness binary, or on PATH",
         toml_path.display()
     )))
@@ -549,21 +618,22 @@ require_leader = true
         }
     }
 
-    fn parse(text: &str, spec: &DbSpec) -> Result<UserDb, DbError> {
-        UserDb::parse(text, Path::new("/cfg/sys.toml"), spec)
+    fn parse(text: &str, spec: &SystemSpec) -> Result<UserSystem, SystemError> {
+        UserSystem::parse(text, Path::new("/cfg/sys.toml"), spec)
     }
 
     #[test]
     fn a_good_file_renders_every_placeholder() {
-        let spec = DbSpec {
+        let spec = SystemSpec {
             bugs: vec!["stale-read".into()],
             db_opts: vec![("no-fsync".into(), String::new())],
-            ..DbSpec::default()
+            ..SystemSpec::default()
         };
         let db = parse(GOOD, &spec).expect("valid");
         assert_eq!(db.name(), "demo");
-        assert_eq!(db.protocol(), Protocol::RaftKvHttp);
-        assert_eq!(Db::stop_signal(&db), nix::sys::signal::Signal::SIGINT);
+        assert_eq!(db.capabilities().protocol, Protocol::RaftKv);
+        assert!(db.capabilities().leader_in_status);
+        assert_eq!(System::stop_signal(&db), nix::sys::signal::Signal::SIGINT);
         assert_eq!(
             db.ready_probe(&node()),
             ReadyProbe::HttpGet {
@@ -614,14 +684,14 @@ require_leader = true
     #[test]
     fn errors_name_the_file_line_and_field() {
         let bad_placeholder = GOOD.replace("{data_dir}", "{datadir}");
-        let e = parse(&bad_placeholder, &DbSpec::default())
+        let e = parse(&bad_placeholder, &SystemSpec::default())
             .expect_err("bad placeholder")
             .to_string();
         assert!(e.contains("/cfg/sys.toml:4:"), "{e}");
         assert!(e.contains("command[6]") && e.contains("{datadir}"), "{e}");
 
         let bad_protocol = GOOD.replace("raft-kv-http", "grpc");
-        let e = parse(&bad_protocol, &DbSpec::default())
+        let e = parse(&bad_protocol, &SystemSpec::default())
             .expect_err("bad protocol")
             .to_string();
         assert!(
@@ -630,7 +700,7 @@ require_leader = true
         );
 
         let typo = GOOD.replace("stop_signal", "stop_sig");
-        let e = parse(&typo, &DbSpec::default())
+        let e = parse(&typo, &SystemSpec::default())
             .expect_err("typo")
             .to_string();
         assert!(
@@ -639,19 +709,19 @@ require_leader = true
         );
 
         let no_ready = GOOD.replace("http_get = \"/status\"\n", "");
-        let e = parse(&no_ready, &DbSpec::default())
+        let e = parse(&no_ready, &SystemSpec::default())
             .expect_err("no probe")
             .to_string();
         assert!(e.contains("ready"), "{e}");
 
         let bad_signal = GOOD.replace("SIGINT", "SIGFOO");
-        let e = parse(&bad_signal, &DbSpec::default())
+        let e = parse(&bad_signal, &SystemSpec::default())
             .expect_err("bad signal")
             .to_string();
         assert!(e.contains(":7:") && e.contains("stop_signal"), "{e}");
 
         let unclosed = GOOD.replace("{peer_addr}", "{peer_addr");
-        let e = parse(&unclosed, &DbSpec::default())
+        let e = parse(&unclosed, &SystemSpec::default())
             .expect_err("unclosed")
             .to_string();
         assert!(e.contains(":5:") && e.contains("peer_args[1]"), "{e}");
@@ -660,14 +730,14 @@ require_leader = true
     #[test]
     fn missing_programs_and_bugs_without_bug_args_are_refused() {
         let missing = GOOD.replace("/bin/sh", "./no-such-program");
-        let e = parse(&missing, &DbSpec::default()).expect_err("missing");
-        assert!(matches!(e, DbError::BinaryNotFound(_)), "{e}");
+        let e = parse(&missing, &SystemSpec::default()).expect_err("missing");
+        assert!(matches!(e, SystemError::BinaryNotFound(_)), "{e}");
         assert!(e.to_string().contains("/cfg/./no-such-program"), "{e}");
 
         let no_bug_args = GOOD.replace("bug_args = [\"--bug\", \"{bug}\"]\n", "");
-        let spec = DbSpec {
+        let spec = SystemSpec {
             bugs: vec!["x".into()],
-            ..DbSpec::default()
+            ..SystemSpec::default()
         };
         let e = parse(&no_bug_args, &spec).expect_err("bug without bug_args");
         assert!(e.to_string().contains("bug_args"), "{e}");
@@ -679,7 +749,7 @@ require_leader = true
             r#"command = ["/bin/sh", "--id", "{id}", "--listen", "{listen}", "--data-dir", "{data_dir}", "--all={peers}", "x{{y}}"]"#,
             r#"command = "/bin/sh --id {id}  --listen {listen}""#,
         );
-        let db = parse(&line, &DbSpec::default()).expect("valid");
+        let db = parse(&line, &SystemSpec::default()).expect("valid");
         assert_eq!(db.args, ["--id", "{id}", "--listen", "{listen}"]);
     }
 }
