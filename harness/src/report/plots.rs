@@ -214,6 +214,7 @@ fn shade<DB, Y>(
     data: &PlotData<'_>,
     y0: Y::ValueType,
     y1: Y::ValueType,
+    x_end: f64,
 ) -> Result<(), String>
 where
     DB: DrawingBackend,
@@ -243,6 +244,26 @@ where
             .legend(move |(x, y)| {
                 Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.mix(0.45).filled())
             });
+    }
+    // Who each fault hit, written inside its period when there is room (about 7 px per
+    // character of a 1100 px wide plot area), staggered so neighbours do not collide.
+    let font = (FONT, 12).into_font().color(&RGBColor(40, 40, 40));
+    for (i, iv) in data.faults.iter().enumerate() {
+        if data.x(iv.start_ns) >= x_end {
+            continue;
+        }
+        let px = (data.x(iv.end_ns).min(x_end) - data.x(iv.start_ns)) / x_end * 1100.0;
+        let chars = (px / 7.0) as usize;
+        if chars < 6 {
+            continue;
+        }
+        let text = super::load::truncate_to(&iv.what.join("; "), chars);
+        let dy = 24 + 14 * (i as i32 % 3);
+        chart
+            .draw_series(std::iter::once(
+                EmptyElement::at((data.x(iv.start_ns), y1.clone())) + Text::new(text, (3, dy), font.clone()),
+            ))
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -354,7 +375,7 @@ fn latency_raw<DB: DrawingBackend>(
         .axis_desc_style((FONT, 15))
         .draw()
         .map_err(|e| e.to_string())?;
-    shade(&mut chart, data, y0, y1)?;
+    shade(&mut chart, data, y0, y1, data.x_end)?;
     mark_lines(&mut chart, data, y0, y1, data.x_end)?;
     // Series: (f, outcome), drawn with the function's marker and the outcome's colour,
     // functions and outcomes in their fixed order.
@@ -500,7 +521,7 @@ fn latency_quantiles<DB: DrawingBackend>(
         .axis_desc_style((FONT, 15))
         .draw()
         .map_err(|e| e.to_string())?;
-    shade(&mut chart, data, y0, y1)?;
+    shade(&mut chart, data, y0, y1, data.x_end)?;
     mark_lines(&mut chart, data, y0, y1, data.x_end)?;
     for (j, (name, _, c)) in qs.iter().enumerate() {
         let colour = rgb(*c);
@@ -611,7 +632,7 @@ fn rate<DB: DrawingBackend>(
         .axis_desc_style((FONT, 15))
         .draw()
         .map_err(|e| e.to_string())?;
-    shade(&mut chart, data, 0.0, y1)?;
+    shade(&mut chart, data, 0.0, y1, x_end)?;
     mark_lines(&mut chart, data, 0.0, y1, x_end)?;
     for (j, o) in outcomes.iter().enumerate() {
         if counts.iter().all(|c| c[j] == 0) {

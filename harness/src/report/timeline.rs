@@ -22,6 +22,8 @@ pub const EMBED_CAP: usize = 40_000;
 /// Most counterexample and fault-start windows listed.
 pub const CX_WINDOWS: usize = 10;
 pub const FAULT_WINDOWS: usize = 60;
+/// Calls before and after a counterexample's that its window shows.
+const CX_CONTEXT: usize = 60;
 
 /// A stretch of the run a reader can jump to.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,13 +88,15 @@ pub fn select(run: &RunData, faults_iv: &[FaultInterval], cxs: &[CxMark]) -> Sel
             .map(|&p| run.calls[p].end_ns())
             .max()
             .unwrap_or(a);
-        let pad = ((b - a) / 2).max(1);
+        // Context: the operations invoked around it, at least as long again on each side.
+        let (ca, cb) = range_time(run, lo.saturating_sub(CX_CONTEXT), (hi + CX_CONTEXT).min(n));
+        let pad = (b - a).max(1);
         let r = (lo.saturating_sub(PAGE / 2), (hi + PAGE / 2).min(n));
         ranges.push(r);
         windows.push(Window {
             name: format!("counterexample: key {}", cx.key),
-            start_ns: a - pad,
-            end_ns: b + pad,
+            start_ns: (a - pad).min(ca),
+            end_ns: (b + pad).max(cb.min(b + 20 * pad)),
         });
     }
     for iv in faults_iv.iter().take(FAULT_WINDOWS) {

@@ -130,14 +130,15 @@ fn invalid_key(h: &mut String, p: &WhyInput<'_>, i: usize, key: &str, cx: &Value
     ops.sort_by_key(|o| o.invoke.unwrap_or(i64::MAX));
     let _ = write!(
         h,
-        "<div class=\"why\"><p><b>Key <code>{}</code> is not linearizable:</b> no order of these {} operation{} is one a single register could produce{}.</p>",
+        "<div class=\"why\"><p><b>Key <code>{}</code> is not linearizable:</b> {}</p>",
         html(key),
-        ops.len(),
-        if ops.len() == 1 { "" } else { "s" },
         if ops.len() == 1 {
-            " (together with what had completed before it)"
+            "this operation's result cannot be explained by any order of the operations that completed before it.".to_string()
         } else {
-            ""
+            format!(
+                "these {} operations cannot be put in any order that a single copy of the data would produce.",
+                ops.len()
+            )
         }
     );
     let untimed = p.run.untimed;
