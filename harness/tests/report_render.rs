@@ -49,8 +49,18 @@ fn valid_run_renders_verdict_keys_faults_and_plots() {
             "1.000 s",
             "3.000 s",
         ),
-        ("pause", "n2 paused, resumed after 1.5 s", "4.000 s", "5.500 s"),
-        ("kill", "n3 killed, restarted after 1.5 s", "6.500 s", "8.000 s"),
+        (
+            "pause",
+            "n2 paused, resumed after 1.5 s",
+            "4.000 s",
+            "5.500 s",
+        ),
+        (
+            "kill",
+            "n3 killed, restarted after 1.5 s",
+            "6.500 s",
+            "8.000 s",
+        ),
     ] {
         assert!(
             html.contains(&format!(
@@ -165,7 +175,10 @@ fn invalid_run_draws_the_counterexample() {
         .collect();
     assert_eq!(flagged, vec![491]);
     assert_eq!(tl["marks"][0][1], 3_792_036);
-    assert_eq!(tl["windows"][tl["initial"].as_u64().unwrap() as usize][0], "counterexample: key k2");
+    assert_eq!(
+        tl["windows"][tl["initial"].as_u64().unwrap() as usize][0],
+        "counterexample: key k2"
+    );
 }
 
 /// The JSON data of the page's timeline.
@@ -182,7 +195,10 @@ fn invalid_run_says_why_before_the_configuration() {
     let html = read(&render_run(dir.path()).unwrap().html);
     let why = html.find("id=\"why\"").expect("why section");
     let config = html.find("id=\"config\"").unwrap();
-    assert!(why < config, "the why-paragraph comes after the configuration");
+    assert!(
+        why < config,
+        "the why-paragraph comes after the configuration"
+    );
     let section = &html[why..html.find("<nav>").unwrap()];
     // The key, the operation (process, node, call, outcome, µs times), the failing step,
     // the faults at that moment (none: the last one ended 792 ms before) and the links.
@@ -218,16 +234,17 @@ fn key_counts_split_invalid_valid_and_undecided() {
 #[test]
 fn faults_are_named_by_who_they_hit_with_the_raw_json_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let ev = |i: u64, t: i64, f: &str, v: Value| {
-        json!({"index": i, "time": t, "type": "info", "process": "nemesis", "f": f, "value": v})
-    };
-    let call = |i: u64, t: i64, ty: &str| {
-        json!({"index": i, "time": t, "type": ty, "process": 0, "f": "read", "key": "k", "value": null})
-    };
+    let ev = |i: u64, t: i64, f: &str, v: Value| json!({"index": i, "time": t, "type": "info", "process": "nemesis", "f": f, "value": v});
+    let call = |i: u64, t: i64, ty: &str| json!({"index": i, "time": t, "type": ty, "process": 0, "f": "read", "key": "k", "value": null});
     let lines = [
         call(0, 0, "invoke"),
         call(1, 1_000_000, "ok"),
-        ev(2, 2_000_000, "start-partition", json!({"n4": ["n1","n2","n3","n5"], "n1": ["n4"], "n2": ["n4"], "n3": ["n4"], "n5": ["n4"]})),
+        ev(
+            2,
+            2_000_000,
+            "start-partition",
+            json!({"n4": ["n1","n2","n3","n5"], "n1": ["n4"], "n2": ["n4"], "n3": ["n4"], "n5": ["n4"]}),
+        ),
         ev(3, 3_000_000, "pause", json!(["n2"])),
         ev(4, 4_000_000, "kill", json!(["n1", "n3"])),
         ev(5, 5_000_000, "start-clock-skew", json!({"n5": 300})),
@@ -249,7 +266,10 @@ fn faults_are_named_by_who_they_hit_with_the_raw_json_kept() {
         // A kind the report has no entry for: its raw value.
         "clock-skew {&quot;n5&quot;:300}, stopped after 1.5 s",
     ] {
-        assert!(html.contains(&format!("<td>{words}</td>")), "fault table: {words}");
+        assert!(
+            html.contains(&format!("<td>{words}</td>")),
+            "fault table: {words}"
+        );
     }
     // The timeline's nemesis lane carries the same words, and the raw grudge.
     let tl = timeline_data(&html);
@@ -260,9 +280,14 @@ fn faults_are_named_by_who_they_hit_with_the_raw_json_kept() {
         .map(|f| f[3].as_str().unwrap().to_string())
         .collect();
     assert!(faults.contains(&"n2 paused, resumed after 1.3 s".to_string()));
-    assert!(tl["faults"][0][5].as_str().unwrap().contains("\"n4\":[\"n1\""));
+    assert!(tl["faults"][0][5]
+        .as_str()
+        .unwrap()
+        .contains("\"n4\":[\"n1\""));
     // The why-section of a valid run lists them by kind.
-    assert!(html.contains("<b>partition</b>: 1×, 1.4 s in all, longest 1.4 s, e.g. n4 isolated from n1 n2 n3 n5"));
+    assert!(html.contains(
+        "<b>partition</b>: 1×, 1.4 s in all, longest 1.4 s, e.g. n4 isolated from n1 n2 n3 n5"
+    ));
 }
 
 /// Marker glyph and row position of each function in the counts table.
@@ -293,7 +318,10 @@ fn encodings_are_fixed_whatever_appears_first() {
     };
     let a = mk(&["cas", "write", "read", "add"]);
     let b = mk(&["read", "add", "write", "cas"]);
-    let (ha, hb) = (read(&a.path().join("report.html")), read(&b.path().join("report.html")));
+    let (ha, hb) = (
+        read(&a.path().join("report.html")),
+        read(&b.path().join("report.html")),
+    );
     let rows = counts_rows(&ha);
     assert_eq!(rows, counts_rows(&hb));
     assert_eq!(
@@ -311,7 +339,10 @@ fn encodings_are_fixed_whatever_appears_first() {
         let svg = read(&d.path().join("latency-raw.svg"));
         ["read ok", "write ok", "cas ok", "add ok"]
             .iter()
-            .map(|n| svg.find(n).unwrap_or_else(|| panic!("{n} not in the legend")))
+            .map(|n| {
+                svg.find(n)
+                    .unwrap_or_else(|| panic!("{n} not in the legend"))
+            })
             .collect::<Vec<_>>()
     };
     let (la, lb) = (legend(&a), legend(&b));
@@ -332,12 +363,19 @@ fn untimed_histories_get_no_time_plots_or_rates() {
         lines.push_str(&format!("{}\n", json!({"index": idx, "time": idx, "type": ty, "process": 0, "f": "write", "key": "k", "value": 1})));
     }
     std::fs::write(dir.path().join("history.jsonl"), lines).unwrap();
-    std::fs::write(dir.path().join("results.json"), r#"{"valid":true,"ops":10}"#).unwrap();
+    std::fs::write(
+        dir.path().join("results.json"),
+        r#"{"valid":true,"ops":10}"#,
+    )
+    .unwrap();
     let s = harness::report::render_run_titled(dir.path(), Some("etcd_000.log")).unwrap();
     let html = read(&s.html);
     check_well_formed(&html).unwrap();
     for stem in ["latency-raw", "latency-quantiles", "rate"] {
-        assert!(!dir.path().join(format!("{stem}.png")).exists(), "{stem}.png");
+        assert!(
+            !dir.path().join(format!("{stem}.png")).exists(),
+            "{stem}.png"
+        );
         assert!(!html.contains(&format!("{stem}.svg")), "{stem}.svg linked");
     }
     assert!(!html.contains("<svg width=\"1200\""));
@@ -359,9 +397,18 @@ fn phases_are_marked_and_final_reads_do_not_set_the_rate_scale() {
         "heal_ms": 20.0, "recovery_ms": 1480.0, "final_reads_ms": 500.0});
     std::fs::write(&path, results.to_string()).unwrap();
     let html = read(&render_run(dir.path()).unwrap().html);
-    let table = &html[html.find("Phases of the run").unwrap()..html.find("Latency of every operation").unwrap()];
-    for (name, from) in [("main", "0 s"), ("heal", "8.000 s"), ("recovery", "8.020 s"), ("final reads", "9.500 s")] {
-        assert!(table.contains(&format!("<tr><td>{name}</td><td class=\"num\">{from}</td>")), "{name}");
+    let table = &html
+        [html.find("Phases of the run").unwrap()..html.find("Latency of every operation").unwrap()];
+    for (name, from) in [
+        ("main", "0 s"),
+        ("heal", "8.000 s"),
+        ("recovery", "8.020 s"),
+        ("final reads", "9.500 s"),
+    ] {
+        assert!(
+            table.contains(&format!("<tr><td>{name}</td><td class=\"num\">{from}</td>")),
+            "{name}"
+        );
     }
     for stem in ["latency-raw", "latency-quantiles", "rate"] {
         let svg = read(&dir.path().join(format!("{stem}.svg")));
@@ -579,4 +626,35 @@ fn render_env_dir() {
     if let Ok(d) = std::env::var("REPORT_STORE") {
         render_index(Path::new(&d)).unwrap();
     }
+}
+
+#[test]
+fn check_report_is_named_after_the_file_and_has_no_time_plots() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../checker/tests/data/porcupine/test_data/jepsen/etcd_000.log");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("rep");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("check")
+        .arg(&file)
+        .arg("--report")
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "etcd_000.log is not linearizable");
+    let html = read(&dir.join("report.html"));
+    check_well_formed(&html).unwrap();
+    assert!(html.contains("<title>etcd_000.log — invalid</title>"));
+    assert!(
+        !html.contains("<b>rep</b>")
+            && !html.contains(&format!(
+                "<b>{}</b>",
+                out.path().file_name().unwrap().to_string_lossy()
+            ))
+    );
+    assert!(!dir.join("rate.png").exists());
+    let why = html.find("id=\"why\"").unwrap();
+    assert!(why < html.find("id=\"config\"").unwrap());
+    assert!(html[why..].contains("is not linearizable:"));
 }

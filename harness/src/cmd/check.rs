@@ -345,6 +345,7 @@ fn write_report_dir(
     dir: &Path,
     history: &History,
     results: &Value,
+    file: &str,
 ) -> Result<PathBuf, HarnessError> {
     let fail = |what: &str, e: io::Error| {
         HarnessError::Failed(format!("{}: cannot write {what}: {e}", dir.display()))
@@ -356,8 +357,11 @@ fn write_report_dir(
     let text =
         serde_json::to_string_pretty(results).map_err(|e| HarnessError::Failed(e.to_string()))?;
     std::fs::write(dir.join("results.json"), text + "\n").map_err(|e| fail("results.json", e))?;
-    let summary =
-        crate::report::render_run(dir).map_err(|e| HarnessError::Failed(format!("report: {e}")))?;
+    let name = Path::new(file)
+        .file_name()
+        .map_or(file.into(), |n| n.to_string_lossy());
+    let summary = crate::report::render_run_titled(dir, Some(&name))
+        .map_err(|e| HarnessError::Failed(format!("report: {e}")))?;
     for w in &summary.warnings {
         eprintln!("{}: report: {w}", dir.display());
     }
@@ -459,7 +463,7 @@ pub fn run(args: CheckArgs) -> Result<Outcome, HarnessError> {
                 print!("{}", describe(&r));
                 let _ = io::stdout().flush();
                 if let Some(dir) = &args.report {
-                    report_dir = Some(write_report_dir(dir, &history, &r.results)?);
+                    report_dir = Some(write_report_dir(dir, &history, &r.results, &r.file)?);
                 }
                 results.push(r);
             }

@@ -90,7 +90,10 @@ impl FaultInterval {
             return format!("{what}, never undone");
         }
         let undone = spec(&self.kind).map_or("stopped", |s| s.undone);
-        format!("{what}, {undone} after {}", fmt_dur(self.end_ns - self.start_ns))
+        format!(
+            "{what}, {undone} after {}",
+            fmt_dur(self.end_ns - self.start_ns)
+        )
     }
 
     /// Whether the interval overlaps `[a, b]`.
@@ -271,7 +274,10 @@ fn event_words(kind: &str, v: &Value) -> String {
         .and_then(|s| (s.words)(v))
         .unwrap_or_else(|| match v {
             Value::Null => kind.to_string(),
-            other => format!("{kind} {}", super::load::truncate_to(&other.to_string(), 120)),
+            other => format!(
+                "{kind} {}",
+                super::load::truncate_to(&other.to_string(), 120)
+            ),
         })
 }
 
@@ -439,7 +445,11 @@ mod tests {
     #[test]
     fn pairs_each_kind_and_leaves_unmatched_open() {
         let evs = vec![
-            ev(10, "start-partition", json!({"n1": ["n2", "n3"], "n2": ["n1"], "n3": ["n1"]})),
+            ev(
+                10,
+                "start-partition",
+                json!({"n1": ["n2", "n3"], "n2": ["n1"], "n3": ["n1"]}),
+            ),
             ev(20, "pause", json!(["n1"])),
             ev(25, "pause", json!(["n2"])),
             ev(30, "resume", json!(["n1"])),
@@ -481,16 +491,22 @@ mod tests {
     fn grudges_in_words() {
         let w = |v: Value| grudge_words(&v).unwrap();
         assert_eq!(
-            w(json!({"n4": ["n1","n2","n3","n5"], "n1": ["n4"], "n2": ["n4"], "n3": ["n4"], "n5": ["n4"]})),
+            w(
+                json!({"n4": ["n1","n2","n3","n5"], "n1": ["n4"], "n2": ["n4"], "n3": ["n4"], "n5": ["n4"]})
+            ),
             "n4 isolated from n1 n2 n3 n5"
         );
         assert_eq!(
-            w(json!({"n1": ["n3","n4","n5"], "n2": ["n3","n4","n5"], "n3": ["n1","n2"], "n4": ["n1","n2"], "n5": ["n1","n2"]})),
+            w(
+                json!({"n1": ["n3","n4","n5"], "n2": ["n3","n4","n5"], "n3": ["n1","n2"], "n4": ["n1","n2"], "n5": ["n1","n2"]})
+            ),
             "n1 n2 cut off from n3 n4 n5"
         );
         // A bridge: n3 hears both halves, which cannot hear each other.
         assert_eq!(
-            w(json!({"n1": ["n4","n5"], "n2": ["n4","n5"], "n3": [], "n4": ["n1","n2"], "n5": ["n1","n2"]})),
+            w(
+                json!({"n1": ["n4","n5"], "n2": ["n4","n5"], "n3": [], "n4": ["n1","n2"], "n5": ["n1","n2"]})
+            ),
             "n1 n2 cut off from n4 n5; n3 hears all"
         );
         // One way: n1 cannot hear n2, n2 hears n1.

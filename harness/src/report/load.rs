@@ -4,10 +4,10 @@
 //! of calls that the timeline and the why-paragraph show ([`read_details`]);
 //! `results.json` and `test.json` as JSON.
 
+use super::notation::call_text;
 use super::ReportError;
 use checker::history::{Op, OpType, Process};
 use serde_json::Value;
-use super::notation::call_text;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -265,7 +265,13 @@ mod tests {
             "write 2 failed: not_leader"
         );
         assert_eq!(
-            call_text("write", &json!(2), None, Some(OpType::Info), Some("timeout")),
+            call_text(
+                "write",
+                &json!(2),
+                None,
+                Some(OpType::Info),
+                Some("timeout")
+            ),
             "write 2 → ? (timeout)"
         );
         assert_eq!(call_text("read", &Value::Null, None, None, None), "read …");

@@ -365,7 +365,11 @@ fn counts(h: &mut String, p: &PageInput<'_>) {
         } else {
             100.0 * c.ok as f64 / t as f64
         };
-        let (o, e) = if glyph.is_none() { ("<b>", "</b>") } else { ("", "") };
+        let (o, e) = if glyph.is_none() {
+            ("<b>", "</b>")
+        } else {
+            ("", "")
+        };
         let mk = glyph
             .map(|g| format!("<span class=\"mk\">{g}</span>"))
             .unwrap_or_default();

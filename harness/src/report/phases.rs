@@ -88,7 +88,10 @@ mod tests {
         let names: Vec<&str> = p.iter().map(|p| p.name).collect();
         assert_eq!(names, vec!["main", "heal", "recovery", "final reads"]);
         assert_eq!((p[0].start_ns, p[0].end_ns), (400_000_000, 30_400_000_000));
-        assert_eq!(p[3].end_ns, 30_400_000_000 + 20_000_000 + 5_000_000_000 + 560_500_000);
+        assert_eq!(
+            p[3].end_ns,
+            30_400_000_000 + 20_000_000 + 5_000_000_000 + 560_500_000
+        );
         assert_eq!(final_reads_start(&p), Some(35_420_000_000));
         assert!(phases(&json!({}), Some(0)).is_empty());
         assert!(phases(&r, None).is_empty());

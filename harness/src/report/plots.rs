@@ -261,7 +261,8 @@ where
         let dy = 24 + 14 * (i as i32 % 3);
         chart
             .draw_series(std::iter::once(
-                EmptyElement::at((data.x(iv.start_ns), y1.clone())) + Text::new(text, (3, dy), font.clone()),
+                EmptyElement::at((data.x(iv.start_ns), y1.clone()))
+                    + Text::new(text, (3, dy), font.clone()),
             ))
             .map_err(|e| e.to_string())?;
     }
@@ -290,11 +291,7 @@ where
         .filter(|p| p.name != "main")
         .map(|p| (format!("{} ▸", p.name), data.x(p.start_ns), grey))
         .collect();
-    lines.extend(
-        data.marks
-            .iter()
-            .map(|(l, t)| (label(l), data.x(*t), red)),
-    );
+    lines.extend(data.marks.iter().map(|(l, t)| (label(l), data.x(*t), red)));
     for (i, (text, x, colour)) in lines.into_iter().enumerate() {
         if x < 0.0 || x > x_end {
             continue;
@@ -416,8 +413,7 @@ fn latency_raw<DB: DrawingBackend>(
                     .map(|&p| EmptyElement::at(p) + Rectangle::new([(-2, -2), (2, 2)], style)),
             ),
             Marker::Diamond => chart.draw_series(pts.iter().map(|&p| {
-                EmptyElement::at(p)
-                    + Polygon::new(vec![(0, -3), (3, 0), (0, 3), (-3, 0)], style)
+                EmptyElement::at(p) + Polygon::new(vec![(0, -3), (3, 0), (0, 3), (-3, 0)], style)
             })),
         }
         .map_err(|e| e.to_string())?;
@@ -427,11 +423,14 @@ fn latency_raw<DB: DrawingBackend>(
                 Marker::Circle => Circle::new(c, 4, style).into_dyn(),
                 Marker::Triangle => TriangleMarker::new(c, 5, style).into_dyn(),
                 Marker::Cross => Cross::new(c, 4, colour.stroke_width(2)).into_dyn(),
-                Marker::Square => Rectangle::new([(x + 3, y - 4), (x + 11, y + 4)], style).into_dyn(),
-                Marker::Diamond => {
-                    Polygon::new(vec![(x + 7, y - 5), (x + 12, y), (x + 7, y + 5), (x + 2, y)], style)
-                        .into_dyn()
+                Marker::Square => {
+                    Rectangle::new([(x + 3, y - 4), (x + 11, y + 4)], style).into_dyn()
                 }
+                Marker::Diamond => Polygon::new(
+                    vec![(x + 7, y - 5), (x + 12, y), (x + 7, y + 5), (x + 2, y)],
+                    style,
+                )
+                .into_dyn(),
             }
         });
     }

@@ -77,8 +77,7 @@ pub fn select(run: &RunData, faults_iv: &[FaultInterval], cxs: &[CxMark]) -> Sel
     let mut ranges: Vec<(usize, usize)> = Vec::new();
     let mut windows = Vec::new();
     for cx in cxs.iter().take(CX_WINDOWS) {
-        let (Some(&lo), Some(&hi)) = (cx.positions.iter().min(), cx.positions.iter().max())
-        else {
+        let (Some(&lo), Some(&hi)) = (cx.positions.iter().min(), cx.positions.iter().max()) else {
             continue;
         };
         let a = run.calls[lo].invoke_ns;
@@ -205,10 +204,16 @@ pub fn render(id: &str, p: &RenderInput<'_>) -> Timeline {
             let f = run.fs.get(c.f as usize).map_or("?", String::as_str);
             json!([
                 t(untimed, c.invoke_ns),
-                if c.is_open() { json!(-1) } else { t(untimed, c.complete_ns.max(c.invoke_ns)) },
+                if c.is_open() {
+                    json!(-1)
+                } else {
+                    t(untimed, c.complete_ns.max(c.invoke_ns))
+                },
                 c.process,
                 outcome_index(c.outcome),
-                d.and_then(|d| d.key.as_deref()).and_then(|k| key_id.get(k)).map_or(json!(-1), |&k| json!(k)),
+                d.and_then(|d| d.key.as_deref())
+                    .and_then(|k| key_id.get(k))
+                    .map_or(json!(-1), |&k| json!(k)),
                 d.map_or_else(|| f.to_string(), |d| d.label.clone()),
                 d.and_then(|d| d.node.clone()).unwrap_or_default(),
                 u8::from(cx_ops.contains(&pos)),
@@ -220,8 +225,14 @@ pub fn render(id: &str, p: &RenderInput<'_>) -> Timeline {
         .faults
         .iter()
         .map(|iv| {
-            json!([iv.kind, t(untimed, iv.start_ns), t(untimed, iv.end_ns), iv.words(),
-                faults::css(&iv.kind), iv.raw.join(" ")])
+            json!([
+                iv.kind,
+                t(untimed, iv.start_ns),
+                t(untimed, iv.end_ns),
+                iv.words(),
+                faults::css(&iv.kind),
+                iv.raw.join(" ")
+            ])
         })
         .collect();
     let phase_rows: Vec<Value> = p
@@ -234,7 +245,10 @@ pub fn render(id: &str, p: &RenderInput<'_>) -> Timeline {
         .iter()
         .filter_map(|cx| {
             let first = cx.positions.iter().map(|&i| run.calls[i].invoke_ns).min()?;
-            Some(json!([format!("✗ counterexample, key {}", cx.key), t(untimed, first)]))
+            Some(json!([
+                format!("✗ counterexample, key {}", cx.key),
+                t(untimed, first)
+            ]))
         })
         .collect();
     let windows: Vec<Value> = p
@@ -416,11 +430,19 @@ mod tests {
             positions: vec![100_000, 100_003],
         };
         let s = select(&r, std::slice::from_ref(&iv), &[cx]);
-        assert!(s.positions.len() <= EMBED_CAP + PAGE, "{}", s.positions.len());
+        assert!(
+            s.positions.len() <= EMBED_CAP + PAGE,
+            "{}",
+            s.positions.len()
+        );
         assert!(s.positions.binary_search(&100_003).is_ok());
         assert!(s.positions.binary_search(&150_000).is_ok());
         assert_eq!(s.windows[0].name, "counterexample: key k2");
-        assert!(s.windows[1].name.contains("n2 paused"), "{}", s.windows[1].name);
+        assert!(
+            s.windows[1].name.contains("n2 paused"),
+            "{}",
+            s.windows[1].name
+        );
         assert_eq!(s.pages, 200);
         assert!(s.pages_embedded > 10 && s.pages_embedded < 200);
     }

@@ -203,11 +203,12 @@ fn faults_then(faults_iv: &[FaultInterval], a: i64, b: i64, untimed: bool) -> St
     };
     let active: Vec<&FaultInterval> = faults_iv.iter().filter(|f| f.overlaps(a, b)).collect();
     if active.is_empty() {
-        let before = faults_iv.iter().filter(|f| f.end_ns < a).max_by_key(|f| f.end_ns);
+        let before = faults_iv
+            .iter()
+            .filter(|f| f.end_ns < a)
+            .max_by_key(|f| f.end_ns);
         return match before {
-            None if faults_iv.is_empty() => {
-                "<p>No fault was injected in this run.</p>".to_string()
-            }
+            None if faults_iv.is_empty() => "<p>No fault was injected in this run.</p>".to_string(),
             None => "<p>No fault was active then, nor before.</p>".to_string(),
             Some(f) => format!(
                 "<p>No fault was active then; the last one before, {}, ended at {}{}.</p>",
@@ -269,7 +270,11 @@ fn other_checkers(h: &mut String, p: &WhyInput<'_>) {
             html(&what.join("; "))
         );
     }
-    if p.cxs.is_empty() && !cs.iter().any(|(n, c)| n != "linearizable" && verdict_of(c.get("valid")) == Validity::Invalid) {
+    if p.cxs.is_empty()
+        && !cs
+            .iter()
+            .any(|(n, c)| n != "linearizable" && verdict_of(c.get("valid")) == Validity::Invalid)
+    {
         h.push_str("<p class=\"note\">The verdict is invalid but results.json names no counterexample or failing checker.</p>");
     }
 }
