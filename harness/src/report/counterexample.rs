@@ -7,7 +7,7 @@
 
 use super::escape::html;
 use super::load::truncate_to;
-use super::notation::{call_text, fmt_at_us, outcome_rgb, tick_step};
+use super::notation::{call_text, fmt_at_us, fmt_tick, outcome_rgb, tick_step};
 use checker::history::OpType;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -208,14 +208,16 @@ pub fn render(n: usize, key: &str, cx: &Value) -> String {
         }
         h.push_str(r#"<g class="ticks">"#);
         let step = tick_step(span_ms, 8.0);
-        let mut t = 0.0;
+        // Round tick values: the first multiple of the step at or after t0.
+        let t0_ms = t0 as f64 / 1e6;
+        let mut t = (t0_ms / step).ceil() * step - t0_ms;
         while t <= span_ms && t * scale + 60.0 <= AREA_W + 10.0 {
             let x = LABEL_W + t * scale;
             let _ = write!(
                 h,
                 r##"<line x1="{x:.1}" x2="{x:.1}" y1="20" y2="{height}" stroke="#ddd"/><text x="{:.1}" y="12">{}</text>"##,
                 x + 2.0,
-                fmt_at_us(t0 + (t * 1e6) as i64)
+                fmt_tick(t0 + (t * 1e6).round() as i64, step * 1e6)
             );
             t += step;
         }

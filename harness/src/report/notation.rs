@@ -30,6 +30,14 @@ pub fn fmt_at_us(ns: i64) -> String {
     format!("{:.6} s", ns as f64 / 1e9)
 }
 
+/// A tick label in seconds with as many decimals as the tick step needs (`14.70 s` for a
+/// step of 50 ms).
+pub fn fmt_tick(ns: i64, step_ns: f64) -> String {
+    let step_s = (step_ns / 1e9).max(1e-9);
+    let decimals = (-step_s.log10().floor()).clamp(0.0, 9.0) as usize;
+    format!("{:.*} s", decimals, ns as f64 / 1e9)
+}
+
 /// A duration rounded for prose: `1.2 s`, `350 ms`, `40 µs`.
 pub fn fmt_dur(ns: i64) -> String {
     let a = ns.unsigned_abs() as f64;
@@ -294,6 +302,8 @@ mod tests {
         assert_eq!(fmt_ns(2_500), "2.500 µs");
         assert_eq!(fmt_ns(42), "42 ns");
         assert_eq!(fmt_at_us(3_792_035_622), "3.792036 s");
+        assert_eq!(fmt_tick(14_700_000_000, 50e6), "14.70 s");
+        assert_eq!(fmt_tick(2_000_000_000, 1e9), "2 s");
         assert_eq!(fmt_dur(1_234_000_000), "1.2 s");
         assert_eq!(fmt_dur(350_400_000), "350 ms");
     }

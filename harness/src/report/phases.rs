@@ -67,6 +67,14 @@ pub fn phases(results: &Value, main_start_ns: Option<i64>) -> Vec<Phase> {
     out
 }
 
+/// When the recovery started (the main phase and the heal are over), if known.
+pub fn recovery_start(phases: &[Phase]) -> Option<i64> {
+    phases
+        .iter()
+        .find(|p| p.name == "recovery")
+        .map(|p| p.start_ns)
+}
+
 /// When the final reads started, if known.
 pub fn final_reads_start(phases: &[Phase]) -> Option<i64> {
     phases

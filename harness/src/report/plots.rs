@@ -2,7 +2,7 @@
 //! fonts, no gnuplot): `latency-raw` (a point per completed call, log-scale latency,
 //! colour = outcome, shape = function), `latency-quantiles` (p50/p95/p99/max of ok calls
 //! per time window) and `rate` (completions per second per window, by outcome, over the
-//! run before its final reads, so their burst does not squash the scale). Every plot
+//! main phase and the heal, so the final reads' burst does not squash the scale). Every plot
 //! shades fault intervals, one colour per kind, with a legend, and marks the phase
 //! boundaries and the counterexample moments with labelled vertical lines. Colours and
 //! markers come from [`super::notation`], the same in every report. Each plot is written
@@ -97,7 +97,8 @@ pub struct PlotData<'a> {
     pub phases: &'a [Phase],
     /// Vertical marks: (label, history time in ns), e.g. a counterexample's first call.
     pub marks: &'a [(String, i64)],
-    /// Where the rate plot ends: the start of the final reads, else the history's end.
+    /// Where the rate plot ends: the end of the main phase and the heal (the recovery has
+    /// no operations and the final reads are a burst), else the history's end.
     pub rate_end_ns: i64,
     /// x range in seconds.
     pub x_end: f64,
@@ -119,7 +120,8 @@ impl<'a> PlotData<'a> {
         marks: &'a [(String, i64)],
     ) -> PlotData<'a> {
         let end_ns = run.last_ns.max(0);
-        let rate_end_ns = phases::final_reads_start(phases)
+        let rate_end_ns = phases::recovery_start(phases)
+            .or_else(|| phases::final_reads_start(phases))
             .filter(|&t| t > 0 && t < end_ns)
             .unwrap_or(end_ns);
         let (x_div, x_unit) = match end_ns {
@@ -285,12 +287,17 @@ where
 {
     let grey = RGBColor(70, 70, 70);
     let red = RGBColor(198, 40, 40);
-    let mut lines: Vec<(String, f64, RGBColor)> = data
-        .phases
-        .iter()
-        .filter(|p| p.name != "main")
-        .map(|p| (format!("{} ▸", p.name), data.x(p.start_ns), grey))
-        .collect();
+    // Phases that start within 1% of the plot's width of the previous one share a line.
+    let mut lines: Vec<(String, f64, RGBColor)> = Vec::new();
+    for p in data.phases.iter().filter(|p| p.name != "main") {
+        let x = data.x(p.start_ns);
+        match lines.last_mut() {
+            Some((text, last, _)) if (x - *last).abs() < x_end / 100.0 => {
+                *text = format!("{}, {} ▸", text.trim_end_matches(" ▸"), p.name);
+            }
+            _ => lines.push((format!("{} ▸", p.name), x, grey)),
+        }
+    }
     lines.extend(data.marks.iter().map(|(l, t)| (label(l), data.x(*t), red)));
     for (i, (text, x, colour)) in lines.into_iter().enumerate() {
         if x < 0.0 || x > x_end {
@@ -305,9 +312,17 @@ where
             .map_err(|e| e.to_string())?;
         let font = (FONT, 13).into_font().color(&colour);
         let offset = 4 + 16 * (i as i32 % 2);
+        // Near the right edge the label goes to the left of its line (≈7 px a character
+        // of an ≈1100 px plot area).
+        let width = 7 * text.chars().count() as i32;
+        let dx = if x / x_end * 1100.0 + width as f64 > 1090.0 {
+            -width - 4
+        } else {
+            4
+        };
         chart
             .draw_series(std::iter::once(
-                EmptyElement::at((x, y1.clone())) + Text::new(text, (4, offset), font),
+                EmptyElement::at((x, y1.clone())) + Text::new(text, (dx, offset), font),
             ))
             .map_err(|e| e.to_string())?;
     }

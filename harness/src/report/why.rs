@@ -79,6 +79,8 @@ pub fn render(p: &WhyInput<'_>) -> String {
 
 struct Op<'a> {
     id: String,
+    /// Why it cannot be the next step of the longest linearizable prefix, if it cannot.
+    stuck: Option<String>,
     process: String,
     node: Option<&'a str>,
     call: String,
@@ -91,6 +93,15 @@ fn cx_ops<'a>(p: &'a WhyInput<'_>, cx: &Value) -> Vec<Op<'a>> {
     let Some(ops) = cx.get("ops").and_then(Value::as_array) else {
         return Vec::new();
     };
+    let stuck: HashMap<String, String> = cx
+        .get("stuck")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|s| (key_text(s.get("op")), key_text(s.get("why"))))
+                .collect()
+        })
+        .unwrap_or_default();
     ops.iter()
         .map(|o| {
             let outcome = o.get("outcome").and_then(Value::as_str).unwrap_or("");
@@ -106,8 +117,10 @@ fn cx_ops<'a>(p: &'a WhyInput<'_>, cx: &Value) -> Vec<Op<'a>> {
                 .and_then(|i| p.run.position_of(i))
                 .and_then(|pos| p.details.get(&pos))
                 .and_then(|d| d.node.as_deref());
+            let id = key_text(o.get("id"));
             Op {
-                id: key_text(o.get("id")),
+                stuck: stuck.get(&id).cloned(),
+                id,
                 process: key_text(o.get("process")),
                 node,
                 call: call_text(
@@ -148,10 +161,23 @@ fn invalid_key(h: &mut String, p: &WhyInput<'_>, i: usize, key: &str, cx: &Value
         Some(t) if untimed => format!("event {t}"),
         Some(t) => fmt_at_us(t),
     };
-    for o in ops.iter().take(WHY_OPS) {
+    // Every op that cannot come next is shown; the others fill up to WHY_OPS, in time order.
+    let room = WHY_OPS.saturating_sub(ops.iter().filter(|o| o.stuck.is_some()).count());
+    let mut others = 0;
+    let shown: Vec<&Op> = ops
+        .iter()
+        .filter(|o| {
+            o.stuck.is_some() || {
+                others += 1;
+                others <= room
+            }
+        })
+        .collect();
+    for o in &shown {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>p{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr{}><td>{}</td><td>p{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            if o.stuck.is_some() { " class=\"bad\"" } else { "" },
             html(&o.id),
             html(&o.process),
             html(o.node.unwrap_or("—")),
@@ -162,8 +188,12 @@ fn invalid_key(h: &mut String, p: &WhyInput<'_>, i: usize, key: &str, cx: &Value
         );
     }
     h.push_str("</tbody></table>");
-    if ops.len() > WHY_OPS {
-        let _ = write!(h, "<p class=\"note\">and {} more.</p>", ops.len() - WHY_OPS);
+    if ops.len() > shown.len() {
+        let _ = write!(
+            h,
+            "<p class=\"note\">{} more in the full counterexample; the highlighted row is the operation that cannot come next.</p>",
+            ops.len() - shown.len()
+        );
     }
     if let Some(stuck) = cx.get("stuck").and_then(Value::as_array) {
         let whys: Vec<String> = stuck
