@@ -204,7 +204,7 @@ fn invalid_run_says_why_before_the_configuration() {
     // the faults at that moment (none: the last one ended 792 ms before) and the links.
     assert!(section.contains("Key <code>k2</code> is not linearizable"));
     assert!(section.contains(
-        "<tr><td>245</td><td>p11</td><td>n1</td><td><code>read → 4</code></td><td>ok</td><td class=\"num\">3.792036 s</td><td class=\"num\">3.795910 s</td></tr>"
+        "<tr class=\"bad\"><td>245</td><td>p11</td><td>n1</td><td><code>read → 4</code></td><td>ok</td><td class=\"num\">3.792036 s</td><td class=\"num\">3.795910 s</td></tr>"
     ), "{section}");
     assert!(section.contains("The step that fails: read 4 but register is null."));
     assert!(section.contains(
@@ -410,11 +410,15 @@ fn phases_are_marked_and_final_reads_do_not_set_the_rate_scale() {
             "{name}"
         );
     }
-    for stem in ["latency-raw", "latency-quantiles", "rate"] {
+    for stem in ["latency-raw", "latency-quantiles"] {
         let svg = read(&dir.path().join(format!("{stem}.svg")));
         assert!(svg.contains("final reads ▸"), "{stem}: final reads marked");
+        // Heal and recovery start 20 ms apart: one line, one label.
+        assert!(svg.contains("heal, recovery ▸"), "{stem}: heal and recovery marked");
     }
-    assert!(read(&dir.path().join("latency-raw.svg")).contains("heal ▸"));
+    // The rate plot ends where the recovery starts: the final reads are not in it.
+    let rate = read(&dir.path().join("rate.svg"));
+    assert!(rate.contains("heal, recovery ▸") && !rate.contains("final reads"));
     assert!(html.contains("The final reads are left out"));
     let tl = timeline_data(&html);
     assert_eq!(tl["phases"].as_array().unwrap().len(), 4);
