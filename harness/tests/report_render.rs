@@ -206,7 +206,9 @@ fn invalid_run_says_why_before_the_configuration() {
     assert!(section.contains(
         "<tr class=\"bad\"><td>245</td><td>p11</td><td>n1</td><td><code>read → 4</code></td><td>ok</td><td class=\"num\">3.792036 s</td><td class=\"num\">3.795910 s</td></tr>"
     ), "{section}");
-    assert!(section.contains("The step that fails: read 4 but register is null."));
+    assert!(section.contains(
+        "The step that fails: <code>read → 4</code> (op 245): read 4 but register is null."
+    ));
     assert!(section.contains(
         "No fault was active then; the last one before, n1 isolated from n2 n3, healed after 2.0 s, ended at 3.000000 s (792 ms earlier)."
     ), "{section}");
@@ -414,7 +416,10 @@ fn phases_are_marked_and_final_reads_do_not_set_the_rate_scale() {
         let svg = read(&dir.path().join(format!("{stem}.svg")));
         assert!(svg.contains("final reads ▸"), "{stem}: final reads marked");
         // Heal and recovery start 20 ms apart: one line, one label.
-        assert!(svg.contains("heal, recovery ▸"), "{stem}: heal and recovery marked");
+        assert!(
+            svg.contains("heal, recovery ▸"),
+            "{stem}: heal and recovery marked"
+        );
     }
     // The rate plot ends where the recovery starts: the final reads are not in it.
     let rate = read(&dir.path().join("rate.svg"));

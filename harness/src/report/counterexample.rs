@@ -90,9 +90,19 @@ fn label_of(o: &CxOp) -> String {
     )
 }
 
+/// A time of the counterexample: seconds to the µs, or the event position of a history
+/// without real times.
+fn at(untimed: bool, t: i64) -> String {
+    if untimed {
+        format!("event {t}")
+    } else {
+        fmt_at_us(t)
+    }
+}
+
 /// Render the counterexample of `key` (display text) as an HTML fragment. `n` numbers
-/// the element ids on the page.
-pub fn render(n: usize, key: &str, cx: &Value) -> String {
+/// the element ids on the page; `untimed`: the times are event positions.
+pub fn render(n: usize, key: &str, cx: &Value, untimed: bool) -> String {
     let all: Vec<CxOp> = cx
         .get("ops")
         .and_then(Value::as_array)
@@ -217,7 +227,11 @@ pub fn render(n: usize, key: &str, cx: &Value) -> String {
                 h,
                 r##"<line x1="{x:.1}" x2="{x:.1}" y1="20" y2="{height}" stroke="#ddd"/><text x="{:.1}" y="12">{}</text>"##,
                 x + 2.0,
-                fmt_tick(t0 + (t * 1e6).round() as i64, step * 1e6)
+                if untimed {
+                    format!("#{}", t0 + (t * 1e6).round() as i64)
+                } else {
+                    fmt_tick(t0 + (t * 1e6).round() as i64, step * 1e6)
+                }
             );
             t += step;
         }
@@ -243,11 +257,11 @@ pub fn render(n: usize, key: &str, cx: &Value) -> String {
             let _ = write!(
                 tip,
                 "\ninvoked {}, {}",
-                fmt_at_us(it),
+                at(untimed, it),
                 o.complete_time
                     .map_or("never completed".to_string(), |c| format!(
                         "completed {}",
-                        fmt_at_us(c)
+                        at(untimed, c)
                     ))
             );
             match (order, why) {
@@ -336,8 +350,10 @@ pub fn render(n: usize, key: &str, cx: &Value) -> String {
             html(&o.process),
             html(&label_of(o)),
             html(&o.outcome),
-            o.invoke_time.map(fmt_at_us).unwrap_or_default(),
-            o.complete_time.map(fmt_at_us).unwrap_or_else(|| "—".into()),
+            o.invoke_time.map(|t| at(untimed, t)).unwrap_or_default(),
+            o.complete_time
+                .map(|t| at(untimed, t))
+                .unwrap_or_else(|| "—".into()),
             html(&lines),
             html(&role)
         );
@@ -406,7 +422,7 @@ mod tests {
             "stuck": [{"op": 9, "why": "read \"<script>x</script>\" but the value is 1"}],
             "original_ops": 50
         });
-        let h = render(0, "k<1>", &cx);
+        let h = render(0, "k<1>", &cx, false);
         assert!(h.contains("k&lt;1&gt;"));
         assert!(!h.contains("<script>"));
         assert!(h.contains("linearized #1"));
@@ -418,7 +434,7 @@ mod tests {
 
     #[test]
     fn tolerates_an_empty_or_odd_counterexample() {
-        let h = render(1, "k", &json!({"ops": "nope"}));
+        let h = render(1, "k", &json!({"ops": "nope"}), true);
         assert!(h.contains("not linearizable"));
         assert!(!h.contains("<svg"));
     }

@@ -195,7 +195,7 @@ pub fn render_run_titled(dir: &Path, title: Option<&str>) -> Result<ReportSummar
         .iter()
         .take(COUNTEREXAMPLE_CAP)
         .enumerate()
-        .map(|(i, (key, cx))| counterexample::render(i, key, cx))
+        .map(|(i, (key, cx))| counterexample::render(i, key, cx, run.untimed))
         .collect();
     if cxs.len() > COUNTEREXAMPLE_CAP {
         cx_html.push(format!(

@@ -628,8 +628,14 @@ fn timeline(h: &mut String, p: &PageInput<'_>) {
     let legend: Vec<String> = OUTCOMES.iter().map(|o| swatch(*o)).collect();
     let _ = write!(
         h,
-        "<p>Pick a window (each counterexample, each fault's start, or a page of the run), a key, or zoom. The top rows are the nemesis: who each fault hit. Below, one row per client process, a bar from invocation to completion: {} (an info bar's thin tail: it may take effect until the end). Outlined bars belong to the counterexample; the red line marks it, dashed lines mark phases. Hover a bar for its call, node and times.",
-        legend.join(", ")
+        "<p>Pick a window (each counterexample, each fault's start, or a page of the run), a key, or zoom. The top rows are the nemesis: who each fault hit. Below, one row per client process, a bar from invocation to completion: {} (an info bar's thin tail: it may take effect until the end).{} Hover a bar for its call, node and times.",
+        legend.join(", "),
+        match (p.counterexamples.is_empty(), p.phases.is_empty()) {
+            (false, false) => " Outlined bars belong to a counterexample and a red line marks it; dashed lines mark phases.",
+            (false, true) => " Outlined bars belong to a counterexample and a red line marks it.",
+            (true, false) => " Dashed lines mark phases.",
+            (true, true) => "",
+        }
     );
     if t.embedded < t.total {
         let _ = write!(

@@ -89,13 +89,13 @@ pub fn select(run: &RunData, faults_iv: &[FaultInterval], cxs: &[CxMark]) -> Sel
             .unwrap_or(a);
         // Context: the operations invoked around it, at least as long again on each side.
         let (ca, cb) = range_time(run, lo.saturating_sub(CX_CONTEXT), (hi + CX_CONTEXT).min(n));
-        let pad = ((b - a) / 10).max(5_000_000);
+        let pad = ((b - a) / 10).max(if run.untimed { 2 } else { 5_000_000 });
         let r = (lo.saturating_sub(PAGE / 2), (hi + PAGE / 2).min(n));
         ranges.push(r);
         windows.push(Window {
             name: format!("counterexample: key {}", cx.key),
-            start_ns: (a - pad).min(ca.max(a - 4 * pad)),
-            end_ns: (b + pad).max(cb.min(b + 4 * pad)),
+            start_ns: (a - pad).min(ca.max(a - 4 * pad)).max(run.first_ns),
+            end_ns: (b + pad).max(cb.min(b + 4 * pad)).min(run.last_ns.max(b)),
         });
     }
     for iv in faults_iv.iter().take(FAULT_WINDOWS) {

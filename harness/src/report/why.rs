@@ -155,7 +155,12 @@ fn invalid_key(h: &mut String, p: &WhyInput<'_>, i: usize, key: &str, cx: &Value
         }
     );
     let untimed = p.run.untimed;
-    h.push_str("<table class=\"why-ops\"><thead><tr><th>op</th><th>process</th><th>node</th><th>call</th><th>outcome</th><th>invoked</th><th>completed</th></tr></thead><tbody>");
+    let nodes = ops.iter().any(|o| o.node.is_some());
+    let _ = write!(
+        h,
+        "<table class=\"why-ops\"><thead><tr><th>op</th><th>process</th>{}<th>call</th><th>outcome</th><th>invoked</th><th>completed</th></tr></thead><tbody>",
+        if nodes { "<th>node</th>" } else { "" }
+    );
     let when = |t: Option<i64>| match t {
         None => "never".to_string(),
         Some(t) if untimed => format!("event {t}"),
@@ -176,11 +181,15 @@ fn invalid_key(h: &mut String, p: &WhyInput<'_>, i: usize, key: &str, cx: &Value
     for o in &shown {
         let _ = write!(
             h,
-            "<tr{}><td>{}</td><td>p{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr{}><td>{}</td><td>p{}</td>{}<td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             if o.stuck.is_some() { " class=\"bad\"" } else { "" },
             html(&o.id),
             html(&o.process),
-            html(o.node.unwrap_or("—")),
+            if nodes {
+                format!("<td>{}</td>", html(o.node.unwrap_or("—")))
+            } else {
+                String::new()
+            },
             html(&o.call),
             html(&o.outcome),
             when(o.invoke),
@@ -195,15 +204,30 @@ fn invalid_key(h: &mut String, p: &WhyInput<'_>, i: usize, key: &str, cx: &Value
             ops.len() - shown.len()
         );
     }
-    if let Some(stuck) = cx.get("stuck").and_then(Value::as_array) {
-        let whys: Vec<String> = stuck
-            .iter()
-            .filter_map(|s| s.get("why").and_then(Value::as_str))
-            .take(3)
-            .map(html)
-            .collect();
-        if !whys.is_empty() {
-            let _ = write!(h, "<p>The step that fails: {}.</p>", whys.join("; "));
+    let whys: Vec<String> = ops
+        .iter()
+        .filter_map(|o| {
+            let why = o.stuck.as_ref()?;
+            Some(format!(
+                "<code>{}</code> (op {}): {}",
+                html(&o.call),
+                html(&o.id),
+                html(why)
+            ))
+        })
+        .take(4)
+        .collect();
+    match whys.as_slice() {
+        [] => {}
+        [one] => {
+            let _ = write!(h, "<p>The step that fails: {one}.</p>");
+        }
+        many => {
+            let _ = write!(
+                h,
+                "<p>After the longest order that works, every candidate for the next step fails:</p><ul><li>{}</li></ul>",
+                many.join("</li><li>")
+            );
         }
     }
     let a = ops.iter().filter_map(|o| o.invoke).min();
