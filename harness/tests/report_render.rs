@@ -666,4 +666,7 @@ fn check_report_is_named_after_the_file_and_has_no_time_plots() {
     let why = html.find("id=\"why\"").unwrap();
     assert!(why < html.find("id=\"config\"").unwrap());
     assert!(html[why..].contains("is not linearizable:"));
+    // Times are event positions, in the summary and in the counterexample.
+    assert!(html[why..].contains("<td class=\"num\">event 2</td>"));
+    assert!(!html.contains("0.000000 s"));
 }

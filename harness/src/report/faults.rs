@@ -250,7 +250,8 @@ fn groups_words(g: &BTreeMap<String, BTreeSet<String>>, verb: &str) -> String {
     let mut whole = Vec::new();
     for (members, deaf) in &groups {
         if deaf.is_empty() {
-            whole.push(format!("{} hears all", join(members)));
+            let verb = if members.len() == 1 { "hears" } else { "hear" };
+            whole.push(format!("{} {verb} all", join(members)));
             continue;
         }
         // Symmetric pairs are said once: "A cut off from B" covers "B cut off from A".
