@@ -7,7 +7,7 @@
 
 use super::escape::html;
 use super::load::truncate_to;
-use super::notation::{call_text, fmt_at_us, fmt_tick, outcome_rgb, tick_step};
+use super::notation::{call_text, fmt_at_us, fmt_tick, nil_for_null, outcome_rgb, tick_step};
 use checker::history::OpType;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -118,14 +118,18 @@ pub fn render(n: usize, key: &str, cx: &Value, untimed: bool) -> String {
     let states: Vec<String> = cx
         .get("states")
         .and_then(Value::as_array)
-        .map(|a| a.iter().map(|v| truncate_to(&text(Some(v)), 200)).collect())
+        .map(|a| {
+            a.iter()
+                .map(|v| truncate_to(&nil_for_null(&text(Some(v))), 200))
+                .collect()
+        })
         .unwrap_or_default();
     let stuck: HashMap<String, String> = cx
         .get("stuck")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .map(|s| (text(s.get("op")), text(s.get("why"))))
+                .map(|s| (text(s.get("op")), nil_for_null(&text(s.get("why")))))
                 .collect()
         })
         .unwrap_or_default();

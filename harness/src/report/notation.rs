@@ -168,6 +168,28 @@ pub fn value_text(v: &Value) -> String {
     }
 }
 
+/// Checker text (a model state, why a step is illegal) with JSON's `null` spelled `nil`,
+/// as the report writes it everywhere; a quoted `"null"` (a string value) is kept.
+pub fn nil_for_null(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("null") {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + 4..].chars().next();
+        let word =
+            |c: Option<char>| c.is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '"'));
+        out.push_str(&rest[..i]);
+        out.push_str(if word(before) && word(after) {
+            "nil"
+        } else {
+            "null"
+        });
+        rest = &rest[i + 4..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A key as the report writes it: strings without quotes, `(whole history)` for none.
 pub fn key_text(v: Option<&Value>) -> String {
     match v {
@@ -293,6 +315,19 @@ mod tests {
         let a = vec!["cas".to_string(), "zz".into(), "read".into(), "aa".into()];
         let order: Vec<&str> = function_order(&a).iter().map(|&i| a[i].as_str()).collect();
         assert_eq!(order, vec!["read", "cas", "aa", "zz"]);
+    }
+
+    #[test]
+    fn null_is_spelled_nil() {
+        assert_eq!(
+            nil_for_null("read 4 but register is null"),
+            "read 4 but register is nil"
+        );
+        assert_eq!(nil_for_null("null"), "nil");
+        assert_eq!(
+            nil_for_null(r#"["null", nullable, null]"#),
+            r#"["null", nullable, nil]"#
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use super::escape::html;
 use super::faults::{self, FaultInterval};
 use super::load::{CallDetail, Counts, RunData};
-use super::notation::{call_text, fmt_at_us, fmt_dur, function_order, key_text};
+use super::notation::{call_text, fmt_at_us, fmt_dur, function_order, key_text, nil_for_null};
 use super::phases::Phase;
 use checker::history::OpType;
 use checker::Validity;
@@ -98,7 +98,7 @@ fn cx_ops<'a>(p: &'a WhyInput<'_>, cx: &Value) -> Vec<Op<'a>> {
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .map(|s| (key_text(s.get("op")), key_text(s.get("why"))))
+                .map(|s| (key_text(s.get("op")), nil_for_null(&key_text(s.get("why")))))
                 .collect()
         })
         .unwrap_or_default();
