@@ -466,7 +466,7 @@ fn key_counts(h: &mut String, p: &WhyInput<'_>) {
             .collect();
         let _ = write!(h, " ({})", parts.join(", "));
     }
-    h.push_str(".");
+    h.push('.');
     if undecided.iter().any(|(w, _)| w == "cancelled") {
         let _ = write!(
             h,
