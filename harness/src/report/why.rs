@@ -262,7 +262,9 @@ fn faults_then(faults_iv: &[FaultInterval], a: i64, b: i64, untimed: bool) -> St
             .filter(|f| f.end_ns < a)
             .max_by_key(|f| f.end_ns);
         return match before {
-            None if faults_iv.is_empty() => "<p>No fault was injected in this run.</p>".to_string(),
+            None if faults_iv.is_empty() => {
+                "<p>The history records no fault (no nemesis events).</p>".to_string()
+            }
             None => "<p>No fault was active then, nor before.</p>".to_string(),
             Some(f) => format!(
                 "<p>No fault was active then; the last one before, {}, ended at {}{}.</p>",
