@@ -672,3 +672,40 @@ fn check_report_is_named_after_the_file_and_has_no_time_plots() {
     assert!(html[why..].contains("<td class=\"num\">event 2</td>"));
     assert!(!html.contains("0.000000 s"));
 }
+
+#[test]
+fn a_long_counterexample_shows_the_failing_step_and_what_came_just_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = String::new();
+    let mut ops = Vec::new();
+    for i in 0..20u64 {
+        let (f, v) = if i == 19 {
+            ("read", json!(null))
+        } else {
+            ("write", json!(i))
+        };
+        let t = i as i64 * 1_000_000;
+        lines.push_str(&format!("{}\n", json!({"index": 2*i, "time": t, "type": "invoke", "process": 0, "f": f, "key": "k", "value": v, "node": "n1"})));
+        let out = if i == 19 { json!(3) } else { v.clone() };
+        lines.push_str(&format!("{}\n", json!({"index": 2*i+1, "time": t + 500_000, "type": "ok", "process": 0, "f": f, "key": "k", "value": out})));
+        ops.push(json!({"id": i, "process": 0, "f": f, "input": v, "output": out, "outcome": "ok",
+            "invoke_index": 2*i, "complete_index": 2*i+1, "invoke_time": t, "complete_time": t + 500_000}));
+    }
+    std::fs::write(dir.path().join("history.jsonl"), lines).unwrap();
+    let prefix: Vec<u64> = (0..19).collect();
+    let cx = json!({"ops": ops, "minimal": true, "longest_prefix": prefix, "states": ["18"],
+        "stuck": [{"op": 19, "why": "read 3 but register is 18"}]});
+    let results = json!({"valid": false, "checkers": {"linearizable": {"valid": false,
+        "keys": [{"key": "k", "valid": false, "ops": 20, "counterexample": cx}]}}});
+    std::fs::write(dir.path().join("results.json"), results.to_string()).unwrap();
+    let html = read(&render_run(dir.path()).unwrap().html);
+    let why = &html[html.find("id=\"why\"").unwrap()..html.find("<nav>").unwrap()];
+    assert!(why
+        .contains("<tr class=\"bad\"><td>19</td><td>p0</td><td>n1</td><td><code>read → 3</code>"));
+    assert!(
+        why.contains("<tr><td>18</td>"),
+        "the write just before the failing read"
+    );
+    assert!(!why.contains("<tr><td>0</td>"), "the oldest op makes room");
+    assert!(why.contains("8 more in the full counterexample"));
+}

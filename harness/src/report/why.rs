@@ -166,18 +166,12 @@ fn invalid_key(h: &mut String, p: &WhyInput<'_>, i: usize, key: &str, cx: &Value
         Some(t) if untimed => format!("event {t}"),
         Some(t) => fmt_at_us(t),
     };
-    // Every op that cannot come next is shown; the others fill up to WHY_OPS, in time order.
+    // Every op that cannot come next is shown; the others fill up to WHY_OPS, the latest
+    // first (those just before the failing step explain it best), then all in time order.
     let room = WHY_OPS.saturating_sub(ops.iter().filter(|o| o.stuck.is_some()).count());
-    let mut others = 0;
-    let shown: Vec<&Op> = ops
-        .iter()
-        .filter(|o| {
-            o.stuck.is_some() || {
-                others += 1;
-                others <= room
-            }
-        })
-        .collect();
+    let mut shown: Vec<&Op> = ops.iter().filter(|o| o.stuck.is_some()).collect();
+    shown.extend(ops.iter().rev().filter(|o| o.stuck.is_none()).take(room));
+    shown.sort_by_key(|o| o.invoke.unwrap_or(i64::MAX));
     for o in &shown {
         let _ = write!(
             h,
