@@ -669,7 +669,7 @@ fn check_report_is_named_after_the_file_and_has_no_time_plots() {
     assert!(why < html.find("id=\"config\"").unwrap());
     assert!(html[why..].contains("is not linearizable:"));
     // Times are event positions, in the summary and in the counterexample.
-    assert!(html[why..].contains("<td class=\"num\">event 2</td>"));
+    assert!(html[why..].contains("<td class=\"num\">event 84</td>"));
     assert!(!html.contains("0.000000 s"));
 }
 
