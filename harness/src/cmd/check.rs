@@ -339,6 +339,7 @@ fn write_report_dir(
     dir: &Path,
     history: &History,
     results: &Results,
+    file: &str,
 ) -> Result<PathBuf, HarnessError> {
     let fail = |what: &str, e: io::Error| {
         HarnessError::Failed(format!("{}: cannot write {what}: {e}", dir.display()))
@@ -347,7 +348,11 @@ fn write_report_dir(
     let hist_path = dir.join("history.jsonl");
     let f = File::create(&hist_path).map_err(|e| fail("history.jsonl", e))?;
     format::write_jsonl(history, BufWriter::new(f)).map_err(|e| fail("history.jsonl", e))?;
-    let published = results::publish(dir, results, None).map_err(|e| fail("results.json", e))?;
+    let name = Path::new(file)
+        .file_name()
+        .map_or(file.into(), |n| n.to_string_lossy());
+    let published =
+        results::publish(dir, results, None, Some(&name)).map_err(|e| fail("results.json", e))?;
     if published.html.is_none() {
         let why = published.problems.join("; ");
         return Err(HarnessError::Failed(why));
@@ -445,7 +450,7 @@ pub fn run(args: CheckArgs) -> Result<Outcome, HarnessError> {
                 print!("{}", describe(&r));
                 let _ = io::stdout().flush();
                 if let Some(dir) = &args.report {
-                    report_dir = Some(write_report_dir(dir, &history, &r.results)?);
+                    report_dir = Some(write_report_dir(dir, &history, &r.results, &r.file)?);
                 }
                 results.push(r);
             }

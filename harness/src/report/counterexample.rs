@@ -7,8 +7,7 @@
 
 use super::escape::html;
 use super::load::truncate_to;
-use super::plots::outcome_rgb;
-use super::timeline::{fmt_ns, tick_step, AREA_W, LABEL_W};
+use super::notation::{call_text, fmt_at_us, fmt_tick, nil_for_null, outcome_rgb, tick_step};
 use checker::history::OpType;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -18,14 +17,18 @@ use std::fmt::Write;
 /// non-minimal one).
 pub const OP_CAP: usize = 200;
 const ROW_H: f64 = 26.0;
+/// Width of the process label column, px.
+const LABEL_W: f64 = 70.0;
+/// Width of the bars area at zoom 1, px.
+const AREA_W: f64 = 1100.0;
 const AXIS_H: f64 = 24.0;
 
 struct CxOp {
     id: String,
     process: String,
     f: String,
-    input: String,
-    output: String,
+    input: Value,
+    output: Value,
     outcome: String,
     invoke_time: Option<i64>,
     complete_time: Option<i64>,
@@ -42,21 +45,13 @@ fn text(v: Option<&Value>) -> String {
     }
 }
 
-/// A value as the model sees it: JSON text (strings quoted), `nil` for null.
-fn val(v: Option<&Value>) -> String {
-    match v {
-        None | Some(Value::Null) => "nil".into(),
-        Some(other) => truncate_to(&other.to_string(), 60),
-    }
-}
-
 fn parse_op(v: &Value) -> CxOp {
     CxOp {
         id: text(v.get("id")),
         process: text(v.get("process")),
         f: text(v.get("f")),
-        input: val(v.get("input")),
-        output: val(v.get("output")),
+        input: v.get("input").cloned().unwrap_or(Value::Null),
+        output: v.get("output").cloned().unwrap_or(Value::Null),
         outcome: text(v.get("outcome")),
         invoke_time: v.get("invoke_time").and_then(Value::as_i64),
         complete_time: v.get("complete_time").and_then(Value::as_i64),
@@ -86,9 +81,28 @@ fn outcome_of(s: &str) -> OpType {
     }
 }
 
+/// A counterexample op in the report's one notation of a call.
+fn label_of(o: &CxOp) -> String {
+    let outcome = (!o.outcome.is_empty()).then(|| outcome_of(&o.outcome));
+    truncate_to(
+        &call_text(&o.f, &o.input, Some(&o.output), outcome, None),
+        80,
+    )
+}
+
+/// A time of the counterexample: seconds to the µs, or the event position of a history
+/// without real times.
+fn at(untimed: bool, t: i64) -> String {
+    if untimed {
+        format!("event {t}")
+    } else {
+        fmt_at_us(t)
+    }
+}
+
 /// Render the counterexample of `key` (display text) as an HTML fragment. `n` numbers
-/// the element ids on the page.
-pub fn render(n: usize, key: &str, cx: &Value) -> String {
+/// the element ids on the page; `untimed`: the times are event positions.
+pub fn render(n: usize, key: &str, cx: &Value, untimed: bool) -> String {
     let all: Vec<CxOp> = cx
         .get("ops")
         .and_then(Value::as_array)
@@ -104,14 +118,18 @@ pub fn render(n: usize, key: &str, cx: &Value) -> String {
     let states: Vec<String> = cx
         .get("states")
         .and_then(Value::as_array)
-        .map(|a| a.iter().map(|v| truncate_to(&text(Some(v)), 200)).collect())
+        .map(|a| {
+            a.iter()
+                .map(|v| truncate_to(&nil_for_null(&text(Some(v))), 200))
+                .collect()
+        })
         .unwrap_or_default();
     let stuck: HashMap<String, String> = cx
         .get("stuck")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .map(|s| (text(s.get("op")), text(s.get("why"))))
+                .map(|s| (text(s.get("op")), nil_for_null(&text(s.get("why")))))
                 .collect()
         })
         .unwrap_or_default();
@@ -122,15 +140,6 @@ pub fn render(n: usize, key: &str, cx: &Value) -> String {
         .enumerate()
         .map(|(i, id)| (id.as_str(), i + 1))
         .collect();
-    let label_of = |o: &CxOp| {
-        let mut l = format!("{} {}", o.f, o.input);
-        if o.outcome == "ok" {
-            let _ = write!(l, " → {}", o.output);
-        } else if !o.outcome.is_empty() {
-            let _ = write!(l, " ({})", o.outcome);
-        }
-        l
-    };
     let prefix_text = if prefix.is_empty() {
         "(empty: no operation can be linearized first)".to_string()
     } else {
@@ -154,7 +163,7 @@ pub fn render(n: usize, key: &str, cx: &Value) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
-        r#"<section class="cx"><h3>Key <code>{}</code>: not linearizable</h3>"#,
+        r#"<section class="cx" id="cx{n}"><h3>Key <code>{}</code>: not linearizable</h3>"#,
         html(key)
     );
     let _ = write!(
@@ -213,14 +222,20 @@ pub fn render(n: usize, key: &str, cx: &Value) -> String {
         }
         h.push_str(r#"<g class="ticks">"#);
         let step = tick_step(span_ms, 8.0);
-        let mut t = 0.0;
+        // Round tick values: the first multiple of the step at or after t0.
+        let t0_ms = t0 as f64 / 1e6;
+        let mut t = (t0_ms / step).ceil() * step - t0_ms;
         while t <= span_ms && t * scale + 60.0 <= AREA_W + 10.0 {
             let x = LABEL_W + t * scale;
             let _ = write!(
                 h,
                 r##"<line x1="{x:.1}" x2="{x:.1}" y1="20" y2="{height}" stroke="#ddd"/><text x="{:.1}" y="12">{}</text>"##,
                 x + 2.0,
-                fmt_ns(t0 + (t * 1e6) as i64)
+                if untimed {
+                    format!("#{}", t0 + (t * 1e6).round() as i64)
+                } else {
+                    fmt_tick(t0 + (t * 1e6).round() as i64, step * 1e6)
+                }
             );
             t += step;
         }
@@ -246,11 +261,11 @@ pub fn render(n: usize, key: &str, cx: &Value) -> String {
             let _ = write!(
                 tip,
                 "\ninvoked {}, {}",
-                fmt_ns(it),
+                at(untimed, it),
                 o.complete_time
                     .map_or("never completed".to_string(), |c| format!(
                         "completed {}",
-                        fmt_ns(c)
+                        at(untimed, c)
                     ))
             );
             match (order, why) {
@@ -334,13 +349,15 @@ pub fn render(n: usize, key: &str, cx: &Value) -> String {
         };
         let _ = write!(
             h,
-            "<tr{cls}><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr{cls}><td>{}</td><td>p{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             html(&o.id),
             html(&o.process),
             html(&label_of(o)),
             html(&o.outcome),
-            o.invoke_time.map(fmt_ns).unwrap_or_default(),
-            o.complete_time.map(fmt_ns).unwrap_or_else(|| "—".into()),
+            o.invoke_time.map(|t| at(untimed, t)).unwrap_or_default(),
+            o.complete_time
+                .map(|t| at(untimed, t))
+                .unwrap_or_else(|| "—".into()),
             html(&lines),
             html(&role)
         );
@@ -348,6 +365,46 @@ pub fn render(n: usize, key: &str, cx: &Value) -> String {
     h.push_str("</tbody></table></section>");
     h
 }
+
+/// The script that zooms every counterexample drawing (`svg.timeline`) on the page:
+/// buttons with `data-zoom` multiply the scale; elements with `data-a`/`data-b` are
+/// re-positioned and the tick group is rebuilt.
+pub const ZOOM_JS: &str = r#"
+(function(){
+  var LABEL=70, AREA=1100;
+  function fmt(ms){ var a=Math.abs(ms); if(ms===0) return '0 s';
+    if(a>=1000) return (ms/1000).toFixed(3)+' s'; if(a>=1) return ms.toFixed(3)+' ms';
+    if(a>=0.001) return (ms*1000).toFixed(3)+' \u00b5s'; return Math.round(ms*1e6)+' ns'; }
+  function step(span,n){ var raw=span/n, mag=Math.pow(10,Math.floor(Math.log10(raw))), m=raw/mag;
+    return (m<=1?1:m<=2?2:m<=5?5:10)*mag; }
+  function layout(svg, zoom){
+    var span=parseFloat(svg.dataset.span), t0=parseFloat(svg.dataset.t0)/1e6;
+    var scale=AREA*zoom/span, h=svg.getAttribute('height');
+    svg.setAttribute('width', LABEL+AREA*zoom+10);
+    svg.querySelectorAll('[data-a]').forEach(function(e){
+      var a=parseFloat(e.dataset.a), b=parseFloat(e.dataset.b);
+      if(e.tagName==='text'){ e.setAttribute('x', LABEL+a*scale+2); return; }
+      e.setAttribute('x', LABEL+a*scale); e.setAttribute('width', Math.max(1,(b-a)*scale));
+    });
+    var g=svg.querySelector('g.ticks'); if(!g) return;
+    while(g.firstChild) g.removeChild(g.firstChild);
+    var st=step(span,10*zoom), NS='http://www.w3.org/2000/svg';
+    for(var t=0;t<=span && LABEL+t*scale+60<=LABEL+AREA*zoom+10;t+=st){ var x=LABEL+t*scale;
+      var l=document.createElementNS(NS,'line'); l.setAttribute('x1',x); l.setAttribute('x2',x);
+      l.setAttribute('y1',20); l.setAttribute('y2',h); l.setAttribute('stroke','#ccc'); g.appendChild(l);
+      var tx=document.createElementNS(NS,'text'); tx.setAttribute('x',x+2); tx.setAttribute('y',12);
+      tx.textContent=fmt(t0+t); g.appendChild(tx); }
+  }
+  document.querySelectorAll('[data-zoom-target]').forEach(function(btn){
+    btn.addEventListener('click', function(){
+      var svg=document.getElementById(btn.dataset.zoomTarget); if(!svg) return;
+      var z=parseFloat(svg.dataset.zoom||'1')*parseFloat(btn.dataset.zoom);
+      if(btn.dataset.zoom==='0') z=1;
+      z=Math.max(1,Math.min(z,4096)); svg.dataset.zoom=z; layout(svg,z);
+    });
+  });
+})();
+"#;
 
 #[cfg(test)]
 mod tests {
@@ -369,7 +426,7 @@ mod tests {
             "stuck": [{"op": 9, "why": "read \"<script>x</script>\" but the value is 1"}],
             "original_ops": 50
         });
-        let h = render(0, "k<1>", &cx);
+        let h = render(0, "k<1>", &cx, false);
         assert!(h.contains("k&lt;1&gt;"));
         assert!(!h.contains("<script>"));
         assert!(h.contains("linearized #1"));
@@ -381,7 +438,7 @@ mod tests {
 
     #[test]
     fn tolerates_an_empty_or_odd_counterexample() {
-        let h = render(1, "k", &json!({"ops": "nope"}));
+        let h = render(1, "k", &json!({"ops": "nope"}), true);
         assert!(h.contains("not linearizable"));
         assert!(!h.contains("<svg"));
     }

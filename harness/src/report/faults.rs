@@ -1,11 +1,67 @@
-//! Fault intervals computed from nemesis events: `start-partition`→`stop-partition`,
-//! `pause`→`resume`, `kill`→`restart` (and, generically, `start-X`→`stop-X`). A kind is
+//! Faults from nemesis events, named by who they hit. One table ([`KINDS`]) says, per
+//! fault kind, which event starts it, which stops it, its colour and how to say its start
+//! event in words ("n4 isolated from n1 n2 n3 n5", "n2 paused", "n1 n3 killed"); a new
+//! kind is one entry. Events of kinds not in the table (a generic `start-X`/`stop-X`, or
+//! Jepsen's bare `start`/`stop`) become intervals too, named by their raw JSON. A kind is
 //! active while at least one of its targets is faulted; a start with no stop runs to the
-//! end of the history. Also the colour of each kind, shared by plots and the timeline.
+//! end of the history.
 
 use super::load::NemesisEvent;
+use super::notation::fmt_dur;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How one fault kind is recorded and said.
+pub struct KindSpec {
+    /// Name of the kind (`partition`, `pause`, `kill`).
+    pub kind: &'static str,
+    /// The nemesis `f` that starts it and the one that undoes it.
+    pub start: &'static str,
+    pub stop: &'static str,
+    pub rgb: (u8, u8, u8),
+    /// The start event's value in words; `None` when it is not of the expected shape (the
+    /// raw JSON is shown instead).
+    pub words: fn(&Value) -> Option<String>,
+    /// How the undo is said, with the duration: `restarted after 1.2 s`.
+    pub undone: &'static str,
+    /// Whether the start value lists target nodes that the stop event names again (so a
+    /// kind is active while any of them is still faulted).
+    pub per_target: bool,
+}
+
+/// Every fault kind the report knows by name. Add a kind here.
+pub const KINDS: &[KindSpec] = &[
+    KindSpec {
+        kind: "partition",
+        start: "start-partition",
+        stop: "stop-partition",
+        rgb: (120, 120, 120),
+        words: grudge_words,
+        undone: "healed",
+        per_target: false,
+    },
+    KindSpec {
+        kind: "pause",
+        start: "pause",
+        stop: "resume",
+        rgb: (86, 180, 233),
+        words: |v| nodes_words(v, "paused"),
+        undone: "resumed",
+        per_target: true,
+    },
+    KindSpec {
+        kind: "kill",
+        start: "kill",
+        stop: "restart",
+        rgb: (204, 121, 167),
+        words: |v| nodes_words(v, "killed"),
+        undone: "restarted",
+        per_target: true,
+    },
+];
+
+/// Colours of kinds not in [`KINDS`], picked by the kind's name.
+const EXTRA_RGB: [(u8, u8, u8); 4] = [(0, 158, 115), (200, 180, 0), (150, 100, 60), (90, 60, 160)];
 
 /// One period during which a kind of fault was active.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +72,39 @@ pub struct FaultInterval {
     pub end_ns: i64,
     /// True when no stop event ended it (it runs to the end of the history).
     pub open_ended: bool,
+    /// Who it hit, in words, one entry per start event inside the interval.
+    pub what: Vec<String>,
+    /// The raw JSON of those start events' values.
+    pub raw: Vec<String>,
+}
+
+impl FaultInterval {
+    /// The whole fault in words: `n1 n3 killed, restarted after 1.2 s`.
+    pub fn words(&self) -> String {
+        let what = if self.what.is_empty() {
+            self.kind.clone()
+        } else {
+            self.what.join("; ")
+        };
+        if self.open_ended {
+            return format!("{what}, never undone");
+        }
+        let undone = spec(&self.kind).map_or("stopped", |s| s.undone);
+        format!(
+            "{what}, {undone} after {}",
+            fmt_dur(self.end_ns - self.start_ns)
+        )
+    }
+
+    /// Whether the interval overlaps `[a, b]`.
+    pub fn overlaps(&self, a: i64, b: i64) -> bool {
+        self.start_ns <= b && self.end_ns >= a
+    }
+}
+
+/// The table entry of a kind, if it has one.
+pub fn spec(kind: &str) -> Option<&'static KindSpec> {
+    KINDS.iter().find(|k| k.kind == kind)
 }
 
 enum Edge {
@@ -25,11 +114,15 @@ enum Edge {
 
 /// The kind and direction of a nemesis event, if it starts or stops a fault.
 fn classify(f: &str) -> Option<(String, Edge)> {
+    for k in KINDS {
+        if f == k.start {
+            return Some((k.kind.into(), Edge::Start));
+        }
+        if f == k.stop {
+            return Some((k.kind.into(), Edge::Stop));
+        }
+    }
     match f {
-        "pause" => Some(("pause".into(), Edge::Start)),
-        "resume" => Some(("pause".into(), Edge::Stop)),
-        "kill" => Some(("kill".into(), Edge::Start)),
-        "restart" => Some(("kill".into(), Edge::Stop)),
         // Jepsen's classic nemeses log bare :start / :stop.
         "start" => Some(("nemesis".into(), Edge::Start)),
         "stop" => Some(("nemesis".into(), Edge::Stop)),
@@ -43,7 +136,22 @@ fn classify(f: &str) -> Option<(String, Edge)> {
     }
 }
 
-/// Targets named by an event's value (a list of node names), if it names any.
+/// Node names in natural order (`n2` before `n10`).
+fn natural(a: &str, b: &str) -> std::cmp::Ordering {
+    let split = |s: &str| {
+        let d = s.trim_end_matches(|c: char| c.is_ascii_digit());
+        (d.to_string(), s[d.len()..].parse::<u64>().unwrap_or(0))
+    };
+    split(a).cmp(&split(b)).then_with(|| a.cmp(b))
+}
+
+fn join(names: &BTreeSet<String>) -> String {
+    let mut v: Vec<&String> = names.iter().collect();
+    v.sort_by(|a, b| natural(a, b));
+    v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// Target names of an event's value (a list of node names, or one name).
 fn targets(v: &Value) -> Option<Vec<String>> {
     match v {
         Value::Array(items) if !items.is_empty() => Some(
@@ -57,71 +165,202 @@ fn targets(v: &Value) -> Option<Vec<String>> {
     }
 }
 
+/// `n1 n3 killed`.
+fn nodes_words(v: &Value, verb: &str) -> Option<String> {
+    let ts: BTreeSet<String> = targets(v)?.into_iter().collect();
+    Some(format!("{} {verb}", join(&ts)))
+}
+
+/// A grudge (node → the nodes it cannot hear) in words: `n4 isolated from n1 n2 n3 n5`,
+/// `n1 n2 cut off from n3 n4 n5`, `split into n1 | n2 n3 | n4 n5`, and for shapes that are
+/// not clean components (a bridge, a ring, one-way cuts) who cannot hear whom.
+pub fn grudge_words(v: &Value) -> Option<String> {
+    let obj = v.as_object()?;
+    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (node, deaf) in obj {
+        let set: BTreeSet<String> = targets(deaf).unwrap_or_default().into_iter().collect();
+        g.insert(node.clone(), set);
+    }
+    let mut nodes: BTreeSet<String> = g.keys().cloned().collect();
+    nodes.extend(g.values().flatten().cloned());
+    for n in &nodes {
+        g.entry(n.clone()).or_default();
+    }
+    if g.values().all(BTreeSet::is_empty) {
+        return Some("no link cut".into());
+    }
+    let hears = |a: &str, b: &str| a == b || !g[a].contains(b);
+    let symmetric = nodes
+        .iter()
+        .all(|a| g[a].iter().all(|b| g.get(b).is_some_and(|s| s.contains(a))));
+    if symmetric {
+        if let Some(comps) = clique_components(&nodes, &hears) {
+            return Some(components_words(comps));
+        }
+        return Some(groups_words(&g, "cut off from"));
+    }
+    Some(groups_words(&g, "cannot hear"))
+}
+
+/// The components of the "hears" relation when every component is a clique.
+fn clique_components(
+    nodes: &BTreeSet<String>,
+    hears: &dyn Fn(&str, &str) -> bool,
+) -> Option<Vec<BTreeSet<String>>> {
+    let mut comps: Vec<BTreeSet<String>> = Vec::new();
+    for n in nodes {
+        match comps.iter_mut().find(|c| c.iter().any(|m| hears(n, m))) {
+            Some(c) => {
+                if !c.iter().all(|m| hears(n, m) && hears(m, n)) {
+                    return None;
+                }
+                c.insert(n.clone());
+            }
+            None => comps.push(BTreeSet::from([n.clone()])),
+        }
+    }
+    Some(comps)
+}
+
+fn components_words(mut comps: Vec<BTreeSet<String>>) -> String {
+    comps.sort_by_key(|c| (c.len(), c.iter().next().cloned()));
+    match comps.as_slice() {
+        [one] => format!("{} (no link cut)", join(one)),
+        [a, b] if a.len() == 1 => format!("{} isolated from {}", join(a), join(b)),
+        [a, b] => format!("{} cut off from {}", join(a), join(b)),
+        many => format!(
+            "split into {}",
+            many.iter().map(join).collect::<Vec<_>>().join(" | ")
+        ),
+    }
+}
+
+/// Nodes grouped by the set they cannot hear: `n1 n2 cut off from n4 n5; n3 hears all`.
+fn groups_words(g: &BTreeMap<String, BTreeSet<String>>, verb: &str) -> String {
+    let mut groups: Vec<(BTreeSet<String>, BTreeSet<String>)> = Vec::new();
+    for (n, deaf) in g {
+        match groups.iter_mut().find(|(_, d)| d == deaf) {
+            Some((members, _)) => {
+                members.insert(n.clone());
+            }
+            None => groups.push((BTreeSet::from([n.clone()]), deaf.clone())),
+        }
+    }
+    let mut parts = Vec::new();
+    let mut whole = Vec::new();
+    for (members, deaf) in &groups {
+        if deaf.is_empty() {
+            let verb = if members.len() == 1 { "hears" } else { "hear" };
+            whole.push(format!("{} {verb} all", join(members)));
+            continue;
+        }
+        // Symmetric pairs are said once: "A cut off from B" covers "B cut off from A".
+        if verb == "cut off from"
+            && groups
+                .iter()
+                .any(|(m, d)| m == deaf && d == members && join(m) < join(members))
+        {
+            continue;
+        }
+        parts.push(format!("{} {verb} {}", join(members), join(deaf)));
+    }
+    parts.extend(whole);
+    parts.join("; ")
+}
+
+/// The start event in words, or its kind and raw JSON when the kind is unknown or the
+/// value is not of the expected shape.
+fn event_words(kind: &str, v: &Value) -> String {
+    spec(kind)
+        .and_then(|s| (s.words)(v))
+        .unwrap_or_else(|| match v {
+            Value::Null => kind.to_string(),
+            other => format!(
+                "{kind} {}",
+                super::load::truncate_to(&other.to_string(), 120)
+            ),
+        })
+}
+
+struct Active {
+    kind: String,
+    set: BTreeSet<String>,
+    since: i64,
+    what: Vec<String>,
+    raw: Vec<String>,
+}
+
+/// Most start events described per interval.
+const WHAT_CAP: usize = 8;
+
 /// Compute fault intervals from nemesis events (in history order), closing open ones at
 /// `end_ns`. Intervals are sorted by start time.
 pub fn intervals(events: &[NemesisEvent], end_ns: i64) -> Vec<FaultInterval> {
-    // Per kind: the set of faulted targets ("*" when the event named none) and since when.
-    let mut active: Vec<(String, BTreeSet<String>, i64)> = Vec::new();
+    let mut active: Vec<Active> = Vec::new();
     let mut out = Vec::new();
     for e in events {
         let Some((kind, edge)) = classify(&e.f) else {
             continue;
         };
-        let slot = match active.iter().position(|(k, _, _)| *k == kind) {
+        let per_target = spec(&kind).is_none_or(|s| s.per_target);
+        let slot = match active.iter().position(|a| a.kind == kind) {
             Some(i) => i,
             None => {
-                active.push((kind.clone(), BTreeSet::new(), 0));
+                active.push(Active {
+                    kind: kind.clone(),
+                    set: BTreeSet::new(),
+                    since: 0,
+                    what: Vec::new(),
+                    raw: Vec::new(),
+                });
                 active.len() - 1
             }
         };
-        let (_, set, since) = &mut active[slot];
+        let a = &mut active[slot];
         match edge {
             Edge::Start => {
-                if set.is_empty() {
-                    *since = e.time_ns;
+                if a.set.is_empty() {
+                    a.since = e.time_ns;
+                    a.what.clear();
+                    a.raw.clear();
                 }
-                match targets(&e.value).filter(|_| kind != "partition") {
-                    Some(ts) => set.extend(ts),
+                if a.what.len() < WHAT_CAP {
+                    a.what.push(event_words(&kind, &e.value));
+                    a.raw.push(e.value.to_string());
+                }
+                match targets(&e.value).filter(|_| per_target) {
+                    Some(ts) => a.set.extend(ts),
                     None => {
-                        set.insert("*".into());
+                        a.set.insert("*".into());
                     }
                 }
             }
             Edge::Stop => {
-                if set.is_empty() {
+                if a.set.is_empty() {
                     continue;
                 }
-                match targets(&e.value).filter(|_| kind != "partition") {
+                match targets(&e.value).filter(|_| per_target) {
                     Some(ts) => {
                         for t in ts {
-                            set.remove(&t);
+                            a.set.remove(&t);
                         }
                         // A stop naming targets that were started without names heals all.
-                        if set.len() == 1 && set.contains("*") {
-                            set.clear();
+                        if a.set.len() == 1 && a.set.contains("*") {
+                            a.set.clear();
                         }
                     }
-                    None => set.clear(),
+                    None => a.set.clear(),
                 }
-                if set.is_empty() {
-                    out.push(FaultInterval {
-                        kind,
-                        start_ns: *since,
-                        end_ns: e.time_ns,
-                        open_ended: false,
-                    });
+                if a.set.is_empty() {
+                    out.push(close(a, e.time_ns, false));
                 }
             }
         }
     }
-    for (kind, set, since) in active {
-        if !set.is_empty() {
-            out.push(FaultInterval {
-                kind,
-                start_ns: since,
-                end_ns: end_ns.max(since),
-                open_ended: true,
-            });
+    for a in &mut active {
+        if !a.set.is_empty() {
+            let end = end_ns.max(a.since);
+            out.push(close(a, end, true));
         }
     }
     out.sort_by(|a, b| {
@@ -132,47 +371,62 @@ pub fn intervals(events: &[NemesisEvent], end_ns: i64) -> Vec<FaultInterval> {
     out
 }
 
-/// The distinct kinds in `intervals`, in a stable order (known kinds first).
+fn close(a: &mut Active, end_ns: i64, open_ended: bool) -> FaultInterval {
+    FaultInterval {
+        kind: a.kind.clone(),
+        start_ns: a.since,
+        end_ns,
+        open_ended,
+        what: std::mem::take(&mut a.what),
+        raw: std::mem::take(&mut a.raw),
+    }
+}
+
+/// The distinct kinds in `intervals`, in a stable order (table kinds first, in table
+/// order, then the others by name).
 pub fn kinds(intervals: &[FaultInterval]) -> Vec<String> {
-    let mut ks: Vec<String> = Vec::new();
-    for k in ["partition", "pause", "kill"] {
-        if intervals.iter().any(|i| i.kind == k) {
-            ks.push(k.to_string());
-        }
-    }
-    for i in intervals {
-        if !ks.contains(&i.kind) {
-            ks.push(i.kind.clone());
-        }
-    }
+    let mut ks: Vec<String> = KINDS
+        .iter()
+        .filter(|k| intervals.iter().any(|i| i.kind == k.kind))
+        .map(|k| k.kind.to_string())
+        .collect();
+    let mut other: Vec<String> = intervals
+        .iter()
+        .filter(|i| spec(&i.kind).is_none())
+        .map(|i| i.kind.clone())
+        .collect();
+    other.sort();
+    other.dedup();
+    ks.extend(other);
     ks
 }
 
 /// RGB colour of a fault kind (shading is drawn translucent).
 pub fn colour(kind: &str) -> (u8, u8, u8) {
-    match kind {
-        "partition" => (140, 140, 140),
-        "pause" => (86, 180, 233),
-        "kill" => (204, 121, 167),
-        other => {
-            const EXTRA: [(u8, u8, u8); 4] = [
-                (0, 158, 115),
-                (240, 228, 66),
-                (120, 120, 120),
-                (150, 100, 60),
-            ];
-            let h = other
-                .bytes()
-                .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
-            EXTRA[h % EXTRA.len()]
-        }
+    if let Some(s) = spec(kind) {
+        return s.rgb;
     }
+    let h = kind
+        .bytes()
+        .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
+    EXTRA_RGB[h % EXTRA_RGB.len()]
 }
 
 /// CSS `rgb(...)` of a fault kind.
 pub fn css(kind: &str) -> String {
-    let (r, g, b) = colour(kind);
-    format!("rgb({r},{g},{b})")
+    super::notation::css(colour(kind))
+}
+
+/// Per kind: how many intervals and how long in all, in [`kinds`] order.
+pub fn totals(intervals: &[FaultInterval]) -> Vec<(String, usize, i64)> {
+    kinds(intervals)
+        .into_iter()
+        .map(|k| {
+            let of: Vec<&FaultInterval> = intervals.iter().filter(|i| i.kind == k).collect();
+            let ns = of.iter().map(|i| i.end_ns - i.start_ns).sum();
+            (k, of.len(), ns)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -192,7 +446,11 @@ mod tests {
     #[test]
     fn pairs_each_kind_and_leaves_unmatched_open() {
         let evs = vec![
-            ev(10, "start-partition", json!({"n1": ["n2", "n3"]})),
+            ev(
+                10,
+                "start-partition",
+                json!({"n1": ["n2", "n3"], "n2": ["n1"], "n3": ["n1"]}),
+            ),
             ev(20, "pause", json!(["n1"])),
             ev(25, "pause", json!(["n2"])),
             ev(30, "resume", json!(["n1"])),
@@ -202,30 +460,71 @@ mod tests {
             ev(60, "stop-partition", Value::Null), // stray stop: ignored
         ];
         let iv = intervals(&evs, 100);
+        let got: Vec<(&str, i64, i64, bool)> = iv
+            .iter()
+            .map(|i| (i.kind.as_str(), i.start_ns, i.end_ns, i.open_ended))
+            .collect();
         assert_eq!(
-            iv,
+            got,
             vec![
-                FaultInterval {
-                    kind: "partition".into(),
-                    start_ns: 10,
-                    end_ns: 35,
-                    open_ended: false
-                },
-                FaultInterval {
-                    kind: "pause".into(),
-                    start_ns: 20,
-                    end_ns: 40,
-                    open_ended: false
-                },
-                FaultInterval {
-                    kind: "kill".into(),
-                    start_ns: 50,
-                    end_ns: 100,
-                    open_ended: true
-                },
+                ("partition", 10, 35, false),
+                ("pause", 20, 40, false),
+                ("kill", 50, 100, true)
             ]
         );
+        assert_eq!(iv[0].what, vec!["n1 isolated from n2 n3"]);
+        assert_eq!(iv[1].what, vec!["n1 paused", "n2 paused"]);
+        assert_eq!(iv[2].words(), "n3 killed, never undone");
         assert_eq!(kinds(&iv), vec!["partition", "pause", "kill"]);
+    }
+
+    #[test]
+    fn kills_say_when_they_were_restarted() {
+        let evs = vec![
+            ev(0, "kill", json!(["n3", "n1"])),
+            ev(1_200_000_000, "restart", json!(["n3", "n1"])),
+        ];
+        let iv = intervals(&evs, 9);
+        assert_eq!(iv[0].words(), "n1 n3 killed, restarted after 1.2 s");
+    }
+
+    #[test]
+    fn grudges_in_words() {
+        let w = |v: Value| grudge_words(&v).unwrap();
+        assert_eq!(
+            w(
+                json!({"n4": ["n1","n2","n3","n5"], "n1": ["n4"], "n2": ["n4"], "n3": ["n4"], "n5": ["n4"]})
+            ),
+            "n4 isolated from n1 n2 n3 n5"
+        );
+        assert_eq!(
+            w(
+                json!({"n1": ["n3","n4","n5"], "n2": ["n3","n4","n5"], "n3": ["n1","n2"], "n4": ["n1","n2"], "n5": ["n1","n2"]})
+            ),
+            "n1 n2 cut off from n3 n4 n5"
+        );
+        // A bridge: n3 hears both halves, which cannot hear each other.
+        assert_eq!(
+            w(
+                json!({"n1": ["n4","n5"], "n2": ["n4","n5"], "n3": [], "n4": ["n1","n2"], "n5": ["n1","n2"]})
+            ),
+            "n1 n2 cut off from n4 n5; n3 hears all"
+        );
+        // One way: n1 cannot hear n2, n2 hears n1.
+        assert_eq!(w(json!({"n1": ["n2"]})), "n1 cannot hear n2; n2 hears all");
+        assert_eq!(grudge_words(&json!([1])), None);
+    }
+
+    #[test]
+    fn unknown_kinds_fall_back_to_raw_json() {
+        let evs = vec![
+            ev(1, "start-clock-skew", json!({"n2": 250})),
+            ev(5, "stop-clock-skew", Value::Null),
+        ];
+        let iv = intervals(&evs, 9);
+        assert_eq!(iv[0].kind, "clock-skew");
+        assert_eq!(iv[0].what, vec![r#"clock-skew {"n2":250}"#]);
+        assert_eq!(iv[0].raw, vec![r#"{"n2":250}"#]);
     }
 
     #[test]

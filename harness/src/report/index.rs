@@ -155,9 +155,9 @@ pub fn write(store_root: &Path) -> Result<(), ReportError> {
             html(r.start_time.as_deref().unwrap_or(stamp)),
             html(r.ops.as_deref().unwrap_or("—")),
             html(&truncate_to(&r.faults, 120)),
-            r.duration_ns.map(super::timeline::fmt_ns).unwrap_or_else(|| "—".into()),
+            r.duration_ns.map(super::notation::fmt_ns).unwrap_or_else(|| "—".into()),
             r.elapsed_ms
-                .map(|ms| super::timeline::fmt_ns((ms * 1e6) as i64))
+                .map(|ms| super::notation::fmt_ns((ms * 1e6) as i64))
                 .unwrap_or_else(|| "—".into()),
             html(&href),
             if r.has_report { "report" } else { "folder" },

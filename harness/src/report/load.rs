@@ -1,21 +1,24 @@
 //! Reading a run for its report: `history.jsonl` streamed line by line into compact
-//! per-call records (no per-op strings kept except for a bounded window of calls that the
-//! timeline shows), nemesis events, and counts; `results.json` and `test.json` as JSON.
+//! per-call records (no per-op strings), nemesis events and counts ([`read_history`]);
+//! then, in a second pass that parses only the lines it needs, the text of a bounded set
+//! of calls that the timeline and the why-paragraph show ([`read_details`]);
+//! `results.json` and `test.json` as JSON.
 
+use super::notation::call_text;
 use super::ReportError;
 use checker::history::{Op, OpType, Process};
 use serde_json::Value;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-/// Longest value text kept for the timeline's hover details.
+/// Longest text kept per detail field.
 const DETAIL_CHARS: usize = 80;
 
 /// Sentinel for "no completion" in [`CallRec::complete_ns`].
 pub const OPEN: i64 = i64::MIN;
 
-/// One client operation, invocation paired with completion, in 32 bytes.
+/// One client operation, invocation paired with completion, in 40 bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct CallRec {
     pub invoke_ns: i64,
@@ -24,6 +27,9 @@ pub struct CallRec {
     /// `index` of the invoke event in the history.
     pub invoke_index: u64,
     pub process: u32,
+    /// 1-based lines of the invoke and completion events (0: none), for [`read_details`].
+    pub invoke_line: u32,
+    pub complete_line: u32,
     /// Index into [`RunData::fs`].
     pub f: u16,
     pub outcome: OpType,
@@ -37,15 +43,22 @@ impl CallRec {
     pub fn latency_ns(&self) -> Option<i64> {
         (!self.is_open()).then(|| self.complete_ns.saturating_sub(self.invoke_ns))
     }
+    /// When the call ended, or when it was invoked if it never completed.
+    pub fn end_ns(&self) -> i64 {
+        if self.is_open() {
+            self.invoke_ns
+        } else {
+            self.complete_ns.max(self.invoke_ns)
+        }
+    }
 }
 
-/// Text details of a call inside the timeline window.
+/// Text of one call, for the calls the page shows in detail.
 #[derive(Debug, Clone, Default)]
 pub struct CallDetail {
     pub key: Option<String>,
-    pub input: String,
-    pub output: Option<String>,
-    pub error: Option<String>,
+    /// The call in the report's notation ([`super::notation::call_text`]).
+    pub label: String,
     pub node: Option<String>,
 }
 
@@ -70,18 +83,21 @@ impl Counts {
     pub fn total(&self) -> u64 {
         self.ok + self.fail + self.info
     }
+    pub fn add(&mut self, o: &Counts) {
+        self.ok += o.ok;
+        self.fail += o.fail;
+        self.info += o.info;
+    }
 }
 
 /// Everything the report needs from a history.
 #[derive(Debug, Default)]
 pub struct RunData {
-    /// Function names of client calls, by first appearance (at most `u16::MAX`).
+    /// Function names of client calls, by first appearance (at most `u16::MAX`); show
+    /// them in [`super::notation::function_order`].
     pub fs: Vec<String>,
+    /// Every call, in invocation order.
     pub calls: Vec<CallRec>,
-    /// Details of a bounded window of calls, by position in `calls`.
-    pub details: HashMap<usize, CallDetail>,
-    /// Positions in `calls` of the timeline window, in invocation order.
-    pub window: Vec<usize>,
     pub nemesis: Vec<NemesisEvent>,
     /// Per function (index into `fs`).
     pub counts: Vec<Counts>,
@@ -101,38 +117,34 @@ impl RunData {
     pub fn span_ns(&self) -> i64 {
         (self.last_ns - self.first_ns).max(0)
     }
+
+    /// Position in `calls` of the call whose invoke event has history index `index`.
+    pub fn position_of(&self, index: u64) -> Option<usize> {
+        self.calls
+            .binary_search_by_key(&index, |c| c.invoke_index)
+            .ok()
+    }
 }
 
-/// How the timeline window is chosen while streaming.
-#[derive(Debug, Clone, Copy)]
-pub struct WindowSpec {
-    /// Calls kept with details.
-    pub cap: usize,
-    /// Centre the window on the call whose invoke event has this history index (e.g. the
-    /// first operation of a counterexample); `None` = the first `cap` calls.
-    pub centre_index: Option<u64>,
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Stream `path` (JSONL history) into a [`RunData`]. Malformed lines are skipped with a
 /// warning (a torn last line is expected after a crash); I/O errors are fatal.
-pub fn read_history(path: &Path, spec: WindowSpec) -> Result<RunData, ReportError> {
-    let file = std::fs::File::open(path).map_err(|source| ReportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+pub fn read_history(path: &Path) -> Result<RunData, ReportError> {
+    let file = std::fs::File::open(path).map_err(io_err(path))?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
-    let mut b = Builder::new(spec);
+    let mut b = Builder::new();
     let mut line = String::new();
     let mut lineno: u64 = 0;
     let mut pending_bad: Option<(u64, String)> = None;
     loop {
         line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|source| ReportError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let n = reader.read_line(&mut line).map_err(io_err(path))?;
         if n == 0 {
             break;
         }
@@ -146,7 +158,7 @@ pub fn read_history(path: &Path, spec: WindowSpec) -> Result<RunData, ReportErro
             continue;
         }
         match serde_json::from_str::<Op>(text) {
-            Ok(op) => b.push(op),
+            Ok(op) => b.push(op, lineno),
             Err(e) => pending_bad = Some((lineno, e.to_string())),
         }
     }
@@ -156,22 +168,85 @@ pub fn read_history(path: &Path, spec: WindowSpec) -> Result<RunData, ReportErro
     Ok(b.finish())
 }
 
+/// Second pass over `path`: the text of the calls at `positions` (in `run.calls`),
+/// parsing only their invoke and completion lines.
+pub fn read_details(
+    path: &Path,
+    run: &RunData,
+    positions: &[usize],
+) -> Result<HashMap<usize, CallDetail>, ReportError> {
+    // line → (position, is the completion)
+    let mut wanted: HashMap<u32, (usize, bool)> = HashMap::with_capacity(positions.len() * 2);
+    for &p in positions {
+        let Some(c) = run.calls.get(p) else { continue };
+        wanted.insert(c.invoke_line, (p, false));
+        if c.complete_line > 0 {
+            wanted.insert(c.complete_line, (p, true));
+        }
+    }
+    let mut inputs: HashMap<usize, Value> = HashMap::with_capacity(positions.len());
+    let mut out: HashMap<usize, CallDetail> = HashMap::with_capacity(positions.len());
+    let file = std::fs::File::open(path).map_err(io_err(path))?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut buf = Vec::new();
+    let mut lineno: u32 = 0;
+    let mut left = wanted.len();
+    while left > 0 {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).map_err(io_err(path))? == 0 {
+            break;
+        }
+        lineno = lineno.saturating_add(1);
+        let Some(&(pos, done)) = wanted.get(&lineno) else {
+            continue;
+        };
+        left -= 1;
+        let Ok(op) = serde_json::from_slice::<Op>(&buf) else {
+            continue;
+        };
+        let c = &run.calls[pos];
+        let f = run.fs.get(c.f as usize).map_or("?", String::as_str);
+        if !done {
+            out.insert(
+                pos,
+                CallDetail {
+                    key: op.key.as_ref().map(|k| truncate(&text_of(k))),
+                    label: truncate(&call_text(f, &op.value, None, None, None)),
+                    node: op.node.as_ref().map(|n| truncate(n)),
+                },
+            );
+            inputs.insert(pos, op.value);
+        } else if let (Some(d), Some(input)) = (out.get_mut(&pos), inputs.get(&pos)) {
+            let error = op.error.as_ref().map(text_of);
+            d.label = truncate(&call_text(
+                f,
+                input,
+                Some(&op.value),
+                Some(c.outcome),
+                error.as_deref(),
+            ));
+        }
+    }
+    // Calls that never completed keep the `…` of an invocation; say so.
+    for (&p, d) in out.iter_mut() {
+        if run.calls[p].is_open() {
+            d.label = d.label.replace(" …", " → ? (never completed)");
+        }
+    }
+    Ok(out)
+}
+
 struct Builder {
     d: RunData,
-    spec: WindowSpec,
     f_ids: HashMap<String, u16>,
     open: HashMap<u64, usize>,
-    /// Window of call positions being collected.
-    window: VecDeque<usize>,
-    /// Calls added to the window after the centre was seen (`None`: not seen yet).
-    after_centre: Option<usize>,
     skipped_lines: u64,
     anomalies: u64,
     first_anomaly: Option<String>,
 }
 
 impl Builder {
-    fn new(spec: WindowSpec) -> Builder {
+    fn new() -> Builder {
         Builder {
             d: RunData {
                 first_ns: i64::MAX,
@@ -179,11 +254,8 @@ impl Builder {
                 untimed: true,
                 ..RunData::default()
             },
-            spec,
             f_ids: HashMap::new(),
             open: HashMap::new(),
-            window: VecDeque::new(),
-            after_centre: None,
             skipped_lines: 0,
             anomalies: 0,
             first_anomaly: None,
@@ -217,8 +289,8 @@ impl Builder {
             return id;
         }
         if self.d.fs.len() >= u16::MAX as usize {
-            // Absurd number of distinct functions: fold the rest into one bucket.
-            return self.f_id_other();
+            // Absurd number of distinct functions: fold the rest into the first.
+            return 0;
         }
         let id = self.d.fs.len() as u16;
         self.d.fs.push(f.to_string());
@@ -227,15 +299,12 @@ impl Builder {
         id
     }
 
-    fn f_id_other(&mut self) -> u16 {
-        *self.f_ids.get("(other)").unwrap_or(&0)
-    }
-
-    fn push(&mut self, op: Op) {
+    fn push(&mut self, op: Op, lineno: u64) {
         self.d.events += 1;
         self.d.untimed &= op.time == op.index as i64;
         self.d.first_ns = self.d.first_ns.min(op.time);
         self.d.last_ns = self.d.last_ns.max(op.time);
+        let line = u32::try_from(lineno).unwrap_or(u32::MAX);
         let p = match op.process {
             Process::Nemesis => {
                 self.d.nemesis.push(NemesisEvent {
@@ -250,13 +319,12 @@ impl Builder {
         };
         match op.op_type {
             OpType::Invoke => {
-                if let Some(prev) = self.open.remove(&p) {
+                if self.open.remove(&p).is_some() {
+                    // The earlier call stays as never completed.
                     self.anomaly(format!(
                         "process {p} invoked event {} while a call was still open",
                         op.index
                     ));
-                    // Treat the earlier call as never completed.
-                    let _ = prev;
                 }
                 let f = self.f_id(&op.f);
                 let pos = self.d.calls.len();
@@ -265,11 +333,12 @@ impl Builder {
                     complete_ns: OPEN,
                     invoke_index: op.index,
                     process: p.min(u32::MAX as u64) as u32,
+                    invoke_line: line,
+                    complete_line: 0,
                     f,
                     outcome: OpType::Info,
                 });
                 self.open.insert(p, pos);
-                self.consider_window(pos, &op);
             }
             done => {
                 let Some(pos) = self.open.remove(&p) else {
@@ -281,54 +350,10 @@ impl Builder {
                 };
                 let c = &mut self.d.calls[pos];
                 c.complete_ns = op.time;
+                c.complete_line = line;
                 c.outcome = done;
-                if let Some(det) = self.d.details.get_mut(&pos) {
-                    if done == OpType::Ok {
-                        det.output = Some(truncate(&op.value.to_string()));
-                    }
-                    det.error = op.error.as_ref().map(|e| truncate(&text_of(e)));
-                }
             }
         }
-    }
-
-    fn consider_window(&mut self, pos: usize, op: &Op) {
-        let cap = self.spec.cap;
-        if cap == 0 {
-            return;
-        }
-        let keep = match (self.spec.centre_index, self.after_centre) {
-            (None, _) => self.window.len() < cap,
-            (Some(c), None) => {
-                if op.index >= c {
-                    self.after_centre = Some(0);
-                }
-                if self.window.len() >= cap / 2 && self.after_centre.is_none() {
-                    if let Some(old) = self.window.pop_front() {
-                        self.d.details.remove(&old);
-                    }
-                }
-                true
-            }
-            (Some(_), Some(n)) => n < cap - cap / 2 && self.window.len() < cap,
-        };
-        if !keep {
-            return;
-        }
-        if let Some(n) = self.after_centre.as_mut() {
-            *n += 1;
-        }
-        self.window.push_back(pos);
-        self.d.details.insert(
-            pos,
-            CallDetail {
-                key: op.key.as_ref().map(|k| truncate(&text_of(k))),
-                input: truncate(&op.value.to_string()),
-                output: None,
-                error: None,
-                node: op.node.as_ref().map(|n| truncate(n)),
-            },
-        );
     }
 
     fn finish(mut self) -> RunData {
@@ -359,7 +384,15 @@ impl Builder {
             self.d.first_ns = 0;
             self.d.last_ns = 0;
         }
-        self.d.window = self.window.into_iter().collect();
+        // Invocation order is history order; keep it sorted by invoke index for lookups.
+        if !self
+            .d
+            .calls
+            .windows(2)
+            .all(|w| w[0].invoke_index <= w[1].invoke_index)
+        {
+            self.d.calls.sort_by_key(|c| c.invoke_index);
+        }
         self.d
     }
 }
@@ -446,28 +479,21 @@ mod tests {
             r#"{"index":2,"time":25,"type":"info","process":"nemesis","f":"kill","value":["n1"]}"#,
             r#"{"index":3,"time":30,"type":"ok","process":0,"f":"write","key":"k1","value":1}"#,
             r#"{"index":4,"time":40,"type":"info","process":1,"f":"read","value":null,"error":"timeout"}"#,
-            r#"{"index":5,"time":50,"type":"invoke","process":2,"f":"read","value":null}"#,
+            r#"{"index":5,"time":50,"type":"invoke","process":2,"f":"read","value":null,"node":"n2"}"#,
             r#"{"index":6,"time":60,"type":"ok","proc"#,
         ]);
-        let d = read_history(
-            f.path(),
-            WindowSpec {
-                cap: 10,
-                centre_index: None,
-            },
-        )
-        .unwrap();
+        let d = read_history(f.path()).unwrap();
         assert_eq!(d.events, 6);
         assert_eq!(d.calls.len(), 3);
         assert_eq!(d.fs, vec!["write", "read"]);
         assert_eq!((d.counts[0].ok, d.counts[1].info), (1, 2));
         assert_eq!(d.calls[0].latency_ns(), Some(20));
+        assert_eq!((d.calls[1].invoke_line, d.calls[1].complete_line), (2, 5));
         assert!(d.calls[2].is_open());
         assert_eq!(d.nemesis.len(), 1);
         assert_eq!(d.span_ns(), 40);
         assert!(!d.untimed);
-        assert_eq!(d.details[&1].error.as_deref(), Some("timeout"));
-        assert_eq!(d.details[&0].key.as_deref(), Some("k1"));
+        assert_eq!(d.position_of(5), Some(2));
         assert!(
             d.warnings
                 .iter()
@@ -475,44 +501,14 @@ mod tests {
             "{:?}",
             d.warnings
         );
-    }
-
-    #[test]
-    fn window_centres_on_requested_index() {
-        let mut lines = Vec::new();
-        for i in 0..100u64 {
-            lines.push(format!(
-                r#"{{"index":{},"time":{},"type":"invoke","process":0,"f":"read","value":null}}"#,
-                2 * i,
-                2 * i
-            ));
-            lines.push(format!(
-                r#"{{"index":{},"time":{},"type":"ok","process":0,"f":"read","value":1}}"#,
-                2 * i + 1,
-                2 * i + 1
-            ));
-        }
-        let refs: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
-        let f = history(&refs);
-        let d = read_history(
-            f.path(),
-            WindowSpec {
-                cap: 10,
-                centre_index: Some(100),
-            },
-        )
-        .unwrap();
-        assert_eq!(d.window, (45..55).collect::<Vec<_>>());
-        assert_eq!(d.details.len(), 10);
-        let d = read_history(
-            f.path(),
-            WindowSpec {
-                cap: 10,
-                centre_index: None,
-            },
-        )
-        .unwrap();
-        assert_eq!(d.window, (0..10).collect::<Vec<_>>());
+        let det = read_details(f.path(), &d, &[0, 1, 2]).unwrap();
+        assert_eq!(det[&0].label, "write 1");
+        assert_eq!(det[&0].key.as_deref(), Some("k1"));
+        assert_eq!(det[&1].label, "read → ? (timeout)");
+        assert_eq!(det[&2].label, "read → ? (never completed)");
+        assert_eq!(det[&2].node.as_deref(), Some("n2"));
+        let det = read_details(f.path(), &d, &[1]).unwrap();
+        assert_eq!(det.len(), 1);
     }
 
     #[test]

@@ -3,23 +3,29 @@
 //!
 //! Public entry points (called by `harness test`, `analyze` and `check --report`):
 //! - [`render_run`]: reads `dir/history.jsonl`, `dir/results.json` and the optional
-//!   `dir/test.json`, writes `dir/report.html` and the plots next to it.
+//!   `dir/test.json`, writes `dir/report.html` and the plots next to it;
+//!   [`render_run_titled`] names the page after a history file when there is no test.json.
 //! - [`render_index`]: writes `store_root/index.html` listing every run, newest first.
 //!
-//! Submodules, one concern each: [`escape`] (the one HTML escaping function), `load`
-//! (streaming history reader into compact per-call records), `faults` (fault intervals
-//! from nemesis events), `plots` (plotters PNG/SVG), `timeline` (SVG timeline per process),
-//! `counterexample` (the drawn counterexample), `page` (report.html assembly), `index`
-//! (the store index).
+//! Submodules, one concern each; imports only go down this list: `page` (report.html
+//! assembly) → `why` (the summary under the verdict), `timeline` (windows and the
+//! interactive timeline), `plots` (plotters PNG/SVG), `counterexample` (the drawn
+//! counterexample), `index` (the store index) → `faults` (fault intervals named by who they
+//! hit), `phases` (phase boundaries) → `load` (streaming history reader) → `notation`
+//! (times, colours, markers and the notation of a call; a leaf) and [`escape`] (the one
+//! HTML escaping function; a leaf).
 
 mod counterexample;
 pub mod escape;
 mod faults;
 pub mod index;
 mod load;
+mod notation;
 mod page;
+mod phases;
 mod plots;
 mod timeline;
+mod why;
 
 pub use page::url_segment;
 
@@ -70,8 +76,6 @@ pub enum ReportError {
     },
 }
 
-/// Calls drawn in the timeline.
-pub const TIMELINE_CAP: usize = 2000;
 /// Counterexamples drawn in one page.
 pub const COUNTEREXAMPLE_CAP: usize = 10;
 
@@ -105,11 +109,7 @@ fn counterexamples(results: &serde_json::Value) -> Vec<(String, &serde_json::Val
     keys.iter()
         .filter_map(|k| {
             let cx = k.get("counterexample")?;
-            let key = match k.get("key") {
-                None | Some(serde_json::Value::Null) => "(whole history)".to_string(),
-                Some(v) => load::text_of(v),
-            };
-            Some((key, cx))
+            Some((notation::key_text(k.get("key")), cx))
         })
         .collect()
 }
@@ -119,6 +119,12 @@ fn counterexamples(results: &serde_json::Value) -> Vec<(String, &serde_json::Val
 /// test.json, when present) is not JSON, or report.html cannot be written; a plot that
 /// fails is recorded in [`ReportSummary::failures`] and in the page.
 pub fn render_run(dir: &Path) -> Result<ReportSummary, ReportError> {
+    render_run_titled(dir, None)
+}
+
+/// [`render_run`], naming the page `title` when the directory has no test.json (the
+/// history file a `check --report` directory was made from).
+pub fn render_run_titled(dir: &Path, title: Option<&str>) -> Result<ReportSummary, ReportError> {
     let results = load::read_json(&dir.join("results.json"), true)?.unwrap_or_default();
     let test = load::read_json(&dir.join("test.json"), false)?;
     let valid = results
@@ -126,34 +132,135 @@ pub fn render_run(dir: &Path) -> Result<ReportSummary, ReportError> {
         .and_then(|v| serde_json::from_value::<Validity>(v.clone()).ok())
         .unwrap_or(Validity::Unknown);
     let cxs = counterexamples(&results);
-    let centre = cxs
-        .first()
-        .and_then(|(_, cx)| counterexample::invoke_indices(cx).into_iter().min());
-    let run = load::read_history(
-        &dir.join("history.jsonl"),
-        load::WindowSpec {
-            cap: TIMELINE_CAP,
-            centre_index: centre,
-        },
-    )?;
+    let history_path = dir.join("history.jsonl");
+    let run = load::read_history(&history_path)?;
     let fault_iv = faults::intervals(&run.nemesis, run.last_ns);
+    let first_invoke = run.calls.first().map(|c| c.invoke_ns);
+    let phases = if run.untimed {
+        Vec::new()
+    } else {
+        phases::phases(&results, first_invoke)
+    };
+    let cx_marks: Vec<timeline::CxMark> = cxs
+        .iter()
+        .take(COUNTEREXAMPLE_CAP)
+        .map(|(key, cx)| timeline::CxMark {
+            key: key.clone(),
+            positions: counterexample::invoke_indices(cx)
+                .into_iter()
+                .filter_map(|i| run.position_of(i))
+                .collect(),
+        })
+        .collect();
+    let sel = timeline::select(&run, &fault_iv, &cx_marks);
+    let details = load::read_details(&history_path, &run, &sel.positions)?;
     let mut failures = Vec::new();
     let mut written = Vec::new();
     let mut warnings = run.warnings.clone();
-    if run.untimed {
-        warnings.push(
-            "this history has no timestamps (every event's time is its position): times and rates \
-             below count 1 ns per event"
-                .into(),
-        );
-    }
 
-    // Plots: each PNG and SVG independently.
-    let data = plots::PlotData::new(&run, &fault_iv);
-    let mut plot_parts = Vec::new();
+    let marks: Vec<(String, i64)> = cx_marks
+        .iter()
+        .filter_map(|m| {
+            let t = m.positions.iter().map(|&p| run.calls[p].invoke_ns).min()?;
+            Some((format!("✗ {}", m.key), t))
+        })
+        .collect();
+    let plot_parts = if run.untimed {
+        Vec::new()
+    } else {
+        let data = plots::PlotData::new(&run, &fault_iv, &phases, &marks);
+        render_plots(dir, &data, &mut written, &mut failures)
+    };
+
+    let tl_id = "tl";
+    let tl = timeline::render(
+        tl_id,
+        &timeline::RenderInput {
+            run: &run,
+            sel: &sel,
+            details: &details,
+            faults: &fault_iv,
+            phases: &phases,
+            cxs: &cx_marks,
+        },
+    );
+    let cx_windows: Vec<Option<usize>> = cx_marks
+        .iter()
+        .map(|m| {
+            let name = format!("counterexample: key {}", m.key);
+            sel.windows.iter().position(|w| w.name == name)
+        })
+        .collect();
+    let mut cx_html: Vec<String> = cxs
+        .iter()
+        .take(COUNTEREXAMPLE_CAP)
+        .enumerate()
+        .map(|(i, (key, cx))| counterexample::render(i, key, cx, run.untimed))
+        .collect();
+    if cxs.len() > COUNTEREXAMPLE_CAP {
+        cx_html.push(format!(
+            "<p class=\"note\">{} more invalid keys have counterexamples in results.json.</p>",
+            cxs.len() - COUNTEREXAMPLE_CAP
+        ));
+    }
+    if valid == Validity::Invalid && cxs.is_empty() {
+        warnings.push("the verdict is invalid but results.json carries no linearizability counterexample (another checker failed)".into());
+    }
+    let history_hint = title.map_or_else(|| history_path.display().to_string(), str::to_string);
+    let why = why::render(&why::WhyInput {
+        valid,
+        results: &results,
+        run: &run,
+        faults: &fault_iv,
+        phases: &phases,
+        cxs: &cxs,
+        details: &details,
+        timeline_id: tl_id,
+        cx_windows: &cx_windows,
+        history_hint: &history_hint,
+    });
+
+    let html_path = dir.join("report.html");
+    let page = page::render(&page::PageInput {
+        dir,
+        title,
+        valid,
+        results: &results,
+        test: test.as_ref(),
+        run: &run,
+        faults: &fault_iv,
+        phases: &phases,
+        plots: plot_parts,
+        timeline: &tl,
+        why,
+        counterexamples: cx_html,
+        failures: &failures,
+        warnings: &warnings,
+    });
+    write_atomic(&html_path, page.as_bytes())?;
+    written.push(html_path.clone());
+    Ok(ReportSummary {
+        dir: dir.to_path_buf(),
+        html: html_path,
+        valid,
+        events: run.events,
+        written,
+        failures,
+        warnings,
+    })
+}
+
+/// Draw every plot as PNG and SVG; a failure of one file is recorded, the rest go on.
+fn render_plots(
+    dir: &Path,
+    data: &plots::PlotData<'_>,
+    written: &mut Vec<PathBuf>,
+    failures: &mut Vec<ArtifactFailure>,
+) -> Vec<page::PlotPart> {
+    let mut parts = Vec::new();
     for kind in plots::PlotKind::ALL {
         let png = dir.join(format!("{}.png", kind.stem()));
-        let (png_res, svg_res) = plots::render(kind, &data, &png);
+        let (png_res, svg_res) = plots::render(kind, data, &png);
         let png_err = match png_res {
             Ok(()) => {
                 written.push(png);
@@ -179,67 +286,14 @@ pub fn render_run(dir: &Path) -> Result<ReportSummary, ReportError> {
                 message: e.clone(),
             });
         }
-        plot_parts.push(page::PlotPart {
+        parts.push(page::PlotPart {
             stem: kind.stem(),
             title: kind.title(),
             svg: svg_res,
             png_error: png_err,
         });
     }
-
-    // Timeline and counterexamples.
-    let mut highlight = std::collections::HashSet::new();
-    if let Some((_, cx)) = cxs.first() {
-        highlight.extend(counterexample::invoke_indices(cx));
-    }
-    let tl = timeline::render("tl", &run, &fault_iv, &highlight);
-    if tl.shown < tl.total {
-        warnings.push(format!(
-            "the timeline shows {} of {} operations",
-            tl.shown, tl.total
-        ));
-    }
-    let mut cx_html: Vec<String> = cxs
-        .iter()
-        .take(COUNTEREXAMPLE_CAP)
-        .enumerate()
-        .map(|(i, (key, cx))| counterexample::render(i, key, cx))
-        .collect();
-    if cxs.len() > COUNTEREXAMPLE_CAP {
-        cx_html.push(format!(
-            "<p class=\"note\">{} more invalid keys have counterexamples in results.json.</p>",
-            cxs.len() - COUNTEREXAMPLE_CAP
-        ));
-    }
-    if valid == Validity::Invalid && cxs.is_empty() {
-        warnings.push("the verdict is invalid but results.json carries no linearizability counterexample (another checker failed)".into());
-    }
-
-    let html_path = dir.join("report.html");
-    let page = page::render(&page::PageInput {
-        dir,
-        valid,
-        results: &results,
-        test: test.as_ref(),
-        run: &run,
-        faults: &fault_iv,
-        plots: plot_parts,
-        timeline: &tl,
-        counterexamples: cx_html,
-        failures: &failures,
-        warnings: &warnings,
-    });
-    write_atomic(&html_path, page.as_bytes())?;
-    written.push(html_path.clone());
-    Ok(ReportSummary {
-        dir: dir.to_path_buf(),
-        html: html_path,
-        valid,
-        events: run.events,
-        written,
-        failures,
-        warnings,
-    })
+    parts
 }
 
 /// Write `store_root/index.html` listing every run under the store, newest first.

@@ -1,14 +1,17 @@
-//! Assembly of `report.html`: verdict first and large, artifact failures and warnings,
-//! configuration + seed + reproduce command, checker verdicts, counts and rates per
-//! function and outcome, per-key verdicts (invalid first, capped), fault schedule, plots
-//! (inline SVG + links to PNG/SVG files), the timeline, counterexamples, and links to the
-//! raw files and node logs. Self-contained: inline CSS and JS, no network fetches. Every
-//! value from the inputs goes through [`super::escape::html`].
+//! Assembly of `report.html`, in the order a reader asks: the verdict, large; why (the
+//! invalid keys' operations and the faults then, or what a valid run exercised, and the
+//! key counts; see [`super::why`]); artifact failures and warnings; the counterexamples;
+//! the timeline; phases and plots; the fault schedule in words; counts per function and
+//! outcome; per-key verdicts; checker details; configuration with the reproduce command;
+//! links to the raw files and node logs. Self-contained: inline CSS and JS, no network
+//! fetches. Every value from the inputs goes through [`super::escape::html`].
 
 use super::escape::html;
 use super::faults::{self, FaultInterval};
 use super::load::{text_of, truncate_to, RunData};
-use super::timeline::{fmt_ns, Timeline};
+use super::notation::{self, fmt_dur, fmt_ns, function_order, marker, OUTCOMES};
+use super::phases::Phase;
+use super::timeline::Timeline;
 use super::ArtifactFailure;
 use checker::Validity;
 use serde_json::Value;
@@ -36,13 +39,19 @@ pub struct PlotPart {
 /// Everything the page shows.
 pub struct PageInput<'a> {
     pub dir: &'a Path,
+    /// The page's name when there is no test.json (`check --report`: the history file).
+    pub title: Option<&'a str>,
     pub valid: Validity,
     pub results: &'a Value,
     pub test: Option<&'a Value>,
     pub run: &'a RunData,
     pub faults: &'a [FaultInterval],
+    pub phases: &'a [Phase],
+    /// Empty for untimed histories (no time plots).
     pub plots: Vec<PlotPart>,
     pub timeline: &'a Timeline,
+    /// The why/what-was-tested section.
+    pub why: String,
     /// Rendered counterexample fragments.
     pub counterexamples: Vec<String>,
     pub failures: &'a [ArtifactFailure],
@@ -74,6 +83,13 @@ pre.cmd{background:#f6f6f6;border:1px solid #ddd;padding:8px;white-space:pre-wra
 section.cx{border:1px solid #e0b4b4;border-radius:6px;padding:4px 14px 10px;margin:14px 0;background:#fffafa}
 nav a{margin-right:12px}
 div.keys{max-height:420px;overflow-y:auto;display:inline-block;border:1px solid #eee}
+#why{margin-top:8px}#why h2{margin-top:14px}
+div.why{border-left:5px solid #c62828;background:#fffafa;padding:2px 14px 6px;margin:10px 0}
+.why-ops td,.why-ops th{font-size:14px}
+ul.why-faults{margin:4px 0 8px}
+i.sw{display:inline-block;width:12px;height:10px;margin-right:6px;opacity:.7;vertical-align:middle}
+.kc-invalid{color:#c62828;font-weight:bold}.kc-valid{color:#1b7f3b;font-weight:bold}.kc-undecided{color:#b26a00;font-weight:bold}
+.mk{font-size:13px;margin-right:3px}
 "#;
 
 fn verdict_class(v: Validity) -> &'static str {
@@ -114,27 +130,32 @@ pub fn url_segment(s: &str) -> String {
     out
 }
 
+/// The name the page shows: test.json's name, else the given title (the history file of
+/// `check --report`), else the report directory's own name.
+fn page_name(p: &PageInput<'_>) -> String {
+    p.test
+        .and_then(|t| t.get("name"))
+        .map(text_of)
+        .or_else(|| p.title.map(str::to_string))
+        .unwrap_or_else(|| {
+            p.dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+}
+
 /// The page, as one string (all parts are bounded).
 pub fn render(p: &PageInput<'_>) -> String {
     let mut h = String::with_capacity(256 * 1024);
-    let name = p
-        .test
-        .and_then(|t| t.get("name"))
-        .map(text_of)
-        .unwrap_or_else(|| {
-            p.dir
-                .parent()
-                .and_then(|d| d.file_name())
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
+    let name = page_name(p);
     let _ = write!(
         h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{} — {}</title><style>{CSS}</style></head><body>",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{} — {}</title><style>{CSS}{}</style></head><body>",
         html(&name),
-        p.valid
+        p.valid,
+        super::timeline::CSS
     );
-    // Verdict first.
     let word = match p.valid {
         Validity::Valid => "VALID",
         Validity::Invalid => "INVALID",
@@ -145,30 +166,17 @@ pub fn render(p: &PageInput<'_>) -> String {
         "<h1 class=\"verdict {}\">{word}</h1>",
         verdict_class(p.valid)
     );
-    let ops = p
-        .results
-        .get("ops")
-        .map(text_of)
-        .unwrap_or_else(|| p.run.calls.len().to_string());
-    let checked_ms = p.results.get("elapsed_ms").and_then(Value::as_f64);
-    let _ = write!(
-        h,
-        "<p class=\"sub\">Test <b>{}</b>{} · {} client operations · {} history events · history spans {}{}</p>",
-        html(&name),
-        p.test
-            .and_then(|t| t.get("start_time"))
-            .map(|s| format!(" started {}", html(&text_of(s))))
-            .unwrap_or_default(),
-        html(&ops),
-        p.run.events,
-        fmt_ns(p.run.span_ns()),
-        checked_ms.map(|ms| format!(" · checked in {ms:.0} ms")).unwrap_or_default()
-    );
-    h.push_str("<nav><a href=\"#config\">configuration</a><a href=\"#checkers\">checkers</a><a href=\"#counts\">counts</a><a href=\"#keys\">keys</a><a href=\"#faults\">faults</a><a href=\"#plots\">plots</a><a href=\"#timeline\">timeline</a>");
+    subtitle(&mut h, p, &name);
+    h.push_str(&p.why);
+    h.push_str("<nav>");
     if !p.counterexamples.is_empty() {
         h.push_str("<a href=\"#counterexample\">counterexample</a>");
     }
-    h.push_str("<a href=\"#files\">files</a></nav>");
+    h.push_str("<a href=\"#timeline\">timeline</a>");
+    if !p.plots.is_empty() {
+        h.push_str("<a href=\"#plots\">phases and plots</a>");
+    }
+    h.push_str("<a href=\"#faults\">faults</a><a href=\"#counts\">counts</a><a href=\"#keys\">keys</a><a href=\"#checkers\">checkers</a><a href=\"#config\">configuration</a><a href=\"#files\">files</a></nav>");
     for f in p.failures {
         let _ = write!(
             h,
@@ -180,27 +188,56 @@ pub fn render(p: &PageInput<'_>) -> String {
     for w in p.warnings {
         let _ = write!(h, "<div class=\"warn\">{}</div>", html(w));
     }
-
-    config(&mut h, p);
-    checkers(&mut h, p);
-    counts(&mut h, p);
-    keys(&mut h, p);
-    fault_table(&mut h, p);
-    plots(&mut h, p);
-    timeline(&mut h, p);
     if !p.counterexamples.is_empty() {
         h.push_str("<h2 id=\"counterexample\">Counterexample</h2>");
         for c in &p.counterexamples {
             h.push_str(c);
         }
     }
+    timeline(&mut h, p);
+    plots(&mut h, p);
+    fault_table(&mut h, p);
+    counts(&mut h, p);
+    keys(&mut h, p);
+    checkers(&mut h, p);
+    config(&mut h, p);
     files(&mut h, p);
     let _ = writeln!(
         h,
-        "<script>{}</script></body></html>",
-        super::timeline::ZOOM_JS
+        "<script>{}</script><script>{}</script></body></html>",
+        super::counterexample::ZOOM_JS,
+        super::timeline::SCRIPT
     );
     h
+}
+
+fn subtitle(h: &mut String, p: &PageInput<'_>, name: &str) {
+    let ops = p
+        .results
+        .get("ops")
+        .map(text_of)
+        .unwrap_or_else(|| p.run.calls.len().to_string());
+    let checked_ms = p.results.get("elapsed_ms").and_then(Value::as_f64);
+    let span = if p.run.untimed {
+        "no real times (events in order only)".to_string()
+    } else {
+        format!("history spans {}", fmt_ns(p.run.span_ns()))
+    };
+    let _ = write!(
+        h,
+        "<p class=\"sub\">{} <b>{}</b>{} · {} client operations · {} history events · {span}{}</p>",
+        if p.test.is_some() { "Test" } else { "History" },
+        html(name),
+        p.test
+            .and_then(|t| t.get("start_time"))
+            .map(|s| format!(" started {}", html(&text_of(s))))
+            .unwrap_or_default(),
+        html(&ops),
+        p.run.events,
+        checked_ms
+            .map(|ms| format!(" · checked in {ms:.0} ms"))
+            .unwrap_or_default()
+    );
 }
 
 fn config(h: &mut String, p: &PageInput<'_>) {
@@ -305,37 +342,67 @@ fn checkers(h: &mut String, p: &PageInput<'_>) {
 
 fn counts(h: &mut String, p: &PageInput<'_>) {
     h.push_str("<h2 id=\"counts\">Operations by function and outcome</h2>");
+    let timed = !p.run.untimed;
     let secs = (p.run.span_ns() as f64 / 1e9).max(1e-9);
-    h.push_str("<table><thead><tr><th>f</th><th>ok</th><th>fail</th><th>info</th><th>total</th><th>ok/s</th><th>total/s</th><th>ok %</th></tr></thead><tbody>");
+    h.push_str("<table><thead><tr><th>function</th>");
+    for o in OUTCOMES {
+        let _ = write!(
+            h,
+            "<th><i class=\"sw\" style=\"background:{}\"></i>{o}</th>",
+            notation::css(notation::outcome_rgb(o))
+        );
+    }
+    h.push_str("<th>total</th>");
+    if timed {
+        h.push_str("<th>ok/s</th><th>total/s</th>");
+    }
+    h.push_str("<th>ok %</th></tr></thead><tbody>");
     let mut sum = super::load::Counts::default();
-    let row = |h: &mut String, name: &str, c: &super::load::Counts, bold: bool| {
+    let row = |h: &mut String, name: &str, c: &super::load::Counts, glyph: Option<char>| {
         let t = c.total();
         let pct = if t == 0 {
             0.0
         } else {
             100.0 * c.ok as f64 / t as f64
         };
-        let (o, e) = if bold { ("<b>", "</b>") } else { ("", "") };
+        let (o, e) = if glyph.is_none() {
+            ("<b>", "</b>")
+        } else {
+            ("", "")
+        };
+        let mk = glyph
+            .map(|g| format!("<span class=\"mk\">{g}</span>"))
+            .unwrap_or_default();
         let _ = write!(
             h,
-            "<tr><td>{o}{}{e}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{o}{t}{e}</td><td class=\"num\">{:.1}</td><td class=\"num\">{:.1}</td><td class=\"num\">{pct:.1}</td></tr>",
+            "<tr><td>{mk}{o}{}{e}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{o}{t}{e}</td>",
             html(name),
             c.ok,
             c.fail,
-            c.info,
-            c.ok as f64 / secs,
-            t as f64 / secs
+            c.info
         );
+        if timed {
+            let _ = write!(
+                h,
+                "<td class=\"num\">{:.1}</td><td class=\"num\">{:.1}</td>",
+                c.ok as f64 / secs,
+                t as f64 / secs
+            );
+        }
+        let _ = write!(h, "<td class=\"num\">{pct:.1}</td></tr>");
     };
-    for (i, f) in p.run.fs.iter().enumerate() {
+    for i in function_order(&p.run.fs) {
+        let f = &p.run.fs[i];
         let c = p.run.counts[i];
-        sum.ok += c.ok;
-        sum.fail += c.fail;
-        sum.info += c.info;
-        row(h, f, &c, false);
+        sum.add(&c);
+        row(h, f, &c, Some(marker(f).glyph()));
     }
-    row(h, "all", &sum, true);
-    h.push_str("</tbody></table><p class=\"note\">info = outcome unknown (timeouts, crashes) and calls the history ended before completing; rates over the whole history span.</p>");
+    row(h, "all", &sum, None);
+    h.push_str("</tbody></table><p class=\"note\">ok = happened; fail = definitely did not happen; info = outcome unknown (timeouts, crashes, and calls the history ended before completing). The marker is the one the latency plot draws the function with.");
+    if timed {
+        h.push_str(" Rates are over the whole history span.");
+    }
+    h.push_str("</p>");
 }
 
 fn keys(h: &mut String, p: &PageInput<'_>) {
@@ -348,20 +415,24 @@ fn keys(h: &mut String, p: &PageInput<'_>) {
         h.push_str("<p class=\"note\">No per-key linearizability results.</p>");
         return;
     };
-    let rank = |k: &&Value| match verdict_of(k.get("valid")) {
-        Validity::Invalid => 0,
-        Validity::Unknown => 1,
-        Validity::Valid => 2,
+    let rank = |k: &&Value| -> u8 {
+        match verdict_of(k.get("valid")) {
+            Validity::Invalid => 0,
+            Validity::Unknown => 1,
+            Validity::Valid => 2,
+        }
     };
     let mut sorted: Vec<&Value> = keys.iter().collect();
     sorted.sort_by_key(rank); // stable: keeps the checker's order within a verdict
-    let bad = sorted.iter().filter(|k| rank(k) < 2).count();
+    let count = |r: u8| sorted.iter().filter(|k| rank(k) == r).count();
     let _ = write!(
         h,
-        "<p>{} key{}, {} not valid.</p>",
+        "<p>{} key{}: {} invalid, {} valid, {} not decided (invalid first, then not decided).</p>",
         keys.len(),
         if keys.len() == 1 { "" } else { "s" },
-        bad
+        count(0),
+        count(2),
+        count(1)
     );
     h.push_str("<div class=\"keys\"><table><thead><tr><th>key</th><th>verdict</th><th>ops</th><th>note</th></tr></thead><tbody>");
     for k in sorted.iter().take(KEY_ROWS) {
@@ -411,25 +482,27 @@ fn fault_legend(h: &mut String, p: &PageInput<'_>) {
 }
 
 fn fault_table(h: &mut String, p: &PageInput<'_>) {
-    h.push_str("<h2 id=\"faults\">Fault schedule</h2>");
+    h.push_str("<h2 id=\"faults\">Faults</h2>");
     if p.run.nemesis.is_empty() {
         h.push_str("<p>No nemesis events: no faults were injected.</p>");
         return;
     }
     fault_legend(h, p);
-    h.push_str("<table><thead><tr><th>kind</th><th>from</th><th>to</th><th>duration</th></tr></thead><tbody>");
+    h.push_str("<table><thead><tr><th>kind</th><th>what</th><th>from</th><th>to</th><th>duration</th><th>raw event</th></tr></thead><tbody>");
     for iv in p.faults.iter().take(FAULT_ROWS) {
         let _ = write!(
             h,
-            "<tr><td><i style=\"display:inline-block;width:12px;height:10px;background:{};opacity:.6\"></i> {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td><i class=\"sw\" style=\"background:{}\"></i>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><code>{}</code></td></tr>",
             faults::css(&iv.kind),
             html(&iv.kind),
+            html(&iv.words()),
             fmt_ns(iv.start_ns),
-            if iv.open_ended { "end (never healed)".into() } else { fmt_ns(iv.end_ns) },
-            fmt_ns(iv.end_ns - iv.start_ns)
+            if iv.open_ended { "end (never undone)".into() } else { fmt_ns(iv.end_ns) },
+            fmt_ns(iv.end_ns - iv.start_ns),
+            html(&truncate_to(&iv.raw.join(" "), 200))
         );
     }
-    h.push_str("</tbody></table><details><summary>Nemesis events</summary><table><thead><tr><th>time</th><th>event</th><th>f</th><th>value</th></tr></thead><tbody>");
+    h.push_str("</tbody></table><details><summary>Every nemesis event, as recorded</summary><table><thead><tr><th>time</th><th>event</th><th>f</th><th>value</th></tr></thead><tbody>");
     for e in p.run.nemesis.iter().take(FAULT_ROWS) {
         let _ = write!(
             h,
@@ -449,8 +522,58 @@ fn fault_table(h: &mut String, p: &PageInput<'_>) {
     }
 }
 
+fn phases_table(h: &mut String, p: &PageInput<'_>) {
+    if p.phases.is_empty() {
+        return;
+    }
+    h.push_str("<h3>Phases of the run</h3><table><thead><tr><th>phase</th><th>from</th><th>to</th><th>duration</th><th>what happens</th></tr></thead><tbody>");
+    for ph in p.phases {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            ph.name,
+            fmt_ns(ph.start_ns),
+            fmt_ns(ph.end_ns),
+            fmt_dur(ph.end_ns - ph.start_ns),
+            html(ph.what)
+        );
+    }
+    h.push_str("</tbody></table><p class=\"note\">Times count from the start of the history. The plots and the timeline mark where each phase after the main one begins (dashed lines).</p>");
+}
+
+fn plot_note(stem: &str, p: &PageInput<'_>) -> String {
+    let done = p.run.calls.iter().filter(|c| !c.is_open()).count();
+    match stem {
+        "latency-raw" if done > super::plots::SVG_POINT_CAP => format!(
+            "The inline drawing is sampled: at most {} of the {done} completed operations (every k-th of each function and outcome). {stem}.png draws {}.",
+            super::plots::SVG_POINT_CAP,
+            if done <= super::plots::PNG_POINT_CAP {
+                "every one of them".to_string()
+            } else {
+                format!("at most {}", super::plots::PNG_POINT_CAP)
+            }
+        ),
+        "latency-raw" => format!("Every one of the {done} completed operations is drawn."),
+        "rate" if super::phases::final_reads_start(p.phases).is_some() => {
+            "The final reads are left out (a burst of reads of every key on every node that would squash the scale), and so is the recovery before them (no operations): this plot covers the main phase and the heal. The counts table includes everything.".to_string()
+        }
+        _ => String::new(),
+    }
+}
+
 fn plots(h: &mut String, p: &PageInput<'_>) {
-    h.push_str("<h2 id=\"plots\">Plots</h2>");
+    if p.run.untimed {
+        h.push_str("<h2 id=\"plots\">Plots</h2><p>This history has no real times (every event's time is its position, as in Porcupine's and untimed Jepsen histories), so there are no latency or rate plots: the counterexample, the timeline (in event order) and the tables show it.</p>");
+        return;
+    }
+    h.push_str("<h2 id=\"plots\">Phases and plots</h2>");
+    phases_table(h, p);
+    let marks = if p.counterexamples.is_empty() {
+        ""
+    } else {
+        " A red line marks the first operation of each counterexample."
+    };
+    let _ = write!(h, "<p class=\"note\">Fault periods are shaded, one colour per kind.{marks} Colours and markers are fixed: ok, fail and info always have the same colours, and each function the same marker, in every report.</p>");
     for PlotPart {
         stem,
         title,
@@ -470,6 +593,10 @@ fn plots(h: &mut String, p: &PageInput<'_>) {
             }
         }
         h.push_str("</div><p>");
+        let note = plot_note(stem, p);
+        if !note.is_empty() {
+            let _ = write!(h, "{} ", html(&note));
+        }
         match png_err {
             None => {
                 let _ = write!(h, "<a href=\"{stem}.png\">{stem}.png</a> · ");
@@ -488,32 +615,37 @@ fn plots(h: &mut String, p: &PageInput<'_>) {
 fn timeline(h: &mut String, p: &PageInput<'_>) {
     h.push_str("<h2 id=\"timeline\">Timeline</h2>");
     let t = p.timeline;
-    if t.shown == 0 {
+    if t.total == 0 {
         h.push_str("<p>No client operations.</p>");
         return;
     }
+    let swatch = |o| {
+        format!(
+            "<span style=\"color:{}\">■ {o}</span>",
+            notation::css(notation::outcome_rgb(o))
+        )
+    };
+    let legend: Vec<String> = OUTCOMES.iter().map(|o| swatch(*o)).collect();
     let _ = write!(
         h,
-        "<p>One row per process; a bar from invocation to completion, <span style=\"color:rgb(0,114,178)\">ok</span>, <span style=\"color:rgb(213,0,0)\">fail</span>, <span style=\"color:rgb(255,140,0)\">info</span> (faded: may take effect until the end). Showing {} of {} operations ({} processes, {} – {}){}. Hover a bar for its values.</p>",
-        t.shown,
-        t.total,
-        t.processes,
-        fmt_ns(t.start_ns),
-        fmt_ns(t.end_ns),
-        if t.shown < t.total {
-            if p.counterexamples.is_empty() {
-                ", the first ones of the history"
-            } else {
-                ", around the first counterexample; its operations are outlined"
-            }
-        } else {
-            ""
+        "<p>Pick a window (each counterexample, each fault's start, or a page of the run), a key, or zoom. The top rows are the nemesis: who each fault hit. Below, one row per client process, a bar from invocation to completion: {} (an info bar's thin tail: it may take effect until the end).{} Hover a bar for its call, node and times.",
+        legend.join(", "),
+        match (p.counterexamples.is_empty(), p.phases.is_empty()) {
+            (false, false) => " Outlined bars belong to a counterexample and a red line marks it; dashed lines mark phases.",
+            (false, true) => " Outlined bars belong to a counterexample and a red line marks it.",
+            (true, false) => " Dashed lines mark phases.",
+            (true, true) => "",
         }
     );
-    fault_legend(h, p);
-    h.push_str("<div class=\"zoom\"><button data-zoom-target=\"tl\" data-zoom=\"2\">zoom in</button><button data-zoom-target=\"tl\" data-zoom=\"0.5\">zoom out</button><button data-zoom-target=\"tl\" data-zoom=\"0\">reset</button></div><div class=\"scroll\">");
-    h.push_str(&t.svg);
-    h.push_str("</div>");
+    if t.embedded < t.total {
+        let _ = write!(
+            h,
+            " This page holds {} of the {} operations: the windows listed, and {} of the run's {} pages of {} operations, spread evenly.",
+            t.embedded, t.total, t.pages_embedded, t.pages, super::timeline::PAGE
+        );
+    }
+    h.push_str("</p>");
+    h.push_str(&t.html);
 }
 
 fn files(h: &mut String, p: &PageInput<'_>) {

@@ -1,13 +1,19 @@
 //! The three plots of a run, drawn with plotters using the bundled DejaVu Sans (no system
 //! fonts, no gnuplot): `latency-raw` (a point per completed call, log-scale latency,
 //! colour = outcome, shape = function), `latency-quantiles` (p50/p95/p99/max of ok calls
-//! per time window) and `rate` (completions per second per window, by outcome). Every
-//! plot shades fault intervals, one colour per kind, with a legend. Each is written as PNG
-//! and SVG; the SVG text is also returned for inlining. Point counts are capped by
-//! deterministic stride decimation per series, so a 1M-op history draws in bounded time.
+//! per time window) and `rate` (completions per second per window, by outcome, over the
+//! main phase and the heal, so the final reads' burst does not squash the scale). Every plot
+//! shades fault intervals, one colour per kind, with a legend, and marks the phase
+//! boundaries and the counterexample moments with labelled vertical lines. Colours and
+//! markers come from [`super::notation`], the same in every report. Each plot is written
+//! as PNG and SVG; the SVG text is also returned for inlining. Point counts are capped by
+//! deterministic stride decimation per series (the PNG's cap is far higher than the
+//! inline SVG's), so a 1M-op history draws in bounded time.
 
 use super::faults::{self, FaultInterval};
 use super::load::{CallRec, RunData};
+use super::notation::{self, marker, outcome_rgb, Marker};
+use super::phases::{self, Phase};
 use checker::history::OpType;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -17,7 +23,7 @@ use std::sync::OnceLock;
 /// Pixel size of every plot.
 pub const SIZE: (u32, u32) = (1200, 600);
 /// Most points drawn in a PNG scatter plot.
-pub const PNG_POINT_CAP: usize = 30_000;
+pub const PNG_POINT_CAP: usize = 250_000;
 /// Most points drawn in an SVG scatter plot (inlined in the page, so kept smaller).
 pub const SVG_POINT_CAP: usize = 4_000;
 /// Time windows of the quantile and rate plots.
@@ -36,15 +42,6 @@ pub fn ensure_font() -> Result<(), String> {
             })
         })
         .clone()
-}
-
-/// Colour of an outcome in plots and the timeline.
-pub fn outcome_rgb(o: OpType) -> (u8, u8, u8) {
-    match o {
-        OpType::Ok => (0, 114, 178),
-        OpType::Fail => (213, 0, 0),
-        OpType::Info | OpType::Invoke => (255, 140, 0),
-    }
 }
 
 fn rgb(c: (u8, u8, u8)) -> RGBColor {
@@ -97,6 +94,12 @@ impl PlotKind {
 pub struct PlotData<'a> {
     pub run: &'a RunData,
     pub faults: &'a [FaultInterval],
+    pub phases: &'a [Phase],
+    /// Vertical marks: (label, history time in ns), e.g. a counterexample's first call.
+    pub marks: &'a [(String, i64)],
+    /// Where the rate plot ends: the end of the main phase and the heal (the recovery has
+    /// no operations and the final reads are a burst), else the history's end.
+    pub rate_end_ns: i64,
     /// x range in seconds.
     pub x_end: f64,
     /// Nanoseconds per x-axis unit, and the unit's name (s for real runs; smaller for
@@ -110,8 +113,17 @@ pub struct PlotData<'a> {
 }
 
 impl<'a> PlotData<'a> {
-    pub fn new(run: &'a RunData, faults: &'a [FaultInterval]) -> PlotData<'a> {
+    pub fn new(
+        run: &'a RunData,
+        faults: &'a [FaultInterval],
+        phases: &'a [Phase],
+        marks: &'a [(String, i64)],
+    ) -> PlotData<'a> {
         let end_ns = run.last_ns.max(0);
+        let rate_end_ns = phases::recovery_start(phases)
+            .or_else(|| phases::final_reads_start(phases))
+            .filter(|&t| t > 0 && t < end_ns)
+            .unwrap_or(end_ns);
         let (x_div, x_unit) = match end_ns {
             n if n >= 1_000_000_000 => (1e9, "s"),
             n if n >= 1_000_000 => (1e6, "ms"),
@@ -125,10 +137,13 @@ impl<'a> PlotData<'a> {
         PlotData {
             run,
             faults,
+            phases,
+            marks,
+            rate_end_ns,
             x_end,
             x_div,
             x_unit,
-            window_ns: window(calls / 20),
+            window_ns: (rate_end_ns / (calls / 20).clamp(10, WINDOWS) as i64).max(1),
             qwindow_ns: window(ok / 40),
         }
     }
@@ -201,6 +216,7 @@ fn shade<DB, Y>(
     data: &PlotData<'_>,
     y0: Y::ValueType,
     y1: Y::ValueType,
+    x_end: f64,
 ) -> Result<(), String>
 where
     DB: DrawingBackend,
@@ -230,6 +246,85 @@ where
             .legend(move |(x, y)| {
                 Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.mix(0.45).filled())
             });
+    }
+    // Who each fault hit, written inside its period when there is room (about 7 px per
+    // character of a 1100 px wide plot area), staggered so neighbours do not collide.
+    let font = (FONT, 12).into_font().color(&RGBColor(40, 40, 40));
+    for (i, iv) in data.faults.iter().enumerate() {
+        if data.x(iv.start_ns) >= x_end {
+            continue;
+        }
+        let px = (data.x(iv.end_ns).min(x_end) - data.x(iv.start_ns)) / x_end * 1100.0;
+        let chars = (px / 7.0) as usize;
+        if chars < 6 {
+            continue;
+        }
+        let text = super::load::truncate_to(&iv.what.join("; "), chars);
+        let dy = 24 + 14 * (i as i32 % 3);
+        chart
+            .draw_series(std::iter::once(
+                EmptyElement::at((data.x(iv.start_ns), y1.clone()))
+                    + Text::new(text, (3, dy), font.clone()),
+            ))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Phase boundaries (dashed, grey) and counterexample moments (solid, red) as labelled
+/// vertical lines up to `y1`; `x_end` is the plot's right edge in x units.
+fn mark_lines<DB, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    data: &PlotData<'_>,
+    y0: Y::ValueType,
+    y1: Y::ValueType,
+    x_end: f64,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    Y: Ranged,
+    Y::ValueType: Clone + 'static,
+{
+    let grey = RGBColor(70, 70, 70);
+    let red = RGBColor(198, 40, 40);
+    // Phases that start within 1% of the plot's width of the previous one share a line.
+    let mut lines: Vec<(String, f64, RGBColor)> = Vec::new();
+    for p in data.phases.iter().filter(|p| p.name != "main") {
+        let x = data.x(p.start_ns);
+        match lines.last_mut() {
+            Some((text, last, _)) if (x - *last).abs() < x_end / 100.0 => {
+                *text = format!("{}, {} ▸", text.trim_end_matches(" ▸"), p.name);
+            }
+            _ => lines.push((format!("{} ▸", p.name), x, grey)),
+        }
+    }
+    lines.extend(data.marks.iter().map(|(l, t)| (label(l), data.x(*t), red)));
+    for (i, (text, x, colour)) in lines.into_iter().enumerate() {
+        if x < 0.0 || x > x_end {
+            continue;
+        }
+        let style = colour.stroke_width(if colour == red { 2 } else { 1 });
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(x, y0.clone()), (x, y1.clone())],
+                style,
+            )))
+            .map_err(|e| e.to_string())?;
+        let font = (FONT, 13).into_font().color(&colour);
+        let offset = 4 + 16 * (i as i32 % 2);
+        // Near the right edge the label goes to the left of its line (≈7 px a character
+        // of an ≈1100 px plot area).
+        let width = 7 * text.chars().count() as i32;
+        let dx = if x / x_end * 1100.0 + width as f64 > 1090.0 {
+            -width - 4
+        } else {
+            4
+        };
+        chart
+            .draw_series(std::iter::once(
+                EmptyElement::at((x, y1.clone())) + Text::new(text, (dx, offset), font),
+            ))
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -292,12 +387,14 @@ fn latency_raw<DB: DrawingBackend>(
         .axis_desc_style((FONT, 15))
         .draw()
         .map_err(|e| e.to_string())?;
-    shade(&mut chart, data, y0, y1)?;
-    // Series: (f, outcome), drawn with the function's shape and the outcome's colour.
-    let outcomes = [OpType::Ok, OpType::Info, OpType::Fail];
+    shade(&mut chart, data, y0, y1, data.x_end)?;
+    mark_lines(&mut chart, data, y0, y1, data.x_end)?;
+    // Series: (f, outcome), drawn with the function's marker and the outcome's colour,
+    // functions and outcomes in their fixed order.
     let mut series: Vec<(u16, OpType, usize)> = Vec::new();
-    for f in 0..run.fs.len() as u16 {
-        for o in outcomes {
+    for f in notation::function_order(&run.fs) {
+        let f = f as u16;
+        for o in notation::OUTCOMES {
             let n = done.iter().filter(|c| c.f == f && c.outcome == o).count();
             if n > 0 {
                 series.push((f, o, n));
@@ -316,27 +413,39 @@ fn latency_raw<DB: DrawingBackend>(
         let colour = rgb(outcome_rgb(o));
         let style = colour.mix(0.75).filled();
         let name = format!("{} {}", label(&run.fs[f as usize]), o);
-        let shape = f % 4;
+        let shape = marker(&run.fs[f as usize]);
         let anno = match shape {
-            0 => chart.draw_series(pts.iter().map(|&p| Circle::new(p, 2, style))),
-            1 => chart.draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 3, style))),
-            2 => chart.draw_series(
+            Marker::Circle => chart.draw_series(pts.iter().map(|&p| Circle::new(p, 2, style))),
+            Marker::Triangle => {
+                chart.draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 3, style)))
+            }
+            Marker::Cross => chart.draw_series(
                 pts.iter()
                     .map(|&p| Cross::new(p, 3, colour.stroke_width(1))),
             ),
-            _ => chart.draw_series(
+            Marker::Square => chart.draw_series(
                 pts.iter()
                     .map(|&p| EmptyElement::at(p) + Rectangle::new([(-2, -2), (2, 2)], style)),
             ),
+            Marker::Diamond => chart.draw_series(pts.iter().map(|&p| {
+                EmptyElement::at(p) + Polygon::new(vec![(0, -3), (3, 0), (0, 3), (-3, 0)], style)
+            })),
         }
         .map_err(|e| e.to_string())?;
         anno.label(name).legend(move |(x, y)| {
             let c = (x + 7, y);
             match shape {
-                0 => Circle::new(c, 4, style).into_dyn(),
-                1 => TriangleMarker::new(c, 5, style).into_dyn(),
-                2 => Cross::new(c, 4, colour.stroke_width(2)).into_dyn(),
-                _ => Rectangle::new([(x + 3, y - 4), (x + 11, y + 4)], style).into_dyn(),
+                Marker::Circle => Circle::new(c, 4, style).into_dyn(),
+                Marker::Triangle => TriangleMarker::new(c, 5, style).into_dyn(),
+                Marker::Cross => Cross::new(c, 4, colour.stroke_width(2)).into_dyn(),
+                Marker::Square => {
+                    Rectangle::new([(x + 3, y - 4), (x + 11, y + 4)], style).into_dyn()
+                }
+                Marker::Diamond => Polygon::new(
+                    vec![(x + 7, y - 5), (x + 12, y), (x + 7, y + 5), (x + 2, y)],
+                    style,
+                )
+                .into_dyn(),
             }
         });
     }
@@ -426,7 +535,8 @@ fn latency_quantiles<DB: DrawingBackend>(
         .axis_desc_style((FONT, 15))
         .draw()
         .map_err(|e| e.to_string())?;
-    shade(&mut chart, data, y0, y1)?;
+    shade(&mut chart, data, y0, y1, data.x_end)?;
+    mark_lines(&mut chart, data, y0, y1, data.x_end)?;
     for (j, (name, _, c)) in qs.iter().enumerate() {
         let colour = rgb(*c);
         chart
@@ -480,25 +590,25 @@ fn num_label(v: f64) -> String {
 }
 
 fn human_secs(s: f64) -> String {
-    super::timeline::fmt_ns((s * 1e9).round() as i64)
+    super::notation::fmt_ns((s * 1e9).round() as i64)
 }
 
 fn rate<DB: DrawingBackend>(
     data: &PlotData<'_>,
     root: &DrawingArea<DB, Shift>,
 ) -> Result<(), String> {
-    let n = (data.run.last_ns.max(0) / data.window_ns + 1).clamp(1, 10 * WINDOWS as i64) as usize;
-    let outcomes = [OpType::Ok, OpType::Info, OpType::Fail];
+    let n = (data.rate_end_ns.max(0) / data.window_ns).clamp(1, 10 * WINDOWS as i64) as usize;
+    let outcomes = notation::OUTCOMES;
     let mut counts = vec![[0u64; 3]; n];
     for c in &data.run.calls {
-        if c.is_open() {
+        if c.is_open() || c.complete_ns >= data.rate_end_ns {
             continue;
         }
         let i = ((c.complete_ns.max(0) / data.window_ns) as usize).min(n - 1);
         let j = match c.outcome {
             OpType::Ok => 0,
-            OpType::Fail => 2,
-            _ => 1,
+            OpType::Fail => 1,
+            _ => 2,
         };
         counts[i][j] += 1;
     }
@@ -512,12 +622,13 @@ fn rate<DB: DrawingBackend>(
         .unwrap_or(0) as f64
         / wsec;
     let y1 = (max * 1.15).max(1.0);
+    let x_end = data.x(data.rate_end_ns).max(1e-9);
     let mut chart = ChartBuilder::on(root)
         .caption(PlotKind::Rate.title(), (FONT, 22))
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..data.x_end, 0f64..y1)
+        .build_cartesian_2d(0f64..x_end, 0f64..y1)
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
@@ -535,7 +646,8 @@ fn rate<DB: DrawingBackend>(
         .axis_desc_style((FONT, 15))
         .draw()
         .map_err(|e| e.to_string())?;
-    shade(&mut chart, data, 0.0, y1)?;
+    shade(&mut chart, data, 0.0, y1, x_end)?;
+    mark_lines(&mut chart, data, 0.0, y1, x_end)?;
     for (j, o) in outcomes.iter().enumerate() {
         if counts.iter().all(|c| c[j] == 0) {
             continue;

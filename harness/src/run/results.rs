@@ -151,16 +151,27 @@ pub fn publish(
     dir: &Path,
     results: &Results,
     index_root: Option<&Path>,
+    title: Option<&str>,
 ) -> std::io::Result<Published> {
     results.write(dir)?;
-    Ok(render_report(dir, index_root))
+    Ok(render_report_titled(dir, index_root, title))
 }
 
 /// Renders `dir`'s report (and the store index with `index_root`); never fails, the
 /// problems are returned.
 pub fn render_report(dir: &Path, index_root: Option<&Path>) -> Published {
+    render_report_titled(dir, index_root, None)
+}
+
+/// [`render_report`] with the page named `title` (e.g. the checked file's name) instead of
+/// the run folder's.
+pub fn render_report_titled(
+    dir: &Path,
+    index_root: Option<&Path>,
+    title: Option<&str>,
+) -> Published {
     let mut out = Published::default();
-    match crate::report::render_run(dir) {
+    match crate::report::render_run_titled(dir, title) {
         Ok(r) => {
             out.html = Some(r.html.clone());
             for w in r.warnings {
