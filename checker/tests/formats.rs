@@ -5,7 +5,7 @@
 
 use checker::format::{self, read_str, write_jsonl, Format, FormatErrorKind};
 use checker::linear::{self, LinearOptions};
-use checker::model::ModelKind;
+use checker::model::{FailedOps, ModelKind};
 use checker::{History, OpType, Process, Validity};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -476,4 +476,85 @@ proptest! {
     fn arbitrary_text_never_panics(text in "\\PC{0,200}", forced in proptest::option::of(0usize..4)) {
         let _ = read_str(&text, forced.map(|i| Format::ALL[i]));
     }
+}
+
+/// A history whose only defect is a failed cas that was not applied: the register is 1,
+/// `cas 1->2` fails (a client that knows it was not applied, e.g. a timeout before
+/// sending), and 1 is read afterwards. Jepsen's meaning of `fail` (ignore): valid;
+/// Porcupine's (observe: the value differed from 1): invalid.
+const JSONL_FAILED_CAS: &str = r#"{"index":0,"time":0,"type":"invoke","process":0,"f":"write","key":"k","value":1}
+{"index":1,"time":1,"type":"ok","process":0,"f":"write","key":"k","value":1}
+{"index":2,"time":2,"type":"invoke","process":1,"f":"cas","key":"k","value":[1,2]}
+{"index":3,"time":3,"type":"fail","process":1,"f":"cas","key":"k","value":[1,2],"error":"timeout"}
+{"index":4,"time":4,"type":"invoke","process":0,"f":"read","key":"k","value":null}
+{"index":5,"time":5,"type":"ok","process":0,"f":"read","key":"k","value":1}
+"#;
+
+const EDN_FAILED_CAS: &str = r#"[{:type :invoke, :f :write, :value [0 1], :process 0, :time 10, :index 0}
+ {:type :ok, :f :write, :value [0 1], :process 0, :time 20, :index 1}
+ {:type :invoke, :f :cas, :value [0 [1 2]], :process 1, :time 30, :index 2}
+ {:type :fail, :f :cas, :value [0 [1 2]], :process 1, :time 40, :index 3}
+ {:type :invoke, :f :read, :value [0 nil], :process 0, :time 50, :index 4}
+ {:type :ok, :f :read, :value [0 1], :process 0, :time 60, :index 5}]
+"#;
+
+fn verdict(text: &str, failed_ops: Option<FailedOps>) -> Validity {
+    let r = read_str(text, None).unwrap();
+    let opts = LinearOptions {
+        failed_ops: failed_ops.unwrap_or(r.default_failed_ops()),
+        ..LinearOptions::default()
+    };
+    linear::check(&r.history, ModelKind::CasRegister, &opts)
+        .unwrap()
+        .valid
+}
+
+#[test]
+fn a_failed_cas_that_was_not_applied_is_valid_under_ignore_invalid_under_observe() {
+    for text in [JSONL_FAILED_CAS, EDN_FAILED_CAS] {
+        assert_eq!(
+            read_str(text, None).unwrap().default_failed_ops(),
+            FailedOps::Ignore
+        );
+        assert_eq!(verdict(text, None), Validity::Valid, "{text}");
+        assert_eq!(verdict(text, Some(FailedOps::Ignore)), Validity::Valid);
+        assert_eq!(verdict(text, Some(FailedOps::Observe)), Validity::Invalid);
+        let h = read_str(text, None).unwrap().history;
+        assert_eq!(
+            checker::model::reading_matters(&h, ModelKind::CasRegister),
+            1
+        );
+    }
+}
+
+#[test]
+fn an_explicit_cas_mismatch_is_an_observation_under_both_readings() {
+    let jsonl = JSONL_FAILED_CAS.replace(r#""error":"timeout""#, r#""error":"cas-mismatch""#);
+    let edn_keyword = EDN_FAILED_CAS.replace(":index 3}", ":index 3, :error :cas-mismatch}");
+    let edn_vector =
+        EDN_FAILED_CAS.replace(":index 3}", ":index 3, :error [:cas-mismatch {:actual 1}]}");
+    for text in [&jsonl, &edn_keyword, &edn_vector] {
+        assert_eq!(verdict(text, None), Validity::Invalid, "{text}");
+        assert_eq!(verdict(text, Some(FailedOps::Observe)), Validity::Invalid);
+        let h = read_str(text, None).unwrap().history;
+        assert_eq!(
+            checker::model::reading_matters(&h, ModelKind::CasRegister),
+            0
+        );
+    }
+    // Other error texts are not observations under ignore (no guessing from words).
+    let edn_other = EDN_FAILED_CAS.replace(":index 3}", ":index 3, :error :compare-failed}");
+    assert_eq!(verdict(&edn_other, None), Validity::Valid);
+}
+
+#[test]
+fn porcupine_formats_default_to_observe() {
+    assert_eq!(
+        read_str(ETCD, None).unwrap().default_failed_ops(),
+        FailedOps::Observe
+    );
+    assert_eq!(
+        read_str(KV, None).unwrap().default_failed_ops(),
+        FailedOps::Observe
+    );
 }

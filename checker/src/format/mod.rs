@@ -16,6 +16,7 @@ mod porcupine;
 pub use edn::{parse_all as parse_edn, EdnError};
 
 use crate::history::{History, Op};
+use crate::model::FailedOps;
 use std::fmt;
 use std::io::{self, Write};
 use std::path::Path;
@@ -41,6 +42,15 @@ impl Format {
         Format::PorcupineEtcd,
         Format::PorcupineKv,
     ];
+
+    /// How this format's failed operations are read unless the user says otherwise:
+    /// JSONL and EDN (Jepsen, Knossos) `ignore`, Porcupine's two logs `observe`.
+    pub fn default_failed_ops(self) -> FailedOps {
+        match self {
+            Format::Jsonl | Format::Edn => FailedOps::Ignore,
+            Format::PorcupineEtcd | Format::PorcupineKv => FailedOps::Observe,
+        }
+    }
 
     /// The name used on the command line (`--format`).
     pub fn name(self) -> &'static str {
@@ -82,6 +92,14 @@ pub struct ReadOutcome {
     pub history: History,
     pub format: Format,
     pub warnings: Vec<String>,
+}
+
+impl ReadOutcome {
+    /// The reading of failed operations this history's format implies
+    /// ([`Format::default_failed_ops`]); a check uses it unless the user overrides it.
+    pub fn default_failed_ops(&self) -> FailedOps {
+        self.format.default_failed_ops()
+    }
 }
 
 /// What kind of problem a [`FormatError`] is.

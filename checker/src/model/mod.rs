@@ -4,8 +4,8 @@
 //! Every model is compiled per partition (one key) into a [`Spec`]: operations become small
 //! enums over interned value ids and a model state is a `u32` id, so the search hashes and
 //! compares states in O(1). Operations that constrain nothing are dropped here (a failed
-//! write or read, a read of unknown outcome); a failed cas is kept as the constraint
-//! "the value differed". Keys come from the `key` field or, failing that, from Jepsen's
+//! operation, a read of unknown outcome); a failed cas is kept as the constraint "the value
+//! differed" only when the [`FailedOps`] reading of the check says so. Keys come from the `key` field or, failing that, from Jepsen's
 //! `independent` tuples `[key value]` in `value`; ops with neither form one partition.
 
 use crate::history::{Call, History, OpType};
@@ -13,6 +13,7 @@ use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
 
+pub mod failed_ops;
 pub mod intern;
 pub mod kv;
 pub mod mutex;
@@ -20,6 +21,7 @@ pub mod queue;
 pub mod register;
 pub mod set;
 
+pub use failed_ops::{reading_matters, FailedOps, CAS_MISMATCH};
 pub use kv::KvSpec;
 pub use mutex::MutexSpec;
 pub use queue::QueueSpec;
@@ -205,9 +207,14 @@ fn new_spec(kind: ModelKind) -> AnySpec {
     }
 }
 
-fn add_op(kind: ModelKind, spec: &mut AnySpec, op: &OpInput<'_>) -> Result<Option<()>, String> {
+fn add_op(
+    kind: ModelKind,
+    spec: &mut AnySpec,
+    op: &OpInput<'_>,
+    failed_ops: FailedOps,
+) -> Result<Option<()>, String> {
     match spec {
-        AnySpec::Register(s) => s.add(op, kind == ModelKind::CasRegister),
+        AnySpec::Register(s) => s.add(op, kind == ModelKind::CasRegister, failed_ops),
         AnySpec::Kv(s) => s.add(op),
         AnySpec::Mutex(s) => s.add(op),
         AnySpec::Queue(s) => s.add(op),
@@ -215,12 +222,14 @@ fn add_op(kind: ModelKind, spec: &mut AnySpec, op: &OpInput<'_>) -> Result<Optio
     }
 }
 
-/// Split a paired history into per-key partitions compiled for `kind`. Partitions come in
-/// order of first appearance of their key.
+/// Split a paired history into per-key partitions compiled for `kind`, reading failed
+/// operations as `failed_ops` says. Partitions come in order of first appearance of their
+/// key.
 pub fn compile(
     kind: ModelKind,
     history: &History,
     calls: &[Call],
+    failed_ops: FailedOps,
 ) -> Result<Vec<Partition>, CompileError> {
     let tuples = uses_tuples(history, calls);
     let mut index: ahash::AHashMap<String, usize> = ahash::AHashMap::new();
@@ -246,7 +255,7 @@ pub fn compile(
             outcome: call.outcome,
             error: call.complete.and_then(|c| history.ops[c].error.as_ref()),
         };
-        let added = add_op(kind, &mut part.spec, &op).map_err(|message| {
+        let added = add_op(kind, &mut part.spec, &op, failed_ops).map_err(|message| {
             let line = call
                 .complete
                 .and_then(|c| history.ops[c].line)
@@ -279,7 +288,7 @@ pub fn compile(
 pub enum ModelKind {
     /// read / write of one value per key.
     Register,
-    /// read / write / cas; a failed cas means the value differed.
+    /// read / write / cas; what a failed cas means is the [`FailedOps`] reading.
     CasRegister,
     /// get / put / append over string values, every key initially "".
     Kv,
@@ -360,11 +369,11 @@ mod tests {
     }
 
     fn compiled(kind: ModelKind, h: &History) -> Vec<Partition> {
-        compile(kind, h, &h.pair().unwrap()).unwrap()
+        compile(kind, h, &h.pair().unwrap(), FailedOps::Observe).unwrap()
     }
 
     #[test]
-    fn a_cas_that_failed_for_another_reason_constrains_nothing() {
+    fn a_failed_cas_is_an_observation_as_the_reading_says() {
         let mut calls = vec![
             call(0, "cas", json!([1, 2]), OpType::Fail, json!([1, 2])),
             call(1, "cas", json!([1, 2]), OpType::Fail, json!([1, 2])),
@@ -374,10 +383,20 @@ mod tests {
         calls[1][1].error = Some(json!("cas-mismatch"));
         calls[2][1].error = Some(json!("connection refused"));
         calls.push(call(3, "read", Value::Null, OpType::Ok, json!(1)));
-        let parts = compiled(ModelKind::CasRegister, &hist(calls));
-        // No error and a mismatch error are the constraint "the value differed"; a cas
+        let h = hist(calls);
+        let kept = |reading| {
+            let parts = compile(ModelKind::CasRegister, &h, &h.pair().unwrap(), reading);
+            parts.unwrap()[0].ops.len()
+        };
+        // Ignore: only the explicit mismatch is the constraint "the value differed"; a cas
         // refused by a follower or never sent did not happen and is dropped.
-        assert_eq!(parts[0].ops.len(), 2, "the mismatch cas and the read stay");
+        assert_eq!(
+            kept(FailedOps::Ignore),
+            2,
+            "the mismatch cas and the read stay"
+        );
+        // Observe (Porcupine's reading): every failed cas is the constraint.
+        assert_eq!(kept(FailedOps::Observe), 4);
     }
 
     #[test]
@@ -435,13 +454,25 @@ mod tests {
             OpType::Ok,
             json!([1, 2]),
         )]);
-        let e = compile(ModelKind::Register, &h, &h.pair().unwrap()).unwrap_err();
+        let e = compile(
+            ModelKind::Register,
+            &h,
+            &h.pair().unwrap(),
+            FailedOps::Ignore,
+        )
+        .unwrap_err();
         assert_eq!(e.line, Some(2));
         let h = hist(vec![
             call(0, "write", json!(1), OpType::Ok, json!(1)),
             call(0, "cas", json!(5), OpType::Ok, json!(5)),
         ]);
-        let e = compile(ModelKind::CasRegister, &h, &h.pair().unwrap()).unwrap_err();
+        let e = compile(
+            ModelKind::CasRegister,
+            &h,
+            &h.pair().unwrap(),
+            FailedOps::Ignore,
+        )
+        .unwrap_err();
         assert_eq!(e.line, Some(4));
         assert!(
             e.message.contains("line 4") && e.message.contains("[from to]"),
