@@ -558,3 +558,64 @@ fn porcupine_formats_default_to_observe() {
         FailedOps::Observe
     );
 }
+
+/// The torn-line rule: only the final line without its newline is torn. A stale read as the
+/// last op makes `STALE` invalid; damaging that line must never turn it valid silently.
+#[test]
+fn only_an_unterminated_last_line_is_torn() {
+    const STALE: &str = r#"{"index":0,"time":0,"type":"invoke","process":0,"f":"write","value":1}
+{"index":1,"time":1,"type":"ok","process":0,"f":"write","value":1}
+{"index":2,"time":2,"type":"invoke","process":1,"f":"read","value":null}
+"#;
+    let damaged_last = r#"{"index":3,"time":3,"type":"ok","process":1,"f":"read","value":nul"#;
+    // Without its newline: torn, skipped with a warning naming line 4.
+    let torn = format!("{STALE}{damaged_last}");
+    let r = read_str(&torn, None).unwrap();
+    assert_eq!(r.history.len(), 3);
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("line 4") && w.contains("torn")));
+    // With its newline (complete, damaged): an error naming line 4, also with blank lines after.
+    for tail in ["\n", "\n\n", "\r\n"] {
+        let e = read_str(&format!("{STALE}{damaged_last}{tail}"), None).unwrap_err();
+        assert_eq!((e.kind, e.line), (FormatErrorKind::Syntax, Some(4)), "{e}");
+    }
+    // A last line that is valid JSON but not an op is an error even without a newline.
+    let e = read_str(&format!("{STALE}[1,2]"), None).unwrap_err();
+    assert_eq!(e.line, Some(4));
+}
+
+#[test]
+fn invalid_utf8_is_an_error_except_in_a_torn_jsonl_line() {
+    let good = "{\"index\":0,\"time\":0,\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":null}\n";
+    let mut torn = good.as_bytes().to_vec();
+    torn.extend_from_slice(b"{\"index\":1,\"f\":\"r\xc3");
+    let r = format::read_bytes(&torn, None).unwrap();
+    assert_eq!(r.history.len(), 1);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("line 2") && w.contains("UTF-8")),
+        "{:?}",
+        r.warnings
+    );
+    // A complete line with invalid UTF-8 inside a string is an error: lossy replacement
+    // would change the value silently.
+    let mut complete = good.as_bytes().to_vec();
+    complete.extend_from_slice(
+        b"{\"index\":1,\"time\":1,\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":\"\xff\"}\n",
+    );
+    let e = format::read_bytes(&complete, None).unwrap_err();
+    assert_eq!((e.line, e.column), (Some(2), Some(65)), "{e}");
+    complete.pop();
+    let r = format::read_bytes(&complete, None).unwrap();
+    assert_eq!(r.history.len(), 1, "unterminated: torn, skipped");
+    // EDN has no torn-line rule: invalid bytes on its last line are an error.
+    let e = format::read_bytes(
+        b"{:type :invoke, :f :read, :process 0}\n{:type :ok \xff",
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.line, Some(2), "{e}");
+}

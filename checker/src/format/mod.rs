@@ -256,36 +256,52 @@ pub fn read_file(path: &Path, format: Option<Format>) -> Result<ReadOutcome, For
         }
         .with_file(path)
     })?;
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let bytes = e.into_bytes();
-            let bad = std::str::from_utf8(&bytes)
-                .map_err(|u| u.valid_up_to())
-                .err()
-                .unwrap_or(0);
-            let line = bytes[..bad].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-            let is_last_line = !bytes[bad..].contains(&b'\n')
-                || bytes[bad..]
-                    .iter()
-                    .skip_while(|&&b| b != b'\n')
-                    .all(|b| b.is_ascii_whitespace());
-            if !is_last_line {
-                return Err(FormatError {
-                    kind: FormatErrorKind::Syntax,
-                    file: None,
-                    line: Some(line),
-                    column: None,
-                    format,
-                    message: "invalid UTF-8: expected text".to_string(),
-                }
-                .with_file(path));
-            }
-            // A torn last line may cut a multi-byte character; the reader reports that line.
-            String::from_utf8_lossy(&bytes).into_owned()
-        }
+    read_bytes(&bytes, format).map_err(|e| e.with_file(path))
+}
+
+/// Read a history from bytes (a file's or standard input's content): UTF-8 text as
+/// [`read_str`]; invalid UTF-8 is an error naming the line, except in a torn last line of
+/// a JSONL history, which is skipped with a warning.
+pub fn read_bytes(bytes: &[u8], format: Option<Format>) -> Result<ReadOutcome, FormatError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => read_str(text, format),
+        Err(_) => read_invalid_utf8(bytes, format),
+    }
+}
+
+/// Read text that is not valid UTF-8. Only a torn last line of a JSONL history (the final
+/// line, without its newline: a crash may cut a multi-byte character) may hold invalid
+/// bytes; it is skipped with a warning. Anywhere else invalid UTF-8 is an error naming the
+/// line: replacing the bytes could silently change a value.
+fn read_invalid_utf8(bytes: &[u8], format: Option<Format>) -> Result<ReadOutcome, FormatError> {
+    let bad = match std::str::from_utf8(bytes) {
+        Ok(text) => return read_str(text, format),
+        Err(u) => u.valid_up_to(),
     };
-    read_str(&text, format).map_err(|e| e.with_file(path))
+    let line = bytes[..bad].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let line_start = bytes[..bad]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let unterminated = !bytes[bad..].contains(&b'\n');
+    let prefix = std::str::from_utf8(&bytes[..line_start]).unwrap_or("");
+    if unterminated && first_content_line(prefix).is_some() {
+        let mut outcome = read_str(prefix, format)?;
+        if outcome.format == Format::Jsonl {
+            outcome.warnings.push(format!(
+                "line {line}: torn last line skipped (no newline at its end, invalid UTF-8); a crash while appending leaves this"
+            ));
+            return Ok(outcome);
+        }
+    }
+    Err(FormatError {
+        kind: FormatErrorKind::Syntax,
+        file: None,
+        line: Some(line),
+        column: Some((bad - line_start) as u64 + 1),
+        format,
+        message: "invalid UTF-8: expected text".to_string(),
+    })
 }
 
 /// Write a history as our JSONL, one op per line.
