@@ -4,6 +4,7 @@
 //! that ends with its newline, is an error naming the line. Missing `index` defaults to the op's position, missing `time` to its
 //! position as well.
 
+use super::consistency::IndexOrder;
 use super::{Format, FormatError, ReadOutcome};
 use crate::history::{History, Op, OpType, Process};
 use serde::Deserialize;
@@ -22,9 +23,11 @@ pub(super) fn read(text: &str) -> Result<ReadOutcome, FormatError> {
         .collect();
     let mut ops = Vec::with_capacity(lines.len());
     let mut warnings = Vec::new();
+    let mut order = IndexOrder::default();
     for &(line_no, line) in &lines {
         // Fast path: a complete op straight from the text (our own writer's output).
         if let Ok(FastOp(mut op)) = serde_json::from_str::<FastOp>(line) {
+            order.next(Some(op.index), line_no, Format::Jsonl)?;
             op.line = Some(line_no);
             ops.push(op);
             continue;
@@ -62,6 +65,11 @@ pub(super) fn read(text: &str) -> Result<ReadOutcome, FormatError> {
             ));
         };
         let position = ops.len() as u64;
+        order.next(
+            map.get("index").and_then(Value::as_u64),
+            line_no,
+            Format::Jsonl,
+        )?;
         map.entry("index").or_insert_with(|| Value::from(position));
         map.entry("time").or_insert_with(|| Value::from(position));
         let mut op = Op::deserialize(Value::Object(map)).map_err(|e| {

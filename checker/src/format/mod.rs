@@ -2,12 +2,16 @@
 //! Porcupine's two test-data formats (`../shared/histories/porcupine/README.md`); format
 //! detection by content; the JSONL writer used to convert any of them.
 //!
+//! After reading, every history is checked for contradictions ([`consistency`]): errors
+//! name the line, what Jepsen does legitimately is a warning.
+//!
 //! Every reader numbers ops densely (`index` = position, except JSONL which keeps its own
 //! indices when present) and records the 1-based source line of each op in `Op::line`.
 //! Formats without times use the op's position as its `time`. No reader panics on any
 //! input: malformed input is a [`FormatError`] naming the file, line (and column where
 //! useful) and what was expected.
 
+mod consistency;
 mod edn;
 mod jepsen;
 mod jsonl;
@@ -111,6 +115,9 @@ pub enum FormatErrorKind {
     Undetected,
     /// The content does not follow the format.
     Syntax,
+    /// The history contradicts itself (a completion that does not match its invocation,
+    /// indices that repeat or go back).
+    Contradiction,
 }
 
 /// Why a history could not be read: names the file (when read from one), the 1-based line
@@ -235,6 +242,8 @@ pub fn read_str(text: &str, format: Option<Format>) -> Result<ReadOutcome, Forma
         Format::PorcupineEtcd => porcupine::read_etcd(text)?,
         Format::PorcupineKv => porcupine::read_kv(text)?,
     };
+    let contradictions = consistency::check(&outcome.history, format)?;
+    outcome.warnings.extend(contradictions);
     if outcome.history.is_empty() {
         outcome
             .warnings

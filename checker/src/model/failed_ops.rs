@@ -25,7 +25,17 @@ pub const CAS_MISMATCH: &str = "cas-mismatch";
 
 /// How failed operations are read (`--failed-ops ignore|observe`).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum FailedOps {

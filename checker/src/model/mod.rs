@@ -16,17 +16,21 @@ use std::str::FromStr;
 pub mod failed_ops;
 pub mod intern;
 pub mod kv;
+pub mod multi_register;
 pub mod mutex;
 pub mod queue;
 pub mod register;
 pub mod set;
+pub mod unordered_queue;
 
 pub use failed_ops::{reading_matters, FailedOps, CAS_MISMATCH};
 pub use kv::KvSpec;
+pub use multi_register::MultiRegisterSpec;
 pub use mutex::MutexSpec;
 pub use queue::QueueSpec;
 pub use register::RegisterSpec;
 pub use set::SetSpec;
+pub use unordered_queue::UnorderedQueueSpec;
 
 /// A sequential specification compiled for one partition. Operations are numbered
 /// `0..len` in partition order; states are `u32` ids (meaningful only to this spec).
@@ -90,6 +94,8 @@ pub enum AnySpec {
     Mutex(MutexSpec),
     Queue(QueueSpec),
     Set(SetSpec),
+    MultiRegister(MultiRegisterSpec),
+    UnorderedQueue(UnorderedQueueSpec),
 }
 
 /// Run `$body` with `$s` bound to the concrete spec inside an [`AnySpec`].
@@ -102,6 +108,8 @@ macro_rules! with_spec {
             $crate::model::AnySpec::Mutex($s) => $body,
             $crate::model::AnySpec::Queue($s) => $body,
             $crate::model::AnySpec::Set($s) => $body,
+            $crate::model::AnySpec::MultiRegister($s) => $body,
+            $crate::model::AnySpec::UnorderedQueue($s) => $body,
         }
     };
 }
@@ -152,6 +160,9 @@ fn uses_tuples(history: &History, calls: &[Call]) -> bool {
             return false;
         }
         match &op.value {
+            // A txn is a tuple `[key [micro-ops]]` only when its first element is not
+            // itself a micro-op (a two-micro-op txn is also a pair).
+            Value::Array(a) if a.len() == 2 && c.f == "txn" => !a[0].is_array(),
             Value::Array(a) if a.len() == 2 => {
                 c.f != "cas" || matches!(&a[1], Value::Array(p) if p.len() == 2)
             }
@@ -204,6 +215,8 @@ fn new_spec(kind: ModelKind) -> AnySpec {
         ModelKind::Mutex => AnySpec::Mutex(MutexSpec::default()),
         ModelKind::FifoQueue => AnySpec::Queue(QueueSpec::default()),
         ModelKind::Set => AnySpec::Set(SetSpec::default()),
+        ModelKind::MultiRegister => AnySpec::MultiRegister(MultiRegisterSpec::default()),
+        ModelKind::UnorderedQueue => AnySpec::UnorderedQueue(UnorderedQueueSpec::default()),
     }
 }
 
@@ -219,6 +232,8 @@ fn add_op(
         AnySpec::Mutex(s) => s.add(op),
         AnySpec::Queue(s) => s.add(op),
         AnySpec::Set(s) => s.add(op),
+        AnySpec::MultiRegister(s) => s.add(op),
+        AnySpec::UnorderedQueue(s) => s.add(op),
     }
 }
 
@@ -282,6 +297,36 @@ pub fn compile(
     Ok(parts)
 }
 
+/// The model a history is checked against when the user names none: cas-register for
+/// Porcupine's etcd logs and histories whose client functions are within read/write/cas,
+/// kv for Porcupine's kv logs and get/put/append histories, multi-register for `txn`
+/// histories (Jepsen's `:txn` ops, as Knossos checks them); `None` when the functions say
+/// nothing clear (e.g. enqueue/dequeue: fifo-queue or unordered-queue is the user's call).
+pub fn infer_model(history: &History, format: crate::format::Format) -> Option<ModelKind> {
+    use crate::format::Format;
+    match format {
+        Format::PorcupineEtcd => return Some(ModelKind::CasRegister),
+        Format::PorcupineKv => return Some(ModelKind::Kv),
+        Format::Jsonl | Format::Edn => {}
+    }
+    let fs: std::collections::BTreeSet<&str> = history
+        .ops
+        .iter()
+        .filter(|o| !o.process.is_nemesis())
+        .map(|o| o.f.as_str())
+        .collect();
+    let within = |allowed: &[&str]| fs.iter().all(|f| allowed.contains(f));
+    if within(&["read", "write", "cas"]) {
+        Some(ModelKind::CasRegister)
+    } else if within(&["get", "put", "append"]) {
+        Some(ModelKind::Kv)
+    } else if within(&["txn"]) {
+        Some(ModelKind::MultiRegister)
+    } else {
+        None
+    }
+}
+
 /// Which model a history is checked against (`--model`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -298,16 +343,22 @@ pub enum ModelKind {
     FifoQueue,
     /// add + read of the whole set.
     Set,
+    /// Knossos's `multi-register`: `txn` ops of `[read k v]` / `[write k v]` micro-ops.
+    MultiRegister,
+    /// Knossos's `unordered-queue`: enqueue / dequeue in any order.
+    UnorderedQueue,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 6] = [
+    pub const ALL: [ModelKind; 8] = [
         ModelKind::Register,
         ModelKind::CasRegister,
         ModelKind::Kv,
         ModelKind::Mutex,
         ModelKind::FifoQueue,
         ModelKind::Set,
+        ModelKind::MultiRegister,
+        ModelKind::UnorderedQueue,
     ];
 
     pub fn name(self) -> &'static str {
@@ -318,6 +369,8 @@ impl ModelKind {
             ModelKind::Mutex => "mutex",
             ModelKind::FifoQueue => "fifo-queue",
             ModelKind::Set => "set",
+            ModelKind::MultiRegister => "multi-register",
+            ModelKind::UnorderedQueue => "unordered-queue",
         }
     }
 }
