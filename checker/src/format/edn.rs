@@ -3,7 +3,7 @@
 //! top-level form (or each element of a top-level collection) starts.
 //!
 //! Supported: `;` comments, commas as whitespace, `nil`, `true`/`false`, integers (with an
-//! optional `N` suffix), floats (optional `M`), ratios (as floats), strings with escapes,
+//! optional `N` suffix; beyond 64 bits kept as a string of their exact digits), floats (optional `M`), ratios (as floats), strings with escapes,
 //! characters (`\a`, `\newline`, `\u0041`), keywords (`:f`, `:jepsen/x`), symbols, vectors,
 //! lists, maps, sets (`#{}`), tagged literals (`#inst "..."`, `#jepsen.history.Op{...}`: the
 //! tag is dropped and the inner value kept) and `#_` discards.
@@ -298,6 +298,12 @@ impl<'a> Parser<'a> {
         if let Ok(u) = body.parse::<u64>() {
             return Ok(Value::Number(u.into()));
         }
+        // An integer beyond 64 bits keeps its exact digits (as a float, two different
+        // big integers could read as the same value).
+        let digits = body.strip_prefix('-').unwrap_or(body);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(Value::String(t.to_string()));
+        }
         if let Some((n, d)) = body.split_once('/') {
             if let (Ok(n), Ok(d)) = (n.parse::<f64>(), d.parse::<f64>()) {
                 if d != 0.0 {
@@ -520,8 +526,14 @@ mod tests {
         assert_eq!(one("some-symbol"), json!("some-symbol"));
         assert_eq!(
             one("99999999999999999999999"),
-            json!(99999999999999999999999.0)
+            json!("99999999999999999999999"),
+            "exact digits, not a float"
         );
+        assert_eq!(
+            one("-99999999999999999999998N"),
+            json!("-99999999999999999999998N")
+        );
+        assert_eq!(one("2.5e3"), json!(2500.0));
     }
 
     #[test]

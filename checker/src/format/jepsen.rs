@@ -135,7 +135,8 @@ pub(super) fn op_from_map(
             map.insert("source_index".to_string(), idx);
         }
     }
-    let error = map.remove("error");
+    // A nil key or error is no key or error (as in JSONL, where `null` reads as absent).
+    let error = map.remove("error").filter(|e| !e.is_null());
     let node = match map.remove("node") {
         Some(Value::String(s)) => Some(s),
         Some(other) => {
@@ -144,7 +145,7 @@ pub(super) fn op_from_map(
         }
         None => None,
     };
-    let key = map.remove("key");
+    let key = map.remove("key").filter(|k| !k.is_null());
     Ok(Op {
         index: position,
         time,
