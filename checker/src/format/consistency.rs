@@ -179,13 +179,22 @@ fn times_going_backwards(history: &History) -> Option<String> {
 
 /// Indices must increase in file order (gaps allowed): a duplicate or a step back
 /// contradicts the order of events. Used by the JSONL and EDN readers with each op's
-/// original index (`None` when the op has none).
+/// original index.
 #[derive(Default)]
 pub(super) struct IndexOrder {
-    last: Option<(u64, u64)>,
+    /// The last index, its line, and whether it was filled in (the line had none).
+    last: Option<(u64, u64, bool)>,
 }
 
 impl IndexOrder {
+    /// The index of an op without one: one above the last (0 first); recorded.
+    pub(super) fn fill(&mut self, line: u64) -> u64 {
+        let index = self.last.map_or(0, |(i, ..)| i.saturating_add(1));
+        self.last = Some((index, line, true));
+        index
+    }
+
+    /// An op's own index (`None`: it has none, and it is not numbered by this order).
     pub(super) fn next(
         &mut self,
         index: Option<u64>,
@@ -193,19 +202,26 @@ impl IndexOrder {
         format: Format,
     ) -> Result<(), FormatError> {
         let Some(index) = index else { return Ok(()) };
-        if let Some((prev, prev_line)) = self.last {
+        if let Some((prev, prev_line, filled)) = self.last {
             if index <= prev {
                 let what = if index == prev { "repeats" } else { "is below" };
+                let how = if filled {
+                    format!(
+                        " (line {prev_line} has no index: it counts as one above the line before)"
+                    )
+                } else {
+                    String::new()
+                };
                 return Err(contradiction(
                     format,
                     Some(line),
                     format!(
-                        "line {line}: index {index} {what} index {prev} of line {prev_line}; the indices of a history increase in file order (duplicates are refused, as Knossos does)"
+                        "line {line}: index {index} {what} index {prev} of line {prev_line}{how}; the indices of a history increase in file order (duplicates are refused, as Knossos does)"
                     ),
                 ));
             }
         }
-        self.last = Some((index, line));
+        self.last = Some((index, line, false));
         Ok(())
     }
 }
@@ -312,5 +328,8 @@ mod tests {
         assert!(e.message.contains("repeats index 5 of line 3"), "{e}");
         assert_eq!(e.line, Some(4));
         assert!(order.next(Some(2), 5, Format::Edn).is_err());
+        assert_eq!(order.fill(6), 6, "one above the last accepted");
+        let e = order.next(Some(6), 7, Format::Jsonl).unwrap_err();
+        assert!(e.message.contains("line 6 has no index"), "{e}");
     }
 }

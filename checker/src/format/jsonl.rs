@@ -1,8 +1,9 @@
 //! Reader of our `history.jsonl` (DESIGN.md section 4): one JSON op object per line. A torn
 //! last line (what a crash mid-append leaves: the final line, without its newline, that does
 //! not parse) is skipped with a warning; any other bad line, including a complete last line
-//! that ends with its newline, is an error naming the line. Missing `index` defaults to the op's position, missing `time` to its
-//! position as well.
+//! that ends with its newline, is an error naming the line. Indices must increase in file
+//! order; a missing `index` is one above the previous line's (0 first), a missing `time` the
+//! op's position.
 
 use super::consistency::IndexOrder;
 use super::{Format, FormatError, ReadOutcome};
@@ -65,12 +66,12 @@ pub(super) fn read(text: &str) -> Result<ReadOutcome, FormatError> {
             ));
         };
         let position = ops.len() as u64;
-        order.next(
-            map.get("index").and_then(Value::as_u64),
-            line_no,
-            Format::Jsonl,
-        )?;
-        map.entry("index").or_insert_with(|| Value::from(position));
+        match map.get("index") {
+            Some(index) => order.next(index.as_u64(), line_no, Format::Jsonl)?,
+            None => {
+                map.insert("index".into(), Value::from(order.fill(line_no)));
+            }
+        }
         map.entry("time").or_insert_with(|| Value::from(position));
         let mut op = Op::deserialize(Value::Object(map)).map_err(|e| {
             FormatError::syntax(
