@@ -619,3 +619,96 @@ fn invalid_utf8_is_an_error_except_in_a_torn_jsonl_line() {
     .unwrap_err();
     assert_eq!(e.line, Some(2), "{e}");
 }
+
+/// A Jepsen txn history read from EDN, its model inferred (multi-register) and checked:
+/// the ok's read values count, the invoke's nil reads do not; a stale read is invalid.
+#[test]
+fn edn_txn_history_is_checked_as_a_multi_register() {
+    const TXN: &str = r#"[{:type :invoke, :f :txn, :value [[:write :x 1]], :process 0, :time 1}
+{:type :ok, :f :txn, :value [[:write :x 1]], :process 0, :time 2}
+{:type :invoke, :f :txn, :value [[:read :x nil] [:write :y 2]], :process 1, :time 3}
+{:type :ok, :f :txn, :value [[:read :x 1] [:write :y 2]], :process 1, :time 4}
+{:type :invoke, :f :txn, :value [[:read :x nil] [:read :y nil]], :process 0, :time 5}
+{:type :ok, :f :txn, :value [[:read :x 1] [:read :y 2]], :process 0, :time 6}]"#;
+    let verdict = |text: &str| {
+        let r = read_str(text, None).unwrap();
+        let model = checker::model::infer_model(&r.history, r.format);
+        assert_eq!(model, Some(ModelKind::MultiRegister));
+        linear::check(
+            &r.history,
+            ModelKind::MultiRegister,
+            &LinearOptions::default(),
+        )
+        .unwrap()
+        .valid
+    };
+    assert_eq!(verdict(TXN), Validity::Valid);
+    assert_eq!(
+        verdict(&TXN.replace("[:read :y 2]]", "[:read :y nil]]")),
+        Validity::Valid,
+        "a nil read is unobserved"
+    );
+    assert_eq!(
+        verdict(&TXN.replace("[:read :y 2]]", "[:read :y 3]]")),
+        Validity::Invalid
+    );
+    // The ok must repeat the invoked writes.
+    let e = read_str(
+        &TXN.replace("[:read :x 1] [:write :y 2]", "[:read :x 1] [:write :y 5]"),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.kind, e.line),
+        (FormatErrorKind::Contradiction, Some(4)),
+        "{e}"
+    );
+}
+
+/// Contradictions are refused with their line in every format that can carry them.
+#[test]
+fn contradicting_histories_are_refused_with_the_line() {
+    let jsonl_dup = JSONL.replace(r#""index":3,"#, r#""index":2,"#);
+    let e = read_str(&jsonl_dup, None).unwrap_err();
+    assert_eq!(
+        (e.kind, e.line),
+        (FormatErrorKind::Contradiction, Some(4)),
+        "{e}"
+    );
+    let edn_f = EDN_VECTOR.replace(
+        "{:type :ok, :f :write, :value [0 3]",
+        "{:type :ok, :f :read, :value [0 3]",
+    );
+    let e = read_str(&edn_f, None).unwrap_err();
+    assert_eq!(
+        (e.kind, e.line),
+        (FormatErrorKind::Contradiction, Some(3)),
+        "{e}"
+    );
+    assert!(e.message.contains("invoked `write`"), "{e}");
+    let etcd_arg = ETCD.replace("2\t:fail\t:cas\t[3 0]", "2\t:ok\t:cas\t[3 1]");
+    let e = read_str(&etcd_arg, None).unwrap_err();
+    assert_eq!(
+        (e.kind, e.line),
+        (FormatErrorKind::Contradiction, Some(5)),
+        "{e}"
+    );
+    let kv_key = KV.replace(
+        r#"{:process 0, :type :ok, :f :append, :key "0""#,
+        r#"{:process 0, :type :ok, :f :append, :key "9""#,
+    );
+    let e = read_str(&kv_key, None).unwrap_err();
+    assert_eq!(
+        (e.kind, e.line),
+        (FormatErrorKind::Contradiction, Some(3)),
+        "{e}"
+    );
+    // Backward times only warn (Jepsen's histories do it).
+    let backwards = EDN_VECTOR.replace(":time 19000", ":time 100");
+    let r = read_str(&backwards, None).unwrap();
+    assert!(
+        r.warnings.iter().any(|w| w.contains("backwards")),
+        "{:?}",
+        r.warnings
+    );
+}

@@ -580,6 +580,62 @@ mod tests {
     }
 
     #[test]
+    fn models_are_inferred_from_functions_and_format() {
+        use crate::format::Format;
+        let fs = |names: &[&str]| {
+            hist(
+                names
+                    .iter()
+                    .map(|f| call(0, f, Value::Null, OpType::Ok, Value::Null))
+                    .collect(),
+            )
+        };
+        let cases = [
+            (
+                fs(&["read", "cas"]),
+                Format::Jsonl,
+                Some(ModelKind::CasRegister),
+            ),
+            (fs(&["get", "append"]), Format::Edn, Some(ModelKind::Kv)),
+            (fs(&["txn"]), Format::Edn, Some(ModelKind::MultiRegister)),
+            (fs(&["txn", "read"]), Format::Jsonl, None),
+            (fs(&["enqueue", "dequeue"]), Format::Edn, None),
+            (fs(&["add"]), Format::PorcupineKv, Some(ModelKind::Kv)),
+            (
+                fs(&["txn"]),
+                Format::PorcupineEtcd,
+                Some(ModelKind::CasRegister),
+            ),
+        ];
+        for (h, format, want) in cases {
+            assert_eq!(infer_model(&h, format), want, "{format}");
+        }
+    }
+
+    #[test]
+    fn a_two_micro_op_txn_is_not_an_independent_tuple() {
+        let txn = json!([["read", "x", null], ["write", "y", 2]]);
+        let done = json!([["read", "x", null], ["write", "y", 2]]);
+        let h = hist(vec![call(0, "txn", txn.clone(), OpType::Ok, done)]);
+        let parts = compiled(ModelKind::MultiRegister, &h);
+        assert_eq!((parts.len(), parts[0].key.clone()), (1, Value::Null));
+        let keyed = hist(vec![call(
+            0,
+            "txn",
+            json!([7, txn]),
+            OpType::Ok,
+            Value::Null,
+        )]);
+        let parts = compiled(ModelKind::MultiRegister, &keyed);
+        assert_eq!(
+            parts[0].key,
+            json!(7),
+            "`[key txn]` is Jepsen's independent tuple"
+        );
+        assert_eq!(parts[0].ops.len(), 1);
+    }
+
+    #[test]
     fn mutex_queue_and_set_semantics() {
         let h = hist(vec![
             call(0, "acquire", Value::Null, OpType::Ok, Value::Null),
