@@ -3,8 +3,8 @@
 //! top-level form (or each element of a top-level collection) starts.
 //!
 //! Supported: `;` comments, commas as whitespace, `nil`, `true`/`false`, integers (with an
-//! optional `N` suffix; beyond 64 bits kept as a string of their exact digits), floats (optional `M`), ratios (as floats), strings with escapes,
-//! characters (`\a`, `\newline`, `\u0041`), keywords (`:f`, `:jepsen/x`), symbols, vectors,
+//! optional `N` suffix; beyond 64 bits kept as a string of their exact digits), floats
+//! (optional `M`), ratios (as floats), strings with escapes, characters (`\a`, `\newline`, `\u0041`), keywords (`:f`, `:jepsen/x`), symbols, vectors,
 //! lists, maps, sets (`#{}`), tagged literals (`#inst "..."`, `#jepsen.history.Op{...}`: the
 //! tag is dropped and the inner value kept) and `#_` discards.
 //!

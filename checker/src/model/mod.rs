@@ -5,8 +5,9 @@
 //! enums over interned value ids and a model state is a `u32` id, so the search hashes and
 //! compares states in O(1). Operations that constrain nothing are dropped here (a failed
 //! operation, a read of unknown outcome); a failed cas is kept as the constraint "the value
-//! differed" only when the [`FailedOps`] reading of the check says so. Keys come from the `key` field or, failing that, from Jepsen's
-//! `independent` tuples `[key value]` in `value`; ops with neither form one partition.
+//! differed" only when the [`FailedOps`] reading of the check says so. Keys come from the
+//! `key` field or, failing that, from Jepsen's `independent` tuples `[key value]` in
+//! `value` (for `txn`, `[key [micro-ops]]`); ops with neither form one partition.
 
 use crate::history::{Call, History, OpType};
 use serde_json::Value;
