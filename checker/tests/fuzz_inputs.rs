@@ -404,3 +404,16 @@ fn chained_discards_never_overflow_the_stack() {
     };
     assert!(line.is_some() && message.contains("nesting"), "{message}");
 }
+
+/// Deep JSON in a JSONL line is serde_json's recursion limit: an error naming the line.
+#[test]
+fn deep_json_is_an_error_naming_the_line() {
+    let good = r#"{"index":0,"time":0,"type":"invoke","process":0,"f":"read","value":null}"#;
+    let deep = format!(
+        "{good}\n{{\"index\":1,\"time\":1,\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":{}1{}}}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let e = format::read_str(&deep, None).unwrap_err();
+    assert_eq!((e.kind, e.line), (FormatErrorKind::Syntax, Some(2)), "{e}");
+}

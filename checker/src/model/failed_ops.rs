@@ -12,7 +12,7 @@
 //! Under both readings every other failed operation (write, read, acquire, ...) did not
 //! happen and constrains nothing. [`reading_matters`] says, cheaply, whether a history has
 //! failed operations that the two readings see differently, so that a caller can re-check
-//! under the other reading only then.
+//! under the other reading only then ([`verdict_under_other_reading`] does both).
 
 use crate::history::{History, OpType};
 use crate::model::ModelKind;
@@ -135,6 +135,28 @@ pub fn reading_matters(history: &History, model: ModelKind) -> usize {
     differing
 }
 
+/// For the note "the verdict would differ under the other reading": when
+/// [`reading_matters`], check again under `opts.failed_ops.other()` (without building a
+/// counterexample) and return that reading and its verdict if it differs from `verdict`;
+/// `None` when it cannot differ or does not.
+pub fn verdict_under_other_reading(
+    history: &History,
+    model: ModelKind,
+    opts: &crate::linear::LinearOptions,
+    verdict: crate::Validity,
+) -> Result<Option<(FailedOps, crate::Validity)>, crate::linear::LinearError> {
+    if reading_matters(history, model) == 0 {
+        return Ok(None);
+    }
+    let other = crate::linear::LinearOptions {
+        failed_ops: opts.failed_ops.other(),
+        counterexample: false,
+        ..opts.clone()
+    };
+    let report = crate::linear::check(history, model, &other)?;
+    Ok((report.valid != verdict).then_some((other.failed_ops, report.valid)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +213,36 @@ mod tests {
         let h = History::new(ops);
         assert_eq!(reading_matters(&h, ModelKind::CasRegister), 1);
         assert_eq!(reading_matters(&h, ModelKind::Register), 0);
+    }
+
+    #[test]
+    fn the_other_reading_is_reported_only_when_its_verdict_differs() {
+        use crate::linear::{check, LinearOptions};
+        use crate::Validity;
+        let c = Process::Client;
+        // write 1; cas 1->2 fails (not applied, no mismatch error); read 1.
+        let mut ops = vec![
+            Op::new(0, 0, OpType::Invoke, c(0), "write", json!(1)),
+            Op::new(1, 1, OpType::Ok, c(0), "write", json!(1)),
+            Op::new(2, 2, OpType::Invoke, c(1), "cas", json!([1, 2])),
+            Op::new(3, 3, OpType::Fail, c(1), "cas", json!([1, 2])),
+            Op::new(4, 4, OpType::Invoke, c(0), "read", Value::Null),
+            Op::new(5, 5, OpType::Ok, c(0), "read", json!(1)),
+        ];
+        let h = History::new(ops.clone());
+        let m = ModelKind::CasRegister;
+        let opts = LinearOptions::default();
+        let v = check(&h, m, &opts).unwrap().valid;
+        assert_eq!(v, Validity::Valid);
+        assert_eq!(
+            verdict_under_other_reading(&h, m, &opts, v).unwrap(),
+            Some((FailedOps::Observe, Validity::Invalid))
+        );
+        // The read of 2 is invalid under both readings: no note.
+        ops[5].value = json!(2);
+        let h = History::new(ops);
+        let v = check(&h, m, &opts).unwrap().valid;
+        assert_eq!(v, Validity::Invalid);
+        assert_eq!(verdict_under_other_reading(&h, m, &opts, v).unwrap(), None);
     }
 }

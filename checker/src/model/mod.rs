@@ -24,7 +24,7 @@ pub mod register;
 pub mod set;
 pub mod unordered_queue;
 
-pub use failed_ops::{reading_matters, FailedOps, CAS_MISMATCH};
+pub use failed_ops::{reading_matters, verdict_under_other_reading, FailedOps, CAS_MISMATCH};
 pub use kv::KvSpec;
 pub use multi_register::MultiRegisterSpec;
 pub use mutex::MutexSpec;
