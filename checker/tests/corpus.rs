@@ -7,7 +7,7 @@
 
 use checker::format::{self, Format};
 use checker::linear::{self, LinearOptions};
-use checker::model::ModelKind;
+use checker::model::{FailedOps, ModelKind};
 use checker::{OpType, Validity};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -123,6 +123,17 @@ fn every_corpus_file_gets_its_expected_verdict() {
                 row.path, read.format, want_format
             ));
         }
+        // The format's own reading of failed ops (Porcupine's logs: observe).
+        let opts = LinearOptions {
+            failed_ops: read.default_failed_ops(),
+            ..opts.clone()
+        };
+        if opts.failed_ops != FailedOps::Observe {
+            failures.push(format!(
+                "{}: default reading {}, expected observe for Porcupine's logs",
+                row.path, opts.failed_ops
+            ));
+        }
         match linear::check(&read.history, model, &opts) {
             Ok(report) if report.valid == expected => {}
             Ok(report) => failures.push(format!(
@@ -193,4 +204,52 @@ fn bad_kv_files_have_the_documented_bad_keys() {
             "{file}: counterexample without input lines: {cx}"
         );
     }
+}
+
+/// Each corpus file checked under the other reading of failed ops too: the verdict may
+/// change only where `reading_matters` says some failed op is read differently (so the CLI
+/// may skip the second check when it says 0), and the files whose verdict changes are
+/// listed (Porcupine's expected verdicts hold under `observe`, its own reading).
+#[test]
+fn the_other_reading_changes_a_verdict_only_where_reading_matters_says_so() {
+    let (dir, rows) = rows();
+    let mut changed = Vec::new();
+    let mut with_failed_cas = 0;
+    for row in rows.iter().filter(|r| r.expected != "none-empty") {
+        let read = format::read_file(&dir.join(&row.path), None).unwrap();
+        let model = if row.family == "etcd" {
+            ModelKind::CasRegister
+        } else {
+            ModelKind::Kv
+        };
+        let differing = checker::model::reading_matters(&read.history, model);
+        with_failed_cas += usize::from(differing > 0);
+        let verdict = |failed_ops| {
+            let opts = LinearOptions {
+                failed_ops,
+                timeout: Some(Duration::from_secs(60)),
+                counterexample: false,
+                ..LinearOptions::default()
+            };
+            linear::check(&read.history, model, &opts).unwrap().valid
+        };
+        let (own, other) = (verdict(FailedOps::Observe), verdict(FailedOps::Ignore));
+        if own != other {
+            assert!(
+                differing > 0,
+                "{}: verdict changed with no failed op read differently",
+                row.path
+            );
+            changed.push(format!("{} ({own} -> {other})", row.path));
+        }
+    }
+    assert!(with_failed_cas > 50, "the etcd logs have failed cas ops");
+    // Measured: no file of the corpus changes its verdict, so the corpus passes under both.
+    assert!(
+        changed.is_empty(),
+        "{} of {} files change verdict under ignore: {}",
+        changed.len(),
+        rows.len(),
+        changed.join(", ")
+    );
 }

@@ -5,7 +5,7 @@
 
 use checker::format::{self, read_str, write_jsonl, Format, FormatErrorKind};
 use checker::linear::{self, LinearOptions};
-use checker::model::ModelKind;
+use checker::model::{FailedOps, ModelKind};
 use checker::{History, OpType, Process, Validity};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -476,4 +476,239 @@ proptest! {
     fn arbitrary_text_never_panics(text in "\\PC{0,200}", forced in proptest::option::of(0usize..4)) {
         let _ = read_str(&text, forced.map(|i| Format::ALL[i]));
     }
+}
+
+/// A history whose only defect is a failed cas that was not applied: the register is 1,
+/// `cas 1->2` fails (a client that knows it was not applied, e.g. a timeout before
+/// sending), and 1 is read afterwards. Jepsen's meaning of `fail` (ignore): valid;
+/// Porcupine's (observe: the value differed from 1): invalid.
+const JSONL_FAILED_CAS: &str = r#"{"index":0,"time":0,"type":"invoke","process":0,"f":"write","key":"k","value":1}
+{"index":1,"time":1,"type":"ok","process":0,"f":"write","key":"k","value":1}
+{"index":2,"time":2,"type":"invoke","process":1,"f":"cas","key":"k","value":[1,2]}
+{"index":3,"time":3,"type":"fail","process":1,"f":"cas","key":"k","value":[1,2],"error":"timeout"}
+{"index":4,"time":4,"type":"invoke","process":0,"f":"read","key":"k","value":null}
+{"index":5,"time":5,"type":"ok","process":0,"f":"read","key":"k","value":1}
+"#;
+
+const EDN_FAILED_CAS: &str = r#"[{:type :invoke, :f :write, :value [0 1], :process 0, :time 10, :index 0}
+ {:type :ok, :f :write, :value [0 1], :process 0, :time 20, :index 1}
+ {:type :invoke, :f :cas, :value [0 [1 2]], :process 1, :time 30, :index 2}
+ {:type :fail, :f :cas, :value [0 [1 2]], :process 1, :time 40, :index 3}
+ {:type :invoke, :f :read, :value [0 nil], :process 0, :time 50, :index 4}
+ {:type :ok, :f :read, :value [0 1], :process 0, :time 60, :index 5}]
+"#;
+
+fn verdict(text: &str, failed_ops: Option<FailedOps>) -> Validity {
+    let r = read_str(text, None).unwrap();
+    let opts = LinearOptions {
+        failed_ops: failed_ops.unwrap_or(r.default_failed_ops()),
+        ..LinearOptions::default()
+    };
+    linear::check(&r.history, ModelKind::CasRegister, &opts)
+        .unwrap()
+        .valid
+}
+
+#[test]
+fn a_failed_cas_that_was_not_applied_is_valid_under_ignore_invalid_under_observe() {
+    for text in [JSONL_FAILED_CAS, EDN_FAILED_CAS] {
+        assert_eq!(
+            read_str(text, None).unwrap().default_failed_ops(),
+            FailedOps::Ignore
+        );
+        assert_eq!(verdict(text, None), Validity::Valid, "{text}");
+        assert_eq!(verdict(text, Some(FailedOps::Ignore)), Validity::Valid);
+        assert_eq!(verdict(text, Some(FailedOps::Observe)), Validity::Invalid);
+        let h = read_str(text, None).unwrap().history;
+        assert_eq!(
+            checker::model::reading_matters(&h, ModelKind::CasRegister),
+            1
+        );
+    }
+}
+
+#[test]
+fn an_explicit_cas_mismatch_is_an_observation_under_both_readings() {
+    let jsonl = JSONL_FAILED_CAS.replace(r#""error":"timeout""#, r#""error":"cas-mismatch""#);
+    let edn_keyword = EDN_FAILED_CAS.replace(":index 3}", ":index 3, :error :cas-mismatch}");
+    let edn_vector =
+        EDN_FAILED_CAS.replace(":index 3}", ":index 3, :error [:cas-mismatch {:actual 1}]}");
+    for text in [&jsonl, &edn_keyword, &edn_vector] {
+        assert_eq!(verdict(text, None), Validity::Invalid, "{text}");
+        assert_eq!(verdict(text, Some(FailedOps::Observe)), Validity::Invalid);
+        let h = read_str(text, None).unwrap().history;
+        assert_eq!(
+            checker::model::reading_matters(&h, ModelKind::CasRegister),
+            0
+        );
+    }
+    // Other error texts are not observations under ignore (no guessing from words).
+    let edn_other = EDN_FAILED_CAS.replace(":index 3}", ":index 3, :error :compare-failed}");
+    assert_eq!(verdict(&edn_other, None), Validity::Valid);
+}
+
+#[test]
+fn porcupine_formats_default_to_observe() {
+    assert_eq!(
+        read_str(ETCD, None).unwrap().default_failed_ops(),
+        FailedOps::Observe
+    );
+    assert_eq!(
+        read_str(KV, None).unwrap().default_failed_ops(),
+        FailedOps::Observe
+    );
+}
+
+/// The torn-line rule: only the final line without its newline is torn. A stale read as the
+/// last op makes `STALE` invalid; damaging that line must never turn it valid silently.
+#[test]
+fn only_an_unterminated_last_line_is_torn() {
+    const STALE: &str = r#"{"index":0,"time":0,"type":"invoke","process":0,"f":"write","value":1}
+{"index":1,"time":1,"type":"ok","process":0,"f":"write","value":1}
+{"index":2,"time":2,"type":"invoke","process":1,"f":"read","value":null}
+"#;
+    let damaged_last = r#"{"index":3,"time":3,"type":"ok","process":1,"f":"read","value":nul"#;
+    // Without its newline: torn, skipped with a warning naming line 4.
+    let torn = format!("{STALE}{damaged_last}");
+    let r = read_str(&torn, None).unwrap();
+    assert_eq!(r.history.len(), 3);
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("line 4") && w.contains("torn")));
+    // With its newline (complete, damaged): an error naming line 4, also with blank lines after.
+    for tail in ["\n", "\n\n", "\r\n"] {
+        let e = read_str(&format!("{STALE}{damaged_last}{tail}"), None).unwrap_err();
+        assert_eq!((e.kind, e.line), (FormatErrorKind::Syntax, Some(4)), "{e}");
+    }
+    // A last line that is valid JSON but not an op is an error even without a newline.
+    let e = read_str(&format!("{STALE}[1,2]"), None).unwrap_err();
+    assert_eq!(e.line, Some(4));
+}
+
+#[test]
+fn invalid_utf8_is_an_error_except_in_a_torn_jsonl_line() {
+    let good = "{\"index\":0,\"time\":0,\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":null}\n";
+    let mut torn = good.as_bytes().to_vec();
+    torn.extend_from_slice(b"{\"index\":1,\"f\":\"r\xc3");
+    let r = format::read_bytes(&torn, None).unwrap();
+    assert_eq!(r.history.len(), 1);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("line 2") && w.contains("UTF-8")),
+        "{:?}",
+        r.warnings
+    );
+    // A complete line with invalid UTF-8 inside a string is an error: lossy replacement
+    // would change the value silently.
+    let mut complete = good.as_bytes().to_vec();
+    complete.extend_from_slice(
+        b"{\"index\":1,\"time\":1,\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":\"\xff\"}\n",
+    );
+    let e = format::read_bytes(&complete, None).unwrap_err();
+    assert_eq!((e.line, e.column), (Some(2), Some(65)), "{e}");
+    complete.pop();
+    let r = format::read_bytes(&complete, None).unwrap();
+    assert_eq!(r.history.len(), 1, "unterminated: torn, skipped");
+    // EDN has no torn-line rule: invalid bytes on its last line are an error.
+    let e = format::read_bytes(
+        b"{:type :invoke, :f :read, :process 0}\n{:type :ok \xff",
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.line, Some(2), "{e}");
+}
+
+/// A Jepsen txn history read from EDN, its model inferred (multi-register) and checked:
+/// the ok's read values count, the invoke's nil reads do not; a stale read is invalid.
+#[test]
+fn edn_txn_history_is_checked_as_a_multi_register() {
+    const TXN: &str = r#"[{:type :invoke, :f :txn, :value [[:write :x 1]], :process 0, :time 1}
+{:type :ok, :f :txn, :value [[:write :x 1]], :process 0, :time 2}
+{:type :invoke, :f :txn, :value [[:read :x nil] [:write :y 2]], :process 1, :time 3}
+{:type :ok, :f :txn, :value [[:read :x 1] [:write :y 2]], :process 1, :time 4}
+{:type :invoke, :f :txn, :value [[:read :x nil] [:read :y nil]], :process 0, :time 5}
+{:type :ok, :f :txn, :value [[:read :x 1] [:read :y 2]], :process 0, :time 6}]"#;
+    let verdict = |text: &str| {
+        let r = read_str(text, None).unwrap();
+        let model = checker::model::infer_model(&r.history, r.format);
+        assert_eq!(model, Some(ModelKind::MultiRegister));
+        linear::check(
+            &r.history,
+            ModelKind::MultiRegister,
+            &LinearOptions::default(),
+        )
+        .unwrap()
+        .valid
+    };
+    assert_eq!(verdict(TXN), Validity::Valid);
+    assert_eq!(
+        verdict(&TXN.replace("[:read :y 2]]", "[:read :y nil]]")),
+        Validity::Valid,
+        "a nil read is unobserved"
+    );
+    assert_eq!(
+        verdict(&TXN.replace("[:read :y 2]]", "[:read :y 3]]")),
+        Validity::Invalid
+    );
+    // The ok must repeat the invoked writes.
+    let e = read_str(
+        &TXN.replace("[:read :x 1] [:write :y 2]", "[:read :x 1] [:write :y 5]"),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.kind, e.line),
+        (FormatErrorKind::Contradiction, Some(4)),
+        "{e}"
+    );
+}
+
+/// Contradictions are refused with their line in every format that can carry them.
+#[test]
+fn contradicting_histories_are_refused_with_the_line() {
+    let jsonl_dup = JSONL.replace(r#""index":3,"#, r#""index":2,"#);
+    let e = read_str(&jsonl_dup, None).unwrap_err();
+    assert_eq!(
+        (e.kind, e.line),
+        (FormatErrorKind::Contradiction, Some(4)),
+        "{e}"
+    );
+    let edn_f = EDN_VECTOR.replace(
+        "{:type :ok, :f :write, :value [0 3]",
+        "{:type :ok, :f :read, :value [0 3]",
+    );
+    let e = read_str(&edn_f, None).unwrap_err();
+    assert_eq!(
+        (e.kind, e.line),
+        (FormatErrorKind::Contradiction, Some(3)),
+        "{e}"
+    );
+    assert!(e.message.contains("invoked `write`"), "{e}");
+    let etcd_arg = ETCD.replace("2\t:fail\t:cas\t[3 0]", "2\t:ok\t:cas\t[3 1]");
+    let e = read_str(&etcd_arg, None).unwrap_err();
+    assert_eq!(
+        (e.kind, e.line),
+        (FormatErrorKind::Contradiction, Some(5)),
+        "{e}"
+    );
+    let kv_key = KV.replace(
+        r#"{:process 0, :type :ok, :f :append, :key "0""#,
+        r#"{:process 0, :type :ok, :f :append, :key "9""#,
+    );
+    let e = read_str(&kv_key, None).unwrap_err();
+    assert_eq!(
+        (e.kind, e.line),
+        (FormatErrorKind::Contradiction, Some(3)),
+        "{e}"
+    );
+    // Backward times only warn (Jepsen's histories do it).
+    let backwards = EDN_VECTOR.replace(":time 19000", ":time 100");
+    let r = read_str(&backwards, None).unwrap();
+    assert!(
+        r.warnings.iter().any(|w| w.contains("backwards")),
+        "{:?}",
+        r.warnings
+    );
 }

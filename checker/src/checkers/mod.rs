@@ -25,7 +25,9 @@ pub use bank::{bank, BankOptions, BankReport};
 pub use counter::{counter, CounterOptions, CounterReport};
 pub use exceptions::{exceptions, ExceptionsReport};
 pub use set_full::{set_full, SetFullOptions, SetFullReport};
-pub use stats::{stats, Counts, StatsReport};
+pub use stats::{
+    nothing_ok, stats, stats_with, Counts, NothingOk, StatsOptions, StatsReport, NOTHING_OK_WARNING,
+};
 pub use unique_ids::{unique_ids, UniqueIdsReport};
 
 use crate::history::PairError;

@@ -1,8 +1,15 @@
 //! The `stats` checker: how many client operations of each function completed `ok`,
 //! `fail` or `info` (an invocation never completed counts as `info`). Nemesis events are
-//! not counted. Valid unless no operation at all succeeded, which is `unknown`: a run where
-//! nothing worked says nothing about the system. Serializes as the `results.json` "stats"
-//! shape: `{"valid", "by_f": {"<f>": {"ok","fail","info"}}, "ok", "fail", "info"}`.
+//! not counted. Serializes as the `results.json` "stats" shape:
+//! `{"valid", "by_f": {"<f>": {"ok","fail","info"}}, "ok", "fail", "info", "warning"?}`.
+//!
+//! The nothing-ok rule: a history in which no operation completed `ok` always carries the
+//! `warning` [`NOTHING_OK_WARNING`] (such a history shows little: the linearizability
+//! verdict on it is `valid`, as Knossos and Porcupine say). Whether it also makes the
+//! verdict `unknown` is the caller's choice, [`StatsOptions::nothing_ok`]:
+//! [`NothingOk::Unknown`] (the default; `harness test`: a test that did nothing proves
+//! nothing) or [`NothingOk::Warn`] (`harness check` of someone's history: valid with the
+//! warning).
 
 use crate::history::{History, OpType, Process};
 use crate::verdict::Validity;
@@ -28,6 +35,26 @@ impl Counts {
     }
 }
 
+/// The warning of a history in which no operation completed ok.
+pub const NOTHING_OK_WARNING: &str =
+    "no operation completed ok: such a history shows little (nothing was observed to happen)";
+
+/// What a history with no ok operation makes the `stats` verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NothingOk {
+    /// `unknown` (a run that did nothing proves nothing; `harness test`).
+    #[default]
+    Unknown,
+    /// `valid`, with the warning (`harness check`).
+    Warn,
+}
+
+/// Options of [`stats_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatsOptions {
+    pub nothing_ok: NothingOk,
+}
+
 /// The result of [`stats`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatsReport {
@@ -36,6 +63,9 @@ pub struct StatsReport {
     pub ok: u64,
     pub fail: u64,
     pub info: u64,
+    /// [`NOTHING_OK_WARNING`] when no operation completed ok.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl StatsReport {
@@ -44,9 +74,22 @@ impl StatsReport {
     }
 }
 
+/// [`stats_with`] with the default options: nothing ok is `unknown`.
+pub fn stats(history: &History) -> StatsReport {
+    stats_with(history, &StatsOptions::default())
+}
+
+/// Whether no client operation of the history completed ok (the nothing-ok rule).
+pub fn nothing_ok(history: &History) -> bool {
+    !history
+        .ops
+        .iter()
+        .any(|o| o.op_type == OpType::Ok && !o.process.is_nemesis())
+}
+
 /// Count completions per function. Never fails: an orphan completion is counted under its
 /// own `f`, an invocation left open counts as `info`.
-pub fn stats(history: &History) -> StatsReport {
+pub fn stats_with(history: &History, opts: &StatsOptions) -> StatsReport {
     let mut by_f: BTreeMap<String, Counts> = BTreeMap::new();
     let mut open: HashMap<u64, &str> = HashMap::new();
     for op in &history.ops {
@@ -71,16 +114,17 @@ pub fn stats(history: &History) -> StatsReport {
         total.fail += c.fail;
         total.info += c.info;
     }
+    let nothing = total.ok == 0;
     StatsReport {
-        valid: if total.ok == 0 {
-            Validity::Unknown
-        } else {
-            Validity::Valid
+        valid: match (nothing, opts.nothing_ok) {
+            (true, NothingOk::Unknown) => Validity::Unknown,
+            _ => Validity::Valid,
         },
         by_f,
         ok: total.ok,
         fail: total.fail,
         info: total.info,
+        warning: nothing.then(|| NOTHING_OK_WARNING.to_string()),
     }
 }
 
@@ -136,12 +180,27 @@ mod tests {
     }
 
     #[test]
-    fn nothing_ok_is_unknown() {
+    fn nothing_ok_is_unknown_or_a_warning_as_the_caller_chooses() {
         let h = History::new(vec![
             op(OpType::Invoke, 0, "read"),
             op(OpType::Fail, 0, "read"),
+            Op::new(0, 0, OpType::Ok, Process::Nemesis, "kill", Value::Null),
         ]);
+        assert!(nothing_ok(&h) && nothing_ok(&History::default()));
         assert_eq!(stats(&h).valid, Validity::Unknown);
         assert_eq!(stats(&History::default()).valid, Validity::Unknown);
+        let warn = StatsOptions {
+            nothing_ok: NothingOk::Warn,
+        };
+        let r = stats_with(&h, &warn);
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.to_value()["warning"], json!(NOTHING_OK_WARNING));
+        assert_eq!(stats(&h).warning.as_deref(), Some(NOTHING_OK_WARNING));
+        let fine = History::new(vec![
+            op(OpType::Invoke, 0, "read"),
+            op(OpType::Ok, 0, "read"),
+        ]);
+        assert!(!nothing_ok(&fine));
+        assert_eq!(stats_with(&fine, &warn).warning, None);
     }
 }

@@ -3,19 +3,22 @@
 //! top-level form (or each element of a top-level collection) starts.
 //!
 //! Supported: `;` comments, commas as whitespace, `nil`, `true`/`false`, integers (with an
-//! optional `N` suffix), floats (optional `M`), ratios (as floats), strings with escapes,
-//! characters (`\a`, `\newline`, `\u0041`), keywords (`:f`, `:jepsen/x`), symbols, vectors,
+//! optional `N` suffix; beyond 64 bits kept as a string of their exact digits), floats
+//! (optional `M`), ratios (as floats), strings with escapes, characters (`\a`, `\newline`, `\u0041`), keywords (`:f`, `:jepsen/x`), symbols, vectors,
 //! lists, maps, sets (`#{}`), tagged literals (`#inst "..."`, `#jepsen.history.Op{...}`: the
 //! tag is dropped and the inner value kept) and `#_` discards.
 //!
 //! Conversion to JSON: keywords and symbols become strings without the colon; vectors, lists
 //! and sets become arrays; map keys that are not strings/keywords become their JSON text.
-//! Nesting deeper than [`MAX_DEPTH`] is an error, never a stack overflow.
+//! Nesting deeper than [`MAX_DEPTH`] (collections, tags and `#_` discards nested inside one
+//! another) is an error, never a stack overflow; a chain of discards one after another
+//! (`#_ #_1 #_1 ... 1`) is read in a loop, at any length.
 
 use serde_json::{Map, Number, Value};
 
-/// Deepest nesting of collections accepted.
-pub const MAX_DEPTH: usize = 200;
+/// Deepest nesting of collections accepted (as serde_json's limit; Jepsen histories nest
+/// fewer than ten levels). About 4 KiB of stack per level in a debug build.
+pub const MAX_DEPTH: usize = 128;
 
 /// A syntax error at a 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,7 +186,17 @@ impl<'a> Parser<'a> {
         if depth > MAX_DEPTH {
             return self.err(format!("nesting deeper than {MAX_DEPTH} levels"));
         }
-        self.skip_ws();
+        // `#_` discards before the value, in a loop: a chain of thousands of them
+        // (`#_ #_1 #_1 ... 1`) must not grow the stack.
+        loop {
+            self.skip_ws();
+            if self.peek() == Some(b'#') && self.src.get(self.pos + 1) == Some(&b'_') {
+                self.pos += 2;
+                self.value(depth + 1)?;
+            } else {
+                break;
+            }
+        }
         let Some(b) = self.peek() else {
             return self.err("unexpected end of input: expected a value");
         };
@@ -215,11 +228,6 @@ impl<'a> Parser<'a> {
                     Some(b'{') => {
                         self.bump();
                         Ok((Value::Array(self.seq(b'}', depth)?), false))
-                    }
-                    Some(b'_') => {
-                        self.bump();
-                        self.value(depth + 1)?;
-                        self.value(depth)
                     }
                     Some(c) if c.is_ascii_alphabetic() => {
                         let tag = self.token();
@@ -289,6 +297,12 @@ impl<'a> Parser<'a> {
         }
         if let Ok(u) = body.parse::<u64>() {
             return Ok(Value::Number(u.into()));
+        }
+        // An integer beyond 64 bits keeps its exact digits (as a float, two different
+        // big integers could read as the same value).
+        let digits = body.strip_prefix('-').unwrap_or(body);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(Value::String(t.to_string()));
         }
         if let Some((n, d)) = body.split_once('/') {
             if let (Ok(n), Ok(d)) = (n.parse::<f64>(), d.parse::<f64>()) {
@@ -512,8 +526,14 @@ mod tests {
         assert_eq!(one("some-symbol"), json!("some-symbol"));
         assert_eq!(
             one("99999999999999999999999"),
-            json!(99999999999999999999999.0)
+            json!("99999999999999999999999"),
+            "exact digits, not a float"
         );
+        assert_eq!(
+            one("-99999999999999999999998N"),
+            json!("-99999999999999999999998N")
+        );
+        assert_eq!(one("2.5e3"), json!(2500.0));
     }
 
     #[test]
@@ -546,6 +566,48 @@ mod tests {
         let text = "[".repeat(100_000);
         let e = parse_all(&text).unwrap_err();
         assert!(e.message.contains("nesting"), "{e:?}");
+    }
+
+    /// Runs `f` on a thread with a small stack: a reader that recursed per discard
+    /// would overflow it long before 12,700.
+    const STACK: usize = 1 << 20;
+
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(STACK)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn long_discard_chains_read_in_a_loop() {
+        let chain = "#_1 ".repeat(12_700);
+        let v = on_small_stack(move || parse_all(&format!("[#_ {chain}1 2]")));
+        // `#_` drops `#_1 ... 1` as one form (whose value is the final 1): only 2 is left.
+        assert_eq!(v.unwrap()[0].value, json!([2]));
+        let chain = "#_1 ".repeat(12_700);
+        let v = on_small_stack(move || parse_all(&format!("#inst {chain}\"x\"")));
+        assert_eq!(v.unwrap()[0].value, json!("x"));
+        let chain = "#_1 ".repeat(12_700);
+        let v = on_small_stack(move || parse_all(&format!("{{:a {chain}7}}")));
+        assert_eq!(v.unwrap()[0].value, json!({"a": 7}));
+    }
+
+    #[test]
+    fn nested_discards_and_tags_are_depth_bounded() {
+        for text in [
+            format!("[{}1]", "#_ ".repeat(12_700)),
+            format!("{}1", "#a ".repeat(12_700)),
+            format!("[{}]", "#_[".repeat(12_700)),
+        ] {
+            let e = on_small_stack(move || parse_all(&text)).unwrap_err();
+            assert!(
+                e.message.contains("nesting") || e.message.contains("end of input"),
+                "{e:?}"
+            );
+        }
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! line (`history.edn`). Keys are keywords (`:type :invoke`, `:f :read`, `:process 0` or
 //! `:process :nemesis`); keyword values become strings without the colon. `:time` is kept
 //! when it is a number (else the op's position is used); `:index` is replaced by the dense
-//! position (an original index that differs is kept as `source_index`); unknown keys are
+//! position (an original index that differs is kept as `source_index`; original indices
+//! must increase in file order, negative ones such as Knossos's -1 are ignored); unknown keys are
 //! kept in `Op::extra`. Jepsen `independent` values (`[k v]` tuples) are kept as they are in
 //! `value`: splitting them by key is the linearizability search's business.
 
+use super::consistency::IndexOrder;
 use super::edn::{EdnError, Located, Parser};
 use super::{Format, FormatError, ReadOutcome};
 use crate::history::{History, Op, OpType, Process};
@@ -40,6 +42,7 @@ pub(super) fn read(text: &str) -> Result<ReadOutcome, FormatError> {
         }
     }
     let mut ops = Vec::with_capacity(forms.len());
+    let mut order = IndexOrder::default();
     for form in forms {
         let position = ops.len() as u64;
         let Value::Object(map) = form.value else {
@@ -50,6 +53,8 @@ pub(super) fn read(text: &str) -> Result<ReadOutcome, FormatError> {
                 format!("expected an op map like {{:type :invoke, :f :read, :process 0, :value nil}}, found `{}`", form.value),
             ));
         };
+        let index = map.get("index").and_then(Value::as_u64);
+        order.next(index, form.line, Format::Edn)?;
         ops.push(op_from_map(map, position, form.line, Format::Edn)?);
     }
     Ok(ReadOutcome {
@@ -130,7 +135,8 @@ pub(super) fn op_from_map(
             map.insert("source_index".to_string(), idx);
         }
     }
-    let error = map.remove("error");
+    // A nil key or error is no key or error (as in JSONL, where `null` reads as absent).
+    let error = map.remove("error").filter(|e| !e.is_null());
     let node = match map.remove("node") {
         Some(Value::String(s)) => Some(s),
         Some(other) => {
@@ -139,7 +145,7 @@ pub(super) fn op_from_map(
         }
         None => None,
     };
-    let key = map.remove("key");
+    let key = map.remove("key").filter(|k| !k.is_null());
     Ok(Op {
         index: position,
         time,

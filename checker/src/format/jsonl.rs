@@ -1,26 +1,34 @@
 //! Reader of our `history.jsonl` (DESIGN.md section 4): one JSON op object per line. A torn
-//! last line (what a crash mid-append leaves) is skipped with a warning; a bad line anywhere
-//! else is an error. Missing `index` defaults to the op's position, missing `time` to its
-//! position as well.
+//! last line (what a crash mid-append leaves: the final line, without its newline, that does
+//! not parse) is skipped with a warning; any other bad line, including a complete last line
+//! that ends with its newline, is an error naming the line. Indices must increase in file
+//! order; a missing `index` is one above the previous line's (0 first), a missing `time` the
+//! op's position.
 
+use super::consistency::IndexOrder;
 use super::{Format, FormatError, ReadOutcome};
 use crate::history::{History, Op, OpType, Process};
 use serde::Deserialize;
 use serde_json::Value;
 
 pub(super) fn read(text: &str) -> Result<ReadOutcome, FormatError> {
-    let lines: Vec<(u64, &str)> = text
-        .split('\n')
+    let segments: Vec<&str> = text.split('\n').collect();
+    // The final segment is the only line without its newline (empty if the text ends with
+    // one): only it can be torn.
+    let unterminated = segments.len() as u64;
+    let lines: Vec<(u64, &str)> = segments
+        .into_iter()
         .enumerate()
         .map(|(i, l)| (i as u64 + 1, l.strip_suffix('\r').unwrap_or(l)))
         .filter(|(_, l)| !l.trim().is_empty())
         .collect();
     let mut ops = Vec::with_capacity(lines.len());
     let mut warnings = Vec::new();
-    let last = lines.len().saturating_sub(1);
-    for (i, &(line_no, line)) in lines.iter().enumerate() {
+    let mut order = IndexOrder::default();
+    for &(line_no, line) in &lines {
         // Fast path: a complete op straight from the text (our own writer's output).
         if let Ok(FastOp(mut op)) = serde_json::from_str::<FastOp>(line) {
+            order.next(Some(op.index), line_no, Format::Jsonl)?;
             op.line = Some(line_no);
             ops.push(op);
             continue;
@@ -29,14 +37,14 @@ pub(super) fn read(text: &str) -> Result<ReadOutcome, FormatError> {
         let value: Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(e)
-                if i == last
+                if line_no == unterminated
                     && matches!(
                         e.classify(),
                         serde_json::error::Category::Eof | serde_json::error::Category::Syntax
                     ) =>
             {
                 warnings.push(format!(
-                    "line {line_no}: torn last line skipped ({e}); a crash while appending leaves this"
+                    "line {line_no}: torn last line skipped (no newline at its end, {e}); a crash while appending leaves this"
                 ));
                 continue;
             }
@@ -58,7 +66,12 @@ pub(super) fn read(text: &str) -> Result<ReadOutcome, FormatError> {
             ));
         };
         let position = ops.len() as u64;
-        map.entry("index").or_insert_with(|| Value::from(position));
+        match map.get("index") {
+            Some(index) => order.next(index.as_u64(), line_no, Format::Jsonl)?,
+            None => {
+                map.insert("index".into(), Value::from(order.fill(line_no)));
+            }
+        }
         map.entry("time").or_insert_with(|| Value::from(position));
         let mut op = Op::deserialize(Value::Object(map)).map_err(|e| {
             FormatError::syntax(

@@ -2,12 +2,16 @@
 //! Porcupine's two test-data formats (`../shared/histories/porcupine/README.md`); format
 //! detection by content; the JSONL writer used to convert any of them.
 //!
+//! After reading, every history is checked for contradictions ([`consistency`]): errors
+//! name the line, what Jepsen does legitimately is a warning.
+//!
 //! Every reader numbers ops densely (`index` = position, except JSONL which keeps its own
 //! indices when present) and records the 1-based source line of each op in `Op::line`.
 //! Formats without times use the op's position as its `time`. No reader panics on any
 //! input: malformed input is a [`FormatError`] naming the file, line (and column where
 //! useful) and what was expected.
 
+mod consistency;
 mod edn;
 mod jepsen;
 mod jsonl;
@@ -16,6 +20,7 @@ mod porcupine;
 pub use edn::{parse_all as parse_edn, EdnError};
 
 use crate::history::{History, Op};
+use crate::model::FailedOps;
 use std::fmt;
 use std::io::{self, Write};
 use std::path::Path;
@@ -41,6 +46,15 @@ impl Format {
         Format::PorcupineEtcd,
         Format::PorcupineKv,
     ];
+
+    /// How this format's failed operations are read unless the user says otherwise:
+    /// JSONL and EDN (Jepsen, Knossos) `ignore`, Porcupine's two logs `observe`.
+    pub fn default_failed_ops(self) -> FailedOps {
+        match self {
+            Format::Jsonl | Format::Edn => FailedOps::Ignore,
+            Format::PorcupineEtcd | Format::PorcupineKv => FailedOps::Observe,
+        }
+    }
 
     /// The name used on the command line (`--format`).
     pub fn name(self) -> &'static str {
@@ -84,6 +98,14 @@ pub struct ReadOutcome {
     pub warnings: Vec<String>,
 }
 
+impl ReadOutcome {
+    /// The reading of failed operations this history's format implies
+    /// ([`Format::default_failed_ops`]); a check uses it unless the user overrides it.
+    pub fn default_failed_ops(&self) -> FailedOps {
+        self.format.default_failed_ops()
+    }
+}
+
 /// What kind of problem a [`FormatError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormatErrorKind {
@@ -93,6 +115,9 @@ pub enum FormatErrorKind {
     Undetected,
     /// The content does not follow the format.
     Syntax,
+    /// The history contradicts itself (a completion that does not match its invocation,
+    /// indices that repeat or go back).
+    Contradiction,
 }
 
 /// Why a history could not be read: names the file (when read from one), the 1-based line
@@ -217,6 +242,8 @@ pub fn read_str(text: &str, format: Option<Format>) -> Result<ReadOutcome, Forma
         Format::PorcupineEtcd => porcupine::read_etcd(text)?,
         Format::PorcupineKv => porcupine::read_kv(text)?,
     };
+    let contradictions = consistency::check(&outcome.history, format)?;
+    outcome.warnings.extend(contradictions);
     if outcome.history.is_empty() {
         outcome
             .warnings
@@ -238,36 +265,52 @@ pub fn read_file(path: &Path, format: Option<Format>) -> Result<ReadOutcome, For
         }
         .with_file(path)
     })?;
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let bytes = e.into_bytes();
-            let bad = std::str::from_utf8(&bytes)
-                .map_err(|u| u.valid_up_to())
-                .err()
-                .unwrap_or(0);
-            let line = bytes[..bad].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-            let is_last_line = !bytes[bad..].contains(&b'\n')
-                || bytes[bad..]
-                    .iter()
-                    .skip_while(|&&b| b != b'\n')
-                    .all(|b| b.is_ascii_whitespace());
-            if !is_last_line {
-                return Err(FormatError {
-                    kind: FormatErrorKind::Syntax,
-                    file: None,
-                    line: Some(line),
-                    column: None,
-                    format,
-                    message: "invalid UTF-8: expected text".to_string(),
-                }
-                .with_file(path));
-            }
-            // A torn last line may cut a multi-byte character; the reader reports that line.
-            String::from_utf8_lossy(&bytes).into_owned()
-        }
+    read_bytes(&bytes, format).map_err(|e| e.with_file(path))
+}
+
+/// Read a history from bytes (a file's or standard input's content): UTF-8 text as
+/// [`read_str`]; invalid UTF-8 is an error naming the line, except in a torn last line of
+/// a JSONL history, which is skipped with a warning.
+pub fn read_bytes(bytes: &[u8], format: Option<Format>) -> Result<ReadOutcome, FormatError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => read_str(text, format),
+        Err(_) => read_invalid_utf8(bytes, format),
+    }
+}
+
+/// Read text that is not valid UTF-8. Only a torn last line of a JSONL history (the final
+/// line, without its newline: a crash may cut a multi-byte character) may hold invalid
+/// bytes; it is skipped with a warning. Anywhere else invalid UTF-8 is an error naming the
+/// line: replacing the bytes could silently change a value.
+fn read_invalid_utf8(bytes: &[u8], format: Option<Format>) -> Result<ReadOutcome, FormatError> {
+    let bad = match std::str::from_utf8(bytes) {
+        Ok(text) => return read_str(text, format),
+        Err(u) => u.valid_up_to(),
     };
-    read_str(&text, format).map_err(|e| e.with_file(path))
+    let line = bytes[..bad].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let line_start = bytes[..bad]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let unterminated = !bytes[bad..].contains(&b'\n');
+    let prefix = std::str::from_utf8(&bytes[..line_start]).unwrap_or("");
+    if unterminated && first_content_line(prefix).is_some() {
+        let mut outcome = read_str(prefix, format)?;
+        if outcome.format == Format::Jsonl {
+            outcome.warnings.push(format!(
+                "line {line}: torn last line skipped (no newline at its end, invalid UTF-8); a crash while appending leaves this"
+            ));
+            return Ok(outcome);
+        }
+    }
+    Err(FormatError {
+        kind: FormatErrorKind::Syntax,
+        file: None,
+        line: Some(line),
+        column: Some((bad - line_start) as u64 + 1),
+        format,
+        message: "invalid UTF-8: expected text".to_string(),
+    })
 }
 
 /// Write a history as our JSONL, one op per line.

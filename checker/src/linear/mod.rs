@@ -11,7 +11,7 @@ pub mod search;
 pub use counterexample::render_counterexample_text;
 
 use crate::history::History;
-use crate::model::{self, ModelKind, Partition};
+use crate::model::{self, FailedOps, ModelKind, Partition};
 use crate::verdict::Validity;
 use search::{Search, Status};
 use serde::Serialize;
@@ -37,6 +37,9 @@ pub struct LinearOptions {
     /// Build counterexamples for invalid keys (default true; benchmarks of the bare
     /// verdict turn it off).
     pub counterexample: bool,
+    /// What a failed operation means ([`FailedOps`]); callers set the format's default
+    /// (`Format::default_failed_ops`) unless the user chose one.
+    pub failed_ops: FailedOps,
 }
 
 impl Default for LinearOptions {
@@ -48,6 +51,7 @@ impl Default for LinearOptions {
             threads: 0,
             minimize_budget: Duration::from_secs(5),
             counterexample: true,
+            failed_ops: FailedOps::default(),
         }
     }
 }
@@ -231,10 +235,11 @@ pub fn check(
         }
     })?;
     let tuples = model::detect_tuples(history, &calls);
-    let parts = model::compile(model, history, &calls).map_err(|e| LinearError {
-        message: e.message,
-        line: e.line,
-    })?;
+    let parts =
+        model::compile(model, history, &calls, opts.failed_ops).map_err(|e| LinearError {
+            message: e.message,
+            line: e.line,
+        })?;
     let nparts = parts.len();
     let mut tasks: Vec<Task> = parts
         .into_iter()

@@ -4,27 +4,34 @@
 //! Every model is compiled per partition (one key) into a [`Spec`]: operations become small
 //! enums over interned value ids and a model state is a `u32` id, so the search hashes and
 //! compares states in O(1). Operations that constrain nothing are dropped here (a failed
-//! write or read, a read of unknown outcome); a failed cas is kept as the constraint
-//! "the value differed". Keys come from the `key` field or, failing that, from Jepsen's
-//! `independent` tuples `[key value]` in `value`; ops with neither form one partition.
+//! operation, a read of unknown outcome); a failed cas is kept as the constraint "the value
+//! differed" only when the [`FailedOps`] reading of the check says so. Keys come from the
+//! `key` field or, failing that, from Jepsen's `independent` tuples `[key value]` in
+//! `value` (for `txn`, `[key [micro-ops]]`); ops with neither form one partition.
 
 use crate::history::{Call, History, OpType};
 use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
 
+pub mod failed_ops;
 pub mod intern;
 pub mod kv;
+pub mod multi_register;
 pub mod mutex;
 pub mod queue;
 pub mod register;
 pub mod set;
+pub mod unordered_queue;
 
+pub use failed_ops::{reading_matters, verdict_under_other_reading, FailedOps, CAS_MISMATCH};
 pub use kv::KvSpec;
+pub use multi_register::MultiRegisterSpec;
 pub use mutex::MutexSpec;
 pub use queue::QueueSpec;
 pub use register::RegisterSpec;
 pub use set::SetSpec;
+pub use unordered_queue::UnorderedQueueSpec;
 
 /// A sequential specification compiled for one partition. Operations are numbered
 /// `0..len` in partition order; states are `u32` ids (meaningful only to this spec).
@@ -88,6 +95,8 @@ pub enum AnySpec {
     Mutex(MutexSpec),
     Queue(QueueSpec),
     Set(SetSpec),
+    MultiRegister(MultiRegisterSpec),
+    UnorderedQueue(UnorderedQueueSpec),
 }
 
 /// Run `$body` with `$s` bound to the concrete spec inside an [`AnySpec`].
@@ -100,6 +109,8 @@ macro_rules! with_spec {
             $crate::model::AnySpec::Mutex($s) => $body,
             $crate::model::AnySpec::Queue($s) => $body,
             $crate::model::AnySpec::Set($s) => $body,
+            $crate::model::AnySpec::MultiRegister($s) => $body,
+            $crate::model::AnySpec::UnorderedQueue($s) => $body,
         }
     };
 }
@@ -150,6 +161,9 @@ fn uses_tuples(history: &History, calls: &[Call]) -> bool {
             return false;
         }
         match &op.value {
+            // A txn is a tuple `[key [micro-ops]]` only when its first element is not
+            // itself a micro-op (a two-micro-op txn is also a pair).
+            Value::Array(a) if a.len() == 2 && c.f == "txn" => !a[0].is_array(),
             Value::Array(a) if a.len() == 2 => {
                 c.f != "cas" || matches!(&a[1], Value::Array(p) if p.len() == 2)
             }
@@ -202,25 +216,36 @@ fn new_spec(kind: ModelKind) -> AnySpec {
         ModelKind::Mutex => AnySpec::Mutex(MutexSpec::default()),
         ModelKind::FifoQueue => AnySpec::Queue(QueueSpec::default()),
         ModelKind::Set => AnySpec::Set(SetSpec::default()),
+        ModelKind::MultiRegister => AnySpec::MultiRegister(MultiRegisterSpec::default()),
+        ModelKind::UnorderedQueue => AnySpec::UnorderedQueue(UnorderedQueueSpec::default()),
     }
 }
 
-fn add_op(kind: ModelKind, spec: &mut AnySpec, op: &OpInput<'_>) -> Result<Option<()>, String> {
+fn add_op(
+    kind: ModelKind,
+    spec: &mut AnySpec,
+    op: &OpInput<'_>,
+    failed_ops: FailedOps,
+) -> Result<Option<()>, String> {
     match spec {
-        AnySpec::Register(s) => s.add(op, kind == ModelKind::CasRegister),
+        AnySpec::Register(s) => s.add(op, kind == ModelKind::CasRegister, failed_ops),
         AnySpec::Kv(s) => s.add(op),
         AnySpec::Mutex(s) => s.add(op),
         AnySpec::Queue(s) => s.add(op),
         AnySpec::Set(s) => s.add(op),
+        AnySpec::MultiRegister(s) => s.add(op),
+        AnySpec::UnorderedQueue(s) => s.add(op),
     }
 }
 
-/// Split a paired history into per-key partitions compiled for `kind`. Partitions come in
-/// order of first appearance of their key.
+/// Split a paired history into per-key partitions compiled for `kind`, reading failed
+/// operations as `failed_ops` says. Partitions come in order of first appearance of their
+/// key.
 pub fn compile(
     kind: ModelKind,
     history: &History,
     calls: &[Call],
+    failed_ops: FailedOps,
 ) -> Result<Vec<Partition>, CompileError> {
     let tuples = uses_tuples(history, calls);
     let mut index: ahash::AHashMap<String, usize> = ahash::AHashMap::new();
@@ -246,7 +271,7 @@ pub fn compile(
             outcome: call.outcome,
             error: call.complete.and_then(|c| history.ops[c].error.as_ref()),
         };
-        let added = add_op(kind, &mut part.spec, &op).map_err(|message| {
+        let added = add_op(kind, &mut part.spec, &op, failed_ops).map_err(|message| {
             let line = call
                 .complete
                 .and_then(|c| history.ops[c].line)
@@ -273,13 +298,43 @@ pub fn compile(
     Ok(parts)
 }
 
+/// The model a history is checked against when the user names none: cas-register for
+/// Porcupine's etcd logs and histories whose client functions are within read/write/cas,
+/// kv for Porcupine's kv logs and get/put/append histories, multi-register for `txn`
+/// histories (Jepsen's `:txn` ops, as Knossos checks them); `None` when the functions say
+/// nothing clear (e.g. enqueue/dequeue: fifo-queue or unordered-queue is the user's call).
+pub fn infer_model(history: &History, format: crate::format::Format) -> Option<ModelKind> {
+    use crate::format::Format;
+    match format {
+        Format::PorcupineEtcd => return Some(ModelKind::CasRegister),
+        Format::PorcupineKv => return Some(ModelKind::Kv),
+        Format::Jsonl | Format::Edn => {}
+    }
+    let fs: std::collections::BTreeSet<&str> = history
+        .ops
+        .iter()
+        .filter(|o| !o.process.is_nemesis())
+        .map(|o| o.f.as_str())
+        .collect();
+    let within = |allowed: &[&str]| fs.iter().all(|f| allowed.contains(f));
+    if within(&["read", "write", "cas"]) {
+        Some(ModelKind::CasRegister)
+    } else if within(&["get", "put", "append"]) {
+        Some(ModelKind::Kv)
+    } else if within(&["txn"]) {
+        Some(ModelKind::MultiRegister)
+    } else {
+        None
+    }
+}
+
 /// Which model a history is checked against (`--model`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
     /// read / write of one value per key.
     Register,
-    /// read / write / cas; a failed cas means the value differed.
+    /// read / write / cas; what a failed cas means is the [`FailedOps`] reading.
     CasRegister,
     /// get / put / append over string values, every key initially "".
     Kv,
@@ -289,16 +344,22 @@ pub enum ModelKind {
     FifoQueue,
     /// add + read of the whole set.
     Set,
+    /// Knossos's `multi-register`: `txn` ops of `[read k v]` / `[write k v]` micro-ops.
+    MultiRegister,
+    /// Knossos's `unordered-queue`: enqueue / dequeue in any order.
+    UnorderedQueue,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 6] = [
+    pub const ALL: [ModelKind; 8] = [
         ModelKind::Register,
         ModelKind::CasRegister,
         ModelKind::Kv,
         ModelKind::Mutex,
         ModelKind::FifoQueue,
         ModelKind::Set,
+        ModelKind::MultiRegister,
+        ModelKind::UnorderedQueue,
     ];
 
     pub fn name(self) -> &'static str {
@@ -309,6 +370,8 @@ impl ModelKind {
             ModelKind::Mutex => "mutex",
             ModelKind::FifoQueue => "fifo-queue",
             ModelKind::Set => "set",
+            ModelKind::MultiRegister => "multi-register",
+            ModelKind::UnorderedQueue => "unordered-queue",
         }
     }
 }
@@ -360,11 +423,11 @@ mod tests {
     }
 
     fn compiled(kind: ModelKind, h: &History) -> Vec<Partition> {
-        compile(kind, h, &h.pair().unwrap()).unwrap()
+        compile(kind, h, &h.pair().unwrap(), FailedOps::Observe).unwrap()
     }
 
     #[test]
-    fn a_cas_that_failed_for_another_reason_constrains_nothing() {
+    fn a_failed_cas_is_an_observation_as_the_reading_says() {
         let mut calls = vec![
             call(0, "cas", json!([1, 2]), OpType::Fail, json!([1, 2])),
             call(1, "cas", json!([1, 2]), OpType::Fail, json!([1, 2])),
@@ -374,10 +437,20 @@ mod tests {
         calls[1][1].error = Some(json!("cas-mismatch"));
         calls[2][1].error = Some(json!("connection refused"));
         calls.push(call(3, "read", Value::Null, OpType::Ok, json!(1)));
-        let parts = compiled(ModelKind::CasRegister, &hist(calls));
-        // No error and a mismatch error are the constraint "the value differed"; a cas
+        let h = hist(calls);
+        let kept = |reading| {
+            let parts = compile(ModelKind::CasRegister, &h, &h.pair().unwrap(), reading);
+            parts.unwrap()[0].ops.len()
+        };
+        // Ignore: only the explicit mismatch is the constraint "the value differed"; a cas
         // refused by a follower or never sent did not happen and is dropped.
-        assert_eq!(parts[0].ops.len(), 2, "the mismatch cas and the read stay");
+        assert_eq!(
+            kept(FailedOps::Ignore),
+            2,
+            "the mismatch cas and the read stay"
+        );
+        // Observe (Porcupine's reading): every failed cas is the constraint.
+        assert_eq!(kept(FailedOps::Observe), 4);
     }
 
     #[test]
@@ -435,13 +508,25 @@ mod tests {
             OpType::Ok,
             json!([1, 2]),
         )]);
-        let e = compile(ModelKind::Register, &h, &h.pair().unwrap()).unwrap_err();
+        let e = compile(
+            ModelKind::Register,
+            &h,
+            &h.pair().unwrap(),
+            FailedOps::Ignore,
+        )
+        .unwrap_err();
         assert_eq!(e.line, Some(2));
         let h = hist(vec![
             call(0, "write", json!(1), OpType::Ok, json!(1)),
             call(0, "cas", json!(5), OpType::Ok, json!(5)),
         ]);
-        let e = compile(ModelKind::CasRegister, &h, &h.pair().unwrap()).unwrap_err();
+        let e = compile(
+            ModelKind::CasRegister,
+            &h,
+            &h.pair().unwrap(),
+            FailedOps::Ignore,
+        )
+        .unwrap_err();
         assert_eq!(e.line, Some(4));
         assert!(
             e.message.contains("line 4") && e.message.contains("[from to]"),
@@ -493,6 +578,62 @@ mod tests {
         let parts = compiled(ModelKind::CasRegister, &plain);
         assert_eq!(parts.len(), 1);
         assert_eq!(parts[0].key, Value::Null);
+    }
+
+    #[test]
+    fn models_are_inferred_from_functions_and_format() {
+        use crate::format::Format;
+        let fs = |names: &[&str]| {
+            hist(
+                names
+                    .iter()
+                    .map(|f| call(0, f, Value::Null, OpType::Ok, Value::Null))
+                    .collect(),
+            )
+        };
+        let cases = [
+            (
+                fs(&["read", "cas"]),
+                Format::Jsonl,
+                Some(ModelKind::CasRegister),
+            ),
+            (fs(&["get", "append"]), Format::Edn, Some(ModelKind::Kv)),
+            (fs(&["txn"]), Format::Edn, Some(ModelKind::MultiRegister)),
+            (fs(&["txn", "read"]), Format::Jsonl, None),
+            (fs(&["enqueue", "dequeue"]), Format::Edn, None),
+            (fs(&["add"]), Format::PorcupineKv, Some(ModelKind::Kv)),
+            (
+                fs(&["txn"]),
+                Format::PorcupineEtcd,
+                Some(ModelKind::CasRegister),
+            ),
+        ];
+        for (h, format, want) in cases {
+            assert_eq!(infer_model(&h, format), want, "{format}");
+        }
+    }
+
+    #[test]
+    fn a_two_micro_op_txn_is_not_an_independent_tuple() {
+        let txn = json!([["read", "x", null], ["write", "y", 2]]);
+        let done = json!([["read", "x", null], ["write", "y", 2]]);
+        let h = hist(vec![call(0, "txn", txn.clone(), OpType::Ok, done)]);
+        let parts = compiled(ModelKind::MultiRegister, &h);
+        assert_eq!((parts.len(), parts[0].key.clone()), (1, Value::Null));
+        let keyed = hist(vec![call(
+            0,
+            "txn",
+            json!([7, txn]),
+            OpType::Ok,
+            Value::Null,
+        )]);
+        let parts = compiled(ModelKind::MultiRegister, &keyed);
+        assert_eq!(
+            parts[0].key,
+            json!(7),
+            "`[key txn]` is Jepsen's independent tuple"
+        );
+        assert_eq!(parts[0].ops.len(), 1);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The register and cas-register models (Jepsen's and etcd's semantics): one value per key,
 //! initially nil. `read` (ok v: value must equal v, nil allowed), `write v`, and for
-//! cas-register `cas [a b]` (ok: value must equal a, becomes b; fail: value differs from a,
-//! no effect; info: becomes b only if the value equals a). Values are interned to `u32`.
+//! cas-register `cas [a b]` (ok: value must equal a, becomes b; info: becomes b only if the
+//! value equals a; fail: did not happen, or, when the [`FailedOps`] reading says the failure
+//! observed a mismatch, the value differs from a, no effect). Values are interned to `u32`.
 
 use super::intern::ValueTable;
-use super::{OpInput, Spec};
+use super::{FailedOps, OpInput, Spec};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +31,12 @@ pub struct RegisterSpec {
 
 impl RegisterSpec {
     /// Compile one op; `None` if it constrains nothing and is dropped.
-    pub(crate) fn add(&mut self, op: &OpInput<'_>, allow_cas: bool) -> Result<Option<()>, String> {
+    pub(crate) fn add(
+        &mut self,
+        op: &OpInput<'_>,
+        allow_cas: bool,
+        failed_ops: FailedOps,
+    ) -> Result<Option<()>, String> {
         use crate::history::OpType::*;
         let reg = match (op.f, op.outcome) {
             ("read", Ok) => RegOp::Read(self.values.intern(op.output)),
@@ -46,7 +52,9 @@ impl RegisterSpec {
                 let to = self.values.intern(&pair[1]);
                 match outcome {
                     Ok => RegOp::CasOk(from, to),
-                    Fail if !fail_means_mismatch(op.error) => return Result::Ok(None),
+                    Fail if !failed_ops.cas_fail_observes_mismatch(op.error) => {
+                        return Result::Ok(None)
+                    }
                     Fail => RegOp::CasFail(from),
                     _ => RegOp::CasMaybe(from, to),
                 }
@@ -65,30 +73,6 @@ impl RegisterSpec {
         self.ops.push(reg);
         Result::Ok(Some(()))
     }
-}
-
-/// Whether a failed cas says "the value differed from `from`" (Jepsen's and etcd's
-/// meaning, and Porcupine's when no error is given), as opposed to a definite failure for
-/// another reason (not the leader, connection refused, bad request), which says only that
-/// the cas did not happen and so constrains nothing.
-fn fail_means_mismatch(error: Option<&Value>) -> bool {
-    let Some(error) = error else { return true };
-    let text = match error {
-        Value::Null => return true,
-        Value::String(s) => s.to_ascii_lowercase(),
-        other => other.to_string().to_ascii_lowercase(),
-    };
-    [
-        "mismatch",
-        "cas-fail",
-        "cas fail",
-        "compare",
-        "precondition",
-        "differ",
-        "not-equal",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
 }
 
 impl Spec for RegisterSpec {
