@@ -47,6 +47,9 @@ struct Entry {
 struct Frame {
     entry: u32,
     state: u32,
+    /// `lo` and `hi` before this op was linearized.
+    lo: u32,
+    hi: u32,
     forced: bool,
 }
 
@@ -85,6 +88,16 @@ pub struct Search {
     stack: Vec<Frame>,
     bits: Vec<u64>,
     hash: u64,
+    /// First unlinearized required op (local; `len()` when none): every required op below
+    /// it is linearized, which is what keeps memo keys small.
+    lo: u32,
+    /// One past the highest linearized op.
+    hi: u32,
+    /// Scratch buffer for the encoded memo key.
+    key: Vec<u64>,
+    /// Latest return position reached: the largest, over configurations visited, of the
+    /// earliest return among unlinearized required ops (see [`Search::horizon`]).
+    horizon: u64,
     keys: Vec<u64>,
     state: u32,
     cursor: u32,
@@ -97,6 +110,8 @@ pub struct Search {
     /// Configurations inserted in the memo cache.
     pub configs: u64,
     best: Vec<u32>,
+    /// Length of the common prefix of `best` and the stack's ops.
+    agree: usize,
     best_states: Vec<u32>,
 }
 
@@ -191,6 +206,7 @@ impl Search {
             }
         }
         let words = n.div_ceil(64).max(1);
+        let lo = required.iter().position(|&r| r).unwrap_or(n) as u32;
         let keys = (0..n as u64).map(|i| splitmix(i ^ 0x5151_7e57)).collect();
         let total_required = required.iter().filter(|&&r| r).count();
         Search {
@@ -210,16 +226,21 @@ impl Search {
             stack: Vec::new(),
             bits: vec![0; words],
             hash: 0,
+            lo,
+            hi: 0,
+            key: Vec::new(),
+            horizon: 0,
             keys,
             state: 0,
             cursor: NIL,
             need_prescan: true,
             started: false,
             done: None,
-            cache: Cache::new(words),
+            cache: Cache::new(n),
             steps: 0,
             configs: 0,
             best: Vec::new(),
+            agree: 0,
             best_states: Vec::new(),
         }
     }
@@ -230,6 +251,11 @@ impl Search {
             + self.stack.capacity() * std::mem::size_of::<Frame>()
             + self.entries.capacity() * std::mem::size_of::<Entry>()
             + (self.best.capacity() + self.ids.capacity()) * 4
+            + self.bits.capacity() * 8
+            + self.keys.capacity() * 8
+            + (self.inv_time.capacity() + self.ret_time.capacity()) * 8
+            + self.producers.capacity() * 16
+            + self.twin.capacity() * 4
     }
 
     /// Number of ops (local).
@@ -286,19 +312,74 @@ impl Search {
         self.hash ^= self.keys[l as usize];
     }
 
-    /// Try to linearize call entry `e` into state `ns`; false if (bits, ns) was visited.
+    #[inline]
+    fn linearized(&self, l: u32) -> bool {
+        self.bits[(l / 64) as usize] & (1u64 << (l % 64)) != 0
+    }
+
+    /// The memo key of the current linearized set, into `self.key`: `[lo_w, |X|, X..,
+    /// window]` where `lo_w` is the word of the first unlinearized required op, `X` the
+    /// unlinearized ops below word `lo_w` (all info ops: they may stay open forever) and
+    /// `window` the bit words from `lo_w` up to the highest linearized op. Everything below
+    /// `lo_w` but `X` is linearized, so this is a function of the set alone, and its size
+    /// follows the concurrency of the history, not its length.
+    fn encode(&mut self) {
+        let lo_w = self.lo / 64;
+        let floor = lo_w * 64;
+        self.key.clear();
+        self.key.push(lo_w as u64);
+        self.key.push(0);
+        let mut e = self.entries[HEAD as usize].next;
+        let mut count = 0u64;
+        while e != NIL {
+            let en = self.entries[e as usize];
+            if !self.linearized(en.op) {
+                if en.op >= floor {
+                    break;
+                }
+                if !en.ret {
+                    self.key.push(en.op as u64);
+                    count += 1;
+                }
+            }
+            e = en.next;
+        }
+        self.key[1] = count;
+        let hi_w = self.hi.div_ceil(64);
+        if hi_w > lo_w {
+            self.key
+                .extend_from_slice(&self.bits[lo_w as usize..hi_w as usize]);
+        }
+    }
+
+    /// Try to linearize call entry `e` into state `ns`; false if (set, ns) was visited.
     #[inline]
     fn push(&mut self, e: u32, ns: u32, forced: bool) -> bool {
         let l = self.entries[e as usize].op;
+        let (old_lo, old_hi) = (self.lo, self.hi);
         self.toggle(l);
-        if !self.cache.insert(&self.bits, self.hash, ns) {
+        self.hi = self.hi.max(l + 1);
+        if l == self.lo {
+            let n = self.ids.len() as u32;
+            let mut lo = l + 1;
+            while lo < n && (!self.required[lo as usize] || self.linearized(lo)) {
+                lo += 1;
+            }
+            self.lo = lo;
+        }
+        self.encode();
+        if !self.cache.insert(&self.key, self.hash, ns) {
             self.toggle(l);
+            self.lo = old_lo;
+            self.hi = old_hi;
             return false;
         }
         self.configs += 1;
         self.stack.push(Frame {
             entry: e,
             state: self.state,
+            lo: old_lo,
+            hi: old_hi,
             forced,
         });
         self.state = ns;
@@ -311,19 +392,37 @@ impl Search {
             self.reset_bits[(l / 64) as usize] ^= 1u64 << (l % 64);
         }
         self.need_prescan = true;
-        if self.stack.len() > self.best.len() {
-            self.best.clear();
-            self.best
-                .extend(self.stack.iter().map(|f| self.entries[f.entry as usize].op));
+        self.note_best(ns);
+        true
+    }
+
+    /// Keep the longest linearized sequence seen (amortized: only the part of the stack
+    /// that differs from it is copied) and the states after sequences of that length.
+    #[inline]
+    fn note_best(&mut self, ns: u32) {
+        let depth = self.stack.len();
+        if depth > self.best.len() {
+            self.best.truncate(self.agree);
+            for f in &self.stack[self.agree..] {
+                self.best.push(self.entries[f.entry as usize].op);
+            }
+            self.agree = depth;
             self.best_states.clear();
             self.best_states.push(ns);
-        } else if self.stack.len() == self.best.len()
+        } else if depth == self.best.len()
             && self.best_states.len() < MAX_BEST_STATES
             && !self.best_states.contains(&ns)
         {
             self.best_states.push(ns);
         }
-        true
+    }
+
+    /// The latest history position up to which the search showed a linearization: every
+    /// prefix of the history that ends before this position (ops still running at its end
+    /// left open) is linearizable, since some visited configuration linearizes all of its
+    /// required ops. `u64::MAX` once every required op is linearized.
+    pub fn horizon(&self) -> u64 {
+        self.horizon
     }
 
     /// Invoke position of the earliest unlinearized reset op (u64::MAX if none).
@@ -381,6 +480,9 @@ impl Search {
                 self.reset_bits[(l / 64) as usize] ^= 1u64 << (l % 64);
             }
             self.state = f.state;
+            self.lo = f.lo;
+            self.hi = f.hi;
+            self.agree = self.agree.min(self.stack.len());
             if !f.forced {
                 self.cursor = self.entries[f.entry as usize].next;
                 self.need_prescan = false;
@@ -405,13 +507,15 @@ impl Search {
         let limit = self.steps + max_steps;
         let status = loop {
             if self.lin_required == self.total_required {
+                self.horizon = u64::MAX;
                 break Status::Linearizable;
             }
             if self.steps >= limit {
                 return Status::Paused;
             }
             if self.steps & 255 == 0
-                && self.bytes() + spec.bytes() + self.cache.next_growth_bytes() > mem_allow
+                && self.bytes() + spec.bytes() + self.cache.next_growth_bytes(self.key.len().max(2))
+                    > mem_allow
             {
                 return Status::OutOfMemory;
             }
@@ -450,6 +554,14 @@ impl Search {
                 }
                 if forced {
                     continue;
+                }
+                if !dead {
+                    let h = if e == NIL {
+                        u64::MAX
+                    } else {
+                        self.ret_time[self.entries[e as usize].op as usize]
+                    };
+                    self.horizon = self.horizon.max(h);
                 }
                 // Reads invoked later must also stay reachable (from this state, or
                 // after a reset that can still come before they return).
@@ -514,5 +626,6 @@ impl Search {
     pub fn free_cache(&mut self) {
         self.cache = Cache::new(1);
         self.stack = Vec::new();
+        self.key = Vec::new();
     }
 }
