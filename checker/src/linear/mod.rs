@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod counterexample;
 pub mod search;
+pub mod shrink;
 
 pub use counterexample::render_counterexample_text;
 
@@ -32,7 +33,8 @@ pub struct LinearOptions {
     pub all_keys: bool,
     /// Worker threads for partitions; 0 = all cores.
     pub threads: usize,
-    /// Time allowed to shrink a counterexample to a minimal sub-history.
+    /// The most time allowed to shrink one key's counterexample. Each key gets
+    /// [`shrink_budget`] of its size and of the time its verdict took, capped by this.
     pub minimize_budget: Duration,
     /// Build counterexamples for invalid keys (default true; benchmarks of the bare
     /// verdict turn it off).
@@ -42,7 +44,7 @@ pub struct LinearOptions {
 impl Default for LinearOptions {
     fn default() -> Self {
         LinearOptions {
-            timeout: None,
+            timeout: Some(DEFAULT_TIMEOUT),
             memory_limit_bytes: default_memory_limit(),
             all_keys: false,
             threads: 0,
@@ -93,6 +95,18 @@ pub struct LinearError {
     pub line: Option<u64>,
 }
 
+/// The default time budget of a check: a hard history gives `unknown` after this rather
+/// than running for hours. Set `timeout: None` for no limit.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The time one key's counterexample may take to shrink: 20 ms, plus 50 µs per op of the
+/// key, plus four times what its verdict took, capped by `cap`. Shrinking re-checks
+/// sub-histories of the key, so its cost follows the size and the hardness of the key.
+pub fn shrink_budget(ops: usize, verdict: Duration, cap: Duration) -> Duration {
+    let scaled = Duration::from_millis(20) + Duration::from_micros(50) * ops as u32 + verdict * 4;
+    scaled.min(cap)
+}
+
 /// The default memory budget: min(4 GiB, a quarter of the machine's RAM).
 pub fn default_memory_limit() -> usize {
     const CAP: usize = 4 << 30;
@@ -124,13 +138,21 @@ struct Task {
     /// Position of the partition in `compile`'s order.
     idx: usize,
     part: Partition,
-    search: Search,
+    /// Created on the key's first slice and dropped with its verdict, so that a history of
+    /// many small keys holds one search at a time per worker.
+    search: Option<Search>,
+    /// Time spent searching this key.
+    busy: Duration,
+    steps: u64,
+    configs: u64,
+    horizon: u64,
 }
 
 impl Task {
     /// Memory held by the search and the model's memo tables.
     fn bytes(&self) -> usize {
-        self.search.bytes() + crate::with_spec!(&self.part.spec, s => crate::model::Spec::bytes(s))
+        self.search.as_ref().map_or(0, Search::bytes)
+            + crate::with_spec!(&self.part.spec, s => crate::model::Spec::bytes(s))
     }
 }
 
@@ -146,7 +168,11 @@ struct Shared<'a> {
 impl Shared<'_> {
     fn finish(&self, mut task: Task, outcome: KeyOutcome) {
         let held = task.bytes();
-        task.search.free_cache();
+        if let Some(search) = task.search.take() {
+            task.steps = search.steps;
+            task.configs = search.configs;
+            task.horizon = search.horizon();
+        }
         crate::with_spec!(&mut task.part.spec, s => crate::model::Spec::release_memo(s));
         self.mem_used.fetch_sub(held, Ordering::Relaxed);
         if matches!(outcome, KeyOutcome::Invalid) && !self.opts.all_keys {
@@ -173,7 +199,7 @@ impl Shared<'_> {
                     let msg = format!(
                         "timeout: the {:.3} s budget ran out after {} model steps",
                         t.as_secs_f64(),
-                        task.search.steps
+                        task.search.as_ref().map_or(0, |s| s.steps)
                     );
                     self.finish(task, KeyOutcome::Unknown(msg));
                     continue;
@@ -182,8 +208,13 @@ impl Shared<'_> {
             let before = task.bytes();
             let others = self.mem_used.load(Ordering::Relaxed).saturating_sub(before);
             let allow = self.opts.memory_limit_bytes.saturating_sub(others);
-            let status =
-                crate::with_spec!(&mut task.part.spec, s => task.search.run(s, SLICE_STEPS, allow));
+            let started = Instant::now();
+            let Task { part, search, .. } = &mut task;
+            let status = crate::with_spec!(&mut part.spec, s => {
+                let search = search.get_or_insert_with(|| Search::new(&part.ops, None, s));
+                search.run(s, SLICE_STEPS, allow)
+            });
+            task.busy += started.elapsed();
             let after = task.bytes();
             if after >= before {
                 self.mem_used.fetch_add(after - before, Ordering::Relaxed);
@@ -199,7 +230,7 @@ impl Shared<'_> {
                         "memory budget: the search would exceed {} bytes (this key held {} bytes after {} model steps)",
                         self.opts.memory_limit_bytes,
                         after,
-                        task.search.steps
+                        task.search.as_ref().map_or(0, |s| s.steps)
                     );
                     self.finish(task, KeyOutcome::Unknown(msg));
                 }
@@ -239,9 +270,14 @@ pub fn check(
     let mut tasks: Vec<Task> = parts
         .into_iter()
         .enumerate()
-        .map(|(idx, part)| {
-            let search = crate::with_spec!(&part.spec, s => Search::new(&part.ops, None, s));
-            Task { idx, part, search }
+        .map(|(idx, part)| Task {
+            idx,
+            part,
+            search: None,
+            busy: Duration::ZERO,
+            steps: 0,
+            configs: 0,
+            horizon: 0,
         })
         .collect();
     // Small keys first: they finish in their first slice; big ones share the rest fairly.
@@ -271,8 +307,8 @@ pub fn check(
     }
     let mut done = shared.done.into_inner().unwrap_or_else(|e| e.into_inner());
     done.sort_by_key(|(t, _)| t.idx);
-    // Counterexamples for invalid keys, sharing the minimization budget in key order.
-    let min_deadline = Instant::now() + opts.minimize_budget;
+    // Counterexamples for invalid keys, each with its own budget; past the check's deadline
+    // a key still gets its minimum (20 ms) so that it has a counterexample.
     let mut keys: Vec<KeyReport> = Vec::with_capacity(done.len());
     for (mut task, outcome) in done {
         let (valid, unknown_reason, counterexample) = match outcome {
@@ -280,12 +316,19 @@ pub fn check(
             KeyOutcome::Unknown(r) => (Validity::Unknown, Some(r), None),
             KeyOutcome::Invalid if !opts.counterexample => (Validity::Invalid, None, None),
             KeyOutcome::Invalid => {
+                let now = Instant::now();
+                let budget = shrink_budget(task.part.ops.len(), task.busy, opts.minimize_budget);
+                let mut until = now + budget;
+                if let Some(d) = deadline {
+                    until = until.min(d.max(now + Duration::from_millis(20)));
+                }
                 let cx = counterexample::build(
                     history,
                     &calls,
                     tuples,
                     &mut task.part,
-                    min_deadline,
+                    task.horizon,
+                    until,
                     opts.memory_limit_bytes,
                 );
                 (Validity::Invalid, None, Some(cx))
@@ -297,8 +340,8 @@ pub fn check(
             ops: task.part.calls,
             unknown_reason,
             counterexample,
-            steps: task.search.steps,
-            configs: task.search.configs,
+            steps: task.steps,
+            configs: task.configs,
         });
     }
     let rank = |v: Validity| match v {

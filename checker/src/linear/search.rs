@@ -125,6 +125,9 @@ fn splitmix(mut z: u64) -> u64 {
 /// Reads past the candidate window whose reachability is checked (monotone models).
 const LOOKAHEAD_READS: usize = 8;
 
+/// Partitions of up to this many bitset words use the whole bitset as memo key.
+const FULL_KEY_WORDS: usize = 16;
+
 /// Max states remembered at the longest prefix.
 const MAX_BEST_STATES: usize = 8;
 
@@ -323,6 +326,8 @@ impl Search {
     /// `window` the bit words from `lo_w` up to the highest linearized op. Everything below
     /// `lo_w` but `X` is linearized, so this is a function of the set alone, and its size
     /// follows the concurrency of the history, not its length.
+    /// (Partitions of at most [`FULL_KEY_WORDS`] words use the whole bitset instead: as
+    /// short, and cheaper to build.)
     fn encode(&mut self) {
         let lo_w = self.lo / 64;
         let floor = lo_w * 64;
@@ -367,8 +372,13 @@ impl Search {
             }
             self.lo = lo;
         }
-        self.encode();
-        if !self.cache.insert(&self.key, self.hash, ns) {
+        let fresh = if self.bits.len() <= FULL_KEY_WORDS {
+            self.cache.insert(&self.bits, self.hash, ns)
+        } else {
+            self.encode();
+            self.cache.insert(&self.key, self.hash, ns)
+        };
+        if !fresh {
             self.toggle(l);
             self.lo = old_lo;
             self.hi = old_hi;
@@ -514,7 +524,7 @@ impl Search {
                 return Status::Paused;
             }
             if self.steps & 255 == 0
-                && self.bytes() + spec.bytes() + self.cache.next_growth_bytes(self.key.len().max(2))
+                && self.bytes() + spec.bytes() + self.cache.next_growth_bytes(self.key.len().max(self.bits.len().min(FULL_KEY_WORDS)))
                     > mem_allow
             {
                 return Status::OutOfMemory;
@@ -555,7 +565,12 @@ impl Search {
                 if forced {
                     continue;
                 }
-                if !dead {
+                // (A dead configuration was reached all the same: walk on to its first
+                // return for the horizon.)
+                while dead && e != NIL && !self.entries[e as usize].ret {
+                    e = self.entries[e as usize].next;
+                }
+                {
                     let h = if e == NIL {
                         u64::MAX
                     } else {
