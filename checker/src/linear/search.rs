@@ -31,6 +31,8 @@ use crate::model::{PartOp, Spec};
 
 const NIL: u32 = u32::MAX;
 const HEAD: u32 = 0;
+/// Head of the list of open info ops' call entries (tried after the required ops).
+const INFO_HEAD: u32 = 1;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -78,8 +80,8 @@ pub struct Search {
     /// Invoke and return positions per local op (return = u64::MAX for info ops).
     inv_time: Vec<u64>,
     ret_time: Vec<u64>,
-    /// Per read: the reset ops that could make it reachable again (lazily computed).
-    producers: Vec<Option<Box<[u32]>>>,
+    /// No word of `reset_bits` below this one has a bit set.
+    reset_hint: usize,
     /// Previous interchangeable open info op (local), or NIL.
     twin: Vec<u32>,
     total_required: usize,
@@ -101,6 +103,10 @@ pub struct Search {
     keys: Vec<u64>,
     state: u32,
     cursor: u32,
+    /// The cursor walks the open info ops' list (after the required candidates).
+    info_phase: bool,
+    /// In the info phase: the first pending return's time (later-invoked ops must wait).
+    info_bound: u64,
     need_prescan: bool,
     started: bool,
     done: Option<Status>,
@@ -169,30 +175,37 @@ impl Search {
                 },
             )
             .collect();
-        // Events: (time, is_return, local op). Info ops return after everything.
+        // Events of required ops: (time, is_return, local op). Open ops (info, or running
+        // at a cut) never return: they live in their own list, in invoke order.
         let mut events: Vec<(u64, bool, u32)> = Vec::with_capacity(2 * n);
-        for (l, &i) in ids.iter().enumerate() {
-            let op = &ops[i as usize];
-            events.push((op.invoke as u64, false, l as u32));
-            let ret = match (op.required, op.complete) {
-                (true, Some(c)) => c as u64,
-                _ => u64::MAX,
-            };
-            events.push((ret, true, l as u32));
+        for (l, &t) in inv_time.iter().enumerate() {
+            events.push((t, false, l as u32));
+            if required[l] {
+                events.push((ret_time[l], true, l as u32));
+            }
         }
         events.sort_unstable_by_key(|&(t, r, l)| (t, r, l));
-        let mut entries = Vec::with_capacity(2 * n + 1);
-        entries.push(Entry {
+        let head = Entry {
             op: NIL,
             ret: false,
             prev: NIL,
             next: NIL,
             mate: NIL,
-        });
+        };
+        let mut entries = Vec::with_capacity(2 * n + 2);
+        entries.push(head);
+        entries.push(head);
         let mut call_at = vec![NIL; n];
+        let (mut main_tail, mut info_tail) = (HEAD, INFO_HEAD);
         for &(_, ret, l) in &events {
             let idx = entries.len() as u32;
-            let prev = idx - 1;
+            let tail = if ret || required[l as usize] {
+                &mut main_tail
+            } else {
+                &mut info_tail
+            };
+            let prev = *tail;
+            *tail = idx;
             entries[prev as usize].next = idx;
             entries.push(Entry {
                 op: l,
@@ -219,7 +232,9 @@ impl Search {
             resets,
             resets_left,
             reset_bits,
-            producers: vec![None; n],
+            reset_hint: 0,
+            info_phase: false,
+            info_bound: u64::MAX,
             inv_time,
             ret_time,
             twin,
@@ -257,7 +272,6 @@ impl Search {
             + self.bits.capacity() * 8
             + self.keys.capacity() * 8
             + (self.inv_time.capacity() + self.ret_time.capacity()) * 8
-            + self.producers.capacity() * 16
             + self.twin.capacity() * 4
     }
 
@@ -287,6 +301,9 @@ impl Search {
         if en.next != NIL {
             self.entries[en.next as usize].prev = en.prev;
         }
+        if en.mate == NIL {
+            return;
+        }
         let m = self.entries[en.mate as usize];
         self.entries[m.prev as usize].next = m.next;
         if m.next != NIL {
@@ -297,10 +314,12 @@ impl Search {
     #[inline]
     fn unlift(&mut self, e: u32) {
         let mate = self.entries[e as usize].mate;
-        let m = self.entries[mate as usize];
-        self.entries[m.prev as usize].next = mate;
-        if m.next != NIL {
-            self.entries[m.next as usize].prev = mate;
+        if mate != NIL {
+            let m = self.entries[mate as usize];
+            self.entries[m.prev as usize].next = mate;
+            if m.next != NIL {
+                self.entries[m.next as usize].prev = mate;
+            }
         }
         let en = self.entries[e as usize];
         self.entries[en.prev as usize].next = e;
@@ -334,18 +353,16 @@ impl Search {
         self.key.clear();
         self.key.push(lo_w as u64);
         self.key.push(0);
-        let mut e = self.entries[HEAD as usize].next;
+        let mut e = self.entries[INFO_HEAD as usize].next;
         let mut count = 0u64;
         while e != NIL {
             let en = self.entries[e as usize];
+            if en.op >= floor {
+                break;
+            }
             if !self.linearized(en.op) {
-                if en.op >= floor {
-                    break;
-                }
-                if !en.ret {
-                    self.key.push(en.op as u64);
-                    count += 1;
-                }
+                self.key.push(en.op as u64);
+                count += 1;
             }
             e = en.next;
         }
@@ -437,43 +454,64 @@ impl Search {
 
     /// Invoke position of the earliest unlinearized reset op (u64::MAX if none).
     #[inline]
-    fn first_reset_invoke(&self) -> u64 {
+    fn first_reset_invoke(&mut self) -> u64 {
         if self.resets_left == 0 {
             return u64::MAX;
         }
-        for (w, &bits) in self.reset_bits.iter().enumerate() {
+        // Every word below the hint is zero (backtracking lowers it again).
+        while self.reset_hint < self.reset_bits.len() {
+            let bits = self.reset_bits[self.reset_hint];
             if bits != 0 {
-                return self.inv_time[w * 64 + bits.trailing_zeros() as usize];
+                return self.inv_time[self.reset_hint * 64 + bits.trailing_zeros() as usize];
             }
+            self.reset_hint += 1;
         }
         u64::MAX
     }
 
     /// Whether some unlinearized reset op invoked before read `l` returns could make `l`
-    /// viable again. The candidate resets of each read are computed once (lazily).
+    /// viable again. Unlinearized ops below `lo` are open info ops (in their list); from
+    /// `lo` on, the ops invoked before `l` returns are scanned latest first. So the cost
+    /// follows the concurrency, not the position in the history.
     fn reset_can_reach<S: Spec>(&mut self, spec: &mut S, l: u32) -> bool {
         let li = l as usize;
-        if self.producers[li].is_none() {
-            let ret = self.ret_time[li];
-            let id = self.ids[li];
-            let mut list = Vec::new();
-            for r in 0..self.ids.len() {
-                if self.inv_time[r] >= ret {
-                    break;
-                }
-                if self.resets[r] && spec.reset_viable(self.ids[r], id) {
-                    list.push(r as u32);
-                }
+        let ret = self.ret_time[li];
+        let read = self.ids[li];
+        let end = self.inv_time.partition_point(|&t| t < ret);
+        let lo = self.lo as usize;
+        for r in (lo..end).rev() {
+            if self.resets[r]
+                && !self.linearized(r as u32)
+                && spec.reset_viable(self.ids[r], read)
+            {
+                return true;
             }
-            self.producers[li] = Some(list.into_boxed_slice());
         }
-        let Some(list) = &self.producers[li] else {
-            return true;
-        };
-        // Latest first: early resets are the likeliest to be linearized already.
-        list.iter()
-            .rev()
-            .any(|&r| self.reset_bits[(r / 64) as usize] & (1u64 << (r % 64)) != 0)
+        let mut e = self.entries[INFO_HEAD as usize].next;
+        while e != NIL {
+            let r = self.entries[e as usize].op;
+            if r as usize >= lo.min(end) {
+                break;
+            }
+            if self.resets[r as usize] && spec.reset_viable(self.ids[r as usize], read) {
+                return true;
+            }
+            e = self.entries[e as usize].next;
+        }
+        false
+    }
+
+    /// Time of the first return entry at or after `e` in the main list (u64::MAX if none):
+    /// no op invoked at or after it can be linearized next.
+    fn first_return(&self, mut e: u32) -> u64 {
+        while e != NIL && !self.entries[e as usize].ret {
+            e = self.entries[e as usize].next;
+        }
+        if e == NIL {
+            u64::MAX
+        } else {
+            self.ret_time[self.entries[e as usize].op as usize]
+        }
     }
 
     /// Pop frames until one leaves alternatives to explore; false if the stack emptied.
@@ -488,6 +526,7 @@ impl Search {
             if self.resets[l as usize] {
                 self.resets_left += 1;
                 self.reset_bits[(l / 64) as usize] ^= 1u64 << (l % 64);
+                self.reset_hint = self.reset_hint.min((l / 64) as usize);
             }
             self.state = f.state;
             self.lo = f.lo;
@@ -495,6 +534,11 @@ impl Search {
             self.agree = self.agree.min(self.stack.len());
             if !f.forced {
                 self.cursor = self.entries[f.entry as usize].next;
+                self.info_phase = !self.required[l as usize];
+                if self.info_phase {
+                    let e = self.entries[HEAD as usize].next;
+                    self.info_bound = self.first_return(e);
+                }
                 self.need_prescan = false;
                 return true;
             }
@@ -611,9 +655,18 @@ impl Search {
                     continue;
                 }
                 self.cursor = self.entries[HEAD as usize].next;
+                self.info_phase = false;
             }
             let e = self.cursor;
-            if e == NIL || self.entries[e as usize].ret {
+            if !self.info_phase && (e == NIL || self.entries[e as usize].ret) {
+                // The required candidates are done: the open info ops invoked before the
+                // first pending return come next.
+                self.info_phase = true;
+                self.info_bound = self.first_return(e);
+                self.cursor = self.entries[INFO_HEAD as usize].next;
+                continue;
+            }
+            if e == NIL || (self.info_phase && self.inv_time[self.entries[e as usize].op as usize] >= self.info_bound) {
                 if !self.backtrack() {
                     break Status::NotLinearizable;
                 }
