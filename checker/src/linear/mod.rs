@@ -156,9 +156,23 @@ impl Task {
     }
 }
 
+/// What is kept of a decided key: its partition only when a counterexample is to be built
+/// from it, so that memory per valid key is a few words.
+struct Done {
+    idx: usize,
+    key: serde_json::Value,
+    calls: usize,
+    steps: u64,
+    configs: u64,
+    horizon: u64,
+    busy: Duration,
+    outcome: KeyOutcome,
+    part: Option<Box<Partition>>,
+}
+
 struct Shared<'a> {
     queue: Mutex<VecDeque<Task>>,
-    done: Mutex<Vec<(Task, KeyOutcome)>>,
+    done: Mutex<Vec<Done>>,
     mem_used: AtomicUsize,
     cancel: AtomicBool,
     opts: &'a LinearOptions,
@@ -178,7 +192,28 @@ impl Shared<'_> {
         if matches!(outcome, KeyOutcome::Invalid) && !self.opts.all_keys {
             self.cancel.store(true, Ordering::Relaxed);
         }
-        lock(&self.done).push((task, outcome));
+        let keep = matches!(outcome, KeyOutcome::Invalid) && self.opts.counterexample;
+        let Task {
+            idx,
+            part,
+            busy,
+            steps,
+            configs,
+            horizon,
+            ..
+        } = task;
+        let done = Done {
+            idx,
+            key: part.key.clone(),
+            calls: part.calls,
+            steps,
+            configs,
+            horizon,
+            busy,
+            outcome,
+            part: keep.then(|| Box::new(part)),
+        };
+        lock(&self.done).push(done);
     }
 
     fn worker(&self) {
@@ -204,6 +239,10 @@ impl Shared<'_> {
                     self.finish(task, KeyOutcome::Unknown(msg));
                     continue;
                 }
+            }
+            if let Some(outcome) = trivial(&mut task.part) {
+                self.finish(task, outcome);
+                continue;
             }
             let before = task.bytes();
             let others = self.mem_used.load(Ordering::Relaxed).saturating_sub(before);
@@ -236,6 +275,23 @@ impl Shared<'_> {
                 }
             }
         }
+    }
+}
+
+/// The verdict of a partition of at most one op, without a search (histories of many
+/// one-op keys pay a few words per key).
+fn trivial(part: &mut Partition) -> Option<KeyOutcome> {
+    match part.ops.as_slice() {
+        [] => Some(KeyOutcome::Valid),
+        [op] if !op.required => Some(KeyOutcome::Valid),
+        [_] => crate::with_spec!(&mut part.spec, s => {
+            let init = crate::model::Spec::init(s);
+            Some(match crate::model::Spec::step(s, init, 0) {
+                Some(_) => KeyOutcome::Valid,
+                None => KeyOutcome::Invalid,
+            })
+        }),
+        _ => None,
     }
 }
 
@@ -306,38 +362,40 @@ pub fn check(
         });
     }
     let mut done = shared.done.into_inner().unwrap_or_else(|e| e.into_inner());
-    done.sort_by_key(|(t, _)| t.idx);
+    done.sort_by_key(|d| d.idx);
     // Counterexamples for invalid keys, each with its own budget; past the check's deadline
     // a key still gets its minimum (20 ms) so that it has a counterexample.
     let mut keys: Vec<KeyReport> = Vec::with_capacity(done.len());
-    for (mut task, outcome) in done {
-        let (valid, unknown_reason, counterexample) = match outcome {
+    for task in done {
+        let (valid, unknown_reason, counterexample) = match task.outcome {
             KeyOutcome::Valid => (Validity::Valid, None, None),
             KeyOutcome::Unknown(r) => (Validity::Unknown, Some(r), None),
-            KeyOutcome::Invalid if !opts.counterexample => (Validity::Invalid, None, None),
-            KeyOutcome::Invalid => {
-                let now = Instant::now();
-                let budget = shrink_budget(task.part.ops.len(), task.busy, opts.minimize_budget);
-                let mut until = now + budget;
-                if let Some(d) = deadline {
-                    until = until.min(d.max(now + Duration::from_millis(20)));
+            KeyOutcome::Invalid => match task.part {
+                None => (Validity::Invalid, None, None),
+                Some(mut part) => {
+                    let now = Instant::now();
+                    let budget = shrink_budget(part.ops.len(), task.busy, opts.minimize_budget);
+                    let mut until = now + budget;
+                    if let Some(d) = deadline {
+                        until = until.min(d.max(now + Duration::from_millis(20)));
+                    }
+                    let cx = counterexample::build(
+                        history,
+                        &calls,
+                        tuples,
+                        &mut part,
+                        task.horizon,
+                        until,
+                        opts.memory_limit_bytes,
+                    );
+                    (Validity::Invalid, None, Some(cx))
                 }
-                let cx = counterexample::build(
-                    history,
-                    &calls,
-                    tuples,
-                    &mut task.part,
-                    task.horizon,
-                    until,
-                    opts.memory_limit_bytes,
-                );
-                (Validity::Invalid, None, Some(cx))
-            }
+            },
         };
         keys.push(KeyReport {
-            key: task.part.key.clone(),
+            key: task.key,
             valid,
-            ops: task.part.calls,
+            ops: task.calls,
             unknown_reason,
             counterexample,
             steps: task.steps,

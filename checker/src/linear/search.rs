@@ -84,6 +84,11 @@ pub struct Search {
     reset_hint: usize,
     /// Previous interchangeable open info op (local), or NIL.
     twin: Vec<u32>,
+    /// Next interchangeable open info op (local), or NIL: it joins the info list when this
+    /// one is linearized, so the list holds one op per effect class at most.
+    next_twin: Vec<u32>,
+    /// Call entry of each local op.
+    call_of: Vec<u32>,
     total_required: usize,
     lin_required: usize,
     entries: Vec<Entry>,
@@ -160,6 +165,12 @@ impl Search {
                 }
             }
         }
+        let mut next_twin = vec![NIL; n];
+        for (l, &t) in twin.iter().enumerate() {
+            if t != NIL {
+                next_twin[t as usize] = l as u32;
+            }
+        }
         let resets_left = resets.iter().filter(|&&r| r).count();
         let mut reset_bits = vec![0u64; n.div_ceil(64).max(1)];
         for (l, _) in resets.iter().enumerate().filter(|(_, &r)| r) {
@@ -201,8 +212,19 @@ impl Search {
             let idx = entries.len() as u32;
             let tail = if ret || required[l as usize] {
                 &mut main_tail
-            } else {
+            } else if twin[l as usize] == NIL {
                 &mut info_tail
+            } else {
+                // Not in a list until its previous twin is linearized.
+                entries.push(Entry {
+                    op: l,
+                    ret,
+                    prev: NIL,
+                    next: NIL,
+                    mate: NIL,
+                });
+                call_at[l as usize] = idx;
+                continue;
             };
             let prev = *tail;
             *tail = idx;
@@ -221,6 +243,7 @@ impl Search {
                 call_at[l as usize] = idx;
             }
         }
+        let call_of = call_at;
         let words = n.div_ceil(64).max(1);
         let lo = required.iter().position(|&r| r).unwrap_or(n) as u32;
         let keys = (0..n as u64).map(|i| splitmix(i ^ 0x5151_7e57)).collect();
@@ -237,6 +260,8 @@ impl Search {
             info_bound: u64::MAX,
             inv_time,
             ret_time,
+            next_twin,
+            call_of,
             twin,
             total_required,
             lin_required: 0,
@@ -308,6 +333,35 @@ impl Search {
         self.entries[m.prev as usize].next = m.next;
         if m.next != NIL {
             self.entries[m.next as usize].prev = m.prev;
+        }
+    }
+
+    /// Put the call entry `e` of an open info op into the info list, in invoke order.
+    fn insert_info(&mut self, e: u32) {
+        let op = self.entries[e as usize].op;
+        let mut prev = INFO_HEAD;
+        loop {
+            let next = self.entries[prev as usize].next;
+            if next == NIL || self.entries[next as usize].op > op {
+                break;
+            }
+            prev = next;
+        }
+        let next = self.entries[prev as usize].next;
+        self.entries[e as usize].prev = prev;
+        self.entries[e as usize].next = next;
+        self.entries[prev as usize].next = e;
+        if next != NIL {
+            self.entries[next as usize].prev = e;
+        }
+    }
+
+    /// Undo [`Search::insert_info`] (LIFO with the lifts in between).
+    fn remove_info(&mut self, e: u32) {
+        let en = self.entries[e as usize];
+        self.entries[en.prev as usize].next = en.next;
+        if en.next != NIL {
+            self.entries[en.next as usize].prev = en.prev;
         }
     }
 
@@ -411,6 +465,10 @@ impl Search {
         });
         self.state = ns;
         self.lift(e);
+        let succ = self.next_twin[l as usize];
+        if succ != NIL {
+            self.insert_info(self.call_of[succ as usize]);
+        }
         if self.required[l as usize] {
             self.lin_required += 1;
         }
@@ -480,9 +538,7 @@ impl Search {
         let end = self.inv_time.partition_point(|&t| t < ret);
         let lo = self.lo as usize;
         for r in (lo..end).rev() {
-            if self.resets[r]
-                && !self.linearized(r as u32)
-                && spec.reset_viable(self.ids[r], read)
+            if self.resets[r] && !self.linearized(r as u32) && spec.reset_viable(self.ids[r], read)
             {
                 return true;
             }
@@ -518,6 +574,10 @@ impl Search {
     fn backtrack(&mut self) -> bool {
         while let Some(f) = self.stack.pop() {
             let l = self.entries[f.entry as usize].op;
+            let succ = self.next_twin[l as usize];
+            if succ != NIL {
+                self.remove_info(self.call_of[succ as usize]);
+            }
             self.unlift(f.entry);
             self.toggle(l);
             if self.required[l as usize] {
@@ -568,7 +628,11 @@ impl Search {
                 return Status::Paused;
             }
             if self.steps & 255 == 0
-                && self.bytes() + spec.bytes() + self.cache.next_growth_bytes(self.key.len().max(self.bits.len().min(FULL_KEY_WORDS)))
+                && self.bytes()
+                    + spec.bytes()
+                    + self
+                        .cache
+                        .next_growth_bytes(self.key.len().max(self.bits.len().min(FULL_KEY_WORDS)))
                     > mem_allow
             {
                 return Status::OutOfMemory;
@@ -666,7 +730,10 @@ impl Search {
                 self.cursor = self.entries[INFO_HEAD as usize].next;
                 continue;
             }
-            if e == NIL || (self.info_phase && self.inv_time[self.entries[e as usize].op as usize] >= self.info_bound) {
+            if e == NIL
+                || (self.info_phase
+                    && self.inv_time[self.entries[e as usize].op as usize] >= self.info_bound)
+            {
                 if !self.backtrack() {
                     break Status::NotLinearizable;
                 }

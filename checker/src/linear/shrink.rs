@@ -101,7 +101,9 @@ impl<S: Spec> Shrinker<'_, S> {
     }
 
     fn explained(&mut self, subset: &[u32]) -> bool {
-        Explainer::new(self.spec, &self.ops, subset).unexplained().is_none()
+        Explainer::new(self.spec, &self.ops, subset)
+            .unexplained()
+            .is_none()
     }
 
     /// Step 1, the fast way: the last few ops invoked up to the horizon (where the verdict
@@ -222,7 +224,11 @@ impl<S: Spec> Shrinker<'_, S> {
             if known_linearizable.contains(&subset[i]) {
                 continue;
             }
-            let cand: Vec<u32> = subset[..i].iter().chain(&subset[i + 1..]).copied().collect();
+            let cand: Vec<u32> = subset[..i]
+                .iter()
+                .chain(&subset[i + 1..])
+                .copied()
+                .collect();
             if cand.is_empty() {
                 continue;
             }
