@@ -32,16 +32,29 @@ fn op_json(history: &History, calls: &[Call], tuples: bool, id: usize) -> Value 
     })
 }
 
+/// Where the verdict search got stuck, and the limits of the shrinking.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// [`super::search::Search::horizon`] of the verdict search.
+    pub horizon: u64,
+    pub deadline: Instant,
+    /// Memory allowance of each re-check, in bytes.
+    pub mem: usize,
+}
+
 fn build_with<S: Spec>(
     history: &History,
     calls: &[Call],
     tuples: bool,
     part_ops: &[model::PartOp],
     spec: &mut S,
-    horizon: u64,
-    deadline: Instant,
-    mem: usize,
+    limits: Limits,
 ) -> Value {
+    let Limits {
+        horizon,
+        deadline,
+        mem,
+    } = limits;
     let shrunk = shrink::shrink(part_ops, spec, horizon, deadline, mem);
     let subset = shrunk.subset.clone();
     let part_ops = &shrunk.ops[..];
@@ -117,12 +130,10 @@ pub(crate) fn build(
     calls: &[Call],
     tuples: bool,
     part: &mut Partition,
-    horizon: u64,
-    deadline: Instant,
-    mem: usize,
+    limits: Limits,
 ) -> Value {
     let ops = &part.ops;
-    crate::with_spec!(&mut part.spec, s => build_with(history, calls, tuples, ops, s, horizon, deadline, mem))
+    crate::with_spec!(&mut part.spec, s => build_with(history, calls, tuples, ops, s, limits))
 }
 
 fn show(v: &Value) -> String {

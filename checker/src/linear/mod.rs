@@ -384,9 +384,11 @@ pub fn check(
                         &calls,
                         tuples,
                         &mut part,
-                        task.horizon,
-                        until,
-                        opts.memory_limit_bytes,
+                        counterexample::Limits {
+                            horizon: task.horizon,
+                            deadline: until,
+                            mem: opts.memory_limit_bytes,
+                        },
                     );
                     (Validity::Invalid, None, Some(cx))
                 }
