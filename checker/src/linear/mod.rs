@@ -180,6 +180,20 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
+    /// Record that a key's memory went from `before` to `after` bytes (never below zero).
+    fn account(&self, before: usize, after: usize) {
+        if after >= before {
+            self.mem_used.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            let less = before - after;
+            let _ = self
+                .mem_used
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |m| {
+                    Some(m.saturating_sub(less))
+                });
+        }
+    }
+
     fn finish(&self, mut task: Task, outcome: KeyOutcome) {
         let held = task.bytes();
         if let Some(search) = task.search.take() {
@@ -188,7 +202,7 @@ impl Shared<'_> {
             task.horizon = search.horizon();
         }
         crate::with_spec!(&mut task.part.spec, s => crate::model::Spec::release_memo(s));
-        self.mem_used.fetch_sub(held, Ordering::Relaxed);
+        self.account(held, 0);
         if matches!(outcome, KeyOutcome::Invalid) && !self.opts.all_keys {
             self.cancel.store(true, Ordering::Relaxed);
         }
@@ -240,11 +254,12 @@ impl Shared<'_> {
                     continue;
                 }
             }
+            let before = task.bytes();
             if let Some(outcome) = trivial(&mut task.part) {
+                self.account(before, task.bytes());
                 self.finish(task, outcome);
                 continue;
             }
-            let before = task.bytes();
             let others = self.mem_used.load(Ordering::Relaxed).saturating_sub(before);
             let allow = self.opts.memory_limit_bytes.saturating_sub(others);
             let started = Instant::now();
@@ -255,11 +270,7 @@ impl Shared<'_> {
             });
             task.busy += started.elapsed();
             let after = task.bytes();
-            if after >= before {
-                self.mem_used.fetch_add(after - before, Ordering::Relaxed);
-            } else {
-                self.mem_used.fetch_sub(before - after, Ordering::Relaxed);
-            }
+            self.account(before, after);
             match status {
                 Status::Paused => lock(&self.queue).push_back(task),
                 Status::Linearizable => self.finish(task, KeyOutcome::Valid),
