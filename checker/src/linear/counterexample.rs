@@ -1,135 +1,15 @@
-//! Counterexamples for a non-linearizable key: a small witness sub-history (the shortest
-//! non-linearizable prefix, then read-only ops dropped ddmin-style while what remains is
-//! still not linearizable, within a time budget; see [`minimize`] for why only these), the longest linearizable prefix of it, the model states reachable after
-//! that prefix, and the ops that could not be linearized next with the reason. Serialized as
-//! the JSON of the shared contract; [`render_counterexample_text`] prints it for people.
+//! Counterexamples for a non-linearizable key: a small witness sub-history (shrunk by
+//! [`super::shrink`], labelled `minimal` or `reduced`), the longest linearizable prefix of
+//! it, the model states reachable after that prefix, and the ops that could not be
+//! linearized next with the reason. Serialized as the JSON of the shared contract;
+//! [`render_counterexample_text`] prints it for people.
 
 use super::search::{Search, Status};
+use super::shrink::{self, Label};
 use crate::history::{Call, History};
 use crate::model::{self, Partition, Spec};
 use serde_json::{json, Value};
 use std::time::Instant;
-
-/// Steps per slice when re-checking a candidate sub-history (deadline checked in between).
-const SLICE: u64 = 1 << 15;
-
-/// `Some(true)` if the ops `subset` are not linearizable, `Some(false)` if they are,
-/// `None` if the deadline or memory ran out first.
-fn invalid<S: Spec>(
-    part_ops: &[model::PartOp],
-    spec: &mut S,
-    subset: &[u32],
-    deadline: Instant,
-    mem: usize,
-) -> Option<bool> {
-    let mut s = Search::new(part_ops, Some(subset), spec);
-    loop {
-        match s.run(spec, SLICE, mem) {
-            Status::NotLinearizable => return Some(true),
-            Status::Linearizable => return Some(false),
-            Status::OutOfMemory => return None,
-            Status::Paused => {
-                if Instant::now() >= deadline {
-                    return None;
-                }
-            }
-        }
-    }
-}
-
-/// The ops invoked by history position `t`, with those still running at `t` turned into
-/// open (info-like) ops: the prefix of the history up to `t`.
-fn prefix_ops(part_ops: &[model::PartOp], t: usize) -> (Vec<model::PartOp>, Vec<u32>) {
-    let mut ops = part_ops.to_vec();
-    let mut subset = Vec::new();
-    for (i, op) in ops.iter_mut().enumerate() {
-        if op.invoke > t {
-            continue;
-        }
-        if op.complete.is_none_or(|c| c > t) {
-            op.required = false;
-            op.complete = None;
-        }
-        subset.push(i as u32);
-    }
-    (ops, subset)
-}
-
-/// Shrink a non-linearizable partition to a smaller witness, using only reductions that
-/// cannot create a violation the full history does not have (so the witness proves the
-/// key is not linearizable):
-/// 1. the shortest non-linearizable prefix of the history (binary search over completion
-///    times; ops still running at the cut stay open, as if they timed out);
-/// 2. then drop read-only ops (reads, failed cas), in chunks then one by one, while the
-///    rest stays non-linearizable: removing a read never breaks a linearization.
-///
-/// (Dropping writes is not sound: a read of a dropped write alone is "not linearizable".)
-/// Returns the ops table to use (with the cut applied), the kept ops, and whether both
-/// steps finished (the witness is 1-minimal for read removal).
-fn minimize<S: Spec>(
-    part_ops: &[model::PartOp],
-    spec: &mut S,
-    deadline: Instant,
-    mem: usize,
-) -> (Vec<model::PartOp>, Vec<u32>, bool) {
-    let mut cuts: Vec<usize> = part_ops
-        .iter()
-        .filter(|o| o.required)
-        .filter_map(|o| o.complete)
-        .collect();
-    cuts.sort_unstable();
-    cuts.dedup();
-    let mut finished = true;
-    let (mut lo, mut hi) = (0usize, cuts.len().saturating_sub(1));
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        let (ops, subset) = prefix_ops(part_ops, cuts[mid]);
-        match invalid(&ops, spec, &subset, deadline, mem) {
-            Some(true) => hi = mid,
-            Some(false) => lo = mid + 1,
-            None => {
-                finished = false;
-                break;
-            }
-        }
-    }
-    let (ops, mut subset) = match cuts.get(hi) {
-        Some(&t) => prefix_ops(part_ops, t),
-        None => (part_ops.to_vec(), (0..part_ops.len() as u32).collect()),
-    };
-    if !finished {
-        return (ops, subset, false);
-    }
-    let mut chunk = (subset.len() / 2).max(1);
-    loop {
-        let mut removed = false;
-        let mut i = 0;
-        while i < subset.len() {
-            if Instant::now() >= deadline {
-                return (ops, subset, false);
-            }
-            let end = (i + chunk).min(subset.len());
-            if !subset[i..end].iter().all(|&o| spec.read_only(o)) {
-                i += chunk;
-                continue;
-            }
-            let candidate: Vec<u32> = subset[..i].iter().chain(&subset[end..]).copied().collect();
-            if invalid(&ops, spec, &candidate, deadline, mem) == Some(true) {
-                subset = candidate;
-                removed = true;
-            } else {
-                i += chunk;
-            }
-        }
-        if chunk == 1 {
-            if !removed {
-                return (ops, subset, true);
-            }
-        } else {
-            chunk = (chunk / 2).max(1);
-        }
-    }
-}
 
 fn op_json(history: &History, calls: &[Call], tuples: bool, id: usize) -> Value {
     let call = &calls[id];
@@ -152,17 +32,32 @@ fn op_json(history: &History, calls: &[Call], tuples: bool, id: usize) -> Value 
     })
 }
 
+/// Where the verdict search got stuck, and the limits of the shrinking.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// [`super::search::Search::horizon`] of the verdict search.
+    pub horizon: u64,
+    pub deadline: Instant,
+    /// Memory allowance of each re-check, in bytes.
+    pub mem: usize,
+}
+
 fn build_with<S: Spec>(
     history: &History,
     calls: &[Call],
     tuples: bool,
     part_ops: &[model::PartOp],
     spec: &mut S,
-    deadline: Instant,
-    mem: usize,
+    limits: Limits,
 ) -> Value {
-    let (cut_ops, subset, minimal) = minimize(part_ops, spec, deadline, mem);
-    let part_ops = &cut_ops[..];
+    let Limits {
+        horizon,
+        deadline,
+        mem,
+    } = limits;
+    let shrunk = shrink::shrink(part_ops, spec, horizon, deadline, mem);
+    let subset = shrunk.subset.clone();
+    let part_ops = &shrunk.ops[..];
     // Re-run the search on the kept ops to find its longest prefix and states.
     let mut s = Search::new(part_ops, Some(&subset), spec);
     // Bounded: a sub-history that did not shrink can be as hard as the key itself; the
@@ -175,7 +70,7 @@ fn build_with<S: Spec>(
         (now + std::time::Duration::from_millis(200), 4)
     };
     let mut slices = 0;
-    while s.run(spec, SLICE, mem) == Status::Paused
+    while s.run(spec, 1 << 15, mem) == Status::Paused
         && Instant::now() < rerun_until
         && slices < max_slices
     {
@@ -211,7 +106,17 @@ fn build_with<S: Spec>(
     ids.sort_unstable_by_key(|&c| calls[c].invoke);
     json!({
         "ops": ids.iter().map(|&c| op_json(history, calls, tuples, c)).collect::<Vec<_>>(),
-        "minimal": minimal,
+        "minimal": shrunk.label == Label::Minimal,
+        "label": shrunk.label.as_str(),
+        "shrink": {
+            "finished": shrunk.finished,
+            "checks": shrunk.checks,
+            "needed_for_explanation": shrunk
+                .needed_for_explanation
+                .iter()
+                .map(|&o| part_ops[o as usize].call)
+                .collect::<Vec<_>>(),
+        },
         "longest_prefix": prefix.iter().map(|&o| part_ops[o as usize].call).collect::<Vec<_>>(),
         "states": states.iter().map(|&st| spec.render_state(st)).collect::<Vec<_>>(),
         "stuck": stuck,
@@ -225,11 +130,10 @@ pub(crate) fn build(
     calls: &[Call],
     tuples: bool,
     part: &mut Partition,
-    deadline: Instant,
-    mem: usize,
+    limits: Limits,
 ) -> Value {
     let ops = &part.ops;
-    crate::with_spec!(&mut part.spec, s => build_with(history, calls, tuples, ops, s, deadline, mem))
+    crate::with_spec!(&mut part.spec, s => build_with(history, calls, tuples, ops, s, limits))
 }
 
 fn show(v: &Value) -> String {
@@ -249,6 +153,14 @@ pub fn render_counterexample_text(cx: &Value) -> String {
         .cloned()
         .unwrap_or_default();
     let minimal = cx.get("minimal").and_then(Value::as_bool).unwrap_or(false);
+    let finished = cx
+        .pointer("/shrink/finished")
+        .and_then(Value::as_bool)
+        .unwrap_or(minimal);
+    let needed = cx
+        .pointer("/shrink/needed_for_explanation")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
     let original = cx
         .get("original_ops")
         .and_then(Value::as_u64)
@@ -257,10 +169,12 @@ pub fn render_counterexample_text(cx: &Value) -> String {
         "{} of {} operations{}:\n",
         ops.len(),
         original,
-        if minimal {
-            " (a minimal non-linearizable sub-history)"
-        } else {
-            " (not linearizable; shrinking stopped early)"
+        match (minimal, finished) {
+            (true, _) => " (minimal: removing any one of them makes the rest linearizable)".to_string(),
+            (false, true) => format!(
+                " (reduced: not linearizable; {needed} of them could go only together with what a kept op observed)"
+            ),
+            (false, false) => " (reduced: not linearizable; shrinking stopped at its time budget)".to_string(),
         }
     ));
     for op in &ops {

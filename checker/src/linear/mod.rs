@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod counterexample;
 pub mod search;
+pub mod shrink;
 
 pub use counterexample::render_counterexample_text;
 
@@ -32,7 +33,8 @@ pub struct LinearOptions {
     pub all_keys: bool,
     /// Worker threads for partitions; 0 = all cores.
     pub threads: usize,
-    /// Time allowed to shrink a counterexample to a minimal sub-history.
+    /// The most time allowed to shrink one key's counterexample. Each key gets
+    /// [`shrink_budget`] of its size and of the time its verdict took, capped by this.
     pub minimize_budget: Duration,
     /// Build counterexamples for invalid keys (default true; benchmarks of the bare
     /// verdict turn it off).
@@ -45,7 +47,7 @@ pub struct LinearOptions {
 impl Default for LinearOptions {
     fn default() -> Self {
         LinearOptions {
-            timeout: None,
+            timeout: Some(DEFAULT_TIMEOUT),
             memory_limit_bytes: default_memory_limit(),
             all_keys: false,
             threads: 0,
@@ -97,6 +99,18 @@ pub struct LinearError {
     pub line: Option<u64>,
 }
 
+/// The default time budget of a check: a hard history gives `unknown` after this rather
+/// than running for hours. Set `timeout: None` for no limit.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The time one key's counterexample may take to shrink: 20 ms, plus 50 µs per op of the
+/// key, plus four times what its verdict took, capped by `cap`. Shrinking re-checks
+/// sub-histories of the key, so its cost follows the size and the hardness of the key.
+pub fn shrink_budget(ops: usize, verdict: Duration, cap: Duration) -> Duration {
+    let scaled = Duration::from_millis(20) + Duration::from_micros(50) * ops as u32 + verdict * 4;
+    scaled.min(cap)
+}
+
 /// The default memory budget: min(4 GiB, a quarter of the machine's RAM).
 pub fn default_memory_limit() -> usize {
     const CAP: usize = 4 << 30;
@@ -128,19 +142,41 @@ struct Task {
     /// Position of the partition in `compile`'s order.
     idx: usize,
     part: Partition,
-    search: Search,
+    /// Created on the key's first slice and dropped with its verdict, so that a history of
+    /// many small keys holds one search at a time per worker.
+    search: Option<Search>,
+    /// Time spent searching this key.
+    busy: Duration,
+    steps: u64,
+    configs: u64,
+    horizon: u64,
 }
 
 impl Task {
     /// Memory held by the search and the model's memo tables.
     fn bytes(&self) -> usize {
-        self.search.bytes() + crate::with_spec!(&self.part.spec, s => crate::model::Spec::bytes(s))
+        self.search.as_ref().map_or(0, Search::bytes)
+            + crate::with_spec!(&self.part.spec, s => crate::model::Spec::bytes(s))
     }
+}
+
+/// What is kept of a decided key: its partition only when a counterexample is to be built
+/// from it, so that memory per valid key is a few words.
+struct Done {
+    idx: usize,
+    key: serde_json::Value,
+    calls: usize,
+    steps: u64,
+    configs: u64,
+    horizon: u64,
+    busy: Duration,
+    outcome: KeyOutcome,
+    part: Option<Box<Partition>>,
 }
 
 struct Shared<'a> {
     queue: Mutex<VecDeque<Task>>,
-    done: Mutex<Vec<(Task, KeyOutcome)>>,
+    done: Mutex<Vec<Done>>,
     mem_used: AtomicUsize,
     cancel: AtomicBool,
     opts: &'a LinearOptions,
@@ -148,15 +184,54 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
+    /// Record that a key's memory went from `before` to `after` bytes (never below zero).
+    fn account(&self, before: usize, after: usize) {
+        if after >= before {
+            self.mem_used.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            let less = before - after;
+            let _ = self
+                .mem_used
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |m| {
+                    Some(m.saturating_sub(less))
+                });
+        }
+    }
+
     fn finish(&self, mut task: Task, outcome: KeyOutcome) {
         let held = task.bytes();
-        task.search.free_cache();
+        if let Some(search) = task.search.take() {
+            task.steps = search.steps;
+            task.configs = search.configs;
+            task.horizon = search.horizon();
+        }
         crate::with_spec!(&mut task.part.spec, s => crate::model::Spec::release_memo(s));
-        self.mem_used.fetch_sub(held, Ordering::Relaxed);
+        self.account(held, 0);
         if matches!(outcome, KeyOutcome::Invalid) && !self.opts.all_keys {
             self.cancel.store(true, Ordering::Relaxed);
         }
-        lock(&self.done).push((task, outcome));
+        let keep = matches!(outcome, KeyOutcome::Invalid) && self.opts.counterexample;
+        let Task {
+            idx,
+            part,
+            busy,
+            steps,
+            configs,
+            horizon,
+            ..
+        } = task;
+        let done = Done {
+            idx,
+            key: part.key.clone(),
+            calls: part.calls,
+            steps,
+            configs,
+            horizon,
+            busy,
+            outcome,
+            part: keep.then(|| Box::new(part)),
+        };
+        lock(&self.done).push(done);
     }
 
     fn worker(&self) {
@@ -177,23 +252,29 @@ impl Shared<'_> {
                     let msg = format!(
                         "timeout: the {:.3} s budget ran out after {} model steps",
                         t.as_secs_f64(),
-                        task.search.steps
+                        task.search.as_ref().map_or(0, |s| s.steps)
                     );
                     self.finish(task, KeyOutcome::Unknown(msg));
                     continue;
                 }
             }
             let before = task.bytes();
+            if let Some(outcome) = trivial(&mut task.part) {
+                self.account(before, task.bytes());
+                self.finish(task, outcome);
+                continue;
+            }
             let others = self.mem_used.load(Ordering::Relaxed).saturating_sub(before);
             let allow = self.opts.memory_limit_bytes.saturating_sub(others);
-            let status =
-                crate::with_spec!(&mut task.part.spec, s => task.search.run(s, SLICE_STEPS, allow));
+            let started = Instant::now();
+            let Task { part, search, .. } = &mut task;
+            let status = crate::with_spec!(&mut part.spec, s => {
+                let search = search.get_or_insert_with(|| Search::new(&part.ops, None, s));
+                search.run(s, SLICE_STEPS, allow)
+            });
+            task.busy += started.elapsed();
             let after = task.bytes();
-            if after >= before {
-                self.mem_used.fetch_add(after - before, Ordering::Relaxed);
-            } else {
-                self.mem_used.fetch_sub(before - after, Ordering::Relaxed);
-            }
+            self.account(before, after);
             match status {
                 Status::Paused => lock(&self.queue).push_back(task),
                 Status::Linearizable => self.finish(task, KeyOutcome::Valid),
@@ -203,12 +284,29 @@ impl Shared<'_> {
                         "memory budget: the search would exceed {} bytes (this key held {} bytes after {} model steps)",
                         self.opts.memory_limit_bytes,
                         after,
-                        task.search.steps
+                        task.search.as_ref().map_or(0, |s| s.steps)
                     );
                     self.finish(task, KeyOutcome::Unknown(msg));
                 }
             }
         }
+    }
+}
+
+/// The verdict of a partition of at most one op, without a search (histories of many
+/// one-op keys pay a few words per key).
+fn trivial(part: &mut Partition) -> Option<KeyOutcome> {
+    match part.ops.as_slice() {
+        [] => Some(KeyOutcome::Valid),
+        [op] if !op.required => Some(KeyOutcome::Valid),
+        [_] => crate::with_spec!(&mut part.spec, s => {
+            let init = crate::model::Spec::init(s);
+            Some(match crate::model::Spec::step(s, init, 0) {
+                Some(_) => KeyOutcome::Valid,
+                None => KeyOutcome::Invalid,
+            })
+        }),
+        _ => None,
     }
 }
 
@@ -244,9 +342,14 @@ pub fn check(
     let mut tasks: Vec<Task> = parts
         .into_iter()
         .enumerate()
-        .map(|(idx, part)| {
-            let search = crate::with_spec!(&part.spec, s => Search::new(&part.ops, None, s));
-            Task { idx, part, search }
+        .map(|(idx, part)| Task {
+            idx,
+            part,
+            search: None,
+            busy: Duration::ZERO,
+            steps: 0,
+            configs: 0,
+            horizon: 0,
         })
         .collect();
     // Small keys first: they finish in their first slice; big ones share the rest fairly.
@@ -275,35 +378,46 @@ pub fn check(
         });
     }
     let mut done = shared.done.into_inner().unwrap_or_else(|e| e.into_inner());
-    done.sort_by_key(|(t, _)| t.idx);
-    // Counterexamples for invalid keys, sharing the minimization budget in key order.
-    let min_deadline = Instant::now() + opts.minimize_budget;
+    done.sort_by_key(|d| d.idx);
+    // Counterexamples for invalid keys, each with its own budget; past the check's deadline
+    // a key still gets its minimum (20 ms) so that it has a counterexample.
     let mut keys: Vec<KeyReport> = Vec::with_capacity(done.len());
-    for (mut task, outcome) in done {
-        let (valid, unknown_reason, counterexample) = match outcome {
+    for task in done {
+        let (valid, unknown_reason, counterexample) = match task.outcome {
             KeyOutcome::Valid => (Validity::Valid, None, None),
             KeyOutcome::Unknown(r) => (Validity::Unknown, Some(r), None),
-            KeyOutcome::Invalid if !opts.counterexample => (Validity::Invalid, None, None),
-            KeyOutcome::Invalid => {
-                let cx = counterexample::build(
-                    history,
-                    &calls,
-                    tuples,
-                    &mut task.part,
-                    min_deadline,
-                    opts.memory_limit_bytes,
-                );
-                (Validity::Invalid, None, Some(cx))
-            }
+            KeyOutcome::Invalid => match task.part {
+                None => (Validity::Invalid, None, None),
+                Some(mut part) => {
+                    let now = Instant::now();
+                    let budget = shrink_budget(part.ops.len(), task.busy, opts.minimize_budget);
+                    let mut until = now + budget;
+                    if let Some(d) = deadline {
+                        until = until.min(d.max(now + Duration::from_millis(20)));
+                    }
+                    let cx = counterexample::build(
+                        history,
+                        &calls,
+                        tuples,
+                        &mut part,
+                        counterexample::Limits {
+                            horizon: task.horizon,
+                            deadline: until,
+                            mem: opts.memory_limit_bytes,
+                        },
+                    );
+                    (Validity::Invalid, None, Some(cx))
+                }
+            },
         };
         keys.push(KeyReport {
-            key: task.part.key.clone(),
+            key: task.key,
             valid,
-            ops: task.part.calls,
+            ops: task.calls,
             unknown_reason,
             counterexample,
-            steps: task.search.steps,
-            configs: task.search.configs,
+            steps: task.steps,
+            configs: task.configs,
         });
     }
     let rank = |v: Validity| match v {

@@ -31,6 +31,8 @@ use crate::model::{PartOp, Spec};
 
 const NIL: u32 = u32::MAX;
 const HEAD: u32 = 0;
+/// Head of the list of open info ops' call entries (tried after the required ops).
+const INFO_HEAD: u32 = 1;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -47,6 +49,9 @@ struct Entry {
 struct Frame {
     entry: u32,
     state: u32,
+    /// `lo` and `hi` before this op was linearized.
+    lo: u32,
+    hi: u32,
     forced: bool,
 }
 
@@ -75,19 +80,38 @@ pub struct Search {
     /// Invoke and return positions per local op (return = u64::MAX for info ops).
     inv_time: Vec<u64>,
     ret_time: Vec<u64>,
-    /// Per read: the reset ops that could make it reachable again (lazily computed).
-    producers: Vec<Option<Box<[u32]>>>,
+    /// No word of `reset_bits` below this one has a bit set.
+    reset_hint: usize,
     /// Previous interchangeable open info op (local), or NIL.
     twin: Vec<u32>,
+    /// Next interchangeable open info op (local), or NIL: it joins the info list when this
+    /// one is linearized, so the list holds one op per effect class at most.
+    next_twin: Vec<u32>,
+    /// Call entry of each local op.
+    call_of: Vec<u32>,
     total_required: usize,
     lin_required: usize,
     entries: Vec<Entry>,
     stack: Vec<Frame>,
     bits: Vec<u64>,
     hash: u64,
+    /// First unlinearized required op (local; `len()` when none): every required op below
+    /// it is linearized, which is what keeps memo keys small.
+    lo: u32,
+    /// One past the highest linearized op.
+    hi: u32,
+    /// Scratch buffer for the encoded memo key.
+    key: Vec<u64>,
+    /// Latest return position reached: the largest, over configurations visited, of the
+    /// earliest return among unlinearized required ops (see [`Search::horizon`]).
+    horizon: u64,
     keys: Vec<u64>,
     state: u32,
     cursor: u32,
+    /// The cursor walks the open info ops' list (after the required candidates).
+    info_phase: bool,
+    /// In the info phase: the first pending return's time (later-invoked ops must wait).
+    info_bound: u64,
     need_prescan: bool,
     started: bool,
     done: Option<Status>,
@@ -97,6 +121,8 @@ pub struct Search {
     /// Configurations inserted in the memo cache.
     pub configs: u64,
     best: Vec<u32>,
+    /// Length of the common prefix of `best` and the stack's ops.
+    agree: usize,
     best_states: Vec<u32>,
 }
 
@@ -109,6 +135,9 @@ fn splitmix(mut z: u64) -> u64 {
 
 /// Reads past the candidate window whose reachability is checked (monotone models).
 const LOOKAHEAD_READS: usize = 8;
+
+/// Partitions of up to this many bitset words use the whole bitset as memo key.
+const FULL_KEY_WORDS: usize = 16;
 
 /// Max states remembered at the longest prefix.
 const MAX_BEST_STATES: usize = 8;
@@ -136,6 +165,12 @@ impl Search {
                 }
             }
         }
+        let mut next_twin = vec![NIL; n];
+        for (l, &t) in twin.iter().enumerate() {
+            if t != NIL {
+                next_twin[t as usize] = l as u32;
+            }
+        }
         let resets_left = resets.iter().filter(|&&r| r).count();
         let mut reset_bits = vec![0u64; n.div_ceil(64).max(1)];
         for (l, _) in resets.iter().enumerate().filter(|(_, &r)| r) {
@@ -151,30 +186,48 @@ impl Search {
                 },
             )
             .collect();
-        // Events: (time, is_return, local op). Info ops return after everything.
+        // Events of required ops: (time, is_return, local op). Open ops (info, or running
+        // at a cut) never return: they live in their own list, in invoke order.
         let mut events: Vec<(u64, bool, u32)> = Vec::with_capacity(2 * n);
-        for (l, &i) in ids.iter().enumerate() {
-            let op = &ops[i as usize];
-            events.push((op.invoke as u64, false, l as u32));
-            let ret = match (op.required, op.complete) {
-                (true, Some(c)) => c as u64,
-                _ => u64::MAX,
-            };
-            events.push((ret, true, l as u32));
+        for (l, &t) in inv_time.iter().enumerate() {
+            events.push((t, false, l as u32));
+            if required[l] {
+                events.push((ret_time[l], true, l as u32));
+            }
         }
         events.sort_unstable_by_key(|&(t, r, l)| (t, r, l));
-        let mut entries = Vec::with_capacity(2 * n + 1);
-        entries.push(Entry {
+        let head = Entry {
             op: NIL,
             ret: false,
             prev: NIL,
             next: NIL,
             mate: NIL,
-        });
+        };
+        let mut entries = Vec::with_capacity(2 * n + 2);
+        entries.push(head);
+        entries.push(head);
         let mut call_at = vec![NIL; n];
+        let (mut main_tail, mut info_tail) = (HEAD, INFO_HEAD);
         for &(_, ret, l) in &events {
             let idx = entries.len() as u32;
-            let prev = idx - 1;
+            let tail = if ret || required[l as usize] {
+                &mut main_tail
+            } else if twin[l as usize] == NIL {
+                &mut info_tail
+            } else {
+                // Not in a list until its previous twin is linearized.
+                entries.push(Entry {
+                    op: l,
+                    ret,
+                    prev: NIL,
+                    next: NIL,
+                    mate: NIL,
+                });
+                call_at[l as usize] = idx;
+                continue;
+            };
+            let prev = *tail;
+            *tail = idx;
             entries[prev as usize].next = idx;
             entries.push(Entry {
                 op: l,
@@ -190,7 +243,9 @@ impl Search {
                 call_at[l as usize] = idx;
             }
         }
+        let call_of = call_at;
         let words = n.div_ceil(64).max(1);
+        let lo = required.iter().position(|&r| r).unwrap_or(n) as u32;
         let keys = (0..n as u64).map(|i| splitmix(i ^ 0x5151_7e57)).collect();
         let total_required = required.iter().filter(|&&r| r).count();
         Search {
@@ -200,9 +255,13 @@ impl Search {
             resets,
             resets_left,
             reset_bits,
-            producers: vec![None; n],
+            reset_hint: 0,
+            info_phase: false,
+            info_bound: u64::MAX,
             inv_time,
             ret_time,
+            next_twin,
+            call_of,
             twin,
             total_required,
             lin_required: 0,
@@ -210,16 +269,21 @@ impl Search {
             stack: Vec::new(),
             bits: vec![0; words],
             hash: 0,
+            lo,
+            hi: 0,
+            key: Vec::new(),
+            horizon: 0,
             keys,
             state: 0,
             cursor: NIL,
             need_prescan: true,
             started: false,
             done: None,
-            cache: Cache::new(words),
+            cache: Cache::new(n),
             steps: 0,
             configs: 0,
             best: Vec::new(),
+            agree: 0,
             best_states: Vec::new(),
         }
     }
@@ -230,6 +294,10 @@ impl Search {
             + self.stack.capacity() * std::mem::size_of::<Frame>()
             + self.entries.capacity() * std::mem::size_of::<Entry>()
             + (self.best.capacity() + self.ids.capacity()) * 4
+            + self.bits.capacity() * 8
+            + self.keys.capacity() * 8
+            + (self.inv_time.capacity() + self.ret_time.capacity()) * 8
+            + self.twin.capacity() * 4
     }
 
     /// Number of ops (local).
@@ -258,6 +326,9 @@ impl Search {
         if en.next != NIL {
             self.entries[en.next as usize].prev = en.prev;
         }
+        if en.mate == NIL {
+            return;
+        }
         let m = self.entries[en.mate as usize];
         self.entries[m.prev as usize].next = m.next;
         if m.next != NIL {
@@ -265,13 +336,44 @@ impl Search {
         }
     }
 
+    /// Put the call entry `e` of an open info op into the info list, in invoke order.
+    fn insert_info(&mut self, e: u32) {
+        let op = self.entries[e as usize].op;
+        let mut prev = INFO_HEAD;
+        loop {
+            let next = self.entries[prev as usize].next;
+            if next == NIL || self.entries[next as usize].op > op {
+                break;
+            }
+            prev = next;
+        }
+        let next = self.entries[prev as usize].next;
+        self.entries[e as usize].prev = prev;
+        self.entries[e as usize].next = next;
+        self.entries[prev as usize].next = e;
+        if next != NIL {
+            self.entries[next as usize].prev = e;
+        }
+    }
+
+    /// Undo [`Search::insert_info`] (LIFO with the lifts in between).
+    fn remove_info(&mut self, e: u32) {
+        let en = self.entries[e as usize];
+        self.entries[en.prev as usize].next = en.next;
+        if en.next != NIL {
+            self.entries[en.next as usize].prev = en.prev;
+        }
+    }
+
     #[inline]
     fn unlift(&mut self, e: u32) {
         let mate = self.entries[e as usize].mate;
-        let m = self.entries[mate as usize];
-        self.entries[m.prev as usize].next = mate;
-        if m.next != NIL {
-            self.entries[m.next as usize].prev = mate;
+        if mate != NIL {
+            let m = self.entries[mate as usize];
+            self.entries[m.prev as usize].next = mate;
+            if m.next != NIL {
+                self.entries[m.next as usize].prev = mate;
+            }
         }
         let en = self.entries[e as usize];
         self.entries[en.prev as usize].next = e;
@@ -286,23 +388,87 @@ impl Search {
         self.hash ^= self.keys[l as usize];
     }
 
-    /// Try to linearize call entry `e` into state `ns`; false if (bits, ns) was visited.
+    #[inline]
+    fn linearized(&self, l: u32) -> bool {
+        self.bits[(l / 64) as usize] & (1u64 << (l % 64)) != 0
+    }
+
+    /// The memo key of the current linearized set, into `self.key`: `[lo_w, |X|, X..,
+    /// window]` where `lo_w` is the word of the first unlinearized required op, `X` the
+    /// unlinearized ops below word `lo_w` (all info ops: they may stay open forever) and
+    /// `window` the bit words from `lo_w` up to the highest linearized op. Everything below
+    /// `lo_w` but `X` is linearized, so this is a function of the set alone, and its size
+    /// follows the concurrency of the history, not its length.
+    /// (Partitions of at most [`FULL_KEY_WORDS`] words use the whole bitset instead: as
+    /// short, and cheaper to build.)
+    fn encode(&mut self) {
+        let lo_w = self.lo / 64;
+        let floor = lo_w * 64;
+        self.key.clear();
+        self.key.push(lo_w as u64);
+        self.key.push(0);
+        let mut e = self.entries[INFO_HEAD as usize].next;
+        let mut count = 0u64;
+        while e != NIL {
+            let en = self.entries[e as usize];
+            if en.op >= floor {
+                break;
+            }
+            if !self.linearized(en.op) {
+                self.key.push(en.op as u64);
+                count += 1;
+            }
+            e = en.next;
+        }
+        self.key[1] = count;
+        let hi_w = self.hi.div_ceil(64);
+        if hi_w > lo_w {
+            self.key
+                .extend_from_slice(&self.bits[lo_w as usize..hi_w as usize]);
+        }
+    }
+
+    /// Try to linearize call entry `e` into state `ns`; false if (set, ns) was visited.
     #[inline]
     fn push(&mut self, e: u32, ns: u32, forced: bool) -> bool {
         let l = self.entries[e as usize].op;
+        let (old_lo, old_hi) = (self.lo, self.hi);
         self.toggle(l);
-        if !self.cache.insert(&self.bits, self.hash, ns) {
+        self.hi = self.hi.max(l + 1);
+        if l == self.lo {
+            let n = self.ids.len() as u32;
+            let mut lo = l + 1;
+            while lo < n && (!self.required[lo as usize] || self.linearized(lo)) {
+                lo += 1;
+            }
+            self.lo = lo;
+        }
+        let fresh = if self.bits.len() <= FULL_KEY_WORDS {
+            self.cache.insert(&self.bits, self.hash, ns)
+        } else {
+            self.encode();
+            self.cache.insert(&self.key, self.hash, ns)
+        };
+        if !fresh {
             self.toggle(l);
+            self.lo = old_lo;
+            self.hi = old_hi;
             return false;
         }
         self.configs += 1;
         self.stack.push(Frame {
             entry: e,
             state: self.state,
+            lo: old_lo,
+            hi: old_hi,
             forced,
         });
         self.state = ns;
         self.lift(e);
+        let succ = self.next_twin[l as usize];
+        if succ != NIL {
+            self.insert_info(self.call_of[succ as usize]);
+        }
         if self.required[l as usize] {
             self.lin_required += 1;
         }
@@ -311,66 +477,107 @@ impl Search {
             self.reset_bits[(l / 64) as usize] ^= 1u64 << (l % 64);
         }
         self.need_prescan = true;
-        if self.stack.len() > self.best.len() {
-            self.best.clear();
-            self.best
-                .extend(self.stack.iter().map(|f| self.entries[f.entry as usize].op));
+        self.note_best(ns);
+        true
+    }
+
+    /// Keep the longest linearized sequence seen (amortized: only the part of the stack
+    /// that differs from it is copied) and the states after sequences of that length.
+    #[inline]
+    fn note_best(&mut self, ns: u32) {
+        let depth = self.stack.len();
+        if depth > self.best.len() {
+            self.best.truncate(self.agree);
+            for f in &self.stack[self.agree..] {
+                self.best.push(self.entries[f.entry as usize].op);
+            }
+            self.agree = depth;
             self.best_states.clear();
             self.best_states.push(ns);
-        } else if self.stack.len() == self.best.len()
+        } else if depth == self.best.len()
             && self.best_states.len() < MAX_BEST_STATES
             && !self.best_states.contains(&ns)
         {
             self.best_states.push(ns);
         }
-        true
+    }
+
+    /// The latest history position up to which the search showed a linearization: every
+    /// prefix of the history that ends before this position (ops still running at its end
+    /// left open) is linearizable, since some visited configuration linearizes all of its
+    /// required ops. `u64::MAX` once every required op is linearized.
+    pub fn horizon(&self) -> u64 {
+        self.horizon
     }
 
     /// Invoke position of the earliest unlinearized reset op (u64::MAX if none).
     #[inline]
-    fn first_reset_invoke(&self) -> u64 {
+    fn first_reset_invoke(&mut self) -> u64 {
         if self.resets_left == 0 {
             return u64::MAX;
         }
-        for (w, &bits) in self.reset_bits.iter().enumerate() {
+        // Every word below the hint is zero (backtracking lowers it again).
+        while self.reset_hint < self.reset_bits.len() {
+            let bits = self.reset_bits[self.reset_hint];
             if bits != 0 {
-                return self.inv_time[w * 64 + bits.trailing_zeros() as usize];
+                return self.inv_time[self.reset_hint * 64 + bits.trailing_zeros() as usize];
             }
+            self.reset_hint += 1;
         }
         u64::MAX
     }
 
     /// Whether some unlinearized reset op invoked before read `l` returns could make `l`
-    /// viable again. The candidate resets of each read are computed once (lazily).
+    /// viable again. Unlinearized ops below `lo` are open info ops (in their list); from
+    /// `lo` on, the ops invoked before `l` returns are scanned latest first. So the cost
+    /// follows the concurrency, not the position in the history.
     fn reset_can_reach<S: Spec>(&mut self, spec: &mut S, l: u32) -> bool {
         let li = l as usize;
-        if self.producers[li].is_none() {
-            let ret = self.ret_time[li];
-            let id = self.ids[li];
-            let mut list = Vec::new();
-            for r in 0..self.ids.len() {
-                if self.inv_time[r] >= ret {
-                    break;
-                }
-                if self.resets[r] && spec.reset_viable(self.ids[r], id) {
-                    list.push(r as u32);
-                }
+        let ret = self.ret_time[li];
+        let read = self.ids[li];
+        let end = self.inv_time.partition_point(|&t| t < ret);
+        let lo = self.lo as usize;
+        for r in (lo..end).rev() {
+            if self.resets[r] && !self.linearized(r as u32) && spec.reset_viable(self.ids[r], read)
+            {
+                return true;
             }
-            self.producers[li] = Some(list.into_boxed_slice());
         }
-        let Some(list) = &self.producers[li] else {
-            return true;
-        };
-        // Latest first: early resets are the likeliest to be linearized already.
-        list.iter()
-            .rev()
-            .any(|&r| self.reset_bits[(r / 64) as usize] & (1u64 << (r % 64)) != 0)
+        let mut e = self.entries[INFO_HEAD as usize].next;
+        while e != NIL {
+            let r = self.entries[e as usize].op;
+            if r as usize >= lo.min(end) {
+                break;
+            }
+            if self.resets[r as usize] && spec.reset_viable(self.ids[r as usize], read) {
+                return true;
+            }
+            e = self.entries[e as usize].next;
+        }
+        false
+    }
+
+    /// Time of the first return entry at or after `e` in the main list (u64::MAX if none):
+    /// no op invoked at or after it can be linearized next.
+    fn first_return(&self, mut e: u32) -> u64 {
+        while e != NIL && !self.entries[e as usize].ret {
+            e = self.entries[e as usize].next;
+        }
+        if e == NIL {
+            u64::MAX
+        } else {
+            self.ret_time[self.entries[e as usize].op as usize]
+        }
     }
 
     /// Pop frames until one leaves alternatives to explore; false if the stack emptied.
     fn backtrack(&mut self) -> bool {
         while let Some(f) = self.stack.pop() {
             let l = self.entries[f.entry as usize].op;
+            let succ = self.next_twin[l as usize];
+            if succ != NIL {
+                self.remove_info(self.call_of[succ as usize]);
+            }
             self.unlift(f.entry);
             self.toggle(l);
             if self.required[l as usize] {
@@ -379,10 +586,19 @@ impl Search {
             if self.resets[l as usize] {
                 self.resets_left += 1;
                 self.reset_bits[(l / 64) as usize] ^= 1u64 << (l % 64);
+                self.reset_hint = self.reset_hint.min((l / 64) as usize);
             }
             self.state = f.state;
+            self.lo = f.lo;
+            self.hi = f.hi;
+            self.agree = self.agree.min(self.stack.len());
             if !f.forced {
                 self.cursor = self.entries[f.entry as usize].next;
+                self.info_phase = !self.required[l as usize];
+                if self.info_phase {
+                    let e = self.entries[HEAD as usize].next;
+                    self.info_bound = self.first_return(e);
+                }
                 self.need_prescan = false;
                 return true;
             }
@@ -405,13 +621,19 @@ impl Search {
         let limit = self.steps + max_steps;
         let status = loop {
             if self.lin_required == self.total_required {
+                self.horizon = u64::MAX;
                 break Status::Linearizable;
             }
             if self.steps >= limit {
                 return Status::Paused;
             }
             if self.steps & 255 == 0
-                && self.bytes() + spec.bytes() + self.cache.next_growth_bytes() > mem_allow
+                && self.bytes()
+                    + spec.bytes()
+                    + self
+                        .cache
+                        .next_growth_bytes(self.key.len().max(self.bits.len().min(FULL_KEY_WORDS)))
+                    > mem_allow
             {
                 return Status::OutOfMemory;
             }
@@ -451,6 +673,19 @@ impl Search {
                 if forced {
                     continue;
                 }
+                // (A dead configuration was reached all the same: walk on to its first
+                // return for the horizon.)
+                while dead && e != NIL && !self.entries[e as usize].ret {
+                    e = self.entries[e as usize].next;
+                }
+                {
+                    let h = if e == NIL {
+                        u64::MAX
+                    } else {
+                        self.ret_time[self.entries[e as usize].op as usize]
+                    };
+                    self.horizon = self.horizon.max(h);
+                }
                 // Reads invoked later must also stay reachable (from this state, or
                 // after a reset that can still come before they return).
                 if !dead {
@@ -484,9 +719,21 @@ impl Search {
                     continue;
                 }
                 self.cursor = self.entries[HEAD as usize].next;
+                self.info_phase = false;
             }
             let e = self.cursor;
-            if e == NIL || self.entries[e as usize].ret {
+            if !self.info_phase && (e == NIL || self.entries[e as usize].ret) {
+                // The required candidates are done: the open info ops invoked before the
+                // first pending return come next.
+                self.info_phase = true;
+                self.info_bound = self.first_return(e);
+                self.cursor = self.entries[INFO_HEAD as usize].next;
+                continue;
+            }
+            if e == NIL
+                || (self.info_phase
+                    && self.inv_time[self.entries[e as usize].op as usize] >= self.info_bound)
+            {
                 if !self.backtrack() {
                     break Status::NotLinearizable;
                 }
@@ -514,5 +761,6 @@ impl Search {
     pub fn free_cache(&mut self) {
         self.cache = Cache::new(1);
         self.stack = Vec::new();
+        self.key = Vec::new();
     }
 }

@@ -5,28 +5,54 @@ use ahash::AHashMap;
 use serde_json::Value;
 use std::hash::Hash;
 
-/// Interns arbitrary hashable things into dense ids `0..len`.
-#[derive(Debug, Clone)]
-pub struct Interner<T: Eq + Hash + Clone> {
-    ids: AHashMap<T, u32>,
-    items: Vec<T>,
+/// Heap bytes an interned item holds beyond its inline size (for memory budgets).
+pub trait HeapSize {
+    fn heap_bytes(&self) -> usize;
 }
 
-impl<T: Eq + Hash + Clone> Default for Interner<T> {
+impl HeapSize for String {
+    fn heap_bytes(&self) -> usize {
+        self.capacity()
+    }
+}
+
+impl<T> HeapSize for Vec<T> {
+    fn heap_bytes(&self) -> usize {
+        self.capacity() * std::mem::size_of::<T>()
+    }
+}
+
+/// Interns arbitrary hashable things into dense ids `0..len`.
+#[derive(Debug, Clone)]
+pub struct Interner<T: Eq + Hash + Clone + HeapSize> {
+    ids: AHashMap<T, u32>,
+    items: Vec<T>,
+    /// Bytes held by the items (both copies, inline and heap) and the map's entries.
+    bytes: usize,
+}
+
+impl<T: Eq + Hash + Clone + HeapSize> Default for Interner<T> {
     fn default() -> Self {
         Interner {
             ids: AHashMap::new(),
             items: Vec::new(),
+            bytes: 0,
         }
     }
 }
 
-impl<T: Eq + Hash + Clone> Interner<T> {
+impl<T: Eq + Hash + Clone + HeapSize> Interner<T> {
+    /// Bytes held, counted as items are added (what memory budgets charge for).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// The id of `item`, adding it if new.
     pub fn intern(&mut self, item: T) -> u32 {
         if let Some(&id) = self.ids.get(&item) {
             return id;
         }
+        self.bytes += 2 * (std::mem::size_of::<T>() + item.heap_bytes()) + 8;
         let id = self.items.len() as u32;
         self.items.push(item.clone());
         self.ids.insert(item, id);

@@ -119,7 +119,7 @@ impl Spec for QueueSpec {
     }
 
     fn bytes(&self) -> usize {
-        self.trans.capacity() * 20 + self.states.len() * 64
+        self.trans.capacity() * 20 + self.states.bytes()
     }
 
     fn release_memo(&mut self) {

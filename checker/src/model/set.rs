@@ -118,7 +118,7 @@ impl Spec for SetSpec {
     }
 
     fn bytes(&self) -> usize {
-        self.trans.capacity() * 16 + self.states.len() * 64
+        self.trans.capacity() * 16 + self.states.bytes()
     }
 
     fn release_memo(&mut self) {
