@@ -111,3 +111,80 @@ impl LeaseKeeper {
         self.last_seen.get(&id).map(|t| *t + self.lease(s))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::ClientLease;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn sessions(ids: &[u64], ttl_ms: u64) -> BTreeMap<SessionId, Session> {
+        ids.iter().map(|&i| (i, Session { ttl_ms })).collect()
+    }
+
+    #[test]
+    fn a_session_expires_once_a_full_ttl_after_its_last_keep_alive() {
+        let t0 = Instant::now();
+        let ss = sessions(&[7], 1000);
+        let mut k = LeaseKeeper::new(false);
+        assert!(k.tick(t0, Some(2), &ss).is_empty());
+        let ka = k.keep_alive(7, ss.get(&7), t0 + ms(600));
+        assert_eq!(ka, KeepAlive::Extended { ttl_ms: 1000 });
+        assert!(k.tick(t0 + ms(1599), Some(2), &ss).is_empty());
+        assert_eq!(k.tick(t0 + ms(1600), Some(2), &ss), vec![7]);
+        assert!(k.tick(t0 + ms(1700), Some(2), &ss).is_empty(), "asked once");
+        // While its expiry is in flight, a keep-alive is refused.
+        assert_eq!(
+            k.keep_alive(7, ss.get(&7), t0 + ms(1701)),
+            KeepAlive::Expired
+        );
+        assert_eq!(k.keep_alive(8, None, t0), KeepAlive::Expired);
+    }
+
+    #[test]
+    fn a_new_leader_gives_every_session_a_fresh_full_ttl() {
+        let t0 = Instant::now();
+        let ss = sessions(&[1, 2], 1000);
+        let mut k = LeaseKeeper::new(false);
+        k.tick(t0, Some(3), &ss);
+        // Leadership lost, then regained in a later term long after the last keep-alive.
+        assert!(k.tick(t0 + ms(500), None, &ss).is_empty());
+        assert!(k.tick(t0 + ms(5000), Some(5), &ss).is_empty());
+        assert!(k.tick(t0 + ms(5999), Some(5), &ss).is_empty());
+        assert_eq!(k.tick(t0 + ms(6000), Some(5), &ss), vec![1, 2]);
+        // A follower never expires anything.
+        let mut f = LeaseKeeper::new(false);
+        assert!(f.tick(t0 + ms(99_999), None, &ss).is_empty());
+    }
+
+    /// Chubby's grace, for any delays: the client's lease (from the keep-alive's send)
+    /// ends no later than the server's (from its receipt). The `no-grace` bug breaks it.
+    #[test]
+    fn the_server_never_expires_a_lease_the_client_still_holds_unless_no_grace() {
+        let t0 = Instant::now();
+        let ttl = 1000;
+        for (send, delay) in [(0u64, 0u64), (100, 5), (300, 200), (900, 400)] {
+            for no_grace in [false, true] {
+                let ss = sessions(&[1], ttl);
+                let mut k = LeaseKeeper::new(no_grace);
+                k.tick(t0, Some(1), &ss);
+                let mut client = ClientLease::new(ms(ttl), t0);
+                client.renewed(t0 + ms(send));
+                k.keep_alive(1, ss.get(&1), t0 + ms(send + delay));
+                // The first tick at which the server expires the session.
+                let expired_at = (0..3000)
+                    .map(|t| t0 + ms(t))
+                    .find(|&t| !k.tick(t, Some(1), &ss).is_empty())
+                    .expect("expires");
+                let client_believes_valid = client.valid_at(expired_at);
+                assert_eq!(
+                    client_believes_valid, no_grace,
+                    "send {send} delay {delay} no_grace {no_grace}"
+                );
+            }
+        }
+    }
+}

@@ -149,3 +149,72 @@ impl StateMachine for LockMachine {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn apply(m: &mut LockMachine, index: u64, op: Op) -> Outcome {
+        m.apply(index, 1, &Command::new(op).encode())
+    }
+
+    #[test]
+    fn the_leader_proposes_expiry_and_applying_it_frees_the_lock() {
+        let t0 = Instant::now();
+        let mut m = LockMachine::new(false);
+        apply(&mut m, 1, Op::OpenSession { ttl_ms: 200 });
+        let acq = Op::Acquire {
+            session: 1,
+            name: "/locks/r".into(),
+            token: None,
+        };
+        assert_eq!(apply(&mut m, 2, acq), Outcome::Acquired { token: 2 });
+        assert!(m.on_tick(t0, None).is_empty(), "followers propose nothing");
+        assert!(m.on_tick(t0, Some(1)).is_empty());
+        let ka = Query::KeepAlive {
+            session: 1,
+            received: t0 + Duration::from_millis(100),
+        };
+        assert_eq!(
+            m.query(ka),
+            Answer::KeepAlive(KeepAlive::Extended { ttl_ms: 200 })
+        );
+        assert!(m.on_tick(t0 + Duration::from_millis(299), Some(1)).is_empty());
+        let cmds = m.on_tick(t0 + Duration::from_millis(300), Some(1));
+        assert_eq!(cmds.len(), 1);
+        let cmd = Command::decode(&cmds[0]).expect("command");
+        assert_eq!(cmd.op, Op::ExpireSession { session: 1 });
+        m.apply(3, 1, &cmds[0]);
+        match m.query(Query::Lock {
+            name: "/locks/r".into(),
+        }) {
+            Answer::Lock { record, applied } => {
+                assert_eq!(applied, 3);
+                assert_eq!(record.map(|r| (r.holder, r.modified_index)), Some((None, 3)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            m.query(Query::Modified {
+                path: "/locks/r".into()
+            }),
+            Answer::Modified {
+                index: 3,
+                applied: 3
+            }
+        );
+    }
+
+    #[test]
+    fn restore_replaces_the_state_and_bad_bytes_are_refused() {
+        let mut m = LockMachine::new(false);
+        apply(&mut m, 1, Op::OpenSession { ttl_ms: 200 });
+        let snap = m.snapshot();
+        let mut other = LockMachine::new(false);
+        other.restore(1, &snap).expect("restore");
+        assert_eq!(other.state(), m.state());
+        assert!(other.restore(2, b"garbage").is_err());
+        assert_eq!(other.apply(3, 1, b"not json"), Outcome::Invalid);
+    }
+}

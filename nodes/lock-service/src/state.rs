@@ -265,3 +265,237 @@ impl LockState {
         serde_json::from_slice(b)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bugs::MemoryTokens;
+    use raft_core::http::RequestId;
+
+    /// Applies ops at increasing indexes, like a log.
+    struct Log {
+        st: LockState,
+        index: u64,
+    }
+
+    impl Log {
+        fn new() -> Log {
+            Log {
+                st: LockState::new(),
+                index: 0,
+            }
+        }
+        fn op(&mut self, op: Op) -> Outcome {
+            self.index += 1;
+            self.st.apply(self.index, &Command::new(op))
+        }
+        fn open(&mut self) -> SessionId {
+            match self.op(Op::OpenSession { ttl_ms: 1000 }) {
+                Outcome::SessionOpened { session, .. } => session,
+                o => panic!("{o:?}"),
+            }
+        }
+        fn acquire(&mut self, session: SessionId, name: &str) -> Outcome {
+            self.op(Op::Acquire {
+                session,
+                name: name.into(),
+                token: None,
+            })
+        }
+        fn write(&mut self, path: &str, v: &str, exp: Option<u64>, eph: Option<u64>) -> Outcome {
+            self.op(Op::Write {
+                path: path.into(),
+                value: v.into(),
+                expected: exp,
+                ephemeral_of: eph,
+            })
+        }
+    }
+
+    #[test]
+    fn a_lock_is_exclusive_and_its_token_is_the_acquiring_index() {
+        let mut l = Log::new();
+        let (a, b) = (l.open(), l.open());
+        assert_eq!(l.acquire(a, "/locks/r"), Outcome::Acquired { token: 3 });
+        // The holder asking again gets its own token back; another session is refused.
+        assert_eq!(l.acquire(a, "/locks/r"), Outcome::Acquired { token: 3 });
+        assert_eq!(
+            l.acquire(b, "/locks/r"),
+            Outcome::Held {
+                holder: a,
+                token: 3
+            }
+        );
+        let not_holder = l.op(Op::Release {
+            session: b,
+            name: "/locks/r".into(),
+        });
+        assert_eq!(not_holder, Outcome::NotHolder { holder: Some(a) });
+        let rel = l.op(Op::Release {
+            session: a,
+            name: "/locks/r".into(),
+        });
+        assert_eq!(rel, Outcome::Released);
+        assert_eq!(l.acquire(b, "/locks/r"), Outcome::Acquired { token: 8 });
+        // Another lock name is independent.
+        assert_eq!(l.acquire(a, "/locks/s"), Outcome::Acquired { token: 9 });
+        assert_eq!(l.acquire(99, "/locks/t"), Outcome::NoSession);
+    }
+
+    #[test]
+    fn an_ended_session_releases_its_locks_and_deletes_its_ephemeral_nodes() {
+        let mut l = Log::new();
+        let (a, b) = (l.open(), l.open());
+        l.acquire(a, "/locks/r");
+        l.write("/e/a", "mine", None, Some(a));
+        l.write("/p/a", "kept", None, None);
+        let ended = l.op(Op::ExpireSession { session: a });
+        assert_eq!(
+            ended,
+            Outcome::SessionEnded {
+                released: vec!["/locks/r".into()],
+                deleted: vec!["/e/a".into()],
+            }
+        );
+        assert!(l.st.session(a).is_none());
+        assert_eq!(l.st.node("/e/a").and_then(|n| n.value.clone()), None);
+        assert_eq!(l.st.node("/p/a").and_then(|n| n.value.clone()), Some("kept".into()));
+        // The next holder's token is higher than the expired holder's.
+        assert_eq!(l.acquire(b, "/locks/r"), Outcome::Acquired { token: 7 });
+        // Ending it twice, or acting for it, reports the missing session.
+        assert_eq!(l.op(Op::CloseSession { session: a }), Outcome::NoSession);
+        assert_eq!(l.write("/e/b", "x", None, Some(a)), Outcome::NoSession);
+    }
+
+    #[test]
+    fn versions_are_write_indexes_and_cas_checks_them() {
+        let mut l = Log::new();
+        assert_eq!(l.write("/v", "1", Some(0), None), Outcome::Written { version: 1 });
+        assert_eq!(
+            l.write("/v", "2", Some(0), None),
+            Outcome::VersionMismatch { current: 1 }
+        );
+        assert_eq!(l.write("/v", "2", Some(1), None), Outcome::Written { version: 3 });
+        assert_eq!(l.write("/v", "3", None, None), Outcome::Written { version: 4 });
+        let del = l.op(Op::Delete {
+            path: "/v".into(),
+            expected: Some(3),
+        });
+        assert_eq!(del, Outcome::VersionMismatch { current: 4 });
+        let del = l.op(Op::Delete {
+            path: "/v".into(),
+            expected: Some(4),
+        });
+        assert_eq!(del, Outcome::Deleted);
+        // Re-created: a version never seen before (no ABA), and cas on the old one fails.
+        assert_eq!(
+            l.write("/v", "x", Some(4), None),
+            Outcome::VersionMismatch { current: 0 }
+        );
+        assert_eq!(l.write("/v", "x", Some(0), None), Outcome::Written { version: 8 });
+    }
+
+    #[test]
+    fn an_ephemeral_node_keeps_the_owner_it_was_created_with() {
+        let mut l = Log::new();
+        let (a, b) = (l.open(), l.open());
+        l.write("/e", "1", None, Some(a));
+        l.write("/e", "2", None, Some(b));
+        assert_eq!(l.st.node("/e").and_then(|n| n.ephemeral_owner), Some(a));
+        l.op(Op::CloseSession { session: b });
+        assert_eq!(l.st.node("/e").and_then(|n| n.value.clone()), Some("2".into()));
+        l.op(Op::CloseSession { session: a });
+        assert_eq!(l.st.node("/e").and_then(|n| n.value.clone()), None);
+    }
+
+    #[test]
+    fn modified_index_moves_only_with_changes_at_that_path() {
+        let mut l = Log::new();
+        let a = l.open();
+        assert_eq!(l.st.modified_index("/locks/r"), 0);
+        l.acquire(a, "/locks/r");
+        assert_eq!(l.st.modified_index("/locks/r"), 2);
+        l.acquire(a, "/locks/r");
+        l.write("/other", "x", None, None);
+        assert_eq!(l.st.modified_index("/locks/r"), 2, "no change, no new index");
+        l.op(Op::CloseSession { session: a });
+        assert_eq!(l.st.modified_index("/locks/r"), 5, "release by close is a change");
+        l.write("/n", "x", None, None);
+        assert_eq!(l.st.modified_index("/n"), 6);
+        l.op(Op::Delete {
+            path: "/n".into(),
+            expected: None,
+        });
+        assert_eq!(l.st.modified_index("/n"), 7, "deletion is a change");
+    }
+
+    #[test]
+    fn a_retried_request_is_applied_once() {
+        let mut st = LockState::new();
+        let open = Command::new(Op::OpenSession { ttl_ms: 500 });
+        st.apply(1, &open);
+        let req = |seq| {
+            Some(RequestId {
+                client: "c".into(),
+                seq,
+            })
+        };
+        let w = |v: &str, seq| Command {
+            op: Op::Write {
+                path: "/x".into(),
+                value: v.into(),
+                expected: None,
+                ephemeral_of: None,
+            },
+            req: req(seq),
+        };
+        assert_eq!(st.apply(2, &w("a", 1)), Outcome::Written { version: 2 });
+        assert_eq!(st.apply(3, &w("a", 1)), Outcome::Written { version: 2 });
+        assert_eq!(st.node("/x").map(|n| n.version), Some(2));
+        st.apply(4, &w("b", 2));
+        assert_eq!(st.apply(5, &w("c", 1)), Outcome::StaleRequest { latest: 2 });
+        assert_eq!(st.node("/x").and_then(|n| n.value.clone()), Some("b".into()));
+    }
+
+    #[test]
+    fn snapshot_roundtrip() {
+        let mut l = Log::new();
+        let a = l.open();
+        l.acquire(a, "/locks/r");
+        l.write("/e", "1", None, Some(a));
+        let back = LockState::restore(&l.st.snapshot()).expect("restore");
+        assert_eq!(back, l.st);
+        assert_eq!(LockState::restore(b"").expect("empty"), LockState::new());
+        assert!(LockState::restore(b"{nope").is_err());
+    }
+
+    /// The `reuse-token` bug at the unit level: tokens from two leaders' memories, applied
+    /// through the log, go back down after the leader change; the log index never does.
+    #[test]
+    fn reuse_token_tokens_repeat_across_leaders_while_index_tokens_increase() {
+        let run = |buggy: bool| {
+            let mut l = Log::new();
+            let mut leaders = [MemoryTokens::default(), MemoryTokens::default()];
+            let mut tokens = Vec::new();
+            for (round, leader) in [0usize, 0, 1, 1].into_iter().enumerate() {
+                let s = l.open();
+                let token = buggy.then(|| leaders[leader].next("/locks/r"));
+                let op = Op::Acquire {
+                    session: s,
+                    name: "/locks/r".into(),
+                    token,
+                };
+                match l.op(op) {
+                    Outcome::Acquired { token } => tokens.push(token),
+                    o => panic!("round {round}: {o:?}"),
+                }
+                l.op(Op::CloseSession { session: s });
+            }
+            tokens
+        };
+        let good = run(false);
+        assert!(good.windows(2).all(|w| w[0] < w[1]), "{good:?}");
+        let bad = run(true);
+        assert_eq!(bad, vec![1, 2, 1, 2], "the second leader starts over");
+    }
+}
