@@ -180,7 +180,9 @@ mod tests {
             m.query(ka),
             Answer::KeepAlive(KeepAlive::Extended { ttl_ms: 200 })
         );
-        assert!(m.on_tick(t0 + Duration::from_millis(299), Some(1)).is_empty());
+        assert!(m
+            .on_tick(t0 + Duration::from_millis(299), Some(1))
+            .is_empty());
         let cmds = m.on_tick(t0 + Duration::from_millis(300), Some(1));
         assert_eq!(cmds.len(), 1);
         let cmd = Command::decode(&cmds[0]).expect("command");
@@ -191,7 +193,10 @@ mod tests {
         }) {
             Answer::Lock { record, applied } => {
                 assert_eq!(applied, 3);
-                assert_eq!(record.map(|r| (r.holder, r.modified_index)), Some((None, 3)));
+                assert_eq!(
+                    record.map(|r| (r.holder, r.modified_index)),
+                    Some((None, 3))
+                );
             }
             other => panic!("{other:?}"),
         }

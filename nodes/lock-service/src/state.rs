@@ -359,7 +359,10 @@ mod tests {
         );
         assert!(l.st.session(a).is_none());
         assert_eq!(l.st.node("/e/a").and_then(|n| n.value.clone()), None);
-        assert_eq!(l.st.node("/p/a").and_then(|n| n.value.clone()), Some("kept".into()));
+        assert_eq!(
+            l.st.node("/p/a").and_then(|n| n.value.clone()),
+            Some("kept".into())
+        );
         // The next holder's token is higher than the expired holder's.
         assert_eq!(l.acquire(b, "/locks/r"), Outcome::Acquired { token: 7 });
         // Ending it twice, or acting for it, reports the missing session.
@@ -370,13 +373,22 @@ mod tests {
     #[test]
     fn versions_are_write_indexes_and_cas_checks_them() {
         let mut l = Log::new();
-        assert_eq!(l.write("/v", "1", Some(0), None), Outcome::Written { version: 1 });
+        assert_eq!(
+            l.write("/v", "1", Some(0), None),
+            Outcome::Written { version: 1 }
+        );
         assert_eq!(
             l.write("/v", "2", Some(0), None),
             Outcome::VersionMismatch { current: 1 }
         );
-        assert_eq!(l.write("/v", "2", Some(1), None), Outcome::Written { version: 3 });
-        assert_eq!(l.write("/v", "3", None, None), Outcome::Written { version: 4 });
+        assert_eq!(
+            l.write("/v", "2", Some(1), None),
+            Outcome::Written { version: 3 }
+        );
+        assert_eq!(
+            l.write("/v", "3", None, None),
+            Outcome::Written { version: 4 }
+        );
         let del = l.op(Op::Delete {
             path: "/v".into(),
             expected: Some(3),
@@ -392,7 +404,10 @@ mod tests {
             l.write("/v", "x", Some(4), None),
             Outcome::VersionMismatch { current: 0 }
         );
-        assert_eq!(l.write("/v", "x", Some(0), None), Outcome::Written { version: 8 });
+        assert_eq!(
+            l.write("/v", "x", Some(0), None),
+            Outcome::Written { version: 8 }
+        );
     }
 
     #[test]
@@ -403,7 +418,10 @@ mod tests {
         l.write("/e", "2", None, Some(b));
         assert_eq!(l.st.node("/e").and_then(|n| n.ephemeral_owner), Some(a));
         l.op(Op::CloseSession { session: b });
-        assert_eq!(l.st.node("/e").and_then(|n| n.value.clone()), Some("2".into()));
+        assert_eq!(
+            l.st.node("/e").and_then(|n| n.value.clone()),
+            Some("2".into())
+        );
         l.op(Op::CloseSession { session: a });
         assert_eq!(l.st.node("/e").and_then(|n| n.value.clone()), None);
     }
@@ -417,9 +435,17 @@ mod tests {
         assert_eq!(l.st.modified_index("/locks/r"), 2);
         l.acquire(a, "/locks/r");
         l.write("/other", "x", None, None);
-        assert_eq!(l.st.modified_index("/locks/r"), 2, "no change, no new index");
+        assert_eq!(
+            l.st.modified_index("/locks/r"),
+            2,
+            "no change, no new index"
+        );
         l.op(Op::CloseSession { session: a });
-        assert_eq!(l.st.modified_index("/locks/r"), 5, "release by close is a change");
+        assert_eq!(
+            l.st.modified_index("/locks/r"),
+            5,
+            "release by close is a change"
+        );
         l.write("/n", "x", None, None);
         assert_eq!(l.st.modified_index("/n"), 6);
         l.op(Op::Delete {
@@ -454,7 +480,10 @@ mod tests {
         assert_eq!(st.node("/x").map(|n| n.version), Some(2));
         st.apply(4, &w("b", 2));
         assert_eq!(st.apply(5, &w("c", 1)), Outcome::StaleRequest { latest: 2 });
-        assert_eq!(st.node("/x").and_then(|n| n.value.clone()), Some("b".into()));
+        assert_eq!(
+            st.node("/x").and_then(|n| n.value.clone()),
+            Some("b".into())
+        );
     }
 
     #[test]
