@@ -721,3 +721,96 @@ impl<S: StateMachine, O: Outbox> EventLoop<S, O> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::StorageOptions;
+
+    /// Counts applied commands; as leader, proposes one `tick` command per tick until five
+    /// were applied. Answers a query with the count.
+    #[derive(Default)]
+    struct Counter {
+        applied: Vec<Vec<u8>>,
+        proposed: usize,
+    }
+
+    impl StateMachine for Counter {
+        type Output = usize;
+        type Query = ();
+        type Answer = usize;
+        fn apply(&mut self, _index: u64, _term: u64, data: &[u8]) -> usize {
+            self.applied.push(data.to_vec());
+            self.applied.len()
+        }
+        fn query(&mut self, _q: ()) -> usize {
+            self.applied.len()
+        }
+        fn snapshot(&self) -> Vec<u8> {
+            self.applied.len().to_string().into_bytes()
+        }
+        fn restore(&mut self, _index: u64, _data: &[u8]) -> Result<(), String> {
+            Err("not needed".into())
+        }
+        fn on_tick(&mut self, _now: Instant, leader_term: Option<u64>) -> Vec<Vec<u8>> {
+            if leader_term.is_none() || self.proposed >= 5 {
+                return Vec::new();
+            }
+            self.proposed += 1;
+            vec![b"tick".to_vec()]
+        }
+    }
+
+    struct NoPeers;
+    impl Outbox for NoPeers {
+        fn send(&mut self, _msg: Message) {}
+    }
+
+    #[test]
+    fn state_machine_proposals_are_applied_and_the_applied_index_is_published() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (storage, restore, _) =
+            Storage::open(tmp.path(), StorageOptions::default()).expect("storage");
+        let cfg = LoopConfig {
+            id: 1,
+            voters: vec![1],
+            tick: Duration::from_millis(1),
+            election_ticks: (5, 10),
+            heartbeat_ticks: 1,
+            snapshot_threshold: 1000,
+            bugs: CoreBugs::default(),
+            bug_names: vec![],
+        };
+        let (h, _th) = start(cfg, storage, restore, Counter::default(), NoPeers).expect("start");
+        let mut applied = h.applied_watch();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (tx, rx) = oneshot::channel();
+            assert!(h.send(Request::Read {
+                query: (),
+                reply: tx
+            }));
+            if let Ok(ReadOutcome::Answer(5)) = rx.blocking_recv() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "five tick commands never applied"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // No-op of the term + five commands: the published index reached 6.
+        assert!(*applied.borrow_and_update() >= 6);
+        let (tx, rx) = oneshot::channel();
+        assert!(h.send(Request::Propose {
+            data: b"client".to_vec(),
+            reply: tx
+        }));
+        match rx.blocking_recv().expect("reply") {
+            ProposeOutcome::Applied { index, result, .. } => {
+                assert_eq!((index, result), (7, 6));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
