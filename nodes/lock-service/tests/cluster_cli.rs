@@ -1,6 +1,7 @@
 //! The command lines: a bad flag or an unknown bug exits 2 with a message (listing the
 //! bugs), a taken port exits 1 naming it, `lock-client` exits 3 when no node answers, 1 on
-//! `--try` of a held lock, and get/set/cas/watch print and exit as documented.
+//! `--try` of a held lock, 1 when interrupted while waiting, 0 after releasing on SIGTERM,
+//! and get/set/cas/watch print and exit as documented.
 
 mod support;
 
@@ -74,6 +75,15 @@ fn client_exit_codes() {
     assert!(err.contains(&format!("token={t}")), "{err}");
     let (code, _, _) = run(c.client(&["acquire", "/locks/x", "--wait-ms", "300"]));
     assert_eq!(code, 1, "wait ran out");
+    // SIGINT while waiting: the waiter closes its session and exits 1.
+    let mut waiter = ClientProc::spawn(c.client(&["acquire", "/locks/x"]));
+    std::thread::sleep(Duration::from_millis(500));
+    waiter.signal(libc::SIGINT);
+    assert_eq!(
+        waiter.wait(Duration::from_secs(10)),
+        Some(1),
+        "interrupted waiter"
+    );
     // SIGTERM: the holder releases, closes its session and exits 0.
     holder.signal(libc::SIGTERM);
     assert_eq!(

@@ -106,16 +106,38 @@ impl From<ClientError> for Exit {
         match e {
             ClientError::Unavailable(_) | ClientError::Build(_) => Exit(3, e.to_string()),
             ClientError::SessionExpired(_) => Exit(4, e.to_string()),
-            ClientError::Refused { status: 404, .. } => Exit(1, e.to_string()),
             ClientError::Refused { .. } => Exit(1, e.to_string()),
         }
     }
 }
 
+/// SIGINT and SIGTERM, installed once so that neither kills the client mid-way.
+struct Interrupts {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn install() -> Result<Interrupts, Exit> {
+        let int = signal(SignalKind::interrupt()).map_err(|e| Exit(1, e.to_string()))?;
+        let term = signal(SignalKind::terminate()).map_err(|e| Exit(1, e.to_string()))?;
+        Ok(Interrupts { int, term })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {},
+            _ = self.term.recv() => {},
+        }
+    }
+}
+
 /// Wait for SIGINT/SIGTERM, `hold` to pass, or the session to be lost.
-async fn hold(session: &KeptSession, hold_ms: Option<u64>) -> Result<(), Exit> {
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| Exit(1, e.to_string()))?;
-    let mut term = signal(SignalKind::terminate()).map_err(|e| Exit(1, e.to_string()))?;
+async fn hold(
+    session: &KeptSession,
+    hold_ms: Option<u64>,
+    signals: &mut Interrupts,
+) -> Result<(), Exit> {
     let timer = async {
         match hold_ms {
             Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
@@ -123,13 +145,42 @@ async fn hold(session: &KeptSession, hold_ms: Option<u64>) -> Result<(), Exit> {
         }
     };
     tokio::select! {
-        _ = int.recv() => Ok(()),
-        _ = term.recv() => Ok(()),
+        _ = signals.recv() => Ok(()),
         _ = timer => Ok(()),
         lost = session.lost() => Err(Exit(4, match lost {
             Lost::Expired => format!("lost: session {} expired", session.id),
             Lost::LeaseRanOut => format!("lost: the lease of session {} ran out", session.id),
         })),
+    }
+}
+
+/// Long-poll until `name` is acquired (`Ok(Some(token))`), or refused (`Ok(None)` after
+/// `--try` or when `wait_ms` ran out).
+async fn wait_for_lock(
+    c: &LockClient,
+    session: &KeptSession,
+    name: &str,
+    try_only: bool,
+    wait_ms: Option<u64>,
+) -> Result<Result<u64, String>, Exit> {
+    let deadline = wait_ms.map(|w| tokio::time::Instant::now() + Duration::from_millis(w));
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+        let wait = match (try_only, left) {
+            (true, _) => 0,
+            (false, Some(l)) => l.as_millis() as u64,
+            (false, None) => 20_000,
+        };
+        match c.acquire(session.id, name, wait.min(20_000)).await? {
+            Acquire::Acquired { token } => return Ok(Ok(token)),
+            Acquire::Held { holder, token } => {
+                if try_only || left.is_some_and(|l| l.is_zero()) {
+                    return Ok(Err(format!(
+                        "held {name} by session {holder} token={token}"
+                    )));
+                }
+            }
+        }
     }
 }
 
@@ -141,33 +192,24 @@ async fn acquire(
     wait_ms: Option<u64>,
     hold_ms: Option<u64>,
 ) -> Result<(), Exit> {
+    let mut signals = Interrupts::install()?;
     let session = KeptSession::open(c, ttl_ms).await?;
-    let deadline = wait_ms.map(|w| tokio::time::Instant::now() + Duration::from_millis(w));
-    let token = loop {
-        let wait = match (try_only, deadline) {
-            (true, _) => 0,
-            (false, Some(d)) => d
-                .saturating_duration_since(tokio::time::Instant::now())
-                .as_millis() as u64,
-            (false, None) => 20_000,
-        };
-        match c.acquire(session.id, name, wait.min(20_000)).await? {
-            Acquire::Acquired { token } => break token,
-            Acquire::Held { holder, token } => {
-                let done = try_only || deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
-                if done {
-                    let _ = c.close_session(session.id).await;
-                    return Err(Exit(
-                        1,
-                        format!("held {name} by session {holder} token={token}"),
-                    ));
-                }
-            }
+    let outcome = tokio::select! {
+        r = wait_for_lock(c, &session, name, try_only, wait_ms) => r?,
+        _ = signals.recv() => Err("interrupted while waiting".to_string()),
+    };
+    let token = match outcome {
+        Ok(token) => token,
+        Err(msg) => {
+            // Closing the session also releases the lock if a long-poll got it meanwhile.
+            session.stop();
+            let _ = c.close_session(session.id).await;
+            return Err(Exit(1, msg));
         }
     };
     println!("acquired {name} token={token}");
     eprintln!("lock-client: holding {name} with session {}", session.id);
-    let held = hold(&session, hold_ms).await;
+    let held = hold(&session, hold_ms, &mut signals).await;
     session.stop();
     if held.is_ok() {
         c.release(session.id, name).await?;
@@ -184,6 +226,7 @@ async fn set_ephemeral(
     value: &str,
     hold_ms: Option<u64>,
 ) -> Result<(), Exit> {
+    let mut signals = Interrupts::install()?;
     let session = KeptSession::open(c, ttl_ms).await?;
     let version = c
         .write(path, value, None, Some(session.id))
@@ -193,7 +236,7 @@ async fn set_ephemeral(
         "set {path} version={version} ephemeral session={}",
         session.id
     );
-    let held = hold(&session, hold_ms).await;
+    let held = hold(&session, hold_ms, &mut signals).await;
     session.stop();
     if held.is_ok() {
         c.close_session(session.id).await?;
