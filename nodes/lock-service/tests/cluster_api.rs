@@ -103,6 +103,11 @@ fn sessions_locks_and_bad_input() {
         ),
         ("POST", "/node/cas", r#"{"path":"/x","value":"v"}"#),
         ("PUT", "/node", r#"{"path":"/x","value":"v","bogus":1}"#),
+        ("POST", "/session/abc/keepalive", ""),
+        ("DELETE", "/session/-1", ""),
+        ("GET", "/node", ""),
+        ("GET", "/watch?path=/x&after=z", ""),
+        ("GET", "/lock?name=relative", ""),
     ] {
         let r = c.call(l, method, path, body);
         assert_eq!(

@@ -4,11 +4,13 @@
 //! The token of an acquisition is the Raft index of the acquiring entry, except with the
 //! `reuse-token` bug.
 
+use super::query;
 use super::{check_path, parse_body, request_id, session_expired, unexpected, Api, MAX_WAIT_MS};
 use crate::bugs::Bug;
 use crate::command::{Op, Outcome, SessionId};
 use crate::machine::{Answer, Query};
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -164,8 +166,12 @@ pub(super) async fn release(
 
 pub(super) async fn inspect(
     State(api): State<Arc<Api>>,
-    UrlQuery(p): UrlQuery<NameParam>,
+    p: Result<UrlQuery<NameParam>, QueryRejection>,
 ) -> Response {
+    let p = match query(p) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     if let Err(r) = check_path("lock name", &p.name) {
         return r;
     }

@@ -17,6 +17,8 @@ use crate::bugs::{Bug, Bugs, MemoryTokens};
 use crate::command::{Command, Op, Outcome, SessionId};
 use crate::machine::{Answer, LockMachine, Query};
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::Query as UrlQuery;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -113,6 +115,12 @@ fn check_path(what: &str, p: &str) -> Result<(), Response> {
         )));
     }
     Ok(())
+}
+
+/// The URL's query parameters (400 in the protocol's shape if they do not parse).
+fn query<T>(q: Result<UrlQuery<T>, QueryRejection>) -> Result<T, Response> {
+    q.map(|UrlQuery(t)| t)
+        .map_err(|e| bad_request(format!("query parameters: {}", e.body_text())))
 }
 
 fn request_id(headers: &HeaderMap) -> Result<Option<RequestId>, Response> {

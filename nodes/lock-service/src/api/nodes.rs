@@ -3,12 +3,14 @@
 //! /node?path=[&version=]`, and `GET /watch?path=&after=&wait_ms=` (a long-poll that
 //! returns once the lock or node at `path` changed at an index above `after`).
 
+use super::query;
 use super::{
     check_path, parse_body, request_id, session_expired, unexpected, Api, MAX_VALUE, MAX_WAIT_MS,
 };
 use crate::command::{Op, Outcome, SessionId};
 use crate::machine::{Answer, Query};
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -59,8 +61,12 @@ fn not_found(path: &str, modified_index: u64, applied: u64) -> Response {
 
 pub(super) async fn get_node(
     State(api): State<Arc<Api>>,
-    UrlQuery(p): UrlQuery<PathParam>,
+    p: Result<UrlQuery<PathParam>, QueryRejection>,
 ) -> Response {
+    let p = match query(p) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     if let Err(r) = check_path("path", &p.path) {
         return r;
     }
@@ -145,8 +151,12 @@ pub(super) async fn cas_node(
 pub(super) async fn delete_node(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
-    UrlQuery(p): UrlQuery<PathParam>,
+    p: Result<UrlQuery<PathParam>, QueryRejection>,
 ) -> Response {
+    let p = match query(p) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     if let Err(r) = check_path("path", &p.path) {
         return r;
     }
@@ -189,8 +199,12 @@ fn watch_answer(path: &str, changed: bool, modified_index: u64, applied: u64) ->
 
 pub(super) async fn watch(
     State(api): State<Arc<Api>>,
-    UrlQuery(p): UrlQuery<WatchParam>,
+    p: Result<UrlQuery<WatchParam>, QueryRejection>,
 ) -> Response {
+    let p = match query(p) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     if let Err(r) = check_path("path", &p.path) {
         return r;
     }

@@ -8,6 +8,7 @@ use crate::command::{Op, Outcome};
 use crate::lease::KeepAlive;
 use crate::machine::{Answer, Query};
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -17,6 +18,13 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The session id of the URL (400 in the protocol's shape if it is not a number).
+#[allow(clippy::result_large_err)]
+fn session_id(id: Result<Path<u64>, PathRejection>) -> Result<u64, Response> {
+    id.map(|Path(id)| id)
+        .map_err(|e| bad_request(format!("session id: {}", e.body_text())))
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,7 +54,14 @@ pub(super) async fn open(State(api): State<Arc<Api>>, headers: HeaderMap, body: 
     }
 }
 
-pub(super) async fn keep_alive(State(api): State<Arc<Api>>, Path(id): Path<u64>) -> Response {
+pub(super) async fn keep_alive(
+    State(api): State<Arc<Api>>,
+    id: Result<Path<u64>, PathRejection>,
+) -> Response {
+    let id = match session_id(id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
     let received = Instant::now();
     let q = Query::KeepAlive {
         session: id,
@@ -64,9 +79,13 @@ pub(super) async fn keep_alive(State(api): State<Arc<Api>>, Path(id): Path<u64>)
 
 pub(super) async fn close(
     State(api): State<Arc<Api>>,
-    Path(id): Path<u64>,
+    id: Result<Path<u64>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let id = match session_id(id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
     let req = match request_id(&headers) {
         Ok(r) => r,
         Err(r) => return r,

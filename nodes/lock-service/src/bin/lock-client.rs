@@ -245,6 +245,33 @@ async fn set_ephemeral(
     held
 }
 
+async fn delete(c: &LockClient, path: &str, version: Option<u64>) -> Result<(), Exit> {
+    let mut q = format!("/node?path={}", lock_service::client::encode(path));
+    if let Some(v) = version {
+        q.push_str(&format!("&version={v}"));
+    }
+    let (status, v) = c
+        .call(reqwest::Method::DELETE, &q, None, Duration::ZERO)
+        .await?;
+    match (status, v["deleted"].as_bool()) {
+        (200, Some(true)) => {
+            println!("deleted {path}");
+            Ok(())
+        }
+        _ => Err(Exit(1, format!("not deleted ({status}): {v}"))),
+    }
+}
+
+async fn watch(c: &LockClient, path: &str, after: u64, wait_ms: u64) -> Result<(), Exit> {
+    let v = c.watch(path, after, wait_ms).await?;
+    println!("{v}");
+    if v["changed"].as_bool() == Some(true) {
+        Ok(())
+    } else {
+        Err(Exit(1, format!("no change to {path} after {after}")))
+    }
+}
+
 async fn run(args: Args) -> Result<(), Exit> {
     let c = LockClient::new(args.nodes.clone(), Duration::from_millis(args.timeout_ms))?;
     match args.cmd {
@@ -290,38 +317,12 @@ async fn run(args: Args) -> Result<(), Exit> {
             }
             Err(v) => Err(Exit(1, format!("FAILED version={v}"))),
         },
-        Cmd::Delete { path, version } => {
-            let q = match version {
-                Some(v) => format!(
-                    "/node?path={}&version={v}",
-                    lock_service::client::encode(&path)
-                ),
-                None => format!("/node?path={}", lock_service::client::encode(&path)),
-            };
-            let (status, v) = c
-                .call(reqwest::Method::DELETE, &q, None, Duration::ZERO)
-                .await?;
-            match (status, v["deleted"].as_bool()) {
-                (200, Some(true)) => {
-                    println!("deleted {path}");
-                    Ok(())
-                }
-                _ => Err(Exit(1, format!("not deleted ({status}): {v}"))),
-            }
-        }
+        Cmd::Delete { path, version } => delete(&c, &path, version).await,
         Cmd::Watch {
             path,
             after,
             wait_ms,
-        } => {
-            let v = c.watch(&path, after, wait_ms).await?;
-            println!("{v}");
-            if v["changed"].as_bool() == Some(true) {
-                Ok(())
-            } else {
-                Err(Exit(1, format!("no change to {path} after {after}")))
-            }
-        }
+        } => watch(&c, &path, after, wait_ms).await,
         Cmd::Status => {
             let v = c.status().await?;
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
