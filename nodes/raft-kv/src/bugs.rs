@@ -1,7 +1,9 @@
 //! The deliberate bugs a node can be started with (`raft-node --bug NAME`, repeatable), so
 //! that anyone can watch the harness catch a real fault. See the crate README for the
-//! nemesis that exposes each one. The default is no bug.
+//! nemesis that exposes each one. The default is no bug. `stale-read` lives in this crate's
+//! HTTP layer; the others live in `raft-core` (loop, core, storage) and are passed there.
 
+use raft_core::node::CoreBugs;
 use std::fmt;
 use std::str::FromStr;
 
@@ -80,6 +82,15 @@ impl Bugs {
             }
         }
         b
+    }
+
+    /// The bugs that live in the shared loop, core and storage.
+    pub fn core(&self) -> CoreBugs {
+        CoreBugs {
+            early_ack: self.early_ack,
+            no_truncate: self.no_truncate,
+            no_persist_vote: self.no_persist_vote,
+        }
     }
 
     /// Names of the enabled bugs.

@@ -5,36 +5,10 @@
 //! suppression of client retries by request id (client → last sequence number and its
 //! result, so a retried write is applied once), and the snapshot encoding of all of it.
 
+pub use raft_core::http::RequestId;
+use raft_core::node::StateMachine;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-
-/// A client request id `<client>-<seq>`, as sent in the `X-Request-Id` header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestId {
-    /// The client's identity (anything without meaning to the server).
-    pub client: String,
-    /// The client's sequence number: a client issues increasing numbers.
-    pub seq: u64,
-}
-
-impl RequestId {
-    /// Parse `<client>-<seq>` (the client part may itself contain dashes).
-    pub fn parse(s: &str) -> Result<RequestId, String> {
-        let (client, seq) = s
-            .rsplit_once('-')
-            .ok_or_else(|| format!("X-Request-Id {s:?} is not <client>-<seq>"))?;
-        if client.is_empty() {
-            return Err(format!("X-Request-Id {s:?} has an empty client part"));
-        }
-        let seq = seq
-            .parse::<u64>()
-            .map_err(|_| format!("X-Request-Id {s:?}: sequence {seq:?} is not an integer"))?;
-        Ok(RequestId {
-            client: client.to_string(),
-            seq,
-        })
-    }
-}
 
 /// The operation of a command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,6 +207,34 @@ impl Kv {
     }
 }
 
+/// The event loop drives the store through this: a read is a key, its answer the value.
+impl StateMachine for Kv {
+    type Output = ApplyResult;
+    type Query = String;
+    type Answer = Option<String>;
+
+    fn apply(&mut self, _index: u64, _term: u64, data: &[u8]) -> ApplyResult {
+        self.apply_bytes(data).unwrap_or(ApplyResult::Invalid)
+    }
+
+    fn query(&mut self, key: String) -> Option<String> {
+        self.get(&key).map(str::to_string)
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        Kv::snapshot(self)
+    }
+
+    fn restore(&mut self, _index: u64, data: &[u8]) -> Result<(), String> {
+        *self = Kv::restore(data).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    fn preview(&self, data: &[u8]) -> Option<ApplyResult> {
+        Command::decode(data).ok().map(|c| Kv::preview(self, &c))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,20 +332,6 @@ mod tests {
         r.apply(&put("a", "2", None));
         r.apply(&put("a", "1", Some(("c", 4))));
         assert_eq!(r.get("a"), Some("2"));
-    }
-
-    #[test]
-    fn request_id_parsing() {
-        assert_eq!(
-            RequestId::parse("worker-3-17"),
-            Ok(RequestId {
-                client: "worker-3".into(),
-                seq: 17
-            })
-        );
-        assert!(RequestId::parse("nodash").is_err());
-        assert!(RequestId::parse("-5").is_err());
-        assert!(RequestId::parse("a-x").is_err());
     }
 
     #[test]

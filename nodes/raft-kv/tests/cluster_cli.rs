@@ -4,8 +4,8 @@
 mod cluster_support;
 
 use cluster_support::{die_with_parent, free_ports, http, Cluster, NODE_BIN};
-use raft_kv::raft::Entry;
-use raft_kv::storage::{Storage, StorageOptions};
+use raft_core::raft::Entry;
+use raft_core::storage::{Storage, StorageOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -87,7 +87,7 @@ fn write_log(dir: &std::path::Path, n: u64) -> std::path::PathBuf {
         None,
         None,
         &entries,
-        Some(&raft_kv::raft::HardState {
+        Some(&raft_core::raft::HardState {
             term: 1,
             vote: Some(1),
             commit: 0,

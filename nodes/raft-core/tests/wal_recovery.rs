@@ -1,7 +1,7 @@
 //! WAL recovery tests with real files: torn tails are cut off, corruption in the middle
 //! refuses to start naming the file and offset, segments rotate and compact.
 
-use raft_kv::wal::{Wal, WalError, WalOptions, WalRecord};
+use raft_core::wal::{Wal, WalError, WalOptions, WalRecord};
 use std::fs::{self, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 

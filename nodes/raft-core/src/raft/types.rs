@@ -20,13 +20,6 @@ pub struct Entry {
     pub data: Vec<u8>,
 }
 
-impl Entry {
-    /// True for the no-op entry (empty payload).
-    pub fn is_noop(&self) -> bool {
-        self.data.is_empty()
-    }
-}
-
 /// The state that must be on stable storage before any message of the same `Ready` is sent:
 /// the current term, the vote cast in it, and the commit index (the commit index is not
 /// needed for safety but lets a restarted node re-apply without waiting for a leader).

@@ -405,11 +405,6 @@ impl Wal {
         self.segments.len()
     }
 
-    /// Total bytes of all segments.
-    pub fn total_bytes(&self) -> u64 {
-        self.segments.iter().map(|s| s.bytes).sum()
-    }
-
     /// Paths of the segment files, oldest first.
     pub fn segment_paths(&self) -> Vec<PathBuf> {
         self.segments.iter().map(|s| s.path.clone()).collect()

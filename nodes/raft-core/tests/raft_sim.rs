@@ -1,4 +1,4 @@
-//! Deterministic simulation tests of the pure Raft core (`raft_kv::raft`): a simulated
+//! Deterministic simulation tests of the pure Raft core (`raft_core::raft`): a simulated
 //! network (loss, delay/reordering, duplication, partitions), node crashes and restarts from
 //! exactly what was persisted through `Ready`, snapshots, and invariants checked after every
 //! step: election safety, log matching, leader completeness, state machine safety, committed
@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use raft_kv::raft::{
+use raft_core::raft::{
     Config, Entry, HardState, Message, MessageBody, NodeId, Raft, RestoreState, Role, Snapshot,
 };
 use rand::{Rng, SeedableRng};
@@ -1537,7 +1537,7 @@ fn random_garbage_messages_never_panic() {
                 },
                 _ => MessageBody::InstallSnapshot {
                     snapshot: Snapshot {
-                        meta: raft_kv::raft::SnapshotMeta {
+                        meta: raft_core::raft::SnapshotMeta {
                             index: small(&mut rng),
                             term: small(&mut rng),
                             voters: voters.clone(),
@@ -1591,7 +1591,7 @@ fn wrong_and_unknown_senders_are_errors() {
     });
     assert!(matches!(
         e,
-        Err(raft_kv::raft::RaftError::UnknownPeer { from: 9 })
+        Err(raft_core::raft::RaftError::UnknownPeer { from: 9 })
     ));
     let e = r.step(Message {
         from: 2,
@@ -1601,7 +1601,7 @@ fn wrong_and_unknown_senders_are_errors() {
     });
     assert!(matches!(
         e,
-        Err(raft_kv::raft::RaftError::WrongRecipient { .. })
+        Err(raft_core::raft::RaftError::WrongRecipient { .. })
     ));
     assert_eq!(r.status().term, 0, "rejected messages change nothing");
 }

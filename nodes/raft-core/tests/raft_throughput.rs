@@ -2,13 +2,13 @@
 //! in memory, clients proposing in batches, everything delivered at once. Measures how many
 //! committed entries per second the core itself can move, i.e. the ceiling the server's
 //! batching can reach. The measurement is `#[ignore]`d (run it with
-//! `cargo test -p raft-kv --release --test raft_throughput -- --ignored --nocapture`);
+//! `cargo test -p raft-core --release --test raft_throughput -- --ignored --nocapture`);
 //! a small always-on test checks that every proposal commits exactly once and in order.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use raft_kv::raft::{Config, Message, Raft, RestoreState, Role};
+use raft_core::raft::{Config, Message, Raft, RestoreState, Role};
 
 struct Cluster {
     nodes: Vec<Raft>,

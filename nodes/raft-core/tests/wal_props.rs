@@ -3,7 +3,7 @@
 //! or refuses with `Corrupt` — it never returns a record that was not written.
 
 use proptest::prelude::*;
-use raft_kv::wal::{Wal, WalError, WalOptions, WalRecord};
+use raft_core::wal::{Wal, WalError, WalOptions, WalRecord};
 use std::fs::{self, OpenOptions};
 
 fn opts() -> WalOptions {
