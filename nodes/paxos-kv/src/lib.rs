@@ -1,0 +1,2 @@
+pub mod paxos;
+pub mod sim;
