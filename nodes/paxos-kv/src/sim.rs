@@ -8,7 +8,7 @@
 //! another (snapshots included).
 
 use crate::paxos::{
-    Ballot, Core, CoreBugs, CoreConfig, Message, NodeId, Ready, Record, Restored, Slot,
+    Ballot, Body, Core, CoreBugs, CoreConfig, Message, NodeId, Ready, Record, Restored, Slot,
     SnapshotData, SplitMix64, Value,
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +29,9 @@ pub struct SimConfig {
     pub crash_pct: u64,
     /// Chance, in percent of fault steps, that a partition starts (or heals when one is on).
     pub partition_pct: u64,
+    /// Chance, in percent, that a replica crashes right after sending a promise (a crash
+    /// point: what it persisted before answering is all that survives).
+    pub crash_after_promise_pct: u64,
     /// A replica snapshots once this many applied slots are not in its snapshot.
     pub snapshot_every: u64,
     /// Deliberate bugs in every replica's core.
@@ -43,7 +46,8 @@ impl Default for SimConfig {
             loss_pct: 10,
             dup_pct: 5,
             crash_pct: 8,
-            partition_pct: 5,
+            partition_pct: 40,
+            crash_after_promise_pct: 50,
             snapshot_every: 40,
             bugs: CoreBugs::default(),
         }
@@ -214,6 +218,7 @@ impl Sim {
         let pick = ids[(self.rng.next_u64() % ids.len() as u64) as usize];
         match roll {
             0..=449 => self.deliver_one(),
+            450..=799 if self.replicas[&pick].core.is_none() => self.boot(pick),
             450..=799 => self.with_core(pick, |c| c.tick()),
             800..=899 => {
                 self.next_value += 1;
@@ -288,6 +293,10 @@ impl Sim {
             return Ok(());
         };
         self.persist(id, &ready)?;
+        let promised = ready
+            .messages
+            .iter()
+            .any(|m| matches!(m.body, Body::Promise { .. }));
         for msg in ready.messages {
             if self.rng.chance(self.cfg.loss_pct) {
                 continue;
@@ -307,6 +316,10 @@ impl Sim {
             self.apply(id, slot, value)?;
         }
         self.maybe_snapshot(id);
+        if promised && self.rng.chance(self.cfg.crash_after_promise_pct) {
+            self.replicas.get_mut(&id).expect("exists").core = None;
+            self.crashes += 1;
+        }
         Ok(())
     }
 

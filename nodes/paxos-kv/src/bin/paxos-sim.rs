@@ -29,8 +29,11 @@ struct Args {
     #[arg(long, default_value_t = 8)]
     crash: u64,
     /// Percent of fault steps that start or heal a partition.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 40)]
     partition: u64,
+    /// Percent of promises after which the promising replica crashes.
+    #[arg(long, default_value_t = 50)]
+    crash_after_promise: u64,
     /// Percent of messages duplicated.
     #[arg(long, default_value_t = 5)]
     dup: u64,
@@ -60,6 +63,7 @@ fn main() {
         steps: args.steps,
         loss_pct: args.loss,
         dup_pct: args.dup,
+        crash_after_promise_pct: args.crash_after_promise,
         crash_pct: args.crash,
         partition_pct: args.partition,
         bugs,
