@@ -1,7 +1,8 @@
 //! Durable storage of one replica in its data dir:
 //! - `log`: an append-only file of checksummed records (`len u32 LE | crc32 u32 LE |
 //!   payload`, payload = one core `Record` as JSON): promises, accepted values, chosen values;
-//!   appended and fsynced once per `Ready` (group commit), rewritten whole (temp file,
+//!   appended and fsynced once per `Ready` (group commit; a batch of only "chosen" records
+//!   is not fsynced), rewritten whole (temp file,
 //!   fsync, rename, fsync dir) after a compaction;
 //! - `snapshot`: the latest state-machine snapshot as one checksummed record, written the
 //!   same atomic way.
@@ -148,7 +149,10 @@ impl Storage {
         Ok((storage, Restored { records, snapshot }))
     }
 
-    /// Append records and make them durable (one fsync for all).
+    /// Append records and make them durable (one fsync for all). Records that only say
+    /// a value is chosen are facts, not promises: losing them loses nothing a peer cannot
+    /// teach again, so a batch of only those is written without an fsync (the next fsync
+    /// covers them).
     pub fn append(&mut self, records: &[Record]) -> Result<(), StorageError> {
         if records.is_empty() {
             return Ok(());
@@ -159,7 +163,10 @@ impl Storage {
         }
         let path = self.dir.join("log");
         self.log.write_all(&buf).map_err(io_err("append", &path))?;
-        if self.fsync {
+        let binding = records
+            .iter()
+            .any(|r| !matches!(r, Record::Chosen { .. }));
+        if self.fsync && binding {
             self.log.sync_data().map_err(io_err("fsync", &path))?;
         }
         Ok(())

@@ -6,8 +6,9 @@ use super::core::{Core, Role};
 use super::types::{AcceptedEntry, Ballot, Body, NodeId, Record, Slot, Value};
 
 impl Core {
-    /// True while a leader other than `candidate` was heard from recently: prepares from
-    /// others are ignored then, so one slow message does not depose a working leader.
+    /// True while this replica leads, or a leader other than `candidate` was heard from
+    /// recently: prepares from others are ignored then (a leader that loses its majority
+    /// steps down by itself), so one node's timeout does not depose a working leader.
     fn leader_is_alive(&self, candidate: NodeId) -> bool {
         if self.role == Role::Leader {
             return true;
@@ -38,6 +39,10 @@ impl Core {
     }
 
     pub(super) fn on_prepare(&mut self, from: NodeId, ballot: Ballot, from_slot: Slot) {
+        if ballot > self.promised && self.leader_is_alive(from) {
+            self.max_round_seen = self.max_round_seen.max(ballot.round);
+            return;
+        }
         self.observe_ballot(ballot);
         if ballot < self.promised {
             self.send(
@@ -47,9 +52,6 @@ impl Core {
                     promised: self.promised,
                 },
             );
-            return;
-        }
-        if ballot > self.promised && self.leader_is_alive(from) {
             return;
         }
         if from_slot <= self.snapshot_slot() {
