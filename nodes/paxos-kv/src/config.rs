@@ -159,7 +159,11 @@ impl NodeArgs {
 }
 
 fn parse_peer(spec: &str) -> Result<(u64, String), ConfigError> {
-    let bad = || ConfigError(format!("--peer {spec}: expected ID=HOST:PORT, like 2=127.0.0.1:7002"));
+    let bad = || {
+        ConfigError(format!(
+            "--peer {spec}: expected ID=HOST:PORT, like 2=127.0.0.1:7002"
+        ))
+    };
     let (id, addr) = spec.split_once('=').ok_or_else(bad)?;
     let id: u64 = id.trim().parse().map_err(|_| bad())?;
     let addr = addr.trim();
@@ -206,7 +210,10 @@ mod tests {
     fn unknown_bugs_are_refused_by_the_parser() {
         let e = NodeArgs::try_parse_from(["paxos-node", "--id", "1", "--bug", "nope"]).unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("no-adopt") && text.contains("forget-promise"), "{text}");
+        assert!(
+            text.contains("no-adopt") && text.contains("forget-promise"),
+            "{text}"
+        );
         let c = cfg(&["--id", "1", "--bug", "stale-read", "--bug", "stale-read"]).unwrap();
         assert_eq!(c.bugs.names(), vec!["stale-read"]);
     }

@@ -218,9 +218,7 @@ async fn cas_key(
 async fn get_key(State(st): State<Arc<AppState>>, Path(key): Path<String>) -> Response {
     match call(&st, |reply| Request::Read { key, reply }).await {
         Ok(ReadOutcome::Value(Some(v))) => Json(json!({"value": v})).into_response(),
-        Ok(ReadOutcome::Value(None)) => {
-            error(StatusCode::NOT_FOUND, json!({"error": "not_found"}))
-        }
+        Ok(ReadOutcome::Value(None)) => error(StatusCode::NOT_FOUND, json!({"error": "not_found"})),
         Ok(ReadOutcome::NotLeader { leader }) => not_leader(&st, leader),
         Ok(ReadOutcome::Lost) => unknown_outcome(),
         Err(r) => r,

@@ -195,7 +195,11 @@ mod tests {
         assert_eq!(kv.apply(put("k", "1", Some(("c", 1)))), ApplyResult::Done);
         kv.apply(put("k", "2", None));
         assert_eq!(kv.apply(put("k", "1", Some(("c", 1)))), ApplyResult::Done);
-        assert_eq!(kv.get("k").map(String::as_str), Some("2"), "the retry did not apply");
+        assert_eq!(
+            kv.get("k").map(String::as_str),
+            Some("2"),
+            "the retry did not apply"
+        );
         assert_eq!(
             kv.apply(put("k", "0", Some(("c", 0)))),
             ApplyResult::Stale { latest: 1 }

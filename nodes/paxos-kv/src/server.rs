@@ -14,10 +14,7 @@ use std::time::Duration;
 pub enum ServeError {
     /// The data dir could not be opened, read or written.
     #[error("data dir {dir}: {source}")]
-    Storage {
-        dir: String,
-        source: StorageError,
-    },
+    Storage { dir: String, source: StorageError },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

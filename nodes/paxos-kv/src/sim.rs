@@ -346,7 +346,13 @@ impl Sim {
     }
 
     /// The oracle: a value accepted by a majority in one ballot is chosen; never two.
-    fn vote(&mut self, id: NodeId, slot: Slot, ballot: Ballot, value: Value) -> Result<(), Violation> {
+    fn vote(
+        &mut self,
+        id: NodeId,
+        slot: Slot,
+        ballot: Ballot,
+        value: Value,
+    ) -> Result<(), Violation> {
         let majority = self.cfg.nodes / 2 + 1;
         let voters = self
             .accept_votes

@@ -163,9 +163,7 @@ impl Storage {
         }
         let path = self.dir.join("log");
         self.log.write_all(&buf).map_err(io_err("append", &path))?;
-        let binding = records
-            .iter()
-            .any(|r| !matches!(r, Record::Chosen { .. }));
+        let binding = records.iter().any(|r| !matches!(r, Record::Chosen { .. }));
         if self.fsync && binding {
             self.log.sync_data().map_err(io_err("fsync", &path))?;
         }
@@ -190,7 +188,10 @@ impl Storage {
     /// Save a snapshot atomically.
     pub fn save_snapshot(&mut self, snap: &SnapshotData) -> Result<(), StorageError> {
         let mut buf = Vec::new();
-        frame(&serde_json::to_vec(snap).expect("snapshots encode"), &mut buf);
+        frame(
+            &serde_json::to_vec(snap).expect("snapshots encode"),
+            &mut buf,
+        );
         self.write_atomically(&self.dir.join("snapshot"), &buf)
     }
 

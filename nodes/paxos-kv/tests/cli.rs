@@ -34,7 +34,10 @@ fn an_unknown_bug_exits_2_listing_the_bugs() {
     let o = run(&["--id", "1", "--bug", "nope"]);
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
-    assert!(e.contains("no-adopt") && e.contains("forget-promise") && e.contains("stale-read"), "{e}");
+    assert!(
+        e.contains("no-adopt") && e.contains("forget-promise") && e.contains("stale-read"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -57,7 +60,11 @@ fn a_busy_port_exits_1_naming_the_address() {
     let dir = d.path().to_str().unwrap();
     let o = run(&["--id", "1", "--listen", &addr, "--data-dir", dir]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains(&format!("cannot listen on {addr}")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("cannot listen on {addr}")),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -65,7 +72,10 @@ fn a_corrupt_data_dir_exits_1_naming_file_and_offset() {
     let d = tempfile::tempdir().unwrap();
     // two records, the first with a wrong checksum: corruption in the middle
     let mut bytes = Vec::new();
-    for payload in [br#"{"Promise":{"round":1,"node":1}}"#, br#"{"Promise":{"round":2,"node":1}}"#] {
+    for payload in [
+        br#"{"Promise":{"round":1,"node":1}}"#,
+        br#"{"Promise":{"round":2,"node":1}}"#,
+    ] {
         bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         bytes.extend_from_slice(&crc32fast_hash(payload).to_le_bytes());
         bytes.extend_from_slice(payload);
@@ -73,10 +83,20 @@ fn a_corrupt_data_dir_exits_1_naming_file_and_offset() {
     bytes[4] ^= 0xff;
     std::fs::write(d.path().join("log"), &bytes).unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
-    let o = run(&["--id", "1", "--listen", &listen, "--data-dir", d.path().to_str().unwrap()]);
+    let o = run(&[
+        "--id",
+        "1",
+        "--listen",
+        &listen,
+        "--data-dir",
+        d.path().to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("/log corrupt at byte offset 0") && e.contains("checksum"), "{e}");
+    assert!(
+        e.contains("/log corrupt at byte offset 0") && e.contains("checksum"),
+        "{e}"
+    );
 }
 
 /// CRC-32 (IEEE), bitwise: the same checksum the storage uses, computed independently.
@@ -85,7 +105,11 @@ fn crc32fast_hash(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

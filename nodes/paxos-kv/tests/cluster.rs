@@ -45,12 +45,23 @@ fn writes_reads_and_cas_work_through_any_node() {
     assert_eq!((s, &v["applied"]), (200, &json!(true)), "{v}");
     let (s, v) = c.request(1, "POST", "/key/fresh/cas", r#"{"from":null,"to":5}"#);
     assert_eq!((s, &v["applied"]), (200, &json!(true)), "{v}");
-    assert_eq!(c.request(1, "GET", "/key/fresh", "").1, json!({"value": "5"}));
+    assert_eq!(
+        c.request(1, "GET", "/key/fresh", "").1,
+        json!({"value": "5"})
+    );
     assert_eq!(c.request(2, "DELETE", "/key/fresh", "").0, 200);
     assert_eq!(c.request(2, "GET", "/key/fresh", "").0, 404);
     assert_eq!(c.request(2, "POST", "/key/x/cas", "{bad").0, 400);
     let st = c.status(leader).unwrap();
-    for field in ["id", "name", "term", "leader", "leader_id", "commit_index", "applied_index"] {
+    for field in [
+        "id",
+        "name",
+        "term",
+        "leader",
+        "leader_id",
+        "commit_index",
+        "applied_index",
+    ] {
         assert!(st.get(field).is_some(), "status lacks {field}: {st}");
     }
 }
@@ -63,7 +74,10 @@ fn a_retried_request_id_applies_once() {
     assert_eq!(http(&l, "PUT", "/key/r", &h, "first").unwrap().0, 200);
     assert_eq!(http(&l, "PUT", "/key/r", &[], "second").unwrap().0, 200);
     assert_eq!(http(&l, "PUT", "/key/r", &h, "first").unwrap().0, 200);
-    assert_eq!(http(&l, "GET", "/key/r", &[], "").unwrap().1, json!({"value": "second"}));
+    assert_eq!(
+        http(&l, "GET", "/key/r", &[], "").unwrap().1,
+        json!({"value": "second"})
+    );
     let old = [("X-Request-Id", "client7-0")];
     assert_eq!(http(&l, "PUT", "/key/r", &old, "x").unwrap().0, 400);
 }
@@ -75,7 +89,10 @@ fn the_cluster_keeps_going_when_the_leader_is_killed() {
     assert_eq!(c.request(old, "PUT", "/key/x", "1").0, 200);
     c.kill(old);
     let survivor = if old == 1 { 2 } else { 1 };
-    assert_eq!(c.request(survivor, "GET", "/key/x", "").1, json!({"value": "1"}));
+    assert_eq!(
+        c.request(survivor, "GET", "/key/x", "").1,
+        json!({"value": "1"})
+    );
     assert_eq!(c.request(survivor, "PUT", "/key/x", "2").0, 200);
     let new = c.leader();
     assert_ne!(new, old);
@@ -83,7 +100,8 @@ fn the_cluster_keeps_going_when_the_leader_is_killed() {
     c.spawn(old);
     c.wait_serving(old);
     wait_for("the old leader to learn x=2", || {
-        c.status(old).is_some_and(|s| s["applied_index"] == c.status(new).unwrap()["commit_index"])
+        c.status(old)
+            .is_some_and(|s| s["applied_index"] == c.status(new).unwrap()["commit_index"])
     });
 }
 
@@ -94,10 +112,19 @@ fn a_restarted_node_catches_up_from_a_snapshot_and_everything_survives_a_full_re
     let lagging = if leader == 3 { 2 } else { 3 };
     c.kill(lagging);
     for i in 0..60 {
-        assert_eq!(c.request(leader, "PUT", &format!("/key/k{i}"), &i.to_string()).0, 200);
+        assert_eq!(
+            c.request(leader, "PUT", &format!("/key/k{i}"), &i.to_string())
+                .0,
+            200
+        );
     }
     let target = c.status(leader).unwrap()["commit_index"].as_u64().unwrap();
-    assert!(c.status(leader).unwrap()["snapshot_index"].as_u64().unwrap() >= 20);
+    assert!(
+        c.status(leader).unwrap()["snapshot_index"]
+            .as_u64()
+            .unwrap()
+            >= 20
+    );
     c.spawn(lagging);
     c.wait_serving(lagging);
     wait_for("the restarted node to catch up", || {
@@ -105,7 +132,10 @@ fn a_restarted_node_catches_up_from_a_snapshot_and_everything_survives_a_full_re
             .is_some_and(|s| s["applied_index"].as_u64() >= Some(target) && s["keys"] == 60)
     });
     let st = c.status(lagging).unwrap();
-    assert!(st["snapshot_index"].as_u64().unwrap() >= 20, "installed a snapshot: {st}");
+    assert!(
+        st["snapshot_index"].as_u64().unwrap() >= 20,
+        "installed a snapshot: {st}"
+    );
     for id in 1..=3 {
         c.kill(id);
     }
@@ -113,8 +143,14 @@ fn a_restarted_node_catches_up_from_a_snapshot_and_everything_survives_a_full_re
         c.spawn(id);
     }
     let again = c.leader();
-    assert_eq!(c.request(again, "GET", "/key/k59", "").1, json!({"value": "59"}));
-    assert_eq!(c.request(lagging, "GET", "/key/k0", "").1, json!({"value": "0"}));
+    assert_eq!(
+        c.request(again, "GET", "/key/k59", "").1,
+        json!({"value": "59"})
+    );
+    assert_eq!(
+        c.request(lagging, "GET", "/key/k0", "").1,
+        json!({"value": "0"})
+    );
 }
 
 /// Node 3 misses x=2, then comes back alone (the majority is gone): with `stale-read` it
@@ -144,9 +180,16 @@ fn isolated_read(bugs: &[&str]) -> (u16, serde_json::Value) {
 #[test]
 fn stale_read_answers_old_data_from_an_isolated_node() {
     let (s, v) = isolated_read(&["--bug", "stale-read", "--request-timeout-ms", "500"]);
-    assert_eq!((s, v), (200, json!({"value": "1"})), "the bug serves the stale value");
+    assert_eq!(
+        (s, v),
+        (200, json!({"value": "1"})),
+        "the bug serves the stale value"
+    );
     let (s, v) = isolated_read(&["--request-timeout-ms", "500"]);
-    assert_ne!(s, 200, "the correct node never answers without a majority: {v}");
+    assert_ne!(
+        s, 200,
+        "the correct node never answers without a majority: {v}"
+    );
 }
 
 #[test]

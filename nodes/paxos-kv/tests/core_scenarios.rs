@@ -3,8 +3,8 @@
 //! of a promise (and what `forget-promise` loses), read index, catch-up by snapshot.
 
 use paxos_kv::paxos::{
-    Ballot, Core, CoreBugs, CoreConfig, Message, NodeId, Ready, Record, Restored, Role,
-    Slot, SnapshotData, Value,
+    Ballot, Core, CoreBugs, CoreConfig, Message, NodeId, Ready, Record, Restored, Role, Slot,
+    SnapshotData, Value,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -73,10 +73,16 @@ impl Net {
             }
             disk.0.extend(r.persist);
             if let Some(s) = r.install {
-                self.applied.insert(id, vec![(s.slot, Value::Cmd(format!("snapshot:{}", s.data)))]);
+                self.applied.insert(
+                    id,
+                    vec![(s.slot, Value::Cmd(format!("snapshot:{}", s.data)))],
+                );
             }
             self.applied.get_mut(&id).unwrap().extend(r.apply);
-            self.reads.entry(id).or_default().extend(r.reads_ready.iter().map(|x| x.0));
+            self.reads
+                .entry(id)
+                .or_default()
+                .extend(r.reads_ready.iter().map(|x| x.0));
             self.queue.extend(r.messages);
         }
     }
@@ -141,7 +147,11 @@ fn a_leader_is_elected_and_its_proposals_are_chosen_everywhere_in_order() {
     net.pump();
     net.heartbeat(1);
     for id in 1..=3 {
-        assert_eq!(net.values(id), vec![cmd("a"), cmd("b"), cmd("c")], "node {id}");
+        assert_eq!(
+            net.values(id),
+            vec![cmd("a"), cmd("b"), cmd("c")],
+            "node {id}"
+        );
     }
 }
 
@@ -154,7 +164,11 @@ fn takeover_after_a_partial_accept(bugs: CoreBugs) -> Net {
     net.collect();
     net.queue.retain(|m| m.to == 2);
     net.pump(); // node 2 accepts; node 1 learns v is chosen (1 and 2 are a majority)
-    assert_eq!(net.values(1), vec![cmd("v")], "v is chosen and applied on node 1");
+    assert_eq!(
+        net.values(1),
+        vec![cmd("v")],
+        "v is chosen and applied on node 1"
+    );
     net.cut.insert(1);
     net.tick_until_role(3, Role::Leader);
     net.core(3).propose("w".into()).unwrap();
@@ -178,7 +192,11 @@ fn no_adopt_overwrites_a_chosen_value() {
         forget_promise: false,
     });
     assert_eq!(net.values(1), vec![cmd("v")]);
-    assert_eq!(net.values(3)[0], cmd("w"), "slot 1 chosen twice: v on node 1, w on node 3");
+    assert_eq!(
+        net.values(3)[0],
+        cmd("w"),
+        "slot 1 chosen twice: v on node 1, w on node 3"
+    );
 }
 
 fn promise_after_restart(bugs: CoreBugs) -> Ballot {
@@ -198,7 +216,11 @@ fn a_promise_survives_a_restart_unless_forget_promise() {
         no_adopt: false,
         forget_promise: true,
     });
-    assert_eq!(forgot, Ballot::ZERO, "nothing accepted yet, so the promise is gone");
+    assert_eq!(
+        forgot,
+        Ballot::ZERO,
+        "nothing accepted yet, so the promise is gone"
+    );
 }
 
 #[test]
@@ -210,7 +232,10 @@ fn a_read_waits_for_a_quorum_round_and_followers_refuse() {
     net.cut.insert(3);
     net.core(1).read(9).unwrap();
     net.pump();
-    assert!(net.reads.get(&1).is_none_or(|r| r.is_empty()), "no quorum, no read");
+    assert!(
+        net.reads.get(&1).is_none_or(|r| r.is_empty()),
+        "no quorum, no read"
+    );
     net.cut.clear();
     net.heartbeat(1);
     assert_eq!(net.reads[&1], vec![9]);

@@ -18,15 +18,25 @@ fn the_correct_core_never_violates_safety_and_makes_progress() {
     let (mut applied, mut crashes, mut installs) = (0, 0, 0);
     for seed in 1..=300 {
         let out = run(&c, seed);
-        assert!(out.violation.is_none(), "seed {seed}: {}", out.violation.unwrap());
+        assert!(
+            out.violation.is_none(),
+            "seed {seed}: {}",
+            out.violation.unwrap()
+        );
         applied += out.applied;
         crashes += out.crashes;
         installs += out.snapshot_installs;
     }
     println!("correct core: 0 of 300 seeds violated; {applied} slots applied, {crashes} crashes, {installs} snapshot installs");
-    assert!(applied > 300 * 30, "too little progress: {applied} slots in 300 seeds");
+    assert!(
+        applied > 300 * 30,
+        "too little progress: {applied} slots in 300 seeds"
+    );
     assert!(crashes > 300, "the schedule crashed too rarely: {crashes}");
-    assert!(installs > 10, "snapshot transfer was not exercised: {installs}");
+    assert!(
+        installs > 10,
+        "snapshot transfer was not exercised: {installs}"
+    );
 }
 
 #[test]
@@ -42,14 +52,36 @@ fn five_replicas_with_heavy_loss_stay_safe() {
 
 #[test]
 fn the_simulator_finds_no_adopt() {
-    let found = sweep(&cfg(CoreBugs { no_adopt: true, forget_promise: false }), 1, 200);
-    println!("no-adopt: {} of 200 seeds violated safety; first: {:?}", found.len(), found.first());
-    assert!(found.len() >= 100, "no-adopt found in only {} of 200 seeds", found.len());
+    let found = sweep(
+        &cfg(CoreBugs {
+            no_adopt: true,
+            forget_promise: false,
+        }),
+        1,
+        200,
+    );
+    println!(
+        "no-adopt: {} of 200 seeds violated safety; first: {:?}",
+        found.len(),
+        found.first()
+    );
+    assert!(
+        found.len() >= 100,
+        "no-adopt found in only {} of 200 seeds",
+        found.len()
+    );
 }
 
 #[test]
 fn the_simulator_finds_forget_promise() {
-    let found = sweep(&cfg(CoreBugs { no_adopt: false, forget_promise: true }), 1, 300);
+    let found = sweep(
+        &cfg(CoreBugs {
+            no_adopt: false,
+            forget_promise: true,
+        }),
+        1,
+        300,
+    );
     println!(
         "forget-promise: {} of 300 seeds violated safety; first: {:?}",
         found.len(),
@@ -60,7 +92,10 @@ fn the_simulator_finds_forget_promise() {
 
 #[test]
 fn a_seed_replays_exactly() {
-    let c = cfg(CoreBugs { no_adopt: false, forget_promise: true });
+    let c = cfg(CoreBugs {
+        no_adopt: false,
+        forget_promise: true,
+    });
     for seed in [3, 77, 1234] {
         let (a, b) = (run(&c, seed), run(&c, seed));
         assert_eq!(

@@ -18,7 +18,8 @@ fn accept(slot: u64) -> Record {
 fn write_three(dir: &std::path::Path) -> u64 {
     let (mut s, restored) = Storage::open(dir, true).unwrap();
     assert!(restored.records.is_empty() && restored.snapshot.is_none());
-    s.append(&[Record::Promise(Ballot { round: 2, node: 1 })]).unwrap();
+    s.append(&[Record::Promise(Ballot { round: 2, node: 1 })])
+        .unwrap();
     s.append(&[accept(1), accept(2)]).unwrap();
     std::fs::metadata(dir.join("log")).unwrap().len()
 }
@@ -37,7 +38,12 @@ fn a_torn_tail_is_cut_and_appending_continues() {
     let d = tempfile::tempdir().unwrap();
     let len = write_three(d.path());
     let log = d.path().join("log");
-    OpenOptions::new().append(true).open(&log).unwrap().write_all(&[40, 0, 0, 0, 1, 2]).unwrap();
+    OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(&[40, 0, 0, 0, 1, 2])
+        .unwrap();
     let (mut s, r) = Storage::open(d.path(), true).unwrap();
     assert_eq!(r.records.len(), 3);
     assert_eq!(std::fs::metadata(&log).unwrap().len(), len, "tail cut");
@@ -76,7 +82,10 @@ fn corruption_in_the_middle_is_refused_with_file_and_offset() {
         matches!(err, StorageError::Corrupt { offset, .. } if offset == second as u64),
         "{text}"
     );
-    assert!(text.contains("log") && text.contains(&format!("byte offset {second}")), "{text}");
+    assert!(
+        text.contains("log") && text.contains(&format!("byte offset {second}")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -99,5 +108,8 @@ fn snapshots_are_saved_atomically_and_damage_is_named() {
     bytes.truncate(bytes.len() - 2);
     std::fs::write(&path, &bytes).unwrap();
     let text = Storage::open(d.path(), true).unwrap_err().to_string();
-    assert!(text.contains("snapshot") && text.contains("truncated"), "{text}");
+    assert!(
+        text.contains("snapshot") && text.contains("truncated"),
+        "{text}"
+    );
 }

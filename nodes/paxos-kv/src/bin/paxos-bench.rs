@@ -16,7 +16,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Parser)]
-#[command(name = "paxos-bench", about = "Write throughput/latency of paxos-node (or raft-node) clusters")]
+#[command(
+    name = "paxos-bench",
+    about = "Write throughput/latency of paxos-node (or raft-node) clusters"
+)]
 struct Args {
     /// Node binary to measure (repeatable; default: paxos-node next to this binary).
     #[arg(long = "bin")]
@@ -81,9 +84,11 @@ fn start_cluster(bin: &Path, n: u64, no_fsync: bool) -> Result<Nodes, BenchError
         cmd.arg("--id").arg(id.to_string());
         cmd.arg("--listen").arg(&addrs[id as usize - 1]);
         for p in (1..=n).filter(|&p| p != id) {
-            cmd.arg("--peer").arg(format!("{p}={}", addrs[p as usize - 1]));
+            cmd.arg("--peer")
+                .arg(format!("{p}={}", addrs[p as usize - 1]));
         }
-        cmd.arg("--data-dir").arg(nodes._dir.path().join(format!("n{id}")));
+        cmd.arg("--data-dir")
+            .arg(nodes._dir.path().join(format!("n{id}")));
         if no_fsync {
             cmd.arg("--no-fsync");
         }
@@ -202,7 +207,11 @@ fn main() {
                     r.writes_per_s,
                     r.p50_ms,
                     r.p99_ms,
-                    if r.errors_free { "" } else { " (leader changed during the run)" }
+                    if r.errors_free {
+                        ""
+                    } else {
+                        " (leader changed during the run)"
+                    }
                 ),
                 Err(e) => {
                     eprintln!("paxos-bench: {name} with {clients} clients: {e}");

@@ -114,7 +114,11 @@ impl Core {
         if theirs >= self.commit {
             return;
         }
-        if self.catchup_sent.get(&peer).is_some_and(|&upto| upto > theirs) {
+        if self
+            .catchup_sent
+            .get(&peer)
+            .is_some_and(|&upto| upto > theirs)
+        {
             return; // a batch is on its way; the next ack or heartbeat moves on
         }
         if theirs < self.snapshot_slot() {

@@ -13,10 +13,12 @@ impl Core {
         self.election_elapsed += 1;
         if self.election_elapsed >= self.election_timeout {
             self.start_election();
-        } else if self.role == Role::Candidate
-            && self.election_elapsed % self.cfg.heartbeat_ticks.max(1) == 0
-        {
-            self.send_prepares();
+        } else if self.role == Role::Candidate {
+            self.heartbeat_elapsed += 1;
+            if self.heartbeat_elapsed >= self.cfg.heartbeat_ticks {
+                self.heartbeat_elapsed = 0;
+                self.send_prepares(); // re-send to those that have not promised
+            }
         }
     }
 
@@ -56,6 +58,7 @@ impl Core {
             self.persist(Record::Promise(self.ballot));
         }
         self.reset_election_timer();
+        self.heartbeat_elapsed = 0;
         self.prepare_from = self.commit + 1;
         let own: Vec<AcceptedEntry> = self
             .accepted

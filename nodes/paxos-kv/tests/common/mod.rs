@@ -14,7 +14,11 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_paxos-node");
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub struct Cluster {
@@ -53,7 +57,10 @@ impl Cluster {
 
     pub fn spawn(&mut self, id: u64) {
         let mut cmd = Command::new(BIN);
-        cmd.arg("--id").arg(id.to_string()).arg("--listen").arg(self.addr(id));
+        cmd.arg("--id")
+            .arg(id.to_string())
+            .arg("--listen")
+            .arg(self.addr(id));
         for p in 1..=self.ports.len() as u64 {
             if p != id {
                 cmd.arg("--peer").arg(format!("{p}={}", self.addr(p)));
