@@ -118,7 +118,7 @@ impl EventLoop {
         storage: Storage,
         restored: Restored,
         transport: Transport,
-    ) -> Result<(EventLoop, NodeHandle), StorageError> {
+    ) -> (EventLoop, NodeHandle) {
         let mut nodes: Vec<NodeId> = cfg.peers.keys().copied().collect();
         nodes.push(cfg.id);
         nodes.sort_unstable();
@@ -150,7 +150,7 @@ impl EventLoop {
             reads: HashMap::new(),
             next_read_id: 0,
         };
-        Ok((el, NodeHandle(tx)))
+        (el, NodeHandle(tx))
     }
 
     /// Run until every handle is dropped; a storage failure stops the node.

@@ -44,8 +44,7 @@ pub async fn serve(cfg: NodeConfig) -> Result<(), ServeError> {
             source,
         })?;
     let transport = Transport::start(&cfg.peers);
-    let (event_loop, handle) =
-        EventLoop::new(&cfg, storage, restored, transport).map_err(storage_err)?;
+    let (event_loop, handle) = EventLoop::new(&cfg, storage, restored, transport);
     let loop_task = tokio::task::spawn_blocking(move || event_loop.run());
     let state = Arc::new(AppState {
         node: handle,

@@ -151,7 +151,7 @@ struct LevelResult {
     writes_per_s: f64,
     p50_ms: f64,
     p99_ms: f64,
-    errors_free: bool,
+    leader_unchanged: bool,
 }
 
 async fn measure(bin: &Path, clients: usize, args: &Args) -> Result<LevelResult, BenchError> {
@@ -178,7 +178,7 @@ async fn measure(bin: &Path, clients: usize, args: &Args) -> Result<LevelResult,
         writes_per_s: lat.len() as f64 / args.duration_s as f64,
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
-        errors_free: still_leader,
+        leader_unchanged: still_leader,
     })
 }
 
@@ -207,7 +207,7 @@ fn main() {
                     r.writes_per_s,
                     r.p50_ms,
                     r.p99_ms,
-                    if r.errors_free {
+                    if r.leader_unchanged {
                         ""
                     } else {
                         " (leader changed during the run)"
