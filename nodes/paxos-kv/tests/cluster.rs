@@ -205,3 +205,20 @@ fn stale_read_answers_on_a_follower_without_redirecting() {
     assert_eq!((s, v), (200, json!({"value": "v"})));
     assert_eq!(c.status(follower).unwrap()["bugs"], json!(["stale-read"]));
 }
+
+#[test]
+fn a_write_without_a_majority_is_never_acknowledged() {
+    let mut c = Cluster::start(3, &["--request-timeout-ms", "800"]);
+    let leader = c.leader();
+    assert_eq!(c.request(leader, "PUT", "/key/q", "1").0, 200);
+    for id in (1..=3).filter(|&id| id != leader) {
+        c.kill(id);
+    }
+    let (s, v) = http(&c.addr(leader), "PUT", "/key/q", &[], "2").expect("an answer");
+    assert!([421, 503, 504].contains(&s), "a lone node acknowledged a write: {s} {v}");
+    wait_for("the lone leader to step down", || {
+        c.status(leader).is_some_and(|s| s["role"] != "leader")
+    });
+    let (s, _) = http(&c.addr(leader), "GET", "/key/q", &[], "").expect("an answer");
+    assert_eq!(s, 421, "no linearizable read without a majority");
+}
