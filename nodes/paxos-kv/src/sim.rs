@@ -72,6 +72,14 @@ pub enum Violation {
         applied: Value,
         other: Value,
     },
+    /// A linearizable read was released at a slot below one already applied somewhere
+    /// when it was issued.
+    StaleRead {
+        step: usize,
+        node: NodeId,
+        index: Slot,
+        applied_at_issue: Slot,
+    },
 }
 
 impl std::fmt::Display for Violation {
@@ -96,6 +104,15 @@ impl std::fmt::Display for Violation {
                 f,
                 "step {step}: node {node} applied {applied:?} in slot {slot}, another replica {other:?}"
             ),
+            Violation::StaleRead {
+                step,
+                node,
+                index,
+                applied_at_issue,
+            } => write!(
+                f,
+                "step {step}: node {node} released a read at slot {index}, but slot {applied_at_issue} was applied before it was issued"
+            ),
         }
     }
 }
@@ -111,6 +128,8 @@ pub struct SimOutcome {
     pub crashes: u64,
     /// Snapshots installed from a peer.
     pub snapshot_installs: u64,
+    /// Linearizable reads released (and checked).
+    pub reads: u64,
     /// Steps run.
     pub steps: usize,
 }
@@ -136,6 +155,8 @@ struct Sim {
     step: usize,
     crashes: u64,
     installs: u64,
+    reads_issued: BTreeMap<(NodeId, u64), Slot>,
+    reads_done: u64,
 }
 
 /// Run one seeded simulation.
@@ -154,6 +175,7 @@ pub fn run(cfg: &SimConfig, seed: u64) -> SimOutcome {
         applied: sim.reference.len() as u64,
         crashes: sim.crashes,
         snapshot_installs: sim.installs,
+        reads: sim.reads_done,
         steps: sim.step,
     }
 }
@@ -173,6 +195,8 @@ impl Sim {
             step: 0,
             crashes: 0,
             installs: 0,
+            reads_issued: BTreeMap::new(),
+            reads_done: 0,
             cfg,
         };
         for id in 1..=sim.cfg.nodes as NodeId {
@@ -218,8 +242,9 @@ impl Sim {
         let pick = ids[(self.rng.next_u64() % ids.len() as u64) as usize];
         match roll {
             0..=449 => self.deliver_one(),
-            450..=799 if self.replicas[&pick].core.is_none() => self.boot(pick),
-            450..=799 => self.with_core(pick, |c| c.tick()),
+            450..=759 if self.replicas[&pick].core.is_none() => self.boot(pick),
+            450..=759 => self.with_core(pick, |c| c.tick()),
+            760..=799 => self.issue_read(pick),
             800..=899 => {
                 self.next_value += 1;
                 let v = format!("v{}", self.next_value);
@@ -315,6 +340,9 @@ impl Sim {
         for (slot, value) in ready.apply {
             self.apply(id, slot, value)?;
         }
+        for (read, index) in ready.reads_ready {
+            self.check_read(id, read, index)?;
+        }
         self.maybe_snapshot(id);
         if promised && self.rng.chance(self.cfg.crash_after_promise_pct) {
             self.replicas.get_mut(&id).expect("exists").core = None;
@@ -396,6 +424,35 @@ impl Sim {
                 Ok(())
             }
         }
+    }
+
+    /// Ask `id` for a linearizable read, noting how much was applied anywhere by then.
+    fn issue_read(&mut self, id: NodeId) {
+        self.next_value += 1;
+        let read = self.next_value;
+        let mut accepted = false;
+        self.with_core(id, |c| accepted = c.read(read).is_ok());
+        if accepted {
+            self.reads_issued
+                .insert((id, read), self.reference.len() as Slot);
+        }
+    }
+
+    /// A released read must see every slot applied anywhere before it was issued, and
+    /// its replica must have applied the slot it was released at.
+    fn check_read(&mut self, id: NodeId, read: u64, index: Slot) -> Result<(), Violation> {
+        let issued = self.reads_issued.remove(&(id, read)).unwrap_or(0);
+        let applied_here = self.replicas[&id].state.len() as Slot;
+        self.reads_done += 1;
+        if index < issued || applied_here < index {
+            return Err(Violation::StaleRead {
+                step: self.step,
+                node: id,
+                index,
+                applied_at_issue: issued,
+            });
+        }
+        Ok(())
     }
 
     fn install(&mut self, id: NodeId, snap: SnapshotData) -> Result<(), Violation> {

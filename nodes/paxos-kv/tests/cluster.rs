@@ -215,7 +215,10 @@ fn a_write_without_a_majority_is_never_acknowledged() {
         c.kill(id);
     }
     let (s, v) = http(&c.addr(leader), "PUT", "/key/q", &[], "2").expect("an answer");
-    assert!([421, 503, 504].contains(&s), "a lone node acknowledged a write: {s} {v}");
+    assert!(
+        [421, 503, 504].contains(&s),
+        "a lone node acknowledged a write: {s} {v}"
+    );
     wait_for("the lone leader to step down", || {
         c.status(leader).is_some_and(|s| s["role"] != "leader")
     });

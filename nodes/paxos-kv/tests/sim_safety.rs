@@ -15,7 +15,7 @@ fn cfg(bugs: CoreBugs) -> SimConfig {
 #[test]
 fn the_correct_core_never_violates_safety_and_makes_progress() {
     let c = cfg(CoreBugs::default());
-    let (mut applied, mut crashes, mut installs) = (0, 0, 0);
+    let (mut applied, mut crashes, mut installs, mut reads) = (0, 0, 0, 0);
     for seed in 1..=300 {
         let out = run(&c, seed);
         assert!(
@@ -26,8 +26,9 @@ fn the_correct_core_never_violates_safety_and_makes_progress() {
         applied += out.applied;
         crashes += out.crashes;
         installs += out.snapshot_installs;
+        reads += out.reads;
     }
-    println!("correct core: 0 of 300 seeds violated; {applied} slots applied, {crashes} crashes, {installs} snapshot installs");
+    println!("correct core: 0 of 300 seeds violated; {applied} slots applied, {crashes} crashes, {installs} snapshot installs, {reads} reads checked");
     assert!(
         applied > 300 * 30,
         "too little progress: {applied} slots in 300 seeds"
