@@ -1,0 +1,11 @@
+//! pbft-chat: a chat room whose messages are totally ordered by PBFT (Castro & Liskov 1999)
+//! among n = 3f+1 replicas. `core` is the pure protocol; `sim` a seeded simulator of n
+//! cores; the node side (`config`, `keys`, `server`, `http`, `transport`) runs one replica
+//! as the `pbft-node` binary, and `client` is what the `chat` binary uses.
+
+pub mod core;
+pub mod crypto;
+pub mod faults;
+pub mod message;
+pub mod sim;
+pub mod types;
