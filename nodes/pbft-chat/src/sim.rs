@@ -38,6 +38,8 @@ pub struct SimConfig {
     pub partitions: bool,
     /// Crash the view-0 primary at this tick until the heal phase.
     pub crash_primary_at: Option<u64>,
+    /// Links cut on a fixed schedule (both directions), on top of the random partitions.
+    pub link_cuts: Vec<LinkCut>,
     /// Ticks of faults.
     pub fault_ticks: u64,
     /// Ticks of a healed network afterwards.
@@ -59,9 +61,31 @@ impl SimConfig {
             max_delay: 5,
             partitions: true,
             crash_primary_at: None,
+            link_cuts: Vec::new(),
             fault_ticks: 1500,
             heal_ticks: 2500,
         }
+    }
+}
+
+/// A scheduled cut between `a` and `b` (or `a` and everyone, if `b` is None), for ticks
+/// in `from..until` (and never in the heal phase).
+#[derive(Debug, Clone, Copy)]
+pub struct LinkCut {
+    /// One end.
+    pub a: ReplicaId,
+    /// The other end; None: all others.
+    pub b: Option<ReplicaId>,
+    /// First tick cut.
+    pub from: u64,
+    /// First tick no longer cut.
+    pub until: u64,
+}
+
+impl LinkCut {
+    fn cuts(&self, now: u64, x: ReplicaId, y: ReplicaId) -> bool {
+        let ends = |p: ReplicaId, q: ReplicaId| p == self.a && self.b.is_none_or(|b| b == q);
+        (self.from..self.until).contains(&now) && (ends(x, y) || ends(y, x))
     }
 }
 
@@ -78,6 +102,8 @@ pub struct SimReport {
     pub detections: Vec<(ReplicaId, Detection)>,
     /// Highest view any honest replica reached.
     pub max_view: u64,
+    /// Each replica at the end: view, changing, last executed, stable checkpoint.
+    pub states: BTreeMap<ReplicaId, (u64, bool, u64, u64)>,
 }
 
 /// A client of the simulation.
@@ -170,7 +196,16 @@ impl Sim {
     }
 
     fn link_up(&self, from: ReplicaId, to: ReplicaId) -> bool {
-        self.crashed != Some(from) && self.crashed != Some(to) && !self.cut.contains(&(from, to))
+        let scheduled = !self.healed()
+            && self
+                .cfg
+                .link_cuts
+                .iter()
+                .any(|c| c.cuts(self.now, from, to));
+        self.crashed != Some(from)
+            && self.crashed != Some(to)
+            && !self.cut.contains(&(from, to))
+            && !scheduled
     }
 
     fn schedule_faults(&mut self) {
@@ -297,6 +332,15 @@ impl Sim {
             .collect();
         for core in &self.cores {
             self.report.logs.insert(core.id(), core.delivered().to_vec());
+            self.report.states.insert(
+                core.id(),
+                (
+                    core.view(),
+                    core.changing_view(),
+                    core.last_executed(),
+                    core.stable_checkpoint(),
+                ),
+            );
             if honest.contains(&core.id()) {
                 self.report.max_view = self.report.max_view.max(core.view());
             }

@@ -125,6 +125,9 @@ impl Core {
         if last_executed < self.low {
             self.send_state_transfer(from, last_executed);
         }
+        if self.phase != Phase::Normal {
+            return;
+        }
         let first = last_executed.max(self.low) + 1;
         let last = self.last_executed.min(first + RESEND_SLOTS);
         for seq in first..=last {

@@ -3,14 +3,14 @@
 //! pre-prepares the primary signed for one slot (replicas exchange them inside their
 //! prepares); a bad signature shows at once; a forged vote carries a pre-prepare the
 //! primary never signed; contradictory votes are two different signed votes for one slot;
-//! replay is the same signed checkpoint or view-change arriving again and again (honest
-//! replicas send each of those once).
+//! replay is the same signed checkpoint arriving again and again (honest replicas send each
+//! checkpoint once).
 
 use crate::message::{Payload, Signed};
 use crate::types::ReplicaId;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Copies of one signed checkpoint or view-change before its sender counts as replaying.
+/// Copies of one signed checkpoint before its sender counts as replaying.
 const REPLAY_THRESHOLD: u32 = 4;
 /// Signatures remembered per sender for replay detection.
 const REPLAY_MEMORY: usize = 4096;
@@ -107,12 +107,9 @@ impl Detector {
         self.reported.iter().copied().collect()
     }
 
-    /// Count a copy of a checkpoint or view-change; true once its sender is replaying.
+    /// Count a copy of a checkpoint; true once its sender is replaying.
     pub(super) fn note_replay(&mut self, msg: &Signed) -> bool {
-        if !matches!(
-            msg.payload,
-            Payload::Checkpoint { .. } | Payload::ViewChange { .. }
-        ) {
+        if !matches!(msg.payload, Payload::Checkpoint { .. }) {
             return false;
         }
         let seen = self.copies.entry(msg.from).or_default();

@@ -136,8 +136,13 @@ struct ClientRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Normal,
-    /// Waiting for a new-view; `attempt` doubles the timeout.
-    ChangingTo { deadline: u64, attempt: u32 },
+    /// Waiting for a new-view. The timer (`deadline`) runs only once 2f+1 view-changes for
+    /// this view are in, as in the paper, so a replica cut off alone does not run ahead
+    /// through views; `attempt` doubles the timeout.
+    ChangingTo {
+        deadline: Option<u64>,
+        attempt: u32,
+    },
 }
 
 /// One PBFT replica.
@@ -336,8 +341,10 @@ impl Core {
                 }
             }
             Phase::ChangingTo { deadline, attempt } => {
-                if self.now >= deadline {
+                if deadline.is_some_and(|d| self.now >= d) {
                     self.start_view_change(self.view + 1, attempt + 1);
+                } else if self.now % self.cfg.status_ticks == 0 {
+                    self.resend_view_change();
                 }
             }
         }

@@ -380,7 +380,9 @@ impl Core {
         }
     }
 
-    /// Send the slot's pre-prepare and every matching commit held to a lagging replica.
+    /// Send a committed slot's certificate (its pre-prepare and the 2f+1 matching commits,
+    /// of whatever view it committed in) to a lagging replica: a commit certificate proves
+    /// itself, so the receiver can execute from it even while in another view.
     pub(super) fn resend_slot(&mut self, to: u64, seq: u64) {
         let Some(slot) = self.slots.get(&seq) else {
             return;
@@ -388,10 +390,10 @@ impl Core {
         let Some((view, digest, _)) = slot.committed.clone() else {
             return;
         };
-        let mut msgs: Vec<Signed> = Vec::new();
-        if let Some(acc) = slot.pre_prepares.get(&view) {
-            msgs.push(acc.signed.clone());
-        }
+        let Some(acc) = slot.pre_prepares.get(&view) else {
+            return;
+        };
+        let mut msgs: Vec<Signed> = vec![acc.signed.clone()];
         msgs.extend(
             slot.commits
                 .range((view, 0)..=(view, u64::MAX))

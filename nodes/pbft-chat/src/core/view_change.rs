@@ -24,9 +24,8 @@ impl Core {
             return;
         }
         self.view = target;
-        let timeout = self.cfg.view_change_timeout_ticks << attempt.min(5);
         self.phase = Phase::ChangingTo {
-            deadline: self.now + timeout,
+            deadline: None,
             attempt,
         };
         self.request_deadline = None;
@@ -50,7 +49,39 @@ impl Core {
             .entry(target)
             .or_default()
             .insert(self.cfg.id, vc);
+        self.maybe_start_timer();
         self.maybe_send_new_view(target);
+    }
+
+    /// With 2f+1 view-changes for the view we wait for, start the new-view timer.
+    fn maybe_start_timer(&mut self) {
+        let Phase::ChangingTo {
+            deadline: None,
+            attempt,
+        } = self.phase
+        else {
+            return;
+        };
+        let have = self.view_changes.get(&self.view).map_or(0, |v| v.len());
+        if have >= self.quorum() {
+            let timeout = self.cfg.view_change_timeout_ticks << attempt.min(5);
+            self.phase = Phase::ChangingTo {
+                deadline: Some(self.now + timeout),
+                attempt,
+            };
+        }
+    }
+
+    /// Re-send our view-change while waiting (it may have been lost).
+    pub(super) fn resend_view_change(&mut self) {
+        let mine = self
+            .view_changes
+            .get(&self.view)
+            .and_then(|v| v.get(&self.cfg.id))
+            .cloned();
+        if let Some(vc) = mine {
+            self.push(super::Dest::All, vc);
+        }
     }
 
     pub(super) fn on_view_change(&mut self, msg: Signed) {
@@ -69,6 +100,7 @@ impl Core {
             .or_default()
             .insert(msg.from, msg);
         self.join_if_f_plus_one_ahead();
+        self.maybe_start_timer();
         self.maybe_send_new_view(new_view);
     }
 
