@@ -221,3 +221,39 @@ mod tests {
         assert!(!forged.verify(&keys), "the sender is part of what is signed");
     }
 }
+
+/// A replica's reply to a client, signed with the replica's key (what `POST /request`
+/// answers). The client accepts after f+1 matching (seq, result) from distinct replicas.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedReply {
+    /// The reply.
+    #[serde(flatten)]
+    pub reply: crate::types::Reply,
+    /// Hex signature of `reply_signing_bytes(reply)` by `reply.replica`.
+    #[serde(with = "hex_bytes")]
+    pub signature: Vec<u8>,
+}
+
+/// The bytes a reply signature covers.
+pub fn reply_signing_bytes(reply: &crate::types::Reply) -> Vec<u8> {
+    let mut out = b"pbft-chat/reply/v1\n".to_vec();
+    out.extend(serde_json::to_vec(reply).unwrap_or_default());
+    out
+}
+
+impl SignedReply {
+    /// Sign a reply.
+    pub fn new(reply: crate::types::Reply, signer: &dyn Signer) -> SignedReply {
+        let signature = signer.sign(&reply_signing_bytes(&reply));
+        SignedReply { reply, signature }
+    }
+
+    /// True if signed by the replica it names.
+    pub fn verify(&self, verifier: &dyn Verifier) -> bool {
+        verifier.verify(
+            self.reply.replica,
+            &reply_signing_bytes(&self.reply),
+            &self.signature,
+        )
+    }
+}

@@ -246,6 +246,10 @@ impl Core {
         view % self.cfg.n + 1
     }
 
+    /// Number of replicas.
+    pub fn n(&self) -> u64 {
+        self.cfg.n
+    }
     /// This replica's id.
     pub fn id(&self) -> ReplicaId {
         self.cfg.id
