@@ -46,14 +46,20 @@ pub struct ChatClient {
     verifier: Option<Ed25519Verifier>,
     http: reqwest::Client,
     f: usize,
+    timeout: Duration,
 }
+
+/// Pause between retransmissions of a request.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// Longest single HTTP exchange (a replica answers 504 after its own request timeout).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl ChatClient {
     /// A client of the replicas at `nodes` (host:port, replica i+1 at index i); replies are
-    /// verified with `verifier` when given.
+    /// verified with `verifier` when given; `timeout` bounds a whole `post`.
     pub fn new(nodes: Vec<String>, verifier: Option<Ed25519Verifier>, timeout: Duration) -> ChatClient {
         let http = reqwest::Client::builder()
-            .timeout(timeout)
+            .timeout(timeout.min(ATTEMPT_TIMEOUT))
             .connect_timeout(Duration::from_millis(500))
             .build()
             .unwrap_or_default();
@@ -63,6 +69,7 @@ impl ChatClient {
             verifier,
             http,
             f,
+            timeout,
         }
     }
 
@@ -76,8 +83,36 @@ impl ChatClient {
         &self.nodes
     }
 
-    /// Post one chat message; Ok once f+1 replicas agree.
+    /// Post one chat message; Ok once f+1 replicas agree. The request goes to every
+    /// replica; replicas that time out (504) or fail get it again (same timestamp) until
+    /// the client's timeout, as a PBFT client retransmits.
     pub async fn post(&self, request: &Request) -> Result<Accepted, ClientError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut by_seq: BTreeMap<(u64, String), BTreeSet<ReplicaId>> = BTreeMap::new();
+        let mut detail = Vec::new();
+        loop {
+            detail.clear();
+            if let Some(ok) = self.attempt(request, &mut by_seq, &mut detail, deadline).await {
+                return Ok(ok);
+            }
+            if tokio::time::Instant::now() + RETRY_PAUSE >= deadline {
+                return Err(ClientError::NoQuorum {
+                    need: self.f + 1,
+                    detail: detail.join("; "),
+                });
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+
+    /// Send once to every replica; Some when f+1 matching replies are in.
+    async fn attempt(
+        &self,
+        request: &Request,
+        by_seq: &mut BTreeMap<(u64, String), BTreeSet<ReplicaId>>,
+        detail: &mut Vec<String>,
+        deadline: tokio::time::Instant,
+    ) -> Option<Accepted> {
         let (tx, mut rx) = mpsc::channel(self.nodes.len());
         for node in &self.nodes {
             let (http, url, req, tx) = (
@@ -93,16 +128,14 @@ impl ChatClient {
             });
         }
         drop(tx);
-        let mut by_seq: BTreeMap<(u64, String), BTreeSet<ReplicaId>> = BTreeMap::new();
-        let mut detail = Vec::new();
-        while let Some((node, answer)) = rx.recv().await {
+        while let Ok(Some((node, answer))) = tokio::time::timeout_at(deadline, rx.recv()).await {
             match answer.and_then(|r| self.check(request, r)) {
                 Ok(reply) => {
                     let key = (reply.reply.seq, reply.reply.result.clone());
                     let who = by_seq.entry(key).or_default();
                     who.insert(reply.reply.replica);
                     if who.len() > self.f {
-                        return Ok(Accepted {
+                        return Some(Accepted {
                             seq: reply.reply.seq,
                             replicas: who.iter().copied().collect(),
                         });
@@ -112,10 +145,7 @@ impl ChatClient {
                 Err(e) => detail.push(format!("{node}: {e}")),
             }
         }
-        Err(ClientError::NoQuorum {
-            need: self.f + 1,
-            detail: detail.join("; "),
-        })
+        None
     }
 
     fn check(&self, request: &Request, r: SignedReply) -> Result<SignedReply, String> {

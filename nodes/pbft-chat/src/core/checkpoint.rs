@@ -92,7 +92,7 @@ impl Core {
             let Payload::Checkpoint { seq: s, state } = m.payload else {
                 return None;
             };
-            if s != seq || !m.verify(self.verifier.as_ref()) {
+            if s != seq || !self.check_sig(m) {
                 return None;
             }
             let who = by_state.entry(state).or_default();

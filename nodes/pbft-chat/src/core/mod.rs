@@ -19,6 +19,9 @@ use crate::message::{Payload, PreparedCert, Signed};
 use crate::types::{Digest, Entry, ReplicaId, Reply, Request};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+/// Good signatures remembered before the cache starts over.
+const VERIFIED_CACHE: usize = 100_000;
+
 /// Static parameters of a replica.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
@@ -171,6 +174,7 @@ pub struct Core {
     view_changes: BTreeMap<u64, BTreeMap<ReplicaId, Signed>>,
     new_view_msg: Option<Signed>,
     detector: detect::Detector,
+    verified: std::cell::RefCell<std::collections::HashSet<Digest>>,
     replay: byzantine::ReplayBuffer,
     out: Output,
 }
@@ -207,6 +211,7 @@ impl Core {
             view_changes: BTreeMap::new(),
             new_view_msg: None,
             detector: detect::Detector::default(),
+            verified: Default::default(),
             replay: byzantine::ReplayBuffer::default(),
             out: Output::default(),
         }
@@ -300,7 +305,7 @@ impl Core {
         if msg.from == self.cfg.id || msg.from == 0 || msg.from > self.cfg.n {
             return;
         }
-        if !msg.verify(self.verifier.as_ref()) {
+        if !self.check_sig(&msg) {
             self.detect(msg.from, DetectionKind::BadSignature);
             return;
         }
@@ -358,6 +363,29 @@ impl Core {
         if self.is_primary() && self.phase == Phase::Normal {
             self.try_assign();
         }
+    }
+
+    /// Verify a signed message, remembering good signatures (a pre-prepare comes back
+    /// inside every prepare and certificate; each is checked once).
+    fn check_sig(&self, msg: &Signed) -> bool {
+        let mut bytes = crate::message::signing_bytes(msg.from, &msg.payload);
+        let len = bytes.len();
+        bytes.extend_from_slice(&msg.signature);
+        let key = Digest::of(&bytes);
+        if self.verified.borrow().contains(&key) {
+            return true;
+        }
+        let ok = self
+            .verifier
+            .verify(msg.from, &bytes[..len], &msg.signature);
+        if ok {
+            let mut cache = self.verified.borrow_mut();
+            if cache.len() >= VERIFIED_CACHE {
+                cache.clear();
+            }
+            cache.insert(key);
+        }
+        ok
     }
 
     fn is_primary(&self) -> bool {

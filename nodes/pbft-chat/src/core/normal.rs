@@ -204,7 +204,7 @@ impl Core {
         let genuine = pre_prepare.from == self.primary_of(view)
             && pre_prepare.payload.slot() == Some((view, seq))
             && matches!(&pre_prepare.payload, Payload::PrePrepare { digest: d, .. } if *d == digest)
-            && pre_prepare.verify(self.verifier.as_ref());
+            && self.check_sig(&pre_prepare);
         if !genuine {
             self.detect(msg.from, DetectionKind::ForgedVote);
             return;

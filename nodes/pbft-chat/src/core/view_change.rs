@@ -282,7 +282,7 @@ impl Core {
             let matches = matches!(&pp.payload,
                 Payload::PrePrepare { view: v, seq: s, digest: d, .. }
                     if *v == view && s == seq && d == digest);
-            if !matches || pp.from != primary || !pp.verify(self.verifier.as_ref()) {
+            if !matches || pp.from != primary || !self.check_sig(pp) {
                 return None;
             }
         }
@@ -299,7 +299,7 @@ impl Core {
         else {
             return false;
         };
-        if *new_view != view || !vc.verify(self.verifier.as_ref()) {
+        if *new_view != view || !self.check_sig(vc) {
             return false;
         }
         if self.checkpoint_proof_state(*stable_seq, checkpoint_proof).is_none() {
@@ -329,7 +329,7 @@ impl Core {
             || *view >= new_view
             || *seq <= stable_seq
             || !body_ok
-            || !cert.pre_prepare.verify(self.verifier.as_ref())
+            || !self.check_sig(&cert.pre_prepare)
         {
             return false;
         }
@@ -338,7 +338,7 @@ impl Core {
             let ok = matches!(&p.payload,
                 Payload::Prepare { view: v, seq: s, digest: d, .. }
                     if v == view && s == seq && d == digest);
-            if !ok || p.from == primary || !p.verify(self.verifier.as_ref()) {
+            if !ok || p.from == primary || !self.check_sig(p) {
                 return false;
             }
             voters.insert(p.from);
