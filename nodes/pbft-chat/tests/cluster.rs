@@ -130,6 +130,9 @@ fn byzantine_mode_switches_at_run_time_and_bad_requests_are_refused() {
     assert!(body.contains("equivocate"), "{body}");
     assert_eq!(post(2, "/admin/byzantine", r#"{"mode":null}"#).0, 200);
     assert_eq!(status(&rt, &c, 2)["byzantine"], serde_json::Value::Null);
+    eventually(10, "node 1 executed carol's request", || {
+        (status(&rt, &c, 1)["last_executed"].as_u64() >= Some(1)).then_some(())
+    });
     let (code, body) = post(1, "/request", "not json");
     assert_eq!(code, 400, "{body}");
     let (code, body) = post(1, "/request", r#"{"client":"carol","timestamp":0,"message":"old"}"#);

@@ -103,7 +103,8 @@ impl Core {
         let slot = self.slots.entry(seq).or_default();
         if let Some(old) = slot.pre_prepares.get(&view) {
             if old.digest != digest {
-                self.detect(pp.from, DetectionKind::Equivocation);
+                let proof = old.signed.clone();
+                self.prove_equivocation(view, seq, proof, pp);
             }
             return;
         }
@@ -123,6 +124,17 @@ impl Core {
             self.endorse(seq);
         }
         self.check_progress(seq);
+    }
+
+    /// Two pre-prepares the primary signed for one slot: report it, and (once per slot)
+    /// relay both to everyone, so every replica holds the proof and changes view.
+    fn prove_equivocation(&mut self, view: u64, seq: u64, a: Signed, b: Signed) {
+        let primary = a.from;
+        if self.equivocations.insert((view, seq)) {
+            self.push(Dest::All, a);
+            self.push(Dest::All, b);
+        }
+        self.detect(primary, DetectionKind::Equivocation);
     }
 
     fn executed(&self, r: &Request) -> bool {
