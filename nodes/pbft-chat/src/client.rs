@@ -57,7 +57,11 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 impl ChatClient {
     /// A client of the replicas at `nodes` (host:port, replica i+1 at index i); replies are
     /// verified with `verifier` when given; `timeout` bounds a whole `post`.
-    pub fn new(nodes: Vec<String>, verifier: Option<Ed25519Verifier>, timeout: Duration) -> ChatClient {
+    pub fn new(
+        nodes: Vec<String>,
+        verifier: Option<Ed25519Verifier>,
+        timeout: Duration,
+    ) -> ChatClient {
         let http = reqwest::Client::builder()
             .timeout(timeout.min(ATTEMPT_TIMEOUT))
             .connect_timeout(Duration::from_millis(500))
@@ -92,7 +96,10 @@ impl ChatClient {
         let mut detail = Vec::new();
         loop {
             detail.clear();
-            if let Some(ok) = self.attempt(request, &mut by_seq, &mut detail, deadline).await {
+            if let Some(ok) = self
+                .attempt(request, &mut by_seq, &mut detail, deadline)
+                .await
+            {
                 return Ok(ok);
             }
             if tokio::time::Instant::now() + RETRY_PAUSE >= deadline {
@@ -170,7 +177,11 @@ impl ChatClient {
         self.get_json(node, "/status").await
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, node: &str, path: &str) -> Result<T, ClientError> {
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        node: &str,
+        path: &str,
+    ) -> Result<T, ClientError> {
         let err = |reason: String| ClientError::Node {
             node: node.to_string(),
             reason,
@@ -189,7 +200,12 @@ impl ChatClient {
 }
 
 async fn send_one(http: &reqwest::Client, url: &str, req: &Request) -> Result<SignedReply, String> {
-    let r = http.post(url).json(req).send().await.map_err(|e| e.to_string())?;
+    let r = http
+        .post(url)
+        .json(req)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     let status = r.status();
     let body = r.text().await.map_err(|e| e.to_string())?;
     if !status.is_success() {

@@ -14,7 +14,10 @@ pub const BASE_PORT: u64 = 9200;
 
 /// `pbft-node keygen` arguments.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "pbft-node keygen", about = "Write one secret key file per node and one public key file")]
+#[command(
+    name = "pbft-node keygen",
+    about = "Write one secret key file per node and one public key file"
+)]
 pub struct KeygenArgs {
     /// Number of nodes.
     #[arg(long, default_value_t = 4)]
@@ -140,7 +143,9 @@ fn parse_peer(spec: &str) -> Result<(u64, String), String> {
         .parse()
         .map_err(|_| format!("--peer {spec:?}: {id:?} is not a node id"))?;
     if id == 0 || addr.trim().is_empty() {
-        return Err(format!("--peer {spec:?}: expected ID=HOST:PORT with ID >= 1"));
+        return Err(format!(
+            "--peer {spec:?}: expected ID=HOST:PORT with ID >= 1"
+        ));
     }
     Ok((id, addr.trim().to_string()))
 }
@@ -157,15 +162,22 @@ impl NodeArgs {
             peers.insert(id, addr);
         }
         if self.id == 0 || peers.contains_key(&self.id) || peers.contains_key(&0) {
-            return Err(format!("--id {} must be >= 1 and not among the peers", self.id));
+            return Err(format!(
+                "--id {} must be >= 1 and not among the peers",
+                self.id
+            ));
         }
         let n = peers.len() as u64 + 1;
         if n < 4 {
-            return Err(format!("PBFT needs n = 3f+1 >= 4 replicas; got {n} (use --peers)"));
+            return Err(format!(
+                "PBFT needs n = 3f+1 >= 4 replicas; got {n} (use --peers)"
+            ));
         }
         let ids_ok = (1..=n).all(|i| i == self.id || peers.contains_key(&i));
         if !ids_ok {
-            return Err(format!("node ids must be exactly 1..={n} (this node and --peers)"));
+            return Err(format!(
+                "node ids must be exactly 1..={n} (this node and --peers)"
+            ));
         }
         let keys = match (self.key, self.public) {
             (Some(key), Some(public)) => KeySource::Files { key, public },
@@ -178,7 +190,10 @@ impl NodeArgs {
                 .parse()
                 .map_err(|e| format!("default listen address: {e}"))?,
         };
-        if self.tick_ms == 0 || self.checkpoint_interval == 0 || self.window < 2 * self.checkpoint_interval {
+        if self.tick_ms == 0
+            || self.checkpoint_interval == 0
+            || self.window < 2 * self.checkpoint_interval
+        {
             return Err("--tick-ms and --checkpoint-interval must be >= 1, --window >= 2 x checkpoint interval".into());
         }
         Ok(NodeConfig {
@@ -228,9 +243,24 @@ mod tests {
     #[test]
     fn explicit_peers_keys_bugs_and_modes() {
         let c = parse(&[
-            "--id", "2", "--listen", "127.0.0.1:7002", "--peer", "1=127.0.0.1:7001",
-            "--peer", "3=127.0.0.1:7003", "--peer", "4=127.0.0.1:7004", "--key", "k/node2.key",
-            "--public", "k/public.json", "--bug", "small-quorum", "--byzantine", "equivocate",
+            "--id",
+            "2",
+            "--listen",
+            "127.0.0.1:7002",
+            "--peer",
+            "1=127.0.0.1:7001",
+            "--peer",
+            "3=127.0.0.1:7003",
+            "--peer",
+            "4=127.0.0.1:7004",
+            "--key",
+            "k/node2.key",
+            "--public",
+            "k/public.json",
+            "--bug",
+            "small-quorum",
+            "--byzantine",
+            "equivocate",
         ])
         .expect("ok");
         assert_eq!(c.peers[&3], "127.0.0.1:7003");
@@ -245,7 +275,9 @@ mod tests {
         assert!(e.contains("small-quorum"), "{e}");
         let e = parse(&["--id", "1", "--peers", "2,3,4", "--byzantine", "lie"]).expect_err("m");
         assert!(e.contains("equivocate"), "{e}");
-        assert!(parse(&["--id", "1", "--peers", "2,3"]).expect_err("n").contains(">= 4"));
+        assert!(parse(&["--id", "1", "--peers", "2,3"])
+            .expect_err("n")
+            .contains(">= 4"));
         assert!(parse(&["--id", "1", "--peers", "2,3,5"]).is_err());
         assert!(parse(&["--id", "1", "--peers", "1,2,3"]).is_err());
         assert!(parse(&["--id", "1", "--peers", "2,3,4", "--key", "x"]).is_err());

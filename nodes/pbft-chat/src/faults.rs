@@ -125,13 +125,16 @@ impl fmt::Display for Mode {
 impl FromStr for Mode {
     type Err = String;
     fn from_str(s: &str) -> Result<Mode, String> {
-        Mode::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
-            let names: Vec<_> = Mode::ALL.iter().map(|m| m.name()).collect();
-            format!(
-                "unknown Byzantine mode {s:?}; known modes: {}",
-                names.join(", ")
-            )
-        })
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Mode::ALL.iter().map(|m| m.name()).collect();
+                format!(
+                    "unknown Byzantine mode {s:?}; known modes: {}",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -149,7 +152,10 @@ mod tests {
             let json = serde_json::to_string(&m).expect("ser");
             assert_eq!(json, format!("\"{}\"", m.name()));
         }
-        assert!("quorum".parse::<Bug>().expect_err("x").contains("small-quorum"));
+        assert!("quorum"
+            .parse::<Bug>()
+            .expect_err("x")
+            .contains("small-quorum"));
         assert!("lie".parse::<Mode>().expect_err("x").contains("equivocate"));
         let b = Bugs::from_list(&[Bug::NoViewChangeCheck]);
         assert_eq!(b.names(), vec!["no-view-change-check"]);

@@ -46,20 +46,20 @@ fn error(code: StatusCode, kind: &str, detail: String) -> Response {
     (code, Json(json!({"error": kind, "detail": detail}))).into_response()
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Response> {
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
-        error(
+        Box::new(error(
             StatusCode::BAD_REQUEST,
             "bad-request",
             format!("body is not {what}: {e}"),
-        )
+        ))
     })
 }
 
 async fn request(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
     let req: Request = match parse(&body, "a request {\"client\", \"timestamp\", \"message\"}") {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     if req.client.is_empty() || req.message.len() > MAX_MESSAGE {
         let detail = format!("client must be non-empty and message at most {MAX_MESSAGE} bytes");
@@ -126,7 +126,7 @@ struct ByzantineBody {
 async fn set_byzantine(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
     let b: ByzantineBody = match parse(&body, "{\"mode\": \"<mode>\" | null}") {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let mode = match b.mode.as_deref().map(str::parse::<Mode>).transpose() {
         Ok(m) => m,
@@ -139,7 +139,7 @@ async fn set_byzantine(State(st): State<Arc<AppState>>, body: Bytes) -> Response
 async fn peer_messages(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
     let msgs: Vec<Signed> = match parse(&body, "a JSON array of signed messages") {
         Ok(m) => m,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let n = msgs.len();
     let node = st.node.clone();

@@ -190,6 +190,9 @@ mod tests {
         assert!(e.contains("node1.key") && e.contains("secret"), "{e}");
         let q = dir.path().join("public.json");
         std::fs::write(&q, "[]").expect("write");
-        assert!(load_public(&q).expect_err("bad").to_string().contains("public.json"));
+        assert!(load_public(&q)
+            .expect_err("bad")
+            .to_string()
+            .contains("public.json"));
     }
 }

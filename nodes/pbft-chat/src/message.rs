@@ -218,7 +218,10 @@ mod tests {
         assert!(back.verify(&keys));
         let mut forged = back.clone();
         forged.from = 3;
-        assert!(!forged.verify(&keys), "the sender is part of what is signed");
+        assert!(
+            !forged.verify(&keys),
+            "the sender is part of what is signed"
+        );
     }
 }
 

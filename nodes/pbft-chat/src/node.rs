@@ -41,7 +41,11 @@ struct Inner {
 
 impl Node {
     /// Wrap a core.
-    pub fn new(core: Core, signer: Box<dyn Signer + Send + Sync>, transport: Transport) -> Arc<Node> {
+    pub fn new(
+        core: Core,
+        signer: Box<dyn Signer + Send + Sync>,
+        transport: Transport,
+    ) -> Arc<Node> {
         Arc::new(Node {
             inner: Mutex::new(Inner {
                 core,

@@ -178,7 +178,11 @@ impl Sim {
         self.now += 1;
         self.schedule_faults();
         self.drive_clients();
-        let due: Vec<_> = self.queue.range(..(self.now + 1, 0)).map(|(k, _)| *k).collect();
+        let due: Vec<_> = self
+            .queue
+            .range(..(self.now + 1, 0))
+            .map(|(k, _)| *k)
+            .collect();
         for key in due {
             if let Some((to, msg)) = self.queue.remove(&key) {
                 if self.link_up(msg.from, to) {
@@ -217,7 +221,7 @@ impl Sim {
         if self.cfg.crash_primary_at == Some(self.now) {
             self.crashed = Some(1);
         }
-        if self.cfg.partitions && self.now % 100 == 0 {
+        if self.cfg.partitions && self.now.is_multiple_of(100) {
             self.cut.clear();
             if self.rng.gen_bool(0.5) {
                 let n = self.cfg.n;
@@ -331,7 +335,9 @@ impl Sim {
             .filter(|i| !self.cfg.byzantine.contains_key(i))
             .collect();
         for core in &self.cores {
-            self.report.logs.insert(core.id(), core.delivered().to_vec());
+            self.report
+                .logs
+                .insert(core.id(), core.delivered().to_vec());
             self.report.states.insert(
                 core.id(),
                 (
@@ -347,10 +353,18 @@ impl Sim {
         }
         let mut v = check_agreement(&self.report.logs, &honest);
         v.extend(check_integrity(&self.report.logs, &honest, &self.sent));
-        v.extend(check_validity(&self.report.logs, &honest, &self.report.accepted));
+        v.extend(check_validity(
+            &self.report.logs,
+            &honest,
+            &self.report.accepted,
+        ));
         for (by, d) in &self.report.detections {
             if honest.contains(&d.node) {
-                v.push(format!("node {by} accused honest node {}: {}", d.node, d.line()));
+                v.push(format!(
+                    "node {by} accused honest node {}: {}",
+                    d.node,
+                    d.line()
+                ));
             }
         }
         self.report.violations = v;
@@ -359,7 +373,10 @@ impl Sim {
 }
 
 /// Honest logs must be prefixes of one sequence.
-pub fn check_agreement(logs: &BTreeMap<ReplicaId, Vec<Entry>>, honest: &[ReplicaId]) -> Vec<String> {
+pub fn check_agreement(
+    logs: &BTreeMap<ReplicaId, Vec<Entry>>,
+    honest: &[ReplicaId],
+) -> Vec<String> {
     let mut v = Vec::new();
     for (i, a) in honest.iter().enumerate() {
         for b in &honest[i + 1..] {
@@ -407,7 +424,9 @@ pub fn check_validity(
         let have: BTreeSet<Request> = logs[id].iter().map(Entry::request).collect();
         for r in accepted {
             if !have.contains(r) {
-                v.push(format!("validity: node {id} never delivered accepted {r:?}"));
+                v.push(format!(
+                    "validity: node {id} never delivered accepted {r:?}"
+                ));
             }
         }
     }

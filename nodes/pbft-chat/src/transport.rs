@@ -59,7 +59,12 @@ impl Transport {
     }
 }
 
-async fn peer_task(id: ReplicaId, url: String, client: reqwest::Client, mut rx: mpsc::Receiver<Signed>) {
+async fn peer_task(
+    id: ReplicaId,
+    url: String,
+    client: reqwest::Client,
+    mut rx: mpsc::Receiver<Signed>,
+) {
     let mut failures: u64 = 0;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];

@@ -143,6 +143,9 @@ mod tests {
         assert_eq!(s.len(), 66);
         assert_eq!(serde_json::from_str::<Digest>(&s).expect("de"), d);
         assert!(serde_json::from_str::<Digest>("\"zz\"").is_err());
-        assert_ne!(Digest::default().chain(1, &d), Digest::default().chain(2, &d));
+        assert_ne!(
+            Digest::default().chain(1, &d),
+            Digest::default().chain(2, &d)
+        );
     }
 }

@@ -26,10 +26,18 @@ fn status(rt: &tokio::runtime::Runtime, c: &Cluster, id: u64) -> serde_json::Val
 #[test]
 fn seed_session_every_node_delivers_the_same_messages_in_the_same_order() {
     let c = Cluster::start(|_| vec![]);
-    for (who, what) in [("alice", "hello"), ("bob", "hi alice"), ("alice", "how are you")] {
+    for (who, what) in [
+        ("alice", "hello"),
+        ("bob", "hi alice"),
+        ("alice", "how are you"),
+    ] {
         let out = c.chat(&["post", who, what]);
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && stdout.contains("delivered as #"), "chat post: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success() && stdout.contains("delivered as #"),
+            "chat post: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let rt = runtime();
     let client = c.client(Duration::from_secs(2));
@@ -53,17 +61,21 @@ fn killed_primary_is_replaced_by_a_view_change_and_progress_continues() {
     let mut c = Cluster::start(|_| vec![]);
     let rt = runtime();
     let client = c.client(Duration::from_secs(15));
-    rt.block_on(client.post(&request("alice", 1, "before"))).expect("first post");
+    rt.block_on(client.post(&request("alice", 1, "before")))
+        .expect("first post");
     assert_eq!(status(&rt, &c, 1)["role"], "primary");
     c.kill(1);
-    let ok = rt.block_on(client.post(&request("alice", 2, "after"))).expect("post after the kill");
+    let ok = rt
+        .block_on(client.post(&request("alice", 2, "after")))
+        .expect("post after the kill");
     assert!(!ok.replicas.contains(&1));
     for id in 2..=4 {
         let s = status(&rt, &c, id);
         assert!(s["view"].as_u64().unwrap_or(0) >= 1, "node {id}: {s}");
         assert_ne!(s["primary"], 1, "node {id}: {s}");
     }
-    rt.block_on(client.post(&request("bob", 1, "still ordered"))).expect("third post");
+    rt.block_on(client.post(&request("bob", 1, "still ordered")))
+        .expect("third post");
     let logs = eventually(10, "logs of 2, 3, 4", || {
         let l = logs(&rt, &client, &c, &[2, 3, 4]);
         l.iter().all(|x| x.len() == 3).then_some(l)
@@ -95,7 +107,10 @@ fn equivocating_primary_is_detected_and_replaced() {
     });
     for id in 2..=4 {
         let s = status(&rt, &c, id);
-        assert_ne!(s["primary"], 1, "node {id} still follows the equivocator: {s}");
+        assert_ne!(
+            s["primary"], 1,
+            "node {id} still follows the equivocator: {s}"
+        );
     }
     assert_eq!(status(&rt, &c, 1)["byzantine"], "equivocate");
     let logs = eventually(10, "honest logs", || {
@@ -113,17 +128,28 @@ fn byzantine_mode_switches_at_run_time_and_bad_requests_are_refused() {
     let post = |id: u64, path: &str, body: &str| {
         let url = format!("http://{}{path}", c.addr(id));
         rt.block_on(async {
-            let r = http.post(url).body(body.to_string()).send().await.expect("send");
+            let r = http
+                .post(url)
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("send");
             (r.status().as_u16(), r.text().await.unwrap_or_default())
         })
     };
     let (code, body) = post(2, "/admin/byzantine", r#"{"mode":"bad-signature"}"#);
-    assert_eq!((code, body.as_str()), (200, r#"{"byzantine":"bad-signature"}"#));
+    assert_eq!(
+        (code, body.as_str()),
+        (200, r#"{"byzantine":"bad-signature"}"#)
+    );
     assert_eq!(status(&rt, &c, 2)["byzantine"], "bad-signature");
     let client = c.client(Duration::from_secs(15));
-    rt.block_on(client.post(&request("carol", 1, "x"))).expect("accepted despite node 2");
+    rt.block_on(client.post(&request("carol", 1, "x")))
+        .expect("accepted despite node 2");
     eventually(10, "invalid signature detected", || {
-        c.stdout(3).contains("Byzantine node 2 detected! Invalid signature.").then_some(())
+        c.stdout(3)
+            .contains("Byzantine node 2 detected! Invalid signature.")
+            .then_some(())
     });
     let (code, body) = post(2, "/admin/byzantine", r#"{"mode":"lie"}"#);
     assert_eq!(code, 400);
@@ -135,11 +161,22 @@ fn byzantine_mode_switches_at_run_time_and_bad_requests_are_refused() {
     });
     let (code, body) = post(1, "/request", "not json");
     assert_eq!(code, 400, "{body}");
-    let (code, body) = post(1, "/request", r#"{"client":"carol","timestamp":0,"message":"old"}"#);
+    let (code, body) = post(
+        1,
+        "/request",
+        r#"{"client":"carol","timestamp":0,"message":"old"}"#,
+    );
     assert_eq!(code, 409, "{body}");
     assert!(body.contains("stale-timestamp"));
-    let (code, body) = post(1, "/request", r#"{"client":"carol","timestamp":1,"message":"x"}"#);
-    assert_eq!(code, 200, "re-sent request answered from the reply cache: {body}");
+    let (code, body) = post(
+        1,
+        "/request",
+        r#"{"client":"carol","timestamp":1,"message":"x"}"#,
+    );
+    assert_eq!(
+        code, 200,
+        "re-sent request answered from the reply cache: {body}"
+    );
     assert_eq!(post(1, "/pbft/messages", "[{}]").0, 400);
 }
 
@@ -147,11 +184,17 @@ fn byzantine_mode_switches_at_run_time_and_bad_requests_are_refused() {
 fn bad_flags_and_bad_keys_exit_with_a_clear_message() {
     let run = |args: &[&str]| {
         let out = Command::new(NODE_BIN).args(args).output().expect("run");
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     };
     let (code, err) = run(&["--id", "1", "--peers", "2,3,4", "--bug", "nope"]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("small-quorum") && err.contains("no-view-change-check"), "{err}");
+    assert!(
+        err.contains("small-quorum") && err.contains("no-view-change-check"),
+        "{err}"
+    );
     let (code, err) = run(&["--id", "1", "--peers", "2,3,4", "--byzantine", "lie"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("forge-votes"), "{err}");
@@ -165,16 +208,34 @@ fn bad_flags_and_bad_keys_exit_with_a_clear_message() {
     std::fs::write(keys.join("node1.key"), "garbage").expect("write");
     let port = free_ports(1)[0].to_string();
     let (code, err) = run(&[
-        "--id", "1", "--peers", "2,3,4", "--listen", &format!("127.0.0.1:{port}"),
-        "--key", &format!("{k}/node1.key"), "--public", &format!("{k}/public.json"),
-        "--data-dir", dir.path().join("d").to_str().expect("utf8"),
+        "--id",
+        "1",
+        "--peers",
+        "2,3,4",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--key",
+        &format!("{k}/node1.key"),
+        "--public",
+        &format!("{k}/public.json"),
+        "--data-dir",
+        dir.path().join("d").to_str().expect("utf8"),
     ]);
     assert_eq!(code, Some(1));
     assert!(err.contains("node1.key"), "{err}");
     let (code, err) = run(&[
-        "--id", "2", "--peers", "1,3,4", "--listen", &format!("127.0.0.1:{port}"),
-        "--key", &format!("{k}/node3.key"), "--public", &format!("{k}/public.json"),
-        "--data-dir", dir.path().join("d").to_str().expect("utf8"),
+        "--id",
+        "2",
+        "--peers",
+        "1,3,4",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--key",
+        &format!("{k}/node3.key"),
+        "--public",
+        &format!("{k}/public.json"),
+        "--data-dir",
+        dir.path().join("d").to_str().expect("utf8"),
     ]);
     assert_eq!(code, Some(1));
     assert!(err.contains("not node 2's key"), "{err}");

@@ -68,6 +68,9 @@ fn lagging_backup_then_primary_crash(seed: u64) -> SimConfig {
     c
 }
 
+/// Builds a schedule from a seed.
+type MakeConfig = dyn Fn(u64) -> SimConfig;
+
 /// How many of `n` seeds break a property.
 fn violation_rate(n: u64, make: impl Fn(u64) -> SimConfig) -> (u64, Vec<String>) {
     let mut found = 0;
@@ -112,7 +115,10 @@ fn a_crashed_primary_is_replaced_and_every_request_still_delivered() {
         assert!(r.max_view >= 1, "seed {seed}: no view change");
     }
     for seed in 0..seeds(8) {
-        assert_holds("lagging backup + crash", &lagging_backup_then_primary_crash(seed));
+        assert_holds(
+            "lagging backup + crash",
+            &lagging_backup_then_primary_crash(seed),
+        );
     }
 }
 
@@ -192,15 +198,21 @@ fn no_view_change_check_bug_loses_prepared_requests_across_a_view_change() {
         c.bugs = Bugs::from_list(&[Bug::NoViewChangeCheck]);
         c
     });
-    assert!(found.is_some(), "no-view-change-check never broke agreement");
+    assert!(
+        found.is_some(),
+        "no-view-change-check never broke agreement"
+    );
 }
 
 #[test]
 #[ignore = "measurement: prints the violation rates written in the README"]
 fn measure_violation_rates() {
     let n = seeds(100);
-    let rows: Vec<(&str, Box<dyn Fn(u64) -> SimConfig>)> = vec![
-        ("correct, schedule A (1 equivocating primary, 2-3 cut)", Box::new(equivocating_primary)),
+    let rows: Vec<(&str, Box<MakeConfig>)> = vec![
+        (
+            "correct, schedule A (1 equivocating primary, 2-3 cut)",
+            Box::new(equivocating_primary),
+        ),
         (
             "correct, schedule A + node 4 forge-votes (2 Byzantine of 4)",
             Box::new(|s| {
@@ -217,7 +229,10 @@ fn measure_violation_rates() {
                 c
             }),
         ),
-        ("correct, schedule B (lagging backup, primary crash)", Box::new(lagging_backup_then_primary_crash)),
+        (
+            "correct, schedule B (lagging backup, primary crash)",
+            Box::new(lagging_backup_then_primary_crash),
+        ),
         (
             "no-view-change-check, schedule B",
             Box::new(|s| {

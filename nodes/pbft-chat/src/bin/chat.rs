@@ -16,7 +16,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 #[command(name = "chat", about = "Client of the PBFT chat room")]
 struct Cli {
     /// Replica addresses, replica i at position i (default 127.0.0.1:9201..9204).
-    #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:9201,127.0.0.1:9202,127.0.0.1:9203,127.0.0.1:9204")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "127.0.0.1:9201,127.0.0.1:9202,127.0.0.1:9203,127.0.0.1:9204"
+    )]
     nodes: Vec<String>,
     /// Public keys to verify replies with (default data/pbft-keys/public.json when present).
     #[arg(long)]
@@ -81,7 +85,11 @@ fn verifier(cli: &Cli) -> Result<Option<Ed25519Verifier>, String> {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let client = ChatClient::new(cli.nodes.clone(), verifier(&cli)?, Duration::from_millis(cli.timeout_ms));
+    let client = ChatClient::new(
+        cli.nodes.clone(),
+        verifier(&cli)?,
+        Duration::from_millis(cli.timeout_ms),
+    );
     match cli.command {
         Command::Post { name, message } => {
             let req = Request {
@@ -90,10 +98,16 @@ async fn run(cli: Cli) -> Result<(), String> {
                 message: message.join(" "),
             };
             let ok = client.post(&req).await.map_err(|e| e.to_string())?;
-            println!("delivered as #{} (matching signed replies from nodes {:?})", ok.seq, ok.replicas);
+            println!(
+                "delivered as #{} (matching signed replies from nodes {:?})",
+                ok.seq, ok.replicas
+            );
         }
         Command::Read { node } => {
-            let addr = cli.nodes.get(node.wrapping_sub(1)).ok_or(format!("no node {node} in --nodes"))?;
+            let addr = cli
+                .nodes
+                .get(node.wrapping_sub(1))
+                .ok_or(format!("no node {node} in --nodes"))?;
             for e in client.read(addr).await.map_err(|e| e.to_string())? {
                 println!("#{} {}: {}", e.seq, e.client, e.message);
             }
@@ -125,7 +139,11 @@ async fn bench(client: ChatClient, clients: usize, seconds: u64) -> Result<(), S
             let mut ts = base;
             while Instant::now() < deadline {
                 ts += 1;
-                let req = Request { client: name.clone(), timestamp: ts, message: format!("m{ts}") };
+                let req = Request {
+                    client: name.clone(),
+                    timestamp: ts,
+                    message: format!("m{ts}"),
+                };
                 match client.post(&req).await {
                     Ok(_) => done.fetch_add(1, Ordering::Relaxed),
                     Err(_) => failed.fetch_add(1, Ordering::Relaxed),
@@ -148,7 +166,11 @@ async fn bench(client: ChatClient, clients: usize, seconds: u64) -> Result<(), S
 
 fn main() {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("chat: cannot start the runtime: {e}");

@@ -21,7 +21,11 @@ fn main() {
             eprintln!("pbft-node keygen: {e}");
             std::process::exit(1);
         }
-        println!("wrote {} secret keys and public.json to {}", k.n, k.out.display());
+        println!(
+            "wrote {} secret keys and public.json to {}",
+            k.n,
+            k.out.display()
+        );
         return;
     }
     let cfg = match NodeArgs::parse().into_config() {

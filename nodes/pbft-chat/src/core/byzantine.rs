@@ -41,7 +41,9 @@ impl Core {
             let i = self.replay.cursor % len;
             self.replay.cursor = self.replay.cursor.wrapping_add(1);
             let msg = self.replay.msgs[i].clone();
-            self.out.messages.push(super::Outgoing { to: Dest::All, msg });
+            self.out
+                .messages
+                .push(super::Outgoing { to: Dest::All, msg });
         }
     }
 

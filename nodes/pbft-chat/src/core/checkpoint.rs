@@ -191,8 +191,8 @@ impl Core {
         ));
         self.make_stable(seq, proof);
         self.assign_if_primary();
-        self.request_deadline = (!self.pending.is_empty())
-            .then_some(self.now + self.cfg.request_timeout_ticks);
+        self.request_deadline =
+            (!self.pending.is_empty()).then_some(self.now + self.cfg.request_timeout_ticks);
         self.try_execute();
     }
 }

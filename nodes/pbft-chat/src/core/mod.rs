@@ -333,7 +333,7 @@ impl Core {
     /// One tick of time: timers, status, replaying.
     pub fn on_tick(&mut self) {
         self.now += 1;
-        if self.now % self.cfg.status_ticks == 0 {
+        if self.now.is_multiple_of(self.cfg.status_ticks) {
             self.broadcast(Payload::Status {
                 view: self.view,
                 changing: self.changing_view(),
@@ -354,7 +354,7 @@ impl Core {
             Phase::ChangingTo { deadline, attempt } => {
                 if deadline.is_some_and(|d| self.now >= d) {
                     self.start_view_change(self.view + 1, attempt + 1);
-                } else if self.now % self.cfg.status_ticks == 0 {
+                } else if self.now.is_multiple_of(self.cfg.status_ticks) {
                     self.resend_view_change();
                 }
             }
@@ -420,7 +420,10 @@ impl Core {
             }
             Some(Mode::ForgeVotes)
                 if msg.from == self.cfg.id
-                    && matches!(msg.payload, Payload::Prepare { .. } | Payload::Commit { .. })
+                    && matches!(
+                        msg.payload,
+                        Payload::Prepare { .. } | Payload::Commit { .. }
+                    )
                     && to == Dest::All =>
             {
                 return;

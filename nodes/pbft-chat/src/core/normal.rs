@@ -335,8 +335,7 @@ impl Core {
     pub(super) fn try_execute(&mut self) {
         loop {
             let seq = self.last_executed + 1;
-            let Some((view, _, request)) =
-                self.slots.get(&seq).and_then(|s| s.committed.clone())
+            let Some((view, _, request)) = self.slots.get(&seq).and_then(|s| s.committed.clone())
             else {
                 return;
             };
@@ -358,7 +357,7 @@ impl Core {
         } else {
             Some(self.now + self.cfg.request_timeout_ticks)
         };
-        if seq % self.cfg.checkpoint_interval == 0 {
+        if seq.is_multiple_of(self.cfg.checkpoint_interval) {
             self.take_checkpoint(seq);
         }
     }

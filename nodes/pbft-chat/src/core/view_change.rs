@@ -192,7 +192,8 @@ impl Core {
                 ..
             } = &vc.payload
             {
-                if *stable_seq > plan.min_s || (plan.proof.is_empty() && *stable_seq == plan.min_s) {
+                if *stable_seq > plan.min_s || (plan.proof.is_empty() && *stable_seq == plan.min_s)
+                {
                     plan.min_s = *stable_seq;
                     plan.proof = checkpoint_proof.clone();
                 }
@@ -260,12 +261,7 @@ impl Core {
     }
 
     /// Recompute the new view from its view-changes; None if anything does not check out.
-    fn check_new_view(
-        &self,
-        view: u64,
-        vcs: &[Signed],
-        pps: &[Signed],
-    ) -> Option<NewViewPlan> {
+    fn check_new_view(&self, view: u64, vcs: &[Signed], pps: &[Signed]) -> Option<NewViewPlan> {
         let senders: BTreeSet<ReplicaId> = vcs.iter().map(|m| m.from).collect();
         if senders.len() != vcs.len() || vcs.len() < self.quorum() {
             return None;
@@ -302,7 +298,10 @@ impl Core {
         if *new_view != view || !self.check_sig(vc) {
             return false;
         }
-        if self.checkpoint_proof_state(*stable_seq, checkpoint_proof).is_none() {
+        if self
+            .checkpoint_proof_state(*stable_seq, checkpoint_proof)
+            .is_none()
+        {
             return false;
         }
         prepared
@@ -351,10 +350,10 @@ impl Core {
         self.view = view;
         self.phase = Phase::Normal;
         self.view_changes = self.view_changes.split_off(&(view + 1));
-        if min_s > self.low && self.my_checkpoints.get(&min_s).is_some() {
-            if self.checkpoint_proof_state(min_s, &proof) == self.my_checkpoints.get(&min_s).copied() {
-                self.make_stable(min_s, proof);
-            }
+        let mine = self.my_checkpoints.get(&min_s).copied();
+        if min_s > self.low && mine.is_some() && self.checkpoint_proof_state(min_s, &proof) == mine
+        {
+            self.make_stable(min_s, proof);
         }
         self.assigned.clear();
         self.next_seq = min_s.max(self.low);
@@ -369,15 +368,18 @@ impl Core {
             self.primary_of(view),
             pps.len()
         ));
-        let seqs: Vec<u64> = pps.iter().filter_map(|p| p.payload.slot().map(|s| s.1)).collect();
+        let seqs: Vec<u64> = pps
+            .iter()
+            .filter_map(|p| p.payload.slot().map(|s| s.1))
+            .collect();
         for pp in pps {
             self.on_pre_prepare(pp, true);
         }
         for seq in seqs {
             self.check_progress(seq);
         }
-        self.request_deadline = (!self.pending.is_empty())
-            .then_some(self.now + self.cfg.request_timeout_ticks);
+        self.request_deadline =
+            (!self.pending.is_empty()).then_some(self.now + self.cfg.request_timeout_ticks);
         if self.is_primary() {
             self.try_assign();
         }

@@ -31,7 +31,9 @@ pub fn free_ports(n: usize) -> Vec<u16> {
     let ls: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind :0"))
         .collect();
-    ls.iter().map(|l| l.local_addr().expect("addr").port()).collect()
+    ls.iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect()
 }
 
 /// Four nodes on loopback.
@@ -100,7 +102,8 @@ impl Cluster {
         }
         cmd.args(extra);
         let out = std::fs::File::create(self.out_path(id)).expect("out file");
-        let err = std::fs::File::create(self.dir.path().join(format!("node{id}.err"))).expect("err");
+        let err =
+            std::fs::File::create(self.dir.path().join(format!("node{id}.err"))).expect("err");
         cmd.stdout(out).stderr(err).stdin(Stdio::null());
         die_with_parent(&mut cmd);
         cmd.spawn().expect("spawn pbft-node")
@@ -134,8 +137,13 @@ impl Cluster {
     }
 
     pub fn client(&self, timeout: Duration) -> ChatClient {
-        let public = pbft_chat::keys::load_public(&self.keys().join("public.json")).expect("public");
-        ChatClient::new((1..=4).map(|i| self.addr(i)).collect(), Some(Ed25519Verifier(public)), timeout)
+        let public =
+            pbft_chat::keys::load_public(&self.keys().join("public.json")).expect("public");
+        ChatClient::new(
+            (1..=4).map(|i| self.addr(i)).collect(),
+            Some(Ed25519Verifier(public)),
+            timeout,
+        )
     }
 
     /// `chat` with --nodes and --public of this cluster.
@@ -182,7 +190,12 @@ pub fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Each listed node's delivered log.
-pub fn logs(rt: &tokio::runtime::Runtime, client: &ChatClient, c: &Cluster, ids: &[u64]) -> Vec<Vec<Entry>> {
+pub fn logs(
+    rt: &tokio::runtime::Runtime,
+    client: &ChatClient,
+    c: &Cluster,
+    ids: &[u64],
+) -> Vec<Vec<Entry>> {
     ids.iter()
         .map(|id| rt.block_on(client.read(&c.addr(*id))).unwrap_or_default())
         .collect()
