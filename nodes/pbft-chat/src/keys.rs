@@ -87,12 +87,15 @@ pub fn ensure_default_keys(dir: &Path, n: u64) -> Result<(), KeyError> {
     };
     std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
     let tmp = parent.join(format!(
-        ".{}.tmp-{}",
+        ".{}.tmp-{}-{:016x}",
         dir.file_name().and_then(|s| s.to_str()).unwrap_or("keys"),
-        std::process::id()
+        std::process::id(),
+        rand::random::<u64>()
     ));
-    let _ = std::fs::remove_dir_all(&tmp);
-    generate(n, &tmp)?;
+    if let Err(e) = generate(n, &tmp) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
     match std::fs::rename(&tmp, dir) {
         Ok(()) => Ok(()),
         Err(_) if public_path(dir).exists() => {

@@ -385,3 +385,115 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::core::{Core, CoreConfig, Dest, DetectionKind};
+    use crate::crypto::SimKeys;
+    use crate::faults::{Bug, Bugs};
+    use crate::types::Request;
+
+    fn cores(buggy: u64) -> Vec<Core> {
+        let keys = SimKeys::new(4, 9);
+        (1..=4)
+            .map(|id| {
+                let mut cc = CoreConfig::new(id, 4);
+                if id == buggy {
+                    cc.bugs = Bugs::from_list(&[Bug::NoViewChangeCheck]);
+                }
+                Core::new(cc, Box::new(keys.signer(id)), Box::new(keys.clone()))
+            })
+            .collect()
+    }
+
+    /// Deliver every queued message (node 1 is down from `down` on) until quiet.
+    fn settle(cores: &mut [Core], down: Option<u64>) {
+        loop {
+            let mut queue = Vec::new();
+            for c in cores.iter_mut() {
+                let from = c.id();
+                for o in c.take_output().messages {
+                    queue.push((from, o));
+                }
+            }
+            if queue.is_empty() {
+                return;
+            }
+            for (from, o) in queue {
+                for to in 1..=4u64 {
+                    let addressed = match o.to {
+                        Dest::All => to != from,
+                        Dest::To(t) => t == to,
+                    };
+                    if addressed && Some(to) != down && Some(from) != down {
+                        cores[(to - 1) as usize].on_message(o.msg.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    fn request(ts: u64) -> Request {
+        Request {
+            client: "c".into(),
+            timestamp: ts,
+            message: format!("m{ts}"),
+        }
+    }
+
+    #[test]
+    fn replicas_refuse_a_new_view_that_drops_a_prepared_request() {
+        let mut cores = cores(2);
+        for c in cores.iter_mut() {
+            c.on_request(request(1));
+        }
+        settle(&mut cores, None);
+        assert!(cores.iter().all(|c| c.last_executed() == 1));
+        // Node 1 dies; a request only the backups hold times out and they change view.
+        for c in cores[1..].iter_mut() {
+            c.on_request(request(2));
+        }
+        for _ in 0..150 {
+            for c in cores[1..].iter_mut() {
+                c.on_tick();
+            }
+            settle(&mut cores, Some(1));
+        }
+        // Node 2 (buggy) re-issued nothing although seq 1 was prepared: 3 and 4 refuse.
+        for c in &cores[2..] {
+            assert!(
+                c.detected()
+                    .iter()
+                    .any(|d| d.node == 2 && d.kind == DetectionKind::InvalidNewView),
+                "node {} accepted the bad new-view: {:?}",
+                c.id(),
+                c.detected()
+            );
+            assert_eq!(c.delivered().len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_correct_new_primary_carries_prepared_requests_and_progress_continues() {
+        let mut cores = cores(0);
+        for c in cores.iter_mut() {
+            c.on_request(request(1));
+        }
+        settle(&mut cores, None);
+        for c in cores[1..].iter_mut() {
+            c.on_request(request(2));
+        }
+        for _ in 0..150 {
+            for c in cores[1..].iter_mut() {
+                c.on_tick();
+            }
+            settle(&mut cores, Some(1));
+        }
+        for c in &cores[1..] {
+            assert_eq!(c.view(), 1, "node {}", c.id());
+            assert!(c.detected().is_empty(), "{:?}", c.detected());
+            let msgs: Vec<&str> = c.delivered().iter().map(|e| e.message.as_str()).collect();
+            assert_eq!(msgs, ["m1", "m2"], "node {}", c.id());
+        }
+    }
+}
