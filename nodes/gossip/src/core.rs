@@ -92,6 +92,7 @@ pub struct GossipCore {
     forged: u64,
     rejected: u64,
     logged: BTreeSet<String>,
+    known_bad: BTreeSet<ChatMessage>,
 }
 
 impl GossipCore {
@@ -109,6 +110,7 @@ impl GossipCore {
             forged: 0,
             rejected: 0,
             logged: BTreeSet::new(),
+            known_bad: BTreeSet::new(),
         }
     }
 
@@ -217,13 +219,16 @@ impl GossipCore {
         for m in wire.messages {
             self.accept(wire.from, m, now, &mut out);
         }
+        let Some(theirs) = wire.digest else {
+            return out;
+        };
+        // A push whose sender holds something this node lacks is answered like a sync, so
+        // that the sender fills it in: every push is a two-way exchange.
         let answer = match wire.kind {
+            Kind::Push if self.store.lacks_any(&theirs) => Kind::SyncReply,
             Kind::Push | Kind::SyncReply => Kind::Fill,
             Kind::Sync => Kind::SyncReply,
             Kind::Fill => return out,
-        };
-        let Some(theirs) = wire.digest else {
-            return out;
         };
         let missing = self.store.missing_for(&theirs, self.cfg.max_batch);
         let missing = self.outgoing(missing);
@@ -246,6 +251,10 @@ impl GossipCore {
     }
 
     fn accept(&mut self, from: u64, m: ChatMessage, now: u64, out: &mut Output) {
+        if self.known_bad.contains(&m) {
+            self.rejected += 1; // seen and logged before: no second signature check
+            return;
+        }
         match self.check(from, &m) {
             Verdict::Duplicate => {}
             Verdict::New => {
@@ -257,6 +266,10 @@ impl GossipCore {
                 self.rejected += 1;
                 if self.logged.len() >= MAX_REMEMBERED_REJECTIONS {
                     self.logged.clear();
+                    self.known_bad.clear();
+                }
+                if m.body.len() <= self.cfg.max_body_bytes {
+                    self.known_bad.insert(m);
                 }
                 if self.logged.insert(line.clone()) {
                     out.log.push(line);

@@ -7,4 +7,5 @@
 pub mod core;
 pub mod crypto;
 pub mod message;
+pub mod sim;
 pub mod store;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// A chat message as its origin signed it. `sig` is the hex ed25519 signature of
 /// `crypto::signed_bytes(origin, seq, body)` under the origin's key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ChatMessage {
     /// The node that wrote and signed it.
     pub origin: u64,

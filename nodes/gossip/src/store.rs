@@ -104,6 +104,15 @@ impl Store {
             .collect()
     }
 
+    /// Whether a node with digest `theirs` holds some message this store lacks.
+    pub fn lacks_any(&self, theirs: &Digest) -> bool {
+        theirs.iter().any(|(&o, d)| {
+            let held = self.by_origin.get(&o);
+            let has = |s: &u64| held.is_some_and(|h| h.contains_key(s));
+            self.contiguous(o) < d.contiguous || d.extra.iter().any(|s| !has(s))
+        })
+    }
+
     /// Up to `limit` held messages that a node with digest `theirs` lacks, taken round-robin
     /// over origins (lowest seqs first) so that no origin starves the others.
     pub fn missing_for(&self, theirs: &Digest, limit: usize) -> Vec<ChatMessage> {
@@ -187,5 +196,11 @@ mod tests {
         let few = s.missing_for(&theirs, 3);
         assert_eq!(few.len(), 3);
         assert!(s.missing_for(&s.digest(), 100).is_empty());
+        assert!(!s.lacks_any(&theirs) && !s.lacks_any(&s.digest()));
+        let mut more = Digest::new();
+        more.insert(2, OriginDigest { contiguous: 1, extra: vec![9] });
+        assert!(s.lacks_any(&more));
+        more.insert(2, OriginDigest { contiguous: 6, extra: vec![] });
+        assert!(s.lacks_any(&more));
     }
 }
