@@ -4,10 +4,13 @@
 //! `transport`, `persist`, `client`). Every receiver verifies every message against its
 //! origin's public key, so a lying node can neither inject nor alter messages of others.
 
+pub mod client;
 pub mod config;
 pub mod core;
 pub mod crypto;
 pub mod message;
 pub mod persist;
+pub mod server;
 pub mod sim;
 pub mod store;
+pub mod transport;
