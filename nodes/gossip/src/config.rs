@@ -230,8 +230,12 @@ impl NodeArgs {
             push_rounds: self.push_rounds,
             max_batch: self.max_batch,
             max_body_bytes: self.max_body_bytes,
-            key: self.key.unwrap_or_else(|| crate::crypto::secret_path(&dir, id)),
-            public: self.public.unwrap_or_else(|| crate::crypto::public_path(&dir)),
+            key: self
+                .key
+                .unwrap_or_else(|| crate::crypto::secret_path(&dir, id)),
+            public: self
+                .public
+                .unwrap_or_else(|| crate::crypto::public_path(&dir)),
             data_dir: self.data_dir,
             byzantine: self.byzantine,
             seed: self.seed,
@@ -265,8 +269,16 @@ mod tests {
     #[test]
     fn explicit_peers_and_byzantine() {
         let c = parse(&[
-            "--id", "1", "--peers", "2", "--peer", "2=10.0.0.2:7000", "--peer", "3=[::1]:7003",
-            "--byzantine", "alter",
+            "--id",
+            "1",
+            "--peers",
+            "2",
+            "--peer",
+            "2=10.0.0.2:7000",
+            "--peer",
+            "3=[::1]:7003",
+            "--byzantine",
+            "alter",
         ])
         .expect("ok");
         assert_eq!(c.peers[&2], "10.0.0.2:7000");
@@ -276,7 +288,8 @@ mod tests {
 
     #[test]
     fn subcommands_parse_without_node_flags() {
-        let cli = Cli::try_parse_from(["gossip-node", "keygen", "--n", "3", "--out", "k"]).expect("ok");
+        let cli =
+            Cli::try_parse_from(["gossip-node", "keygen", "--n", "3", "--out", "k"]).expect("ok");
         assert!(matches!(cli.command, Some(Command::Keygen { n: 3, .. })));
         let cli = Cli::try_parse_from(["gossip-node", "post", "hi"]).expect("ok");
         assert!(matches!(cli.command, Some(Command::Post { .. })));
@@ -292,7 +305,8 @@ mod tests {
         assert!(e(&["--id", "1", "--peer", "2"]).contains("ID=HOST:PORT"));
         assert!(e(&["--id", "1", "--peer", "2=host"]).contains("ID=HOST:PORT"));
         assert!(e(&["--id", "1", "--peers", "2", "--fanout", "0"]).contains("--fanout"));
-        assert!(e(&["--id", "1", "--peers", "2", "--byzantine", "lie"]).contains("forge, alter or drop"));
+        assert!(e(&["--id", "1", "--peers", "2", "--byzantine", "lie"])
+            .contains("forge, alter or drop"));
         assert!(e(&["--id", "70000", "--peers", "2"]).contains("too large"));
     }
 }

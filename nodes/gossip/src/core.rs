@@ -240,7 +240,13 @@ impl GossipCore {
         out
     }
 
-    fn wire(&self, to: u64, kind: Kind, messages: Vec<ChatMessage>, digest: Option<Digest>) -> Wire {
+    fn wire(
+        &self,
+        to: u64,
+        kind: Kind,
+        messages: Vec<ChatMessage>,
+        digest: Option<Digest>,
+    ) -> Wire {
         Wire {
             from: self.cfg.id,
             to,
@@ -341,7 +347,7 @@ impl GossipCore {
         self.forged += 1;
         let seq = self.store.max_seq(origin) + self.rng.gen_range(1..=3);
         let body = format!("forged by node {me} (#{})", self.forged);
-        let sig = if self.forged % 2 == 0 {
+        let sig = if self.forged.is_multiple_of(2) {
             String::new()
         } else {
             crypto::sign(&self.key, origin, seq, &body)
@@ -360,12 +366,16 @@ mod tests {
     use super::*;
 
     fn keys(n: u64) -> Vec<SigningKey> {
-        (1..=n).map(|i| crypto::key_from_seed([i as u8; 32])).collect()
+        (1..=n)
+            .map(|i| crypto::key_from_seed([i as u8; 32]))
+            .collect()
     }
 
     fn core(id: u64, n: u64) -> GossipCore {
         let ks = keys(n);
-        let public = (1..=n).map(|i| (i, ks[i as usize - 1].verifying_key())).collect();
+        let public = (1..=n)
+            .map(|i| (i, ks[i as usize - 1].verifying_key()))
+            .collect();
         let cfg = CoreConfig {
             id,
             peers: (1..=n).filter(|&p| p != id).collect(),
@@ -379,7 +389,13 @@ mod tests {
     }
 
     fn push(from: u64, to: u64, messages: Vec<ChatMessage>) -> Wire {
-        Wire { from, to, kind: Kind::Fill, messages, digest: None }
+        Wire {
+            from,
+            to,
+            kind: Kind::Fill,
+            messages,
+            digest: None,
+        }
     }
 
     #[test]
@@ -390,7 +406,10 @@ mod tests {
         assert_eq!((m1.origin, m1.seq, m2.seq), (1, 1, 2));
         let pk = crypto::key_from_seed([1; 32]).verifying_key();
         assert!(crypto::verify(&pk, 1, 1, "hello", &m1.sig));
-        assert!(matches!(a.broadcast(&"x".repeat(101), 7), Err(BroadcastError::TooLarge { .. })));
+        assert!(matches!(
+            a.broadcast(&"x".repeat(101), 7),
+            Err(BroadcastError::TooLarge { .. })
+        ));
         assert_eq!(a.store().len(), 2);
     }
 
@@ -424,7 +443,11 @@ mod tests {
         let out = c.receive(push(2, 3, vec![forged, unsigned, unknown]), 2);
         assert!(out.stored.is_empty());
         assert_eq!(c.rejected(), 3);
-        assert!(out.log[0].starts_with("Node 3: rejected forged message from 2 claiming origin 1"), "{:?}", out.log);
+        assert!(
+            out.log[0].starts_with("Node 3: rejected forged message from 2 claiming origin 1"),
+            "{:?}",
+            out.log
+        );
         // The forged and the unsigned one give the same line: logged once.
         assert_eq!(out.log.len(), 2);
         assert!(out.log[1].contains("unknown origin 9"));
@@ -432,7 +455,11 @@ mod tests {
         let mut altered = genuine;
         altered.body = "pay 5000".into();
         let out = c.receive(push(2, 3, vec![altered]), 4);
-        assert!(out.log[0].contains("rejected altered message from 2 (origin 1 seq 1"), "{:?}", out.log);
+        assert!(
+            out.log[0].contains("rejected altered message from 2 (origin 1 seq 1"),
+            "{:?}",
+            out.log
+        );
         assert_eq!(c.store().get(1, 1).map(|m| m.body.as_str()), Some("pay 5"));
     }
 
@@ -490,7 +517,9 @@ mod tests {
         let mut b3 = core(2, 3);
         b3.set_byzantine(Some(Byzantine::Forge));
         let sent = &b3.gossip_round(2).messages[0].messages;
-        assert!(sent.iter().any(|x| x.origin != 2 && x.body.starts_with("forged")));
+        assert!(sent
+            .iter()
+            .any(|x| x.origin != 2 && x.body.starts_with("forged")));
         let mut c = core(3, 3);
         let out = c.receive(push(2, 3, sent.clone()), 3);
         assert!(out.stored.is_empty() && c.rejected() >= 1);

@@ -39,7 +39,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 /// Bytes from hex; `None` if the text is not hex of even length.
 pub fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.is_ascii() {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
         return None;
     }
     (0..text.len())
@@ -113,14 +113,18 @@ where
     R: rand::RngCore + rand::CryptoRng,
 {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let mut public = String::from("# gossip-node public keys: <node id> <ed25519 public key, hex>\n");
+    let mut public =
+        String::from("# gossip-node public keys: <node id> <ed25519 public key, hex>\n");
     let mut written = Vec::new();
     for id in 1..=n {
         let key = SigningKey::generate(rng);
         let path = secret_path(dir, id);
         write_atomic(&path, &format!("{}\n", to_hex(&key.to_bytes())))?;
         written.push(path);
-        public.push_str(&format!("{id} {}\n", to_hex(key.verifying_key().as_bytes())));
+        public.push_str(&format!(
+            "{id} {}\n",
+            to_hex(key.verifying_key().as_bytes())
+        ));
     }
     let path = public_path(dir);
     write_atomic(&path, &public)?;
@@ -183,7 +187,10 @@ mod tests {
 
     #[test]
     fn hex_round_trips_and_rejects_garbage() {
-        assert_eq!(from_hex(&to_hex(&[0, 1, 254, 255])), Some(vec![0, 1, 254, 255]));
+        assert_eq!(
+            from_hex(&to_hex(&[0, 1, 254, 255])),
+            Some(vec![0, 1, 254, 255])
+        );
         assert_eq!(from_hex("abc"), None);
         assert_eq!(from_hex("zz"), None);
         assert_eq!(from_hex("é1"), None);
@@ -226,10 +233,16 @@ mod tests {
         let e = read_public(&p).expect_err("bad").to_string();
         assert!(e.contains("public.txt:2"), "{e}");
         std::fs::write(&p, "x abc\n").expect("write");
-        assert!(read_public(&p).expect_err("bad").to_string().contains("not a node id"));
+        assert!(read_public(&p)
+            .expect_err("bad")
+            .to_string()
+            .contains("not a node id"));
         let s = dir.path().join("node1.key");
         std::fs::write(&s, "short\n").expect("write");
-        assert!(read_secret(&s).expect_err("bad").to_string().contains("node1.key:1"));
+        assert!(read_secret(&s)
+            .expect_err("bad")
+            .to_string()
+            .contains("node1.key:1"));
         let missing = read_secret(&dir.path().join("none.key")).expect_err("missing");
         assert!(missing.to_string().contains("none.key"));
     }

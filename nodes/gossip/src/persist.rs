@@ -131,7 +131,12 @@ mod tests {
 
     fn rec(seq: u64) -> Record {
         Record {
-            message: ChatMessage { origin: 1, seq, body: format!("m{seq}"), sig: "00".into() },
+            message: ChatMessage {
+                origin: 1,
+                seq,
+                body: format!("m{seq}"),
+                sig: "00".into(),
+            },
             received_at_unix_ms: seq * 10,
         }
     }
@@ -144,10 +149,16 @@ mod tests {
         log.append(&[rec(1), rec(2)], true).expect("append");
         drop(log);
         let path = dir.path().join("messages.jsonl");
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).expect("open");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
         f.write_all(b"{\"origin\":1,\"se").expect("torn");
         let (mut log, got) = MessageLog::open(dir.path()).expect("reopen");
-        assert_eq!(got.iter().map(|r| r.message.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            got.iter().map(|r| r.message.seq).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
         log.append(&[rec(3)], false).expect("append");
         let (_, got) = MessageLog::open(dir.path()).expect("reopen");
         assert_eq!(got.len(), 3);
@@ -157,7 +168,9 @@ mod tests {
     fn a_corrupt_middle_line_names_file_and_line() {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::write(dir.path().join("messages.jsonl"), "garbage\n{}\n").expect("write");
-        let e = MessageLog::open(dir.path()).expect_err("corrupt").to_string();
+        let e = MessageLog::open(dir.path())
+            .expect_err("corrupt")
+            .to_string();
         assert!(e.contains("messages.jsonl:1"), "{e}");
     }
 }

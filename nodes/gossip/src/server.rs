@@ -157,7 +157,9 @@ type GossipCoreParts = (
 
 fn build_core(cfg: &NodeConfig) -> Result<(GossipCore, Option<MessageLog>), ServerError> {
     let (key, public) = load_keys(cfg)?;
-    let seed = cfg.seed.unwrap_or_else(|| unix_ms() ^ (cfg.id << 48) ^ u64::from(std::process::id()));
+    let seed = cfg
+        .seed
+        .unwrap_or_else(|| unix_ms() ^ (cfg.id << 48) ^ u64::from(std::process::id()));
     let core_cfg = CoreConfig {
         id: cfg.id,
         peers: cfg.peers.keys().copied().collect(),
@@ -179,7 +181,11 @@ fn build_core(cfg: &NodeConfig) -> Result<(GossipCore, Option<MessageLog>), Serv
         .filter(|r| core.restore(r.message.clone(), r.received_at_unix_ms))
         .count();
     if kept < total {
-        eprintln!("Node {}: {} stored messages failed their signature check and were skipped", cfg.id, total - kept);
+        eprintln!(
+            "Node {}: {} stored messages failed their signature check and were skipped",
+            cfg.id,
+            total - kept
+        );
     }
     Ok((core, Some(log)))
 }
@@ -210,8 +216,12 @@ pub async fn serve(cfg: NodeConfig) -> Result<(), ServerError> {
     );
     eprintln!("listening on {addr}");
     let _ = std::io::stdout().flush();
-    tokio::spawn(every(node.clone(), cfg.gossip_ms, |c, now| c.gossip_round(now)));
-    tokio::spawn(every(node.clone(), cfg.anti_entropy_ms, |c, now| c.anti_entropy_round(now)));
+    tokio::spawn(every(node.clone(), cfg.gossip_ms, |c, now| {
+        c.gossip_round(now)
+    }));
+    tokio::spawn(every(node.clone(), cfg.anti_entropy_ms, |c, now| {
+        c.anti_entropy_round(now)
+    }));
     axum::serve(listener, router(node))
         .await
         .map_err(ServerError::Serve)
@@ -253,17 +263,31 @@ async fn broadcast(
 ) -> Response {
     let Json(req) = match req {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", format!("expected {{\"body\": \"...\"}}: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("expected {{\"body\": \"...\"}}: {e}"),
+            )
+        }
     };
     let now = unix_ms();
     let msg = match node.lock().broadcast(&req.body, now) {
         Ok(m) => m,
         Err(e @ BroadcastError::TooLarge { .. }) => {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", e.to_string())
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                e.to_string(),
+            )
         }
     };
     if !node.persist(&[(msg.clone(), now)], true) {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "storage", "stored in memory but not on disk".into());
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage",
+            "stored in memory but not on disk".into(),
+        );
     }
     Json(json!({"origin": msg.origin, "seq": msg.seq})).into_response()
 }
@@ -322,8 +346,13 @@ async fn byzantine(
         }
     };
     node.lock().set_byzantine(mode);
-    let what = mode.map_or("honest again".to_string(), |m| format!("lying ({})", json!(m).as_str().unwrap_or("?")));
-    print_lines(&[format!("Node {}: now {what} (POST /admin/byzantine)", node.id)]);
+    let what = mode.map_or("honest again".to_string(), |m| {
+        format!("lying ({})", json!(m).as_str().unwrap_or("?"))
+    });
+    print_lines(&[format!(
+        "Node {}: now {what} (POST /admin/byzantine)",
+        node.id
+    )]);
     Json(json!({"byzantine": mode})).into_response()
 }
 
@@ -333,14 +362,31 @@ async fn gossip(
 ) -> Response {
     let Json(batch) = match batch {
         Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", format!("expected a JSON array of gossip messages: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("expected a JSON array of gossip messages: {e}"),
+            )
+        }
     };
     let me = node.id;
     if let Some(w) = batch.iter().find(|w| w.to != me) {
-        return error(StatusCode::BAD_REQUEST, "bad_request", format!("gossip for node {} delivered to node {me}", w.to));
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("gossip for node {} delivered to node {me}", w.to),
+        );
     }
     if let Some(w) = batch.iter().find(|w| !node.peers.contains(&w.from)) {
-        return error(StatusCode::BAD_REQUEST, "bad_request", format!("gossip from node {}, which is not a peer of node {me}", w.from));
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!(
+                "gossip from node {}, which is not a peer of node {me}",
+                w.from
+            ),
+        );
     }
     for w in batch {
         node.with_core(|core, now| core.receive(w, now));

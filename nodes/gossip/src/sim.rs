@@ -146,7 +146,8 @@ impl Sim {
                 }
             }
         }
-        self.log.push(format!("[{} ms] partition {groups:?}", self.now));
+        self.log
+            .push(format!("[{} ms] partition {groups:?}", self.now));
     }
 
     /// Restore every link.
@@ -217,11 +218,11 @@ impl Sim {
         for id in ids {
             let t = self.now + self.phase[&id];
             let now = self.now;
-            if t % self.cfg.gossip_ms == 0 {
+            if t.is_multiple_of(self.cfg.gossip_ms) {
                 let out = self.cores.get_mut(&id).map(|c| c.gossip_round(now));
                 self.emit(out.unwrap_or_default());
             }
-            if t % self.cfg.anti_entropy_ms == 0 {
+            if t.is_multiple_of(self.cfg.anti_entropy_ms) {
                 let out = self.cores.get_mut(&id).map(|c| c.anti_entropy_round(now));
                 self.emit(out.unwrap_or_default());
             }

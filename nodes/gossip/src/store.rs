@@ -163,7 +163,11 @@ mod tests {
         assert!(s.insert(m(2, 1), 10));
         assert!(s.insert(m(1, 1), 11));
         assert!(!s.insert(m(2, 1), 12));
-        let order: Vec<_> = s.delivered().iter().map(|d| (d.message.origin, d.received_at)).collect();
+        let order: Vec<_> = s
+            .delivered()
+            .iter()
+            .map(|d| (d.message.origin, d.received_at))
+            .collect();
         assert_eq!(order, vec![(2, 10), (1, 11)]);
     }
 
@@ -175,8 +179,20 @@ mod tests {
         }
         s.insert(m(2, 2), 0);
         let d = s.digest();
-        assert_eq!(d[&1], OriginDigest { contiguous: 3, extra: vec![5, 7] });
-        assert_eq!(d[&2], OriginDigest { contiguous: 0, extra: vec![2] });
+        assert_eq!(
+            d[&1],
+            OriginDigest {
+                contiguous: 3,
+                extra: vec![5, 7]
+            }
+        );
+        assert_eq!(
+            d[&2],
+            OriginDigest {
+                contiguous: 0,
+                extra: vec![2]
+            }
+        );
         assert_eq!(s.max_seq(1), 7);
         assert_eq!(s.contiguous(3), 0);
     }
@@ -189,18 +205,39 @@ mod tests {
             s.insert(m(2, seq), 0);
         }
         let mut theirs = Digest::new();
-        theirs.insert(1, OriginDigest { contiguous: 2, extra: vec![4] });
+        theirs.insert(
+            1,
+            OriginDigest {
+                contiguous: 2,
+                extra: vec![4],
+            },
+        );
         let all = s.missing_for(&theirs, 100);
         let keys: Vec<_> = all.iter().map(|x| (x.origin, x.seq)).collect();
-        assert_eq!(keys, vec![(1, 3), (2, 1), (1, 5), (2, 2), (2, 3), (2, 4), (2, 5)]);
+        assert_eq!(
+            keys,
+            vec![(1, 3), (2, 1), (1, 5), (2, 2), (2, 3), (2, 4), (2, 5)]
+        );
         let few = s.missing_for(&theirs, 3);
         assert_eq!(few.len(), 3);
         assert!(s.missing_for(&s.digest(), 100).is_empty());
         assert!(!s.lacks_any(&theirs) && !s.lacks_any(&s.digest()));
         let mut more = Digest::new();
-        more.insert(2, OriginDigest { contiguous: 1, extra: vec![9] });
+        more.insert(
+            2,
+            OriginDigest {
+                contiguous: 1,
+                extra: vec![9],
+            },
+        );
         assert!(s.lacks_any(&more));
-        more.insert(2, OriginDigest { contiguous: 6, extra: vec![] });
+        more.insert(
+            2,
+            OriginDigest {
+                contiguous: 6,
+                extra: vec![],
+            },
+        );
         assert!(s.lacks_any(&more));
     }
 }

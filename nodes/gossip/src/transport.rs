@@ -22,7 +22,10 @@ pub struct Transport {
 
 impl Transport {
     /// Spawn one sender task per peer on the current tokio runtime.
-    pub fn spawn(peers: &BTreeMap<u64, String>, timeout: Duration) -> Result<Transport, reqwest::Error> {
+    pub fn spawn(
+        peers: &BTreeMap<u64, String>,
+        timeout: Duration,
+    ) -> Result<Transport, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(timeout)
             .timeout(timeout)

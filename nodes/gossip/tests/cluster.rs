@@ -22,8 +22,13 @@ fn five_nodes_converge_on_posts_at_different_nodes() {
     }
     c.wait_converged(&ALL, Duration::from_secs(20));
     c.assert_only_genuine(&ALL);
-    let s = http(c.port(3), "GET", "/status", "").expect("status").json();
-    assert_eq!((s["id"].as_u64(), s["name"].as_str(), s["messages"].as_u64()), (Some(3), Some("node3"), Some(10)));
+    let s = http(c.port(3), "GET", "/status", "")
+        .expect("status")
+        .json();
+    assert_eq!(
+        (s["id"].as_u64(), s["name"].as_str(), s["messages"].as_u64()),
+        (Some(3), Some("node3"), Some(10))
+    );
     assert_eq!(s["peers"], serde_json::json!([1, 2, 4, 5]));
     assert!(s["byzantine"].is_null());
 }
@@ -36,16 +41,26 @@ fn partition_keeps_sides_apart_and_they_converge_after_the_heal() {
     c.post(2, "left again");
     std::thread::sleep(Duration::from_millis(1500));
     let left = c.delivered(1).expect("node 1");
-    assert!(!left.iter().any(|m| m.0 == 4), "node 1 got a message across the partition: {left:?}");
+    assert!(
+        !left.iter().any(|m| m.0 == 4),
+        "node 1 got a message across the partition: {left:?}"
+    );
     let right = c.delivered(5).expect("node 5");
-    assert!(!right.iter().any(|m| m.0 <= 2), "node 5 got a message across the partition: {right:?}");
+    assert!(
+        !right.iter().any(|m| m.0 <= 2),
+        "node 5 got a message across the partition: {right:?}"
+    );
     c.cut.clear();
     c.restart_all(); // healed links; the data dirs keep what each side had
     let took = c.wait_converged(&ALL, Duration::from_secs(20));
     eprintln!("converged {took:?} after the heal");
     c.assert_only_genuine(&ALL);
     let (origin, seq) = c.post(1, "after the heal");
-    assert_eq!((origin, seq), (1, 2), "a restarted node continues its own sequence");
+    assert_eq!(
+        (origin, seq),
+        (1, 2),
+        "a restarted node continues its own sequence"
+    );
     c.wait_converged(&ALL, Duration::from_secs(20));
 }
 
@@ -63,15 +78,23 @@ fn a_lying_node_is_rejected_in_every_mode() {
         c.assert_only_genuine(&honest);
     }
     let logs: String = honest.iter().map(|&i| c.log(i)).collect();
-    assert!(logs.contains("rejected forged message from 2 claiming origin"), "{logs}");
     assert!(
-        logs.contains("rejected altered message from 2") || logs.lines().filter(|l| l.contains("from 2")).count() > 1,
+        logs.contains("rejected forged message from 2 claiming origin"),
         "{logs}"
     );
-    let s = http(c.port(2), "GET", "/status", "").expect("status").json();
+    assert!(
+        logs.contains("rejected altered message from 2")
+            || logs.lines().filter(|l| l.contains("from 2")).count() > 1,
+        "{logs}"
+    );
+    let s = http(c.port(2), "GET", "/status", "")
+        .expect("status")
+        .json();
     assert_eq!(s["byzantine"], "drop");
     c.set_byzantine(2, "null");
-    let s = http(c.port(2), "GET", "/status", "").expect("status").json();
+    let s = http(c.port(2), "GET", "/status", "")
+        .expect("status")
+        .json();
     assert!(s["byzantine"].is_null());
     c.wait_converged(&ALL, Duration::from_secs(20));
 }
@@ -85,18 +108,45 @@ fn bad_requests_get_clear_errors() {
     assert_eq!(r.json()["error"], "bad_request");
     let big = format!("{{\"body\":\"{}\"}}", "x".repeat(5000));
     let r = http(p, "POST", "/broadcast", &big).expect("req");
-    assert_eq!((r.status, r.json()["error"].as_str()), (413, Some("body_too_large")));
-    let r = http(p, "POST", "/gossip", "[{\"from\":2,\"to\":3,\"kind\":\"fill\"}]").expect("req");
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (413, Some("body_too_large"))
+    );
+    let r = http(
+        p,
+        "POST",
+        "/gossip",
+        "[{\"from\":2,\"to\":3,\"kind\":\"fill\"}]",
+    )
+    .expect("req");
     assert_eq!(r.status, 400);
-    assert!(r.json()["message"].as_str().unwrap_or("").contains("delivered to node 1"));
-    let r = http(p, "POST", "/gossip", "[{\"from\":7,\"to\":1,\"kind\":\"fill\"}]").expect("req");
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("delivered to node 1"));
+    let r = http(
+        p,
+        "POST",
+        "/gossip",
+        "[{\"from\":7,\"to\":1,\"kind\":\"fill\"}]",
+    )
+    .expect("req");
     assert_eq!(r.status, 400);
-    let r = http(p, "POST", "/gossip", "[{\"from\":2,\"to\":1,\"kind\":\"fill\"}]").expect("req");
+    let r = http(
+        p,
+        "POST",
+        "/gossip",
+        "[{\"from\":2,\"to\":1,\"kind\":\"fill\"}]",
+    )
+    .expect("req");
     assert_eq!(r.status, 204);
     let r = http(p, "POST", "/admin/byzantine", "{\"mode\":\"lie\"}").expect("req");
     assert_eq!(r.status, 400);
     let r = http(p, "GET", "/nowhere", "").expect("req");
-    assert_eq!((r.status, r.json()["error"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (404, Some("not_found"))
+    );
 }
 
 #[test]
@@ -107,7 +157,16 @@ fn bad_flags_and_keys_exit_with_a_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no peers"));
     let dir = tempfile::tempdir().expect("tmp");
     let missing = dir.path().join("none.key");
-    let out = run(&["--id", "1", "--peers", "2", "--key", missing.to_str().expect("utf8"), "--listen", "127.0.0.1:0"]);
+    let out = run(&[
+        "--id",
+        "1",
+        "--peers",
+        "2",
+        "--key",
+        missing.to_str().expect("utf8"),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("none.key"));
     // Node 2's secret key presented as node 1's.
@@ -115,9 +174,12 @@ fn bad_flags_and_keys_exit_with_a_message() {
     let keys = c.dir.path().join("keys");
     let out = Command::new(NODE_BIN)
         .args(["--id", "1", "--peers", "2", "--listen", "127.0.0.1:0"])
-        .arg("--key").arg(keys.join("node2.key"))
-        .arg("--public").arg(keys.join("public.txt"))
-        .output().expect("run");
+        .arg("--key")
+        .arg(keys.join("node2.key"))
+        .arg("--public")
+        .arg(keys.join("public.txt"))
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not the secret key of node 1"));
     // A busy port.
@@ -131,12 +193,24 @@ fn bad_flags_and_keys_exit_with_a_message() {
 fn the_client_subcommands_post_and_read() {
     let c = Cluster::start(2, FAST, &[]);
     let addr = format!("127.0.0.1:{}", c.port(1));
-    let out = Command::new(NODE_BIN).args(["post", "--node", &addr, "hi there"]).output().expect("post");
+    let out = Command::new(NODE_BIN)
+        .args(["post", "--node", &addr, "hi there"])
+        .output()
+        .expect("post");
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "{\"origin\":1,\"seq\":1}");
-    let out = Command::new(NODE_BIN).args(["read", "--node", &addr]).output().expect("read");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "{\"origin\":1,\"seq\":1}"
+    );
+    let out = Command::new(NODE_BIN)
+        .args(["read", "--node", &addr])
+        .output()
+        .expect("read");
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"body\":\"hi there\""));
-    let out = Command::new(NODE_BIN).args(["read", "--node", &format!("127.0.0.1:{}", c.dead_port)]).output().expect("read");
+    let out = Command::new(NODE_BIN)
+        .args(["read", "--node", &format!("127.0.0.1:{}", c.dead_port)])
+        .output()
+        .expect("read");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach node"));
 }

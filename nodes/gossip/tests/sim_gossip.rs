@@ -7,8 +7,9 @@ use gossip::sim::{Sim, SimConfig};
 
 const HONEST_ALL: [u64; 5] = [1, 2, 3, 4, 5];
 
-/// Rounds (of 100 ms) allowed for convergence after the last fault ends.
-const BOUND_ROUNDS: u64 = 30;
+/// Rounds (of 100 ms) allowed for convergence after the last fault ends (the example
+/// `converge` measures a maximum of 3.4 over 200 seeds).
+const BOUND_ROUNDS: u64 = 10;
 
 #[test]
 fn no_faults_every_message_reaches_every_node_fast() {
@@ -48,7 +49,10 @@ fn partition_run(seed: u64, liar: Option<(u64, Byzantine)>) -> u64 {
         .collect();
     let took = sim.run_until_converged(&honest, BOUND_ROUNDS * 100);
     let bad = sim.not_genuine(&honest);
-    assert!(bad.is_empty(), "seed {seed} {liar:?}: delivered non-genuine {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "seed {seed} {liar:?}: delivered non-genuine {bad:?}"
+    );
     match took {
         Some(ms) => ms,
         None => panic!(
@@ -86,6 +90,31 @@ fn an_altering_node_is_rejected_and_honest_nodes_converge() {
 fn a_dropping_node_cannot_stop_delivery() {
     for seed in 0..40 {
         partition_run(seed, Some((1 + seed % 5, Byzantine::Drop)));
+    }
+}
+
+#[test]
+fn anti_entropy_alone_converges_after_the_heal() {
+    for seed in 0..20 {
+        let mut cfg = SimConfig::new(5, seed);
+        cfg.gossip_ms = 1_000_000_000; // no push rounds at all: only the 1 s digest exchanges
+        cfg.loss = 0.2;
+        let mut sim = Sim::new(cfg);
+        sim.partition(&[&[1, 2, 3], &[4, 5]]);
+        for id in 1..=5 {
+            sim.broadcast(id, &format!("from {id}"));
+        }
+        sim.run_for(3000);
+        assert!(
+            !sim.converged(&HONEST_ALL),
+            "seed {seed}: converged across a partition"
+        );
+        sim.heal();
+        let took = sim.run_until_converged(&HONEST_ALL, 15_000);
+        assert!(
+            took.is_some(),
+            "seed {seed}: anti-entropy did not converge in 15 exchanges"
+        );
     }
 }
 

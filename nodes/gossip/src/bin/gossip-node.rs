@@ -30,10 +30,12 @@ fn main() {
                 Err(e) => fail(1, e),
             }
         }
-        Some(Command::Post { node, body }) => match runtime().block_on(gossip::client::post(&node, &body)) {
-            Ok(v) => println!("{v}"),
-            Err(e) => fail(1, e),
-        },
+        Some(Command::Post { node, body }) => {
+            match runtime().block_on(gossip::client::post(&node, &body)) {
+                Ok(v) => println!("{v}"),
+                Err(e) => fail(1, e),
+            }
+        }
         Some(Command::Read { node }) => match runtime().block_on(gossip::client::read(&node)) {
             Ok(list) => list.iter().for_each(|m| println!("{m}")),
             Err(e) => fail(1, e),

@@ -32,7 +32,9 @@ pub fn free_ports(n: usize) -> Vec<u16> {
     let ls: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind :0"))
         .collect();
-    ls.iter().map(|l| l.local_addr().expect("addr").port()).collect()
+    ls.iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect()
 }
 
 /// A blocking HTTP response.
@@ -61,8 +63,15 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
     let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok(Resp { status, body })
 }
 
@@ -124,7 +133,11 @@ impl Cluster {
             .arg(c.dir.path().join("keys"))
             .output()
             .expect("keygen");
-        assert!(out.status.success(), "keygen: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "keygen: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut c = c;
         for id in 1..=n as u64 {
             c.start_node(id);
@@ -148,13 +161,19 @@ impl Cluster {
         let keys = self.dir.path().join("keys");
         let mut cmd = Command::new(NODE_BIN);
         cmd.arg("--id").arg(id.to_string());
-        cmd.arg("--listen").arg(format!("127.0.0.1:{}", self.port(id)));
+        cmd.arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port(id)));
         cmd.arg("--key").arg(keys.join(format!("node{id}.key")));
         cmd.arg("--public").arg(keys.join("public.txt"));
-        cmd.arg("--data-dir").arg(self.dir.path().join(format!("data{id}")));
+        cmd.arg("--data-dir")
+            .arg(self.dir.path().join(format!("data{id}")));
         for j in 1..=self.n() {
             if j != id {
-                let p = if self.cut.contains(&(id, j)) { self.dead_port } else { self.port(j) };
+                let p = if self.cut.contains(&(id, j)) {
+                    self.dead_port
+                } else {
+                    self.port(j)
+                };
                 cmd.arg("--peer").arg(format!("{j}=127.0.0.1:{p}"));
             }
         }
@@ -224,13 +243,22 @@ impl Cluster {
         let r = http(self.port(id), "POST", "/broadcast", &req).expect("post");
         assert_eq!(r.status, 200, "post at {id}: {}", r.body);
         let v = r.json();
-        let key = (v["origin"].as_u64().expect("origin"), v["seq"].as_u64().expect("seq"));
+        let key = (
+            v["origin"].as_u64().expect("origin"),
+            v["seq"].as_u64().expect("seq"),
+        );
         self.acked.insert((key.0, key.1, body.to_string()));
         key
     }
 
     pub fn set_byzantine(&self, id: u64, mode: &str) {
-        let r = http(self.port(id), "POST", "/admin/byzantine", &format!("{{\"mode\":{mode}}}")).expect("admin");
+        let r = http(
+            self.port(id),
+            "POST",
+            "/admin/byzantine",
+            &format!("{{\"mode\":{mode}}}"),
+        )
+        .expect("admin");
         assert_eq!(r.status, 200, "{}", r.body);
     }
 
@@ -258,12 +286,22 @@ impl Cluster {
         let start = Instant::now();
         loop {
             let views: Vec<_> = nodes.iter().map(|&id| self.delivered(id)).collect();
-            if views.iter().all(|v| v.as_ref().is_some_and(|v| self.acked.is_subset(v))) {
+            if views
+                .iter()
+                .all(|v| v.as_ref().is_some_and(|v| self.acked.is_subset(v)))
+            {
                 return start.elapsed();
             }
             if start.elapsed() > within {
-                let logs: Vec<String> = nodes.iter().map(|&i| format!("== node {i}\n{}", self.log(i))).collect();
-                panic!("not converged within {within:?}: acked {:?}\nviews {views:?}\n{}", self.acked, logs.join("\n"));
+                let logs: Vec<String> = nodes
+                    .iter()
+                    .map(|&i| format!("== node {i}\n{}", self.log(i)))
+                    .collect();
+                panic!(
+                    "not converged within {within:?}: acked {:?}\nviews {views:?}\n{}",
+                    self.acked,
+                    logs.join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -274,7 +312,10 @@ impl Cluster {
         for &id in nodes {
             let got = self.delivered(id).expect("messages");
             let bad: Vec<_> = got.difference(&self.acked).collect();
-            assert!(bad.is_empty(), "node {id} delivered non-genuine messages {bad:?}");
+            assert!(
+                bad.is_empty(),
+                "node {id} delivered non-genuine messages {bad:?}"
+            );
         }
     }
 }
