@@ -10,7 +10,8 @@ use crate::crypto::{self, KeyError};
 use crate::message::Wire;
 use crate::persist::{MessageLog, PersistError, Record};
 use crate::transport::Transport;
-use axum::extract::{rejection::JsonRejection, DefaultBodyLimit, State};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -257,11 +258,13 @@ struct BroadcastRequest {
     body: String,
 }
 
-async fn broadcast(
-    State(node): State<Arc<Node>>,
-    req: Result<Json<BroadcastRequest>, JsonRejection>,
-) -> Response {
-    let Json(req) = match req {
+/// A JSON request body, whatever its Content-Type (so `curl -d` works as typed).
+fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| e.to_string())
+}
+
+async fn broadcast(State(node): State<Arc<Node>>, body: Bytes) -> Response {
+    let req: BroadcastRequest = match parse_json(&body) {
         Ok(r) => r,
         Err(e) => {
             return error(
@@ -334,12 +337,9 @@ struct ByzantineRequest {
     mode: Option<Byzantine>,
 }
 
-async fn byzantine(
-    State(node): State<Arc<Node>>,
-    req: Result<Json<ByzantineRequest>, JsonRejection>,
-) -> Response {
-    let mode = match req {
-        Ok(Json(r)) => r.mode,
+async fn byzantine(State(node): State<Arc<Node>>, body: Bytes) -> Response {
+    let mode = match parse_json::<ByzantineRequest>(&body) {
+        Ok(r) => r.mode,
         Err(e) => {
             let m = format!("expected {{\"mode\": \"forge\"|\"alter\"|\"drop\"|null}}: {e}");
             return error(StatusCode::BAD_REQUEST, "bad_request", m);
@@ -356,11 +356,8 @@ async fn byzantine(
     Json(json!({"byzantine": mode})).into_response()
 }
 
-async fn gossip(
-    State(node): State<Arc<Node>>,
-    batch: Result<Json<Vec<Wire>>, JsonRejection>,
-) -> Response {
-    let Json(batch) = match batch {
+async fn gossip(State(node): State<Arc<Node>>, body: Bytes) -> Response {
+    let batch: Vec<Wire> = match parse_json(&body) {
         Ok(b) => b,
         Err(e) => {
             return error(
