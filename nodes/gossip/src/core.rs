@@ -464,6 +464,27 @@ mod tests {
     }
 
     #[test]
+    fn an_origin_that_signs_two_bodies_for_one_seq_is_detected_and_the_first_kept() {
+        let key1 = crypto::key_from_seed([1; 32]);
+        let signed = |body: &str| ChatMessage {
+            origin: 1,
+            seq: 1,
+            body: body.into(),
+            sig: crypto::sign(&key1, 1, 1, body),
+        };
+        let mut c = core(3, 3);
+        c.receive(push(1, 3, vec![signed("first")]), 1);
+        let out = c.receive(push(2, 3, vec![signed("second")]), 2);
+        assert!(
+            out.log[0].contains("Byzantine node 1 detected!"),
+            "{:?}",
+            out.log
+        );
+        assert_eq!(c.store().get(1, 1).map(|m| m.body.as_str()), Some("first"));
+        assert_eq!(c.store().len(), 1);
+    }
+
+    #[test]
     fn each_distinct_rejection_is_logged_once() {
         let mut c = core(3, 3);
         let mut m = core(1, 3).broadcast("x", 0).expect("ok");

@@ -68,7 +68,19 @@ fn partition_keeps_sides_apart_and_they_converge_after_the_heal() {
 fn a_lying_node_is_rejected_in_every_mode() {
     let mut c = Cluster::start(5, FAST, &[]);
     let honest = [1, 3, 4, 5];
+    let rejected = |c: &Cluster| -> u64 {
+        honest
+            .iter()
+            .map(|&i| {
+                let s = http(c.port(i), "GET", "/status", "")
+                    .expect("status")
+                    .json();
+                s["rejected"].as_u64().unwrap_or(0)
+            })
+            .sum()
+    };
     for (round, mode) in ["\"forge\"", "\"alter\"", "\"drop\""].iter().enumerate() {
+        let before = rejected(&c);
         c.set_byzantine(2, mode);
         for &id in &ALL {
             c.post(id, &format!("round {round} at node {id}"));
@@ -76,6 +88,12 @@ fn a_lying_node_is_rejected_in_every_mode() {
         c.wait_converged(&honest, Duration::from_secs(20));
         std::thread::sleep(Duration::from_millis(300)); // let the liar's copies arrive too
         c.assert_only_genuine(&honest);
+        if round < 2 {
+            assert!(
+                rejected(&c) > before,
+                "mode {mode}: no copy from the liar was rejected"
+            );
+        }
     }
     let logs: String = honest.iter().map(|&i| c.log(i)).collect();
     assert!(
