@@ -119,6 +119,32 @@ fn anti_entropy_alone_converges_after_the_heal() {
 }
 
 #[test]
+fn bounded_batches_still_carry_a_large_backlog_after_the_heal() {
+    for seed in 0..5 {
+        let mut cfg = SimConfig::new(5, seed);
+        cfg.max_batch = 16;
+        let mut sim = Sim::new(cfg);
+        sim.partition(&[&[1, 2, 3, 4], &[5]]);
+        for i in 0..300u64 {
+            sim.broadcast(1 + i % 4, &format!("backlog {i}"));
+        }
+        sim.run_for(2000);
+        assert!(
+            sim.converged(&[1, 2, 3, 4]),
+            "seed {seed}: majority side did not converge"
+        );
+        assert!(sim.delivered(5).is_empty());
+        sim.heal();
+        // 300 messages in batches of at most 16: many exchanges, each bounded.
+        let took = sim.run_until_converged(&HONEST_ALL, 10_000);
+        assert!(
+            took.is_some(),
+            "seed {seed}: backlog not delivered within 10 s"
+        );
+    }
+}
+
+#[test]
 fn lies_are_logged_seed_style() {
     let mut sim = Sim::new(SimConfig::new(5, 7));
     sim.set_byzantine(2, Some(Byzantine::Forge));
