@@ -243,12 +243,13 @@ mod tests {
                 let j = j.clone();
                 std::thread::spawn(move || {
                     for i in 0..250 {
-                        j.record(ev(OpType::Invoke, p, "read", &format!("k{}", i % 3)));
+                        let key = format!("k{}", i % 3);
+                        j.record(ev(OpType::Invoke, p, "read", &key));
                         j.record(ev(
                             if i % 2 == 0 { OpType::Ok } else { OpType::Info },
                             p,
                             "read",
-                            "k0",
+                            &key,
                         ));
                     }
                 })
