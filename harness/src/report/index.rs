@@ -4,8 +4,8 @@
 
 use super::escape::html;
 use super::load::{read_json, text_of, truncate_to};
+use super::output::ReportError;
 use super::page::url_segment;
-use super::ReportError;
 use checker::Validity;
 use serde_json::Value;
 use std::fmt::Write;
@@ -172,5 +172,5 @@ pub fn write(store_root: &Path) -> Result<(), ReportError> {
         );
     }
     h.push_str("</body></html>\n");
-    super::write_atomic(&store_root.join("index.html"), h.as_bytes())
+    super::output::write_atomic(&store_root.join("index.html"), h.as_bytes())
 }

@@ -5,7 +5,7 @@
 //! `results.json` and `test.json` as JSON.
 
 use super::notation::call_text;
-use super::ReportError;
+use super::output::ReportError;
 use checker::history::{Op, OpType, Process};
 use serde_json::Value;
 use std::collections::HashMap;
