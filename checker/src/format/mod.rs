@@ -1,5 +1,5 @@
 //! Readers and writers of history files: our JSONL (DESIGN.md section 4), Jepsen EDN, and
-//! Porcupine's two test-data formats (`../shared/histories/porcupine/README.md`); format
+//! Porcupine's two test-data formats (`checker/tests/data/porcupine/README.md`); format
 //! detection by content; the JSONL writer used to convert any of them.
 //!
 //! After reading, every history is checked for contradictions ([`consistency`]): errors

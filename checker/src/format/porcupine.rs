@@ -1,5 +1,5 @@
 //! Readers of Porcupine's two test-data formats (see
-//! `../shared/histories/porcupine/README.md`):
+//! `checker/tests/data/porcupine/README.md`):
 //!
 //! - etcd Jepsen text logs: `INFO  jepsen.util - <process> :<type> :<f> <value>`, fields
 //!   split on any whitespace. A completion whose value is a keyword (`:timed-out`) carries

@@ -100,67 +100,134 @@ fn at(untimed: bool, t: i64) -> String {
     }
 }
 
+/// The parts of a counterexample the view draws, read leniently from its JSON.
+struct Counterexample {
+    /// How many ops the counterexample has (some may not be drawn, see [`OP_CAP`]).
+    total: usize,
+    /// The drawn ops: the first [`OP_CAP`].
+    ops: Vec<CxOp>,
+    prefix: Vec<String>,
+    states: Vec<String>,
+    /// Stuck op id → why it is illegal next.
+    stuck: HashMap<String, String>,
+    minimal: Option<bool>,
+    /// The checker's label of the counterexample: "minimal" or "reduced".
+    label: Option<String>,
+    original: Option<u64>,
+}
+
+/// The items of the array field `name` of `cx`, mapped by `f` (none if it is no array).
+fn array_field<T>(cx: &Value, name: &str, f: impl FnMut(&Value) -> T) -> Vec<T> {
+    cx.get(name)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(f).collect())
+        .unwrap_or_default()
+}
+
+fn parse_counterexample(cx: &Value) -> Counterexample {
+    let all = array_field(cx, "ops", parse_op);
+    let total = all.len();
+    Counterexample {
+        total,
+        ops: all.into_iter().take(OP_CAP).collect(),
+        prefix: array_field(cx, "longest_prefix", |v| text(Some(v))),
+        states: array_field(cx, "states", |v| {
+            truncate_to(&nil_for_null(&text(Some(v))), 200)
+        }),
+        stuck: array_field(cx, "stuck", |s| {
+            (text(s.get("op")), nil_for_null(&text(s.get("why"))))
+        })
+        .into_iter()
+        .collect(),
+        minimal: cx.get("minimal").and_then(Value::as_bool),
+        label: cx.get("label").and_then(Value::as_str).map(str::to_string),
+        original: cx.get("original_ops").and_then(Value::as_u64),
+    }
+}
+
+/// What the drawing, the words and the table share: the parsed counterexample, the
+/// 1-based position of each op in the longest prefix, and the prefix and states in words.
+struct View<'a> {
+    cx: &'a Counterexample,
+    pos_in_prefix: HashMap<&'a str, usize>,
+    prefix_text: String,
+    states_text: String,
+    untimed: bool,
+}
+
+impl<'a> View<'a> {
+    fn new(cx: &'a Counterexample, untimed: bool) -> Self {
+        let pos_in_prefix = cx
+            .prefix
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i + 1))
+            .collect();
+        let states_text = if cx.states.is_empty() {
+            "(none recorded)".to_string()
+        } else {
+            cx.states.join(" | ")
+        };
+        View {
+            cx,
+            pos_in_prefix,
+            prefix_text: prefix_in_words(cx),
+            states_text,
+            untimed,
+        }
+    }
+
+    /// The 1-based step of op `id` in the longest prefix, if it is in it.
+    fn order_of(&self, id: &str) -> Option<usize> {
+        self.pos_in_prefix.get(id).copied()
+    }
+}
+
+/// The longest prefix as "op 7 write(1) → op 9 …".
+fn prefix_in_words(cx: &Counterexample) -> String {
+    if cx.prefix.is_empty() {
+        return "(empty: no operation can be linearized first)".to_string();
+    }
+    cx.prefix
+        .iter()
+        .map(|id| {
+            cx.ops.iter().find(|o| o.id == *id).map_or_else(
+                || format!("op {id}"),
+                |o| format!("op {id} {}", label_of(o)),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
 /// Render the counterexample of `key` (display text) as an HTML fragment. `n` numbers
 /// the element ids on the page; `untimed`: the times are event positions.
 pub fn render(n: usize, key: &str, cx: &Value, untimed: bool) -> String {
-    let all: Vec<CxOp> = cx
-        .get("ops")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().map(parse_op).collect())
-        .unwrap_or_default();
-    let total = all.len();
-    let ops: Vec<CxOp> = all.into_iter().take(OP_CAP).collect();
-    let prefix: Vec<String> = cx
-        .get("longest_prefix")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().map(|v| text(Some(v))).collect())
-        .unwrap_or_default();
-    let states: Vec<String> = cx
-        .get("states")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|v| truncate_to(&nil_for_null(&text(Some(v))), 200))
-                .collect()
-        })
-        .unwrap_or_default();
-    let stuck: HashMap<String, String> = cx
-        .get("stuck")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|s| (text(s.get("op")), nil_for_null(&text(s.get("why")))))
-                .collect()
-        })
-        .unwrap_or_default();
-    let minimal = cx.get("minimal").and_then(Value::as_bool);
-    let original = cx.get("original_ops").and_then(Value::as_u64);
-    let pos_in_prefix: HashMap<&str, usize> = prefix
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i + 1))
-        .collect();
-    let prefix_text = if prefix.is_empty() {
-        "(empty: no operation can be linearized first)".to_string()
-    } else {
-        prefix
-            .iter()
-            .map(|id| {
-                ops.iter().find(|o| o.id == *id).map_or_else(
-                    || format!("op {id}"),
-                    |o| format!("op {id} {}", label_of(o)),
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" → ")
-    };
-    let states_text = if states.is_empty() {
-        "(none recorded)".to_string()
-    } else {
-        states.join(" | ")
-    };
-
+    let cx = parse_counterexample(cx);
+    let view = View::new(&cx, untimed);
     let mut h = String::new();
+    write_intro(&mut h, n, key, &cx);
+    write_drawing(&mut h, n, &view);
+    write_prefix_and_states(&mut h, &view);
+    write_ops_table(&mut h, &view);
+    h.push_str("</section>");
+    h
+}
+
+/// The minimality remark of the intro paragraph.
+fn minimality_note(cx: &Counterexample) -> &'static str {
+    match cx.minimal {
+        Some(true) => " (a minimal set: removing any one makes the rest linearizable)",
+        Some(false) if cx.label.as_deref() == Some("reduced") => " (reduced: not proven minimal)",
+        Some(false) => " (not proven minimal)",
+        None => "",
+    }
+}
+
+/// The section's heading and the paragraph saying how many ops there are and how to read
+/// the drawing (and, if not all are drawn, how many are).
+fn write_intro(h: &mut String, n: usize, key: &str, cx: &Counterexample) {
+    let total = cx.total;
     let _ = write!(
         h,
         r#"<section class="cx" id="cx{n}"><h3>Key <code>{}</code>: not linearizable</h3>"#,
@@ -171,182 +238,245 @@ pub fn render(n: usize, key: &str, cx: &Value, untimed: bool) -> String {
         "<p>{} operation{} cannot be linearized together{}{}. Numbered bars are the longest prefix that can be linearized, in order; bars outlined in red are the candidates for the next step, each illegal for the reason given. Hover a bar for details.</p>",
         total,
         if total == 1 { "" } else { "s" },
-        match minimal {
-            Some(true) => " (a minimal set: removing any one makes the rest linearizable)",
-            Some(false) => " (not proven minimal)",
-            None => "",
-        },
-        original.map(|n| format!(", shrunk from {n} operations")).unwrap_or_default()
+        minimality_note(cx),
+        cx.original
+            .map(|n| format!(", shrunk from {n} operations"))
+            .unwrap_or_default()
     );
-    if total > ops.len() {
+    if total > cx.ops.len() {
         let _ = write!(
             h,
             "<p class=\"note\">Only the first {} of {} operations are drawn.</p>",
-            ops.len(),
+            cx.ops.len(),
             total
         );
     }
+}
 
-    // The small timeline.
+/// The time frame of the drawing: where it starts, its span and its px per ms.
+struct Frame {
+    t0: i64,
+    span_ms: f64,
+    scale: f64,
+    height: f64,
+}
+
+/// The processes of `ops`, numeric ones in numeric order, once each.
+fn processes_in_order(ops: &[CxOp]) -> Vec<&str> {
+    let mut procs: Vec<&str> = ops.iter().map(|o| o.process.as_str()).collect();
+    procs.sort_by(|a, b| match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    });
+    procs.dedup();
+    procs
+}
+
+/// The small timeline: one row per process, one bar per op (nothing if no op has a time).
+fn write_drawing(h: &mut String, n: usize, view: &View<'_>) {
+    let ops = &view.cx.ops;
     let times: Vec<i64> = ops
         .iter()
         .flat_map(|o| [o.invoke_time, o.complete_time])
         .flatten()
         .collect();
-    if let (Some(&t0), Some(&tmax)) = (times.iter().min(), times.iter().max()) {
-        let tail = ((tmax - t0) / 8).max(1);
-        let t1 = tmax + tail;
-        let span_ms = ((t1 - t0) as f64 / 1e6).max(1e-6);
-        let scale = AREA_W / span_ms;
-        let mut procs: Vec<&str> = ops.iter().map(|o| o.process.as_str()).collect();
-        procs.sort_by(|a, b| match (a.parse::<u64>(), b.parse::<u64>()) {
-            (Ok(x), Ok(y)) => x.cmp(&y),
-            _ => a.cmp(b),
-        });
-        procs.dedup();
-        let height = AXIS_H + ROW_H * procs.len() as f64 + 6.0;
-        let id = format!("cx{n}");
+    let (Some(&t0), Some(&tmax)) = (times.iter().min(), times.iter().max()) else {
+        return;
+    };
+    let tail = ((tmax - t0) / 8).max(1);
+    let span_ms = ((tmax + tail - t0) as f64 / 1e6).max(1e-6);
+    let procs = processes_in_order(ops);
+    let frame = Frame {
+        t0,
+        span_ms,
+        scale: AREA_W / span_ms,
+        height: AXIS_H + ROW_H * procs.len() as f64 + 6.0,
+    };
+    write_svg_open(h, n, &frame);
+    write_process_labels(h, &procs);
+    write_ticks(h, &frame, view.untimed);
+    for o in ops {
+        write_bar(h, o, &procs, &frame, view);
+    }
+    h.push_str("</svg></div>");
+}
+
+/// The zoom buttons and the opening `<svg>` tag.
+fn write_svg_open(h: &mut String, n: usize, f: &Frame) {
+    let id = format!("cx{n}");
+    let (height, span_ms, t0) = (f.height, f.span_ms, f.t0);
+    let _ = write!(
+        h,
+        r#"<div class="zoom"><button data-zoom-target="{id}" data-zoom="2">zoom in</button><button data-zoom-target="{id}" data-zoom="0.5">zoom out</button><button data-zoom-target="{id}" data-zoom="0">reset</button></div><div class="scroll"><svg id="{id}" class="timeline" xmlns="http://www.w3.org/2000/svg" width="{:.0}" height="{height:.0}" data-span="{span_ms}" data-t0="{t0}" font-family="sans-serif" font-size="11">"#,
+        LABEL_W + AREA_W + 10.0
+    );
+}
+
+/// "p0", "p1", … at the left of each row.
+fn write_process_labels(h: &mut String, procs: &[&str]) {
+    for (r, p) in procs.iter().enumerate() {
+        let y = AXIS_H + r as f64 * ROW_H;
         let _ = write!(
             h,
-            r#"<div class="zoom"><button data-zoom-target="{id}" data-zoom="2">zoom in</button><button data-zoom-target="{id}" data-zoom="0.5">zoom out</button><button data-zoom-target="{id}" data-zoom="0">reset</button></div><div class="scroll"><svg id="{id}" class="timeline" xmlns="http://www.w3.org/2000/svg" width="{:.0}" height="{height:.0}" data-span="{span_ms}" data-t0="{t0}" font-family="sans-serif" font-size="11">"#,
-            LABEL_W + AREA_W + 10.0
+            r#"<text x="4" y="{:.1}">p{}</text>"#,
+            y + ROW_H - 9.0,
+            html(p)
         );
-        for (r, p) in procs.iter().enumerate() {
-            let y = AXIS_H + r as f64 * ROW_H;
-            let _ = write!(
-                h,
-                r#"<text x="4" y="{:.1}">p{}</text>"#,
-                y + ROW_H - 9.0,
-                html(p)
-            );
-        }
-        h.push_str(r#"<g class="ticks">"#);
-        let step = tick_step(span_ms, 8.0);
-        // Round tick values: the first multiple of the step at or after t0.
-        let t0_ms = t0 as f64 / 1e6;
-        let mut t = (t0_ms / step).ceil() * step - t0_ms;
-        while t <= span_ms && t * scale + 60.0 <= AREA_W + 10.0 {
-            let x = LABEL_W + t * scale;
-            let _ = write!(
-                h,
-                r##"<line x1="{x:.1}" x2="{x:.1}" y1="20" y2="{height}" stroke="#ddd"/><text x="{:.1}" y="12">{}</text>"##,
-                x + 2.0,
-                if untimed {
-                    format!("#{}", t0 + (t * 1e6).round() as i64)
-                } else {
-                    fmt_tick(t0 + (t * 1e6).round() as i64, step * 1e6)
-                }
-            );
-            t += step;
-        }
-        h.push_str("</g>");
-        for o in &ops {
-            let Some(it) = o.invoke_time else { continue };
-            let r = procs.iter().position(|p| *p == o.process).unwrap_or(0);
-            let y = AXIS_H + r as f64 * ROW_H + 3.0;
-            let a = (it - t0) as f64 / 1e6;
-            let b = o
-                .complete_time
-                .map_or(span_ms, |c| (c.max(it) - t0) as f64 / 1e6);
-            let (cr, cg, cb) = outcome_rgb(outcome_of(&o.outcome));
-            let order = pos_in_prefix.get(o.id.as_str()).copied();
-            let why = stuck.get(&o.id);
-            let fill_op = if order.is_some() { "0.55" } else { "0.25" };
-            let stroke = if why.is_some() {
-                r#" stroke="rgb(213,0,0)" stroke-width="2.5""#
-            } else {
-                r#" stroke="rgb(60,60,60)" stroke-width="0.8""#
-            };
-            let mut tip = format!("op {} (process {}): {}", o.id, o.process, label_of(o));
-            let _ = write!(
-                tip,
-                "\ninvoked {}, {}",
-                at(untimed, it),
-                o.complete_time
-                    .map_or("never completed".to_string(), |c| format!(
-                        "completed {}",
-                        at(untimed, c)
-                    ))
-            );
-            match (order, why) {
-                (Some(k), _) => {
-                    let _ = write!(tip, "\nlinearized as step {k} of the longest prefix");
-                }
-                (None, Some(w)) => {
-                    let _ = write!(tip, "\nstuck: {w}");
-                }
-                _ => {}
-            }
-            let _ = write!(
-                tip,
-                "\npartial linearization: {prefix_text}\nstates reachable: {states_text}"
-            );
-            let tip = html(&tip);
-            let dash = if o.complete_time.is_none() || o.outcome == "info" {
-                r#" stroke-dasharray="4 2""#
-            } else {
-                ""
-            };
-            let _ = write!(
-                h,
-                r#"<rect class="z" data-a="{a}" data-b="{b}" x="{:.1}" y="{y}" width="{:.1}" height="{:.0}" rx="3" fill="rgb({cr},{cg},{cb})" fill-opacity="{fill_op}"{stroke}{dash}><title>{tip}</title></rect>"#,
-                LABEL_W + a * scale,
-                ((b - a) * scale).max(2.0),
-                ROW_H - 7.0
-            );
-            let mut lab = String::new();
-            if let Some(k) = order {
-                let _ = write!(lab, "#{k} ");
-            }
-            if why.is_some() {
-                lab.push_str("✗ ");
-            }
-            lab.push_str(&truncate_to(&format!("{}: {}", o.id, label_of(o)), 48));
-            let _ = write!(
-                h,
-                r#"<text class="z" data-a="{a}" data-b="{b}" x="{:.1}" y="{:.1}" pointer-events="none">{}</text>"#,
-                LABEL_W + a * scale + 2.0,
-                y + ROW_H - 11.0,
-                html(&lab)
-            );
-        }
-        h.push_str("</svg></div>");
     }
+}
 
-    // Prefix, states and reasons in words.
+/// The time axis: grid lines at round multiples of the tick step, labelled.
+fn write_ticks(h: &mut String, f: &Frame, untimed: bool) {
+    let (t0, span_ms, scale, height) = (f.t0, f.span_ms, f.scale, f.height);
+    h.push_str(r#"<g class="ticks">"#);
+    let step = tick_step(span_ms, 8.0);
+    // Round tick values: the first multiple of the step at or after t0.
+    let t0_ms = t0 as f64 / 1e6;
+    let mut t = (t0_ms / step).ceil() * step - t0_ms;
+    while t <= span_ms && t * scale + 60.0 <= AREA_W + 10.0 {
+        let x = LABEL_W + t * scale;
+        let _ = write!(
+            h,
+            r##"<line x1="{x:.1}" x2="{x:.1}" y1="20" y2="{height}" stroke="#ddd"/><text x="{:.1}" y="12">{}</text>"##,
+            x + 2.0,
+            if untimed {
+                format!("#{}", t0 + (t * 1e6).round() as i64)
+            } else {
+                fmt_tick(t0 + (t * 1e6).round() as i64, step * 1e6)
+            }
+        );
+        t += step;
+    }
+    h.push_str("</g>");
+}
+
+/// The hover text of an op's bar: the op, its times, its role, the prefix and the states.
+fn bar_tooltip(o: &CxOp, it: i64, order: Option<usize>, view: &View<'_>) -> String {
+    let untimed = view.untimed;
+    let mut tip = format!("op {} (process {}): {}", o.id, o.process, label_of(o));
+    let _ = write!(
+        tip,
+        "\ninvoked {}, {}",
+        at(untimed, it),
+        o.complete_time
+            .map_or("never completed".to_string(), |c| format!(
+                "completed {}",
+                at(untimed, c)
+            ))
+    );
+    match (order, view.cx.stuck.get(&o.id)) {
+        (Some(k), _) => {
+            let _ = write!(tip, "\nlinearized as step {k} of the longest prefix");
+        }
+        (None, Some(w)) => {
+            let _ = write!(tip, "\nstuck: {w}");
+        }
+        _ => {}
+    }
+    let _ = write!(
+        tip,
+        "\npartial linearization: {}\nstates reachable: {}",
+        view.prefix_text, view.states_text
+    );
+    tip
+}
+
+/// The text on an op's bar: its prefix step, a cross if stuck, the op.
+fn bar_label(o: &CxOp, order: Option<usize>, stuck: bool) -> String {
+    let mut lab = String::new();
+    if let Some(k) = order {
+        let _ = write!(lab, "#{k} ");
+    }
+    if stuck {
+        lab.push_str("✗ ");
+    }
+    lab.push_str(&truncate_to(&format!("{}: {}", o.id, label_of(o)), 48));
+    lab
+}
+
+/// One op's bar on its process's row, with its label and hover text (none if the op has
+/// no invoke time).
+fn write_bar(h: &mut String, o: &CxOp, procs: &[&str], f: &Frame, view: &View<'_>) {
+    let Some(it) = o.invoke_time else { return };
+    let (t0, scale) = (f.t0, f.scale);
+    let r = procs.iter().position(|p| *p == o.process).unwrap_or(0);
+    let y = AXIS_H + r as f64 * ROW_H + 3.0;
+    let a = (it - t0) as f64 / 1e6;
+    let b = o
+        .complete_time
+        .map_or(f.span_ms, |c| (c.max(it) - t0) as f64 / 1e6);
+    let (cr, cg, cb) = outcome_rgb(outcome_of(&o.outcome));
+    let order = view.order_of(&o.id);
+    let stuck = view.cx.stuck.contains_key(&o.id);
+    let fill_op = if order.is_some() { "0.55" } else { "0.25" };
+    let stroke = if stuck {
+        r#" stroke="rgb(213,0,0)" stroke-width="2.5""#
+    } else {
+        r#" stroke="rgb(60,60,60)" stroke-width="0.8""#
+    };
+    let tip = html(&bar_tooltip(o, it, order, view));
+    let dash = if o.complete_time.is_none() || o.outcome == "info" {
+        r#" stroke-dasharray="4 2""#
+    } else {
+        ""
+    };
+    let _ = write!(
+        h,
+        r#"<rect class="z" data-a="{a}" data-b="{b}" x="{:.1}" y="{y}" width="{:.1}" height="{:.0}" rx="3" fill="rgb({cr},{cg},{cb})" fill-opacity="{fill_op}"{stroke}{dash}><title>{tip}</title></rect>"#,
+        LABEL_W + a * scale,
+        ((b - a) * scale).max(2.0),
+        ROW_H - 7.0
+    );
+    let _ = write!(
+        h,
+        r#"<text class="z" data-a="{a}" data-b="{b}" x="{:.1}" y="{:.1}" pointer-events="none">{}</text>"#,
+        LABEL_W + a * scale + 2.0,
+        y + ROW_H - 11.0,
+        html(&bar_label(o, order, stuck))
+    );
+}
+
+/// The longest prefix and the reachable model states, in words.
+fn write_prefix_and_states(h: &mut String, view: &View<'_>) {
     let _ = write!(
         h,
         "<p><b>Longest linearizable prefix:</b> {}</p>",
-        html(&prefix_text)
+        html(&view.prefix_text)
     );
     h.push_str("<p><b>Model states reachable after that prefix:</b></p><ul class=\"states\">");
-    if states.is_empty() {
+    if view.cx.states.is_empty() {
         h.push_str("<li>(none recorded)</li>");
     }
-    for s in &states {
+    for s in &view.cx.states {
         let _ = write!(h, "<li><code>{}</code></li>", html(s));
     }
     h.push_str("</ul>");
+}
+
+/// Where an op is in the history file: its line range, or its event position.
+fn history_lines(o: &CxOp) -> String {
+    match (o.invoke_line, o.complete_line) {
+        (Some(a), Some(b)) => format!("{a}–{b}"),
+        (Some(a), None) => format!("{a}–"),
+        _ => o
+            .invoke_index
+            .map(|i| format!("event {i}"))
+            .unwrap_or_default(),
+    }
+}
+
+/// The table of the ops, one row each, stuck ones marked.
+fn write_ops_table(h: &mut String, view: &View<'_>) {
+    let untimed = view.untimed;
     h.push_str("<table><thead><tr><th>op</th><th>process</th><th>call</th><th>outcome</th><th>invoked</th><th>completed</th><th>history lines</th><th>in the search</th></tr></thead><tbody>");
-    for o in &ops {
-        let role = match (pos_in_prefix.get(o.id.as_str()), stuck.get(&o.id)) {
+    for o in &view.cx.ops {
+        let why = view.cx.stuck.get(&o.id);
+        let role = match (view.order_of(&o.id), why) {
             (Some(k), _) => format!("linearized #{k}"),
             (None, Some(w)) => format!("illegal next: {w}"),
             _ => "—".into(),
         };
-        let lines = match (o.invoke_line, o.complete_line) {
-            (Some(a), Some(b)) => format!("{a}–{b}"),
-            (Some(a), None) => format!("{a}–"),
-            _ => o
-                .invoke_index
-                .map(|i| format!("event {i}"))
-                .unwrap_or_default(),
-        };
-        let cls = if stuck.contains_key(&o.id) {
-            " class=\"bad\""
-        } else {
-            ""
-        };
+        let cls = if why.is_some() { " class=\"bad\"" } else { "" };
         let _ = write!(
             h,
             "<tr{cls}><td>{}</td><td>p{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -358,12 +488,11 @@ pub fn render(n: usize, key: &str, cx: &Value, untimed: bool) -> String {
             o.complete_time
                 .map(|t| at(untimed, t))
                 .unwrap_or_else(|| "—".into()),
-            html(&lines),
+            html(&history_lines(o)),
             html(&role)
         );
     }
-    h.push_str("</tbody></table></section>");
-    h
+    h.push_str("</tbody></table>");
 }
 
 /// The script that zooms every counterexample drawing (`svg.timeline`) on the page:
@@ -434,6 +563,17 @@ mod tests {
         assert!(h.contains("shrunk from 50 operations"));
         assert_eq!(h.matches("<rect").count(), 2);
         assert_eq!(invoke_indices(&cx), vec![10, 12]);
+    }
+
+    #[test]
+    fn a_reduced_counterexample_says_so() {
+        let reduced = json!({"ops": [], "minimal": false, "label": "reduced"});
+        let h = render(0, "k", &reduced, false);
+        assert!(h.contains("(reduced: not proven minimal)"));
+        let unlabelled = json!({"ops": [], "minimal": false});
+        let h = render(0, "k", &unlabelled, false);
+        assert!(h.contains(" (not proven minimal)"));
+        assert!(!h.contains("reduced"));
     }
 
     #[test]

@@ -68,47 +68,23 @@ pub fn render_run(dir: &Path) -> Result<ReportSummary, ReportError> {
 pub fn render_run_titled(dir: &Path, title: Option<&str>) -> Result<ReportSummary, ReportError> {
     let results = load::read_json(&dir.join("results.json"), true)?.unwrap_or_default();
     let test = load::read_json(&dir.join("test.json"), false)?;
-    let valid = results
-        .get("valid")
-        .and_then(|v| serde_json::from_value::<Validity>(v.clone()).ok())
-        .unwrap_or(Validity::Unknown);
+    let valid = verdict_of(&results);
     let cxs = counterexamples(&results);
     let history_path = dir.join("history.jsonl");
     let run = load::read_history(&history_path)?;
     let fault_iv = faults::intervals(&run.nemesis, run.last_ns);
-    let first_invoke = run.calls.first().map(|c| c.invoke_ns);
-    let phases = if run.untimed {
-        Vec::new()
-    } else {
-        phases::phases(&results, first_invoke)
-    };
-    let cx_marks: Vec<timeline::CxMark> = cxs
-        .iter()
-        .take(COUNTEREXAMPLE_CAP)
-        .map(|(key, cx)| timeline::CxMark {
-            key: key.clone(),
-            positions: counterexample::invoke_indices(cx)
-                .into_iter()
-                .filter_map(|i| run.position_of(i))
-                .collect(),
-        })
-        .collect();
+    let phases = run_phases(&run, &results);
+    let cx_marks = counterexample_marks(&run, &cxs);
     let sel = timeline::select(&run, &fault_iv, &cx_marks);
     let details = load::read_details(&history_path, &run, &sel.positions)?;
     let mut failures = Vec::new();
     let mut written = Vec::new();
     let mut warnings = run.warnings.clone();
 
-    let marks: Vec<(String, i64)> = cx_marks
-        .iter()
-        .filter_map(|m| {
-            let t = m.positions.iter().map(|&p| run.calls[p].invoke_ns).min()?;
-            Some((format!("✗ {}", m.key), t))
-        })
-        .collect();
     let plot_parts = if run.untimed {
         Vec::new()
     } else {
+        let marks = plot_marks(&run, &cx_marks);
         let data = plots::PlotData::new(&run, &fault_iv, &phases, &marks);
         render_plots(dir, &data, &mut written, &mut failures)
     };
@@ -125,25 +101,8 @@ pub fn render_run_titled(dir: &Path, title: Option<&str>) -> Result<ReportSummar
             cxs: &cx_marks,
         },
     );
-    let cx_windows: Vec<Option<usize>> = cx_marks
-        .iter()
-        .map(|m| {
-            let name = format!("counterexample: key {}", m.key);
-            sel.windows.iter().position(|w| w.name == name)
-        })
-        .collect();
-    let mut cx_html: Vec<String> = cxs
-        .iter()
-        .take(COUNTEREXAMPLE_CAP)
-        .enumerate()
-        .map(|(i, (key, cx))| counterexample::render(i, key, cx, run.untimed))
-        .collect();
-    if cxs.len() > COUNTEREXAMPLE_CAP {
-        cx_html.push(format!(
-            "<p class=\"note\">{} more invalid keys have counterexamples in results.json.</p>",
-            cxs.len() - COUNTEREXAMPLE_CAP
-        ));
-    }
+    let cx_windows = counterexample_windows(&sel, &cx_marks);
+    let cx_html = counterexample_fragments(&cxs, run.untimed);
     if valid == Validity::Invalid && cxs.is_empty() {
         warnings.push("the verdict is invalid but results.json carries no linearizability counterexample (another checker failed)".into());
     }
@@ -189,6 +148,82 @@ pub fn render_run_titled(dir: &Path, title: Option<&str>) -> Result<ReportSummar
         failures,
         warnings,
     })
+}
+
+/// The verdict in results.json (unknown if missing or not a verdict).
+fn verdict_of(results: &serde_json::Value) -> Validity {
+    results
+        .get("valid")
+        .and_then(|v| serde_json::from_value::<Validity>(v.clone()).ok())
+        .unwrap_or(Validity::Unknown)
+}
+
+/// The run's phases (none for an untimed history).
+fn run_phases(run: &load::RunData, results: &serde_json::Value) -> Vec<phases::Phase> {
+    if run.untimed {
+        return Vec::new();
+    }
+    let first_invoke = run.calls.first().map(|c| c.invoke_ns);
+    phases::phases(results, first_invoke)
+}
+
+/// The drawn counterexamples' ops, as positions in the run's calls, per key.
+fn counterexample_marks(
+    run: &load::RunData,
+    cxs: &[(String, &serde_json::Value)],
+) -> Vec<timeline::CxMark> {
+    cxs.iter()
+        .take(COUNTEREXAMPLE_CAP)
+        .map(|(key, cx)| timeline::CxMark {
+            key: key.clone(),
+            positions: counterexample::invoke_indices(cx)
+                .into_iter()
+                .filter_map(|i| run.position_of(i))
+                .collect(),
+        })
+        .collect()
+}
+
+/// The plots' vertical marks: "✗ key" at each counterexample's first invoke.
+fn plot_marks(run: &load::RunData, cx_marks: &[timeline::CxMark]) -> Vec<(String, i64)> {
+    cx_marks
+        .iter()
+        .filter_map(|m| {
+            let t = m.positions.iter().map(|&p| run.calls[p].invoke_ns).min()?;
+            Some((format!("✗ {}", m.key), t))
+        })
+        .collect()
+}
+
+/// For each counterexample, the index of its timeline window, if it has one.
+fn counterexample_windows(
+    sel: &timeline::Selection,
+    cx_marks: &[timeline::CxMark],
+) -> Vec<Option<usize>> {
+    cx_marks
+        .iter()
+        .map(|m| {
+            let name = format!("counterexample: key {}", m.key);
+            sel.windows.iter().position(|w| w.name == name)
+        })
+        .collect()
+}
+
+/// The HTML of the drawn counterexamples, and a note on how many more there are.
+fn counterexample_fragments(cxs: &[(String, &serde_json::Value)], untimed: bool) -> Vec<String> {
+    let mut cx_html: Vec<String> = cxs
+        .iter()
+        .take(COUNTEREXAMPLE_CAP)
+        .enumerate()
+        .map(|(i, (key, cx))| counterexample::render(i, key, cx, untimed))
+        .collect();
+    if cxs.len() > COUNTEREXAMPLE_CAP {
+        cx_html.push(format!(
+            "<p class=\"note\">{} more invalid keys have counterexamples in results.json.</p>",
+            cxs.len() - COUNTEREXAMPLE_CAP
+        ));
+    }
+    cx_html
 }
 
 /// Draw every plot as PNG and SVG; a failure of one file is recorded, the rest go on.

@@ -350,6 +350,45 @@ fn stride(n: usize, cap: usize) -> usize {
     n.div_ceil(cap).max(1)
 }
 
+/// The chart of the raw latency plot: completion time against log latency (ms).
+type LatencyChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, LogCoord<f64>>>;
+
+/// A completed call's latency in ms (at least 1 ns, so it fits a log scale).
+fn latency_ms(c: &CallRec) -> f64 {
+    (c.latency_ns().unwrap_or(0) as f64 / 1e6).max(1e-6)
+}
+
+/// The smallest and largest latency (ms) of `done`, or 0.1..10 if there is none.
+fn latency_extent(done: &[&CallRec]) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::MAX, 0.0f64);
+    for c in done {
+        let l = latency_ms(c);
+        lo = lo.min(l);
+        hi = hi.max(l);
+    }
+    if done.is_empty() {
+        (lo, hi) = (0.1, 10.0);
+    }
+    (lo, hi)
+}
+
+/// The series of the raw latency plot: (f, outcome, calls) for every pair with calls,
+/// functions and outcomes in their fixed order.
+fn latency_series(run: &RunData, done: &[&CallRec]) -> Vec<(u16, OpType, usize)> {
+    let mut series: Vec<(u16, OpType, usize)> = Vec::new();
+    for f in notation::function_order(&run.fs) {
+        let f = f as u16;
+        for o in notation::OUTCOMES {
+            let n = done.iter().filter(|c| c.f == f && c.outcome == o).count();
+            if n > 0 {
+                series.push((f, o, n));
+            }
+        }
+    }
+    series
+}
+
 fn latency_raw<DB: DrawingBackend>(
     data: &PlotData<'_>,
     root: &DrawingArea<DB, Shift>,
@@ -357,16 +396,7 @@ fn latency_raw<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let run = data.run;
     let done: Vec<&CallRec> = run.calls.iter().filter(|c| !c.is_open()).collect();
-    let ms = |c: &CallRec| (c.latency_ns().unwrap_or(0) as f64 / 1e6).max(1e-6);
-    let (mut lo, mut hi) = (f64::MAX, 0.0f64);
-    for c in &done {
-        let l = ms(c);
-        lo = lo.min(l);
-        hi = hi.max(l);
-    }
-    if done.is_empty() {
-        (lo, hi) = (0.1, 10.0);
-    }
+    let (lo, hi) = latency_extent(&done);
     let (y0, y1) = log_range(lo, hi);
     let mut chart = ChartBuilder::on(root)
         .caption(PlotKind::LatencyRaw.title(), (FONT, 22))
@@ -389,18 +419,8 @@ fn latency_raw<DB: DrawingBackend>(
         .map_err(|e| e.to_string())?;
     shade(&mut chart, data, y0, y1, data.x_end)?;
     mark_lines(&mut chart, data, y0, y1, data.x_end)?;
-    // Series: (f, outcome), drawn with the function's marker and the outcome's colour,
-    // functions and outcomes in their fixed order.
-    let mut series: Vec<(u16, OpType, usize)> = Vec::new();
-    for f in notation::function_order(&run.fs) {
-        let f = f as u16;
-        for o in notation::OUTCOMES {
-            let n = done.iter().filter(|c| c.f == f && c.outcome == o).count();
-            if n > 0 {
-                series.push((f, o, n));
-            }
-        }
-    }
+    // Series: (f, outcome), drawn with the function's marker and the outcome's colour.
+    let series = latency_series(run, &done);
     let per_series = cap / series.len().max(1);
     for (f, o, n) in series {
         let k = stride(n, per_series);
@@ -408,48 +428,58 @@ fn latency_raw<DB: DrawingBackend>(
             .iter()
             .filter(|c| c.f == f && c.outcome == o)
             .step_by(k)
-            .map(|c| (data.x(c.complete_ns), ms(c)))
+            .map(|c| (data.x(c.complete_ns), latency_ms(c)))
             .collect();
-        let colour = rgb(outcome_rgb(o));
-        let style = colour.mix(0.75).filled();
         let name = format!("{} {}", label(&run.fs[f as usize]), o);
         let shape = marker(&run.fs[f as usize]);
-        let anno = match shape {
-            Marker::Circle => chart.draw_series(pts.iter().map(|&p| Circle::new(p, 2, style))),
-            Marker::Triangle => {
-                chart.draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 3, style)))
-            }
-            Marker::Cross => chart.draw_series(
-                pts.iter()
-                    .map(|&p| Cross::new(p, 3, colour.stroke_width(1))),
-            ),
-            Marker::Square => chart.draw_series(
-                pts.iter()
-                    .map(|&p| EmptyElement::at(p) + Rectangle::new([(-2, -2), (2, 2)], style)),
-            ),
-            Marker::Diamond => chart.draw_series(pts.iter().map(|&p| {
-                EmptyElement::at(p) + Polygon::new(vec![(0, -3), (3, 0), (0, 3), (-3, 0)], style)
-            })),
-        }
-        .map_err(|e| e.to_string())?;
-        anno.label(name).legend(move |(x, y)| {
-            let c = (x + 7, y);
-            match shape {
-                Marker::Circle => Circle::new(c, 4, style).into_dyn(),
-                Marker::Triangle => TriangleMarker::new(c, 5, style).into_dyn(),
-                Marker::Cross => Cross::new(c, 4, colour.stroke_width(2)).into_dyn(),
-                Marker::Square => {
-                    Rectangle::new([(x + 3, y - 4), (x + 11, y + 4)], style).into_dyn()
-                }
-                Marker::Diamond => Polygon::new(
-                    vec![(x + 7, y - 5), (x + 12, y), (x + 7, y + 5), (x + 2, y)],
-                    style,
-                )
-                .into_dyn(),
-            }
-        });
+        draw_latency_points(&mut chart, &pts, shape, rgb(outcome_rgb(o)), name)?;
     }
     legend_box(&mut chart)
+}
+
+/// One series of the raw latency plot: `pts` drawn with `shape` in `colour`, and its
+/// legend entry `name`.
+fn draw_latency_points<'a, DB: DrawingBackend + 'a>(
+    chart: &mut LatencyChart<'a, DB>,
+    pts: &[(f64, f64)],
+    shape: Marker,
+    colour: RGBColor,
+    name: String,
+) -> Result<(), String> {
+    let style = colour.mix(0.75).filled();
+    let anno = match shape {
+        Marker::Circle => chart.draw_series(pts.iter().map(|&p| Circle::new(p, 2, style))),
+        Marker::Triangle => {
+            chart.draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 3, style)))
+        }
+        Marker::Cross => chart.draw_series(
+            pts.iter()
+                .map(|&p| Cross::new(p, 3, colour.stroke_width(1))),
+        ),
+        Marker::Square => chart.draw_series(
+            pts.iter()
+                .map(|&p| EmptyElement::at(p) + Rectangle::new([(-2, -2), (2, 2)], style)),
+        ),
+        Marker::Diamond => chart.draw_series(pts.iter().map(|&p| {
+            EmptyElement::at(p) + Polygon::new(vec![(0, -3), (3, 0), (0, 3), (-3, 0)], style)
+        })),
+    }
+    .map_err(|e| e.to_string())?;
+    anno.label(name).legend(move |(x, y)| {
+        let c = (x + 7, y);
+        match shape {
+            Marker::Circle => Circle::new(c, 4, style).into_dyn(),
+            Marker::Triangle => TriangleMarker::new(c, 5, style).into_dyn(),
+            Marker::Cross => Cross::new(c, 4, colour.stroke_width(2)).into_dyn(),
+            Marker::Square => Rectangle::new([(x + 3, y - 4), (x + 11, y + 4)], style).into_dyn(),
+            Marker::Diamond => Polygon::new(
+                vec![(x + 7, y - 5), (x + 12, y), (x + 7, y + 5), (x + 2, y)],
+                style,
+            )
+            .into_dyn(),
+        }
+    });
+    Ok(())
 }
 
 /// Latencies (ms) of ok calls per window of completion time.

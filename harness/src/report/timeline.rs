@@ -184,18 +184,61 @@ pub struct RenderInput<'a> {
 
 pub fn render(id: &str, p: &RenderInput<'_>) -> Timeline {
     let run = p.run;
-    let untimed = run.untimed;
-    let cx_ops: HashSet<usize> = p.cxs.iter().flat_map(|c| c.positions.clone()).collect();
+    // `<` only occurs inside JSON strings, where \u003c means the same.
+    let data = timeline_data(p).to_string().replace('<', "\\u003c");
+    let html = format!(
+        r#"<div class="tl" id="{id}"><div class="tl-controls"><label>window <select class="tl-win"></select></label> <button class="tl-prev" title="previous window">◀</button><button class="tl-next" title="next window">▶</button> <button class="tl-zout">zoom out</button><button class="tl-zin">zoom in</button> <label>key <select class="tl-key"><option value="-1">all keys</option></select></label> <span class="tl-note"></span></div><div class="tl-scroll"><div class="tl-inner"></div></div><script type="application/json" class="tl-data">{data}</script></div>"#
+    );
+    Timeline {
+        html,
+        embedded: p.sel.positions.len(),
+        total: run.calls.len(),
+        pages: p.sel.pages,
+        pages_embedded: p.sel.pages_embedded,
+    }
+}
+
+/// The JSON the timeline script draws from.
+fn timeline_data(p: &RenderInput<'_>) -> Value {
+    let untimed = p.run.untimed;
+    let keys = selected_keys(p);
+    let calls = call_rows(p, &keys);
+    let colours: Vec<String> = notation::OUTCOMES
+        .iter()
+        .map(|o| notation::css(notation::outcome_rgb(*o)))
+        .collect();
+    json!({
+        "unit": if untimed { "event" } else { "us" },
+        "keys": keys,
+        "calls": calls,
+        "faults": fault_rows(p),
+        "phases": phase_rows(p),
+        "marks": counterexample_marks(p),
+        "windows": window_rows(p),
+        "initial": p.sel.initial,
+        "colours": colours,
+    })
+}
+
+/// The keys of the embedded calls, sorted, once each.
+fn selected_keys<'a>(p: &RenderInput<'a>) -> Vec<&'a str> {
     let mut keys: BTreeSet<&str> = BTreeSet::new();
     for &pos in &p.sel.positions {
         if let Some(k) = p.details.get(&pos).and_then(|d| d.key.as_deref()) {
             keys.insert(k);
         }
     }
-    let keys: Vec<&str> = keys.into_iter().collect();
+    keys.into_iter().collect()
+}
+
+/// One row per embedded call: invoke, complete (-1: open), process, outcome, key index
+/// (-1: none), label, node, in a counterexample (0/1), invoke index.
+fn call_rows(p: &RenderInput<'_>, keys: &[&str]) -> Vec<Value> {
+    let run = p.run;
+    let untimed = run.untimed;
+    let cx_ops: HashSet<usize> = p.cxs.iter().flat_map(|c| c.positions.clone()).collect();
     let key_id: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
-    let calls: Vec<Value> = p
-        .sel
+    p.sel
         .positions
         .iter()
         .map(|&pos| {
@@ -220,9 +263,13 @@ pub fn render(id: &str, p: &RenderInput<'_>) -> Timeline {
                 c.invoke_index
             ])
         })
-        .collect();
-    let fault_rows: Vec<Value> = p
-        .faults
+        .collect()
+}
+
+/// One row per fault interval: kind, start, end, words, CSS class, raw events.
+fn fault_rows(p: &RenderInput<'_>) -> Vec<Value> {
+    let untimed = p.run.untimed;
+    p.faults
         .iter()
         .map(|iv| {
             json!([
@@ -234,56 +281,41 @@ pub fn render(id: &str, p: &RenderInput<'_>) -> Timeline {
                 iv.raw.join(" ")
             ])
         })
-        .collect();
-    let phase_rows: Vec<Value> = p
-        .phases
+        .collect()
+}
+
+/// One row per phase: name, start, end.
+fn phase_rows(p: &RenderInput<'_>) -> Vec<Value> {
+    let untimed = p.run.untimed;
+    p.phases
         .iter()
         .map(|ph| json!([ph.name, t(untimed, ph.start_ns), t(untimed, ph.end_ns)]))
-        .collect();
-    let marks: Vec<Value> = p
-        .cxs
+        .collect()
+}
+
+/// One mark per counterexample, at its first invoke.
+fn counterexample_marks(p: &RenderInput<'_>) -> Vec<Value> {
+    let run = p.run;
+    p.cxs
         .iter()
         .filter_map(|cx| {
             let first = cx.positions.iter().map(|&i| run.calls[i].invoke_ns).min()?;
             Some(json!([
                 format!("✗ counterexample, key {}", cx.key),
-                t(untimed, first)
+                t(run.untimed, first)
             ]))
         })
-        .collect();
-    let windows: Vec<Value> = p
-        .sel
+        .collect()
+}
+
+/// One row per selected window: name, start, end.
+fn window_rows(p: &RenderInput<'_>) -> Vec<Value> {
+    let untimed = p.run.untimed;
+    p.sel
         .windows
         .iter()
         .map(|w| json!([w.name, t(untimed, w.start_ns), t(untimed, w.end_ns)]))
-        .collect();
-    let colours: Vec<String> = notation::OUTCOMES
-        .iter()
-        .map(|o| notation::css(notation::outcome_rgb(*o)))
-        .collect();
-    let data = json!({
-        "unit": if untimed { "event" } else { "us" },
-        "keys": keys,
-        "calls": calls,
-        "faults": fault_rows,
-        "phases": phase_rows,
-        "marks": marks,
-        "windows": windows,
-        "initial": p.sel.initial,
-        "colours": colours,
-    });
-    // `<` only occurs inside JSON strings, where \u003c means the same.
-    let data = data.to_string().replace('<', "\\u003c");
-    let html = format!(
-        r#"<div class="tl" id="{id}"><div class="tl-controls"><label>window <select class="tl-win"></select></label> <button class="tl-prev" title="previous window">◀</button><button class="tl-next" title="next window">▶</button> <button class="tl-zout">zoom out</button><button class="tl-zin">zoom in</button> <label>key <select class="tl-key"><option value="-1">all keys</option></select></label> <span class="tl-note"></span></div><div class="tl-scroll"><div class="tl-inner"></div></div><script type="application/json" class="tl-data">{data}</script></div>"#
-    );
-    Timeline {
-        html,
-        embedded: p.sel.positions.len(),
-        total: run.calls.len(),
-        pages: p.sel.pages,
-        pages_embedded: p.sel.pages_embedded,
-    }
+        .collect()
 }
 
 /// The script that draws every `div.tl` on the page from its JSON data.

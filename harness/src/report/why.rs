@@ -141,20 +141,49 @@ fn cx_ops<'a>(p: &'a WhyInput<'_>, cx: &Value) -> Vec<Op<'a>> {
 fn invalid_key(h: &mut String, p: &WhyInput<'_>, i: usize, key: &str, cx: &Value) {
     let mut ops = cx_ops(p, cx);
     ops.sort_by_key(|o| o.invoke.unwrap_or(i64::MAX));
+    write_invalid_key_heading(h, key, ops.len());
+    let untimed = p.run.untimed;
+    write_why_ops_table(h, &ops, untimed);
+    write_failing_steps(h, &ops);
+    let a = ops.iter().filter_map(|o| o.invoke).min();
+    let b = ops.iter().filter_map(|o| o.complete.or(o.invoke)).max();
+    if let (Some(a), Some(b)) = (a, b) {
+        h.push_str(&faults_then(p.faults, a, b, untimed));
+    }
+    write_counterexample_links(h, p, i);
+    h.push_str("</p></div>");
+}
+
+/// "Key k is not linearizable: …", worded for one op or several.
+fn write_invalid_key_heading(h: &mut String, key: &str, n_ops: usize) {
     let _ = write!(
         h,
         "<div class=\"why\"><p><b>Key <code>{}</code> is not linearizable:</b> {}</p>",
         html(key),
-        if ops.len() == 1 {
+        if n_ops == 1 {
             "this operation's result cannot be explained by any order of the operations that completed before it.".to_string()
         } else {
             format!(
                 "these {} operations cannot be put in any order that a single copy of the data would produce.",
-                ops.len()
+                n_ops
             )
         }
     );
-    let untimed = p.run.untimed;
+}
+
+/// The ops shown in the summary: every op that cannot come next, then the others up to
+/// WHY_OPS, the latest first (those just before the failing step explain it best), all
+/// in time order.
+fn ops_to_show<'o, 'a>(ops: &'o [Op<'a>]) -> Vec<&'o Op<'a>> {
+    let room = WHY_OPS.saturating_sub(ops.iter().filter(|o| o.stuck.is_some()).count());
+    let mut shown: Vec<&Op> = ops.iter().filter(|o| o.stuck.is_some()).collect();
+    shown.extend(ops.iter().rev().filter(|o| o.stuck.is_none()).take(room));
+    shown.sort_by_key(|o| o.invoke.unwrap_or(i64::MAX));
+    shown
+}
+
+/// The table of the shown ops (stuck ones highlighted) and a note on how many are not.
+fn write_why_ops_table(h: &mut String, ops: &[Op<'_>], untimed: bool) {
     let nodes = ops.iter().any(|o| o.node.is_some());
     let _ = write!(
         h,
@@ -166,12 +195,7 @@ fn invalid_key(h: &mut String, p: &WhyInput<'_>, i: usize, key: &str, cx: &Value
         Some(t) if untimed => format!("event {t}"),
         Some(t) => fmt_at_us(t),
     };
-    // Every op that cannot come next is shown; the others fill up to WHY_OPS, the latest
-    // first (those just before the failing step explain it best), then all in time order.
-    let room = WHY_OPS.saturating_sub(ops.iter().filter(|o| o.stuck.is_some()).count());
-    let mut shown: Vec<&Op> = ops.iter().filter(|o| o.stuck.is_some()).collect();
-    shown.extend(ops.iter().rev().filter(|o| o.stuck.is_none()).take(room));
-    shown.sort_by_key(|o| o.invoke.unwrap_or(i64::MAX));
+    let shown = ops_to_show(ops);
     for o in &shown {
         let _ = write!(
             h,
@@ -198,6 +222,10 @@ fn invalid_key(h: &mut String, p: &WhyInput<'_>, i: usize, key: &str, cx: &Value
             ops.len() - shown.len()
         );
     }
+}
+
+/// Why the next step fails: the one stuck op's reason, or a list of (up to 4) candidates.
+fn write_failing_steps(h: &mut String, ops: &[Op<'_>]) {
     let whys: Vec<String> = ops
         .iter()
         .filter_map(|o| {
@@ -224,11 +252,11 @@ fn invalid_key(h: &mut String, p: &WhyInput<'_>, i: usize, key: &str, cx: &Value
             );
         }
     }
-    let a = ops.iter().filter_map(|o| o.invoke).min();
-    let b = ops.iter().filter_map(|o| o.complete.or(o.invoke)).max();
-    if let (Some(a), Some(b)) = (a, b) {
-        h.push_str(&faults_then(p.faults, a, b, untimed));
-    }
+}
+
+/// Links to the full counterexample `i` and, if it has a window, to it on the timeline
+/// (the paragraph is left open).
+fn write_counterexample_links(h: &mut String, p: &WhyInput<'_>, i: usize) {
     let _ = write!(h, "<p><a href=\"#cx{i}\">Full counterexample</a>");
     if let Some(Some(w)) = p.cx_windows.get(i) {
         let _ = write!(
@@ -237,7 +265,6 @@ fn invalid_key(h: &mut String, p: &WhyInput<'_>, i: usize, key: &str, cx: &Value
             html(p.timeline_id)
         );
     }
-    h.push_str("</p></div>");
 }
 
 /// "Faults active then: ..." for the moment `[a, b]`.
