@@ -44,8 +44,23 @@ pub struct ProxyNet {
     delay: watch::Sender<Duration>,
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; a node binds it right after).
+/// Ports node listeners are drawn from: below Linux's default ephemeral range
+/// (32768–60999), so that no outgoing connection of another process (the harness's own
+/// clients included) can take a port between the check here and the node's own bind.
+const NODE_PORTS: std::ops::Range<u16> = 20000..32000;
+
+/// A free TCP port on 127.0.0.1 for a node to listen on (bound and released; the node binds
+/// it right after). Drawn at random from [`NODE_PORTS`]; the kernel's choice only if none
+/// of 200 draws is free.
 pub fn free_local_port() -> std::io::Result<u16> {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    for _ in 0..200 {
+        let port = rng.gen_range(NODE_PORTS);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
 }
