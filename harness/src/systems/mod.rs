@@ -11,6 +11,7 @@
 //! (docs/design.md, "Systems").
 
 pub mod etcd;
+pub mod paxos_kv;
 pub mod raft_kv;
 pub mod user;
 
@@ -237,6 +238,11 @@ pub const REGISTRY: &[Entry] = &[
         name: etcd::NAME,
         description: "etcd 3.4 (Debian's etcd-server), clients through its v3 JSON gateway",
         build: etcd::build,
+    },
+    Entry {
+        name: paxos_kv::NAME,
+        description: "the bundled Multi-Paxos key-value store (nodes/paxos-kv, bin paxos-node)",
+        build: paxos_kv::build,
     },
     Entry {
         name: user::NAME,
