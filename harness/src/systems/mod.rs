@@ -10,6 +10,7 @@
 //! [`REGISTRY`], and its client in `workloads/src/clients/` if it speaks a new protocol
 //! (docs/design.md, "Systems").
 
+pub mod bully;
 pub mod etcd;
 pub mod paxos_kv;
 pub mod raft_kv;
@@ -243,6 +244,11 @@ pub const REGISTRY: &[Entry] = &[
         name: paxos_kv::NAME,
         description: "the bundled Multi-Paxos key-value store (nodes/paxos-kv, bin paxos-node)",
         build: paxos_kv::build,
+    },
+    Entry {
+        name: bully::NAME,
+        description: "the bully leader election (nodes/bully, bin bully-node; --db-opt quorum=true)",
+        build: bully::build,
     },
     Entry {
         name: user::NAME,
