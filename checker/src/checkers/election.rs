@@ -56,6 +56,9 @@ pub struct ElectionReport {
     pub split_brain_count: u64,
     /// The first split brains found (capped), earliest first.
     pub split_brains: Vec<SplitBrain>,
+    /// One line naming the first split brain (when, where), for the report; absent if none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 impl ElectionReport {
@@ -106,6 +109,7 @@ pub fn election(history: &History) -> Result<ElectionReport, CheckerError> {
         acts: acts.len() as u64,
         status_samples,
         acts_by_leader,
+        summary: split_brains.first().map(|sb| summary_of(sb, count)),
         split_brain_count: count,
         split_brains,
     })
@@ -141,6 +145,26 @@ fn find_split_brains(acts: &[Act]) -> (u64, Vec<SplitBrain>) {
         }
     }
     (count, found)
+}
+
+/// `split brain (overlap): n5 (epoch 1) acted 6.102207-6.102457 s, n3 (epoch 2) acted
+/// 6.093656-6.102290 s; 90 pairs` (kept short: the report shows it in one line).
+fn summary_of(sb: &SplitBrain, count: u64) -> String {
+    let one = |a: &Act| {
+        format!(
+            "{} (epoch {}) acted {:.6}-{:.6} s",
+            a.node.clone().unwrap_or_else(|| format!("node {}", a.leader_id)),
+            a.epoch,
+            a.start_ns as f64 / 1e9,
+            a.end_ns as f64 / 1e9,
+        )
+    };
+    format!(
+        "split brain ({}): {}, {}; {count} pairs",
+        sb.kind,
+        one(&sb.first),
+        one(&sb.second)
+    )
 }
 
 fn pair(kind: &'static str, first: &Act, second: &Act) -> SplitBrain {
@@ -192,6 +216,12 @@ mod tests {
         assert_eq!(sb.kind, "overlap");
         assert_eq!((sb.first.leader_id, sb.second.leader_id), (5, 3));
         assert_eq!(sb.first.node.as_deref(), Some("n5"));
+        let summary = r.summary.expect("a summary names the split brain");
+        assert!(
+            summary.starts_with("split brain (overlap): n5 (epoch 1) acted 0.000000-0.000000 s"),
+            "{summary}"
+        );
+        assert!(summary.contains(", n3 (epoch 2) acted"), "{summary}");
     }
 
     #[test]
