@@ -3,9 +3,9 @@
 //! the resulting history.
 
 use crate::clients::Client;
+use crate::election::ElectionGen;
 use crate::register::RegisterGen;
 use crate::set::SetGen;
-use crate::election::ElectionGen;
 use crate::{election, register, set, Completion};
 use checker::model::ModelKind;
 use serde_json::Value;

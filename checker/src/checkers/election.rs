@@ -153,7 +153,9 @@ fn summary_of(sb: &SplitBrain, count: u64) -> String {
     let one = |a: &Act| {
         format!(
             "{} (epoch {}) acted {:.6}-{:.6} s",
-            a.node.clone().unwrap_or_else(|| format!("node {}", a.leader_id)),
+            a.node
+                .clone()
+                .unwrap_or_else(|| format!("node {}", a.leader_id)),
             a.epoch,
             a.start_ns as f64 / 1e9,
             a.end_ns as f64 / 1e9,

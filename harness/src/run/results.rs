@@ -84,8 +84,7 @@ pub fn check(
                 ("set-full", report.valid, report.to_value())
             }
             CheckerKind::Election => {
-                let report = election(history)
-                    .map_err(|e| CheckError::Election(e.to_string()))?;
+                let report = election(history).map_err(|e| CheckError::Election(e.to_string()))?;
                 ("election", report.valid, report.to_value())
             }
             CheckerKind::Exceptions => {

@@ -11,9 +11,7 @@ use std::process::Command;
 use workloads::clients::Protocol;
 use workloads::WorkloadKind;
 
-use super::{
-    find_node_bin, Capabilities, NodeSpec, ReadyProbe, System, SystemError, SystemSpec,
-};
+use super::{find_node_bin, Capabilities, NodeSpec, ReadyProbe, System, SystemError, SystemSpec};
 
 /// The registry name.
 pub const NAME: &str = "bully";

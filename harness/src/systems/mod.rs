@@ -247,7 +247,8 @@ pub const REGISTRY: &[Entry] = &[
     },
     Entry {
         name: bully::NAME,
-        description: "the bully leader election (nodes/bully, bin bully-node; --db-opt quorum=true)",
+        description:
+            "the bully leader election (nodes/bully, bin bully-node; --db-opt quorum=true)",
         build: bully::build,
     },
     Entry {

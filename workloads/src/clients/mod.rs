@@ -118,7 +118,9 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.read(key).await,
             Client::Etcd(c) => c.read(key).await,
-            Client::Election(_) => Completion::Fail("read: not offered by an election client".into()),
+            Client::Election(_) => {
+                Completion::Fail("read: not offered by an election client".into())
+            }
         }
     }
 
@@ -127,7 +129,9 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.write(key, value).await,
             Client::Etcd(c) => c.write(key, value).await,
-            Client::Election(_) => Completion::Fail("write: not offered by an election client".into()),
+            Client::Election(_) => {
+                Completion::Fail("write: not offered by an election client".into())
+            }
         }
     }
 
@@ -137,7 +141,9 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.cas(key, from, to).await,
             Client::Etcd(c) => c.cas(key, from, to).await,
-            Client::Election(_) => Completion::Fail("cas: not offered by an election client".into()),
+            Client::Election(_) => {
+                Completion::Fail("cas: not offered by an election client".into())
+            }
         }
     }
 }

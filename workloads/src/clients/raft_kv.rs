@@ -193,7 +193,9 @@ impl RaftKvClient {
         };
         let work = self.exchange(self.home, req);
         match tokio::time::timeout(self.op_timeout, work).await {
-            Ok(Exchange::Reply { status: 200..=299, .. }) => Completion::Ok(serde_json::json!({
+            Ok(Exchange::Reply {
+                status: 200..=299, ..
+            }) => Completion::Ok(serde_json::json!({
                 "leader_id": self.nodes[self.home].id,
                 "epoch": view["epoch"],
             })),
