@@ -19,7 +19,7 @@ impl ElectionGen {
     /// Workers start on different halves of the cycle so both kinds run at once.
     pub fn new(worker: usize) -> ElectionGen {
         ElectionGen {
-            next_is_act: worker % 2 == 0,
+            next_is_act: worker.is_multiple_of(2),
         }
     }
 
