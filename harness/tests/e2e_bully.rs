@@ -83,6 +83,10 @@ fn e2e_classic_bully_splits_brain_under_partition() {
     assert_eq!(el["valid"], Value::Bool(false), "{el}");
     let sb = &el["split_brains"][0];
     assert_ne!(sb["first"]["leader_id"], sb["second"]["leader_id"], "{sb}");
+    // The one line the report's "why" section shows names the two acting nodes.
+    let summary = el["summary"].as_str().unwrap_or_default();
+    assert!(summary.starts_with("split brain ("), "{el}");
+    assert!(summary.matches(" acted ").count() == 2, "{summary}");
     let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
     assert!(history.contains("\"f\":\"start-partition\""));
 }
