@@ -12,6 +12,7 @@
 
 pub mod clients;
 pub mod completion;
+pub mod election;
 pub mod generator;
 pub mod register;
 pub mod set;

@@ -3,9 +3,10 @@
 //! the resulting history.
 
 use crate::clients::Client;
+use crate::election::ElectionGen;
 use crate::register::RegisterGen;
 use crate::set::SetGen;
-use crate::{register, set, Completion};
+use crate::{election, register, set, Completion};
 use checker::model::ModelKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -26,17 +27,23 @@ pub struct OpSpec {
 pub enum WorkloadKind {
     Register,
     Set,
+    Election,
 }
 
 impl WorkloadKind {
     /// Every workload, in `--help` order.
-    pub const ALL: &'static [WorkloadKind] = &[WorkloadKind::Register, WorkloadKind::Set];
+    pub const ALL: &'static [WorkloadKind] = &[
+        WorkloadKind::Register,
+        WorkloadKind::Set,
+        WorkloadKind::Election,
+    ];
 
     /// The `--workload` name.
     pub fn name(self) -> &'static str {
         match self {
             WorkloadKind::Register => "register",
             WorkloadKind::Set => "set",
+            WorkloadKind::Election => "election",
         }
     }
 
@@ -47,6 +54,9 @@ impl WorkloadKind {
                 "independent cas-registers (read, write, cas), linearizability per key"
             }
             WorkloadKind::Set => "unique adds into one set, final reads on every node, set-full",
+            WorkloadKind::Election => {
+                "every node's view of the leader and leader-only acts, split-brain checker"
+            }
         }
     }
 
@@ -56,6 +66,7 @@ impl WorkloadKind {
         match self {
             WorkloadKind::Register => (concurrency / nodes.max(1)).max(1),
             WorkloadKind::Set => concurrency,
+            WorkloadKind::Election => 1,
         }
     }
 
@@ -86,6 +97,8 @@ pub enum CheckerKind {
     Stats,
     /// The `fail` and `info` errors, grouped by text (`harness check` adds it).
     Exceptions,
+    /// Split brain: acknowledged leader-only acts of two nodes at once.
+    Election,
 }
 
 /// Workload parameters.
@@ -112,6 +125,7 @@ pub struct Workload {
 pub enum WorkerGen {
     Register(RegisterGen),
     Set(SetGen),
+    Election(ElectionGen),
 }
 
 impl WorkerGen {
@@ -119,6 +133,7 @@ impl WorkerGen {
         match self {
             WorkerGen::Register(g) => g.next_op(),
             WorkerGen::Set(g) => g.next_op(),
+            WorkerGen::Election(g) => g.next_op(),
         }
     }
 }
@@ -148,6 +163,7 @@ impl Workload {
                 o.ops_per_key,
             )),
             WorkloadKind::Set => WorkerGen::Set(SetGen::new(o.seed, worker, o.concurrency)),
+            WorkloadKind::Election => WorkerGen::Election(ElectionGen::new(worker)),
         }
     }
 
@@ -156,6 +172,7 @@ impl Workload {
         match self.opts.kind {
             WorkloadKind::Register => register::execute(client, op).await,
             WorkloadKind::Set => set::execute(client, op, self.opts.keys).await,
+            WorkloadKind::Election => election::execute(client, op).await,
         }
     }
 
@@ -172,6 +189,7 @@ impl Workload {
                 })
                 .collect(),
             WorkloadKind::Set => vec![set::read_op()],
+            WorkloadKind::Election => Vec::new(),
         }
     }
 
@@ -188,6 +206,7 @@ impl Workload {
                 CheckerKind::SetFull { linearizable: true },
                 CheckerKind::Stats,
             ],
+            WorkloadKind::Election => vec![CheckerKind::Election, CheckerKind::Stats],
         }
     }
 }

@@ -14,6 +14,7 @@
 
 pub mod bank;
 pub mod counter;
+pub mod election;
 pub mod exceptions;
 pub mod set_full;
 pub mod stats;
@@ -23,6 +24,7 @@ mod common;
 
 pub use bank::{bank, BankOptions, BankReport};
 pub use counter::{counter, CounterOptions, CounterReport};
+pub use election::{election, ElectionReport};
 pub use exceptions::{exceptions, ExceptionsReport};
 pub use set_full::{set_full, SetFullOptions, SetFullReport};
 pub use stats::{

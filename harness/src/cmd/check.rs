@@ -238,6 +238,7 @@ fn check_one(
             ),
         }),
         CheckError::SetFull(e) => bad(format!("{name}: set-full: {e}")),
+        CheckError::Election(e) => bad(format!("{name}: election: {e}")),
     })?;
     let elapsed_ms = ms(start.elapsed().as_secs_f64() * 1e3);
     results.elapsed_ms = elapsed_ms;

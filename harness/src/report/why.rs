@@ -330,7 +330,7 @@ fn other_checkers(h: &mut String, p: &WhyInput<'_>) {
             continue;
         }
         let mut what = Vec::new();
-        for k in ["lost", "stale", "unexpected", "error"] {
+        for k in ["lost", "stale", "unexpected", "error", "summary"] {
             if let Some(x) = c.get(k) {
                 let shown = match x {
                     Value::Array(a) => format!("{} ({})", a.len(), truncate(&x.to_string())),

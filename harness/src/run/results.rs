@@ -9,6 +9,7 @@
 //! observation); see docs/design.md, "What fail means".
 
 use crate::logging::RunLog;
+use checker::checkers::election::election;
 use checker::checkers::{exceptions, set_full, stats, SetFullOptions};
 use checker::linear::{self, LinearError, LinearOptions};
 use checker::{History, OpType, Validity};
@@ -53,6 +54,9 @@ pub enum CheckError {
     /// The set-full checker could not read the history.
     #[error("set-full: {0}")]
     SetFull(String),
+    /// The election checker could not read the history.
+    #[error("election: {0}")]
+    Election(String),
 }
 
 /// Checks `history` with `checkers` (stats is always added) into [`Results`].
@@ -78,6 +82,10 @@ pub fn check(
                 let report = set_full(history, &SetFullOptions { linearizable })
                     .map_err(|e| CheckError::SetFull(e.to_string()))?;
                 ("set-full", report.valid, report.to_value())
+            }
+            CheckerKind::Election => {
+                let report = election(history).map_err(|e| CheckError::Election(e.to_string()))?;
+                ("election", report.valid, report.to_value())
             }
             CheckerKind::Exceptions => {
                 let report = exceptions(history);

@@ -174,7 +174,7 @@ impl System for Etcd {
         Capabilities {
             proxy: false,
             leader_in_status: false,
-            workloads: WorkloadKind::ALL.to_vec(),
+            workloads: vec![WorkloadKind::Register, WorkloadKind::Set],
             protocol: Protocol::Etcd {
                 serializable_reads: self.serializable_reads,
             },

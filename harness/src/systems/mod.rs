@@ -10,7 +10,9 @@
 //! [`REGISTRY`], and its client in `workloads/src/clients/` if it speaks a new protocol
 //! (docs/design.md, "Systems").
 
+pub mod bully;
 pub mod etcd;
+pub mod paxos_kv;
 pub mod raft_kv;
 pub mod user;
 
@@ -237,6 +239,17 @@ pub const REGISTRY: &[Entry] = &[
         name: etcd::NAME,
         description: "etcd 3.4 (Debian's etcd-server), clients through its v3 JSON gateway",
         build: etcd::build,
+    },
+    Entry {
+        name: paxos_kv::NAME,
+        description: "the bundled Multi-Paxos key-value store (nodes/paxos-kv, bin paxos-node)",
+        build: paxos_kv::build,
+    },
+    Entry {
+        name: bully::NAME,
+        description:
+            "the bully leader election (nodes/bully, bin bully-node; --db-opt quorum=true)",
+        build: bully::build,
     },
     Entry {
         name: user::NAME,

@@ -10,6 +10,7 @@
 
 pub mod etcd;
 pub mod http1;
+pub mod leader;
 pub mod raft_kv;
 
 use crate::Completion;
@@ -59,6 +60,8 @@ pub enum Protocol {
     /// etcd's v3 JSON gateway; `serializable_reads` makes reads serializable (any member
     /// answers from its local state: not linearizable).
     Etcd { serializable_reads: bool },
+    /// A leader election's `/status` and `/act` on the home node (nodes/bully).
+    Election,
 }
 
 impl Protocol {
@@ -67,6 +70,7 @@ impl Protocol {
         match self {
             Protocol::RaftKv => "raft-kv-http",
             Protocol::Etcd { .. } => "etcd-v3",
+            Protocol::Election => "election-http",
         }
     }
 }
@@ -76,6 +80,7 @@ impl Protocol {
 pub enum Client {
     RaftKv(raft_kv::RaftKvClient),
     Etcd(etcd::EtcdClient),
+    Election(leader::LeaderClient),
 }
 
 impl Client {
@@ -95,6 +100,7 @@ impl Client {
                 client.set_serializable_reads(serializable_reads);
                 Ok(Client::Etcd(client))
             }
+            Protocol::Election => Ok(Client::Election(leader::LeaderClient::new(cfg)?)),
         }
     }
 
@@ -103,6 +109,7 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.home_name(),
             Client::Etcd(c) => c.home_name(),
+            Client::Election(c) => c.home_name(),
         }
     }
 
@@ -111,6 +118,9 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.read(key).await,
             Client::Etcd(c) => c.read(key).await,
+            Client::Election(_) => {
+                Completion::Fail("read: not offered by an election client".into())
+            }
         }
     }
 
@@ -119,6 +129,9 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.write(key, value).await,
             Client::Etcd(c) => c.write(key, value).await,
+            Client::Election(_) => {
+                Completion::Fail("write: not offered by an election client".into())
+            }
         }
     }
 
@@ -128,6 +141,31 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.cas(key, from, to).await,
             Client::Etcd(c) => c.cas(key, from, to).await,
+            Client::Election(_) => {
+                Completion::Fail("cas: not offered by an election client".into())
+            }
+        }
+    }
+}
+
+impl Client {
+    /// The election workload's view of the home node: `Ok({role, leader_id, epoch})`.
+    pub async fn leader_status(&self) -> Completion {
+        match self {
+            Client::Election(c) => c.status().await,
+            Client::RaftKv(c) => c.leader_status().await,
+            Client::Etcd(_) => Completion::Fail("status: not offered by the etcd client".into()),
+        }
+    }
+
+    /// The leader-only action on the home node: `Ok({leader_id, epoch, ..})` when it acted
+    /// as leader (bully: `POST /act`; raft-kv protocol: a write accepted by the home node
+    /// while its `/status` says leader).
+    pub async fn leader_act(&self) -> Completion {
+        match self {
+            Client::Election(c) => c.act().await,
+            Client::RaftKv(c) => c.leader_act().await,
+            Client::Etcd(_) => Completion::Fail("act: not offered by the etcd client".into()),
         }
     }
 }

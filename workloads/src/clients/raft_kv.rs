@@ -154,6 +154,58 @@ impl RaftKvClient {
         .await
     }
 
+    /// The election workload's view of the home node (`GET /status`, no redirect).
+    pub async fn leader_status(&self) -> Completion {
+        let req = Request {
+            method: "GET",
+            path: "/status",
+            headers: &[],
+            body: b"",
+        };
+        let work = self.exchange(self.home, req);
+        match tokio::time::timeout(self.op_timeout, work).await {
+            Ok(Exchange::Reply { status: 200, body }) => {
+                Completion::Ok(super::leader::status_view(&body))
+            }
+            Ok(Exchange::Reply { status, body }) => classify_other(Kind::Read, status, &body),
+            Ok(Exchange::NotSent(e) | Exchange::Lost(e)) => Completion::Fail(e),
+            Err(_) => Completion::Fail("timeout".into()),
+        }
+    }
+
+    /// The leader-only action of the election workload: when the home node's `/status` says
+    /// leader, a write to key `election-act` sent to it alone (no redirect); acknowledged, it
+    /// is `Ok({leader_id, epoch})` with the term the status named.
+    pub async fn leader_act(&self) -> Completion {
+        let view = match self.leader_status().await {
+            Completion::Ok(v) => v,
+            other => return other,
+        };
+        if view["role"] != "leader" {
+            return Completion::Fail("not_leader".into());
+        }
+        let rid = self.next_request_id();
+        let req = Request {
+            method: "PUT",
+            path: "/key/election-act",
+            headers: &[("X-Request-Id", &rid)],
+            body: rid.as_bytes(),
+        };
+        let work = self.exchange(self.home, req);
+        match tokio::time::timeout(self.op_timeout, work).await {
+            Ok(Exchange::Reply {
+                status: 200..=299, ..
+            }) => Completion::Ok(serde_json::json!({
+                "leader_id": self.nodes[self.home].id,
+                "epoch": view["epoch"],
+            })),
+            Ok(Exchange::Reply { status, body }) => classify_other(Kind::Mutation, status, &body),
+            Ok(Exchange::NotSent(e)) => Completion::Fail(e),
+            Ok(Exchange::Lost(e)) => Completion::Info(e),
+            Err(_) => Completion::Info("timeout".into()),
+        }
+    }
+
     /// Send (following redirects), classify, all within the op timeout.
     async fn run<C>(&self, kind: Kind, req: Request<'_>, classify: C) -> Completion
     where
