@@ -3,9 +3,10 @@
 //! the resulting history.
 
 use crate::clients::Client;
+use crate::append::AppendGen;
 use crate::register::RegisterGen;
 use crate::set::SetGen;
-use crate::{register, set, Completion};
+use crate::{append, register, set, Completion};
 use checker::model::ModelKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -26,17 +27,23 @@ pub struct OpSpec {
 pub enum WorkloadKind {
     Register,
     Set,
+    Append,
 }
 
 impl WorkloadKind {
     /// Every workload, in `--help` order.
-    pub const ALL: &'static [WorkloadKind] = &[WorkloadKind::Register, WorkloadKind::Set];
+    pub const ALL: &'static [WorkloadKind] = &[
+        WorkloadKind::Register,
+        WorkloadKind::Set,
+        WorkloadKind::Append,
+    ];
 
     /// The `--workload` name.
     pub fn name(self) -> &'static str {
         match self {
             WorkloadKind::Register => "register",
             WorkloadKind::Set => "set",
+            WorkloadKind::Append => "append",
         }
     }
 
@@ -47,6 +54,9 @@ impl WorkloadKind {
                 "independent cas-registers (read, write, cas), linearizability per key"
             }
             WorkloadKind::Set => "unique adds into one set, final reads on every node, set-full",
+            WorkloadKind::Append => {
+                "lists per key: unique appends and whole-list reads, kv-model linearizability"
+            }
         }
     }
 
@@ -54,7 +64,7 @@ impl WorkloadKind {
     /// workers; set: one bucket per worker.
     pub fn default_keys(self, concurrency: usize, nodes: usize) -> usize {
         match self {
-            WorkloadKind::Register => (concurrency / nodes.max(1)).max(1),
+            WorkloadKind::Register | WorkloadKind::Append => (concurrency / nodes.max(1)).max(1),
             WorkloadKind::Set => concurrency,
         }
     }
@@ -112,6 +122,7 @@ pub struct Workload {
 pub enum WorkerGen {
     Register(RegisterGen),
     Set(SetGen),
+    Append(AppendGen),
 }
 
 impl WorkerGen {
@@ -119,6 +130,7 @@ impl WorkerGen {
         match self {
             WorkerGen::Register(g) => g.next_op(),
             WorkerGen::Set(g) => g.next_op(),
+            WorkerGen::Append(g) => g.next_op(),
         }
     }
 }
@@ -148,6 +160,13 @@ impl Workload {
                 o.ops_per_key,
             )),
             WorkloadKind::Set => WorkerGen::Set(SetGen::new(o.seed, worker, o.concurrency)),
+            WorkloadKind::Append => WorkerGen::Append(AppendGen::new(
+                o.seed,
+                worker,
+                o.concurrency,
+                o.keys,
+                o.ops_per_key,
+            )),
         }
     }
 
@@ -156,6 +175,7 @@ impl Workload {
         match self.opts.kind {
             WorkloadKind::Register => register::execute(client, op).await,
             WorkloadKind::Set => set::execute(client, op, self.opts.keys).await,
+            WorkloadKind::Append => append::execute(client, op).await,
         }
     }
 
@@ -163,7 +183,7 @@ impl Workload {
     /// the history touched (`keys`); set: one read of the whole set.
     pub fn final_reads(&self, keys: &BTreeSet<String>) -> Vec<OpSpec> {
         match self.opts.kind {
-            WorkloadKind::Register => keys
+            WorkloadKind::Register | WorkloadKind::Append => keys
                 .iter()
                 .map(|k| OpSpec {
                     f: "read".into(),
@@ -186,6 +206,12 @@ impl Workload {
             ],
             WorkloadKind::Set => vec![
                 CheckerKind::SetFull { linearizable: true },
+                CheckerKind::Stats,
+            ],
+            WorkloadKind::Append => vec![
+                CheckerKind::Linearizable {
+                    model: ModelKind::Kv,
+                },
                 CheckerKind::Stats,
             ],
         }
