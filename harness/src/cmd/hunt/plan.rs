@@ -97,7 +97,17 @@ impl Plan {
     /// The `harness test` command line that makes the run of `slot` with `seed`.
     pub fn argv(&self, slot: &Slot, seed: u64) -> Vec<String> {
         let mut v: Vec<String> = vec!["harness".into(), "test".into()];
-        v.extend(self.common.iter().cloned());
+        // A schedule that names its own network backend (link delays need the proxy)
+        // overrides the hunt's `--net`.
+        let own_net = slot.schedule.flags.contains(&"--net");
+        let mut common = self.common.iter();
+        while let Some(flag) = common.next() {
+            if own_net && flag == "--net" {
+                common.next();
+                continue;
+            }
+            v.push(flag.clone());
+        }
         v.extend(["--workload".into(), slot.workload.to_string()]);
         v.extend(slot.schedule.flags.iter().map(|f| f.to_string()));
         v.extend(["--seed".into(), seed.to_string()]);
@@ -242,6 +252,14 @@ mod tests {
         assert_eq!(cfg.system.bugs, vec!["no-truncate".to_string()]);
         assert_eq!(cfg.workload.kind.name(), slot.workload);
         assert_eq!(cfg.argv, plan.argv(&slot, 44));
+        let frozen = schedules::by_name("freeze-new-leader-in-election").unwrap();
+        let slot = Slot {
+            workload: "register",
+            schedule: frozen,
+        };
+        let argv = plan.argv(&slot, 1);
+        assert_eq!(argv.iter().filter(|a| *a == "--net").count(), 1, "{argv:?}");
+        assert_eq!(plan.config(&slot, 1).unwrap().net, crate::netmode::NetMode::Proxy);
         let line = shell_line(&cfg.argv);
         assert!(line.starts_with("harness test --db raft-kv"), "{line}");
         assert!(line.contains("--seed 44") && line.contains("--bug no-truncate"), "{line}");

@@ -44,7 +44,7 @@ pub const SCHEDULES: &[Schedule] = &[
             "--partition",
             "leader",
             "--nemesis-interval",
-            "2",
+            "1",
         ],
     },
     Schedule {
@@ -106,6 +106,30 @@ pub const SCHEDULES: &[Schedule] = &[
             "followers",
             "--nemesis-interval",
             "2",
+        ],
+    },
+    Schedule {
+        name: "freeze-new-leader-in-election",
+        targets: "vote persistence, two leaders in one term: at each new leader (before its \
+                  first entries reach the others: 20 ms links), the leader frozen and every \
+                  other node killed as one fault; they restart with no vote, elect one of \
+                  themselves in the same term and serve, then the old leader wakes",
+        flags: &[
+            "--nemesis",
+            "pause,kill",
+            "--nemesis-together",
+            "--pause-targets",
+            "leader",
+            "--kill-targets",
+            "followers",
+            "--nemesis-trigger",
+            "leader-change",
+            "--nemesis-interval",
+            "1",
+            "--net",
+            "proxy",
+            "--link-delay",
+            "20",
         ],
     },
     Schedule {
