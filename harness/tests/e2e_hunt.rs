@@ -9,9 +9,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn assert_no_leftovers(store: &Path) {
-    let left = e2e_support::processes_naming(store, |c| {
-        c.contains("raft-node") || c.contains("etcd")
-    });
+    let left =
+        e2e_support::processes_naming(store, |c| c.contains("raft-node") || c.contains("etcd"));
     assert!(left.is_empty(), "leftover node processes: {left:?}");
 }
 
@@ -68,7 +67,11 @@ fn append_case(db: &[&str], nemesis: &str) {
     ]);
     let r = harness(&args);
     assert_no_leftovers(store.path());
-    assert_eq!(r.code, 0, "append under {nemesis}: {}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "append under {nemesis}: {}\n{}",
+        r.stdout, r.stderr
+    );
     let dir = run_dir(&r);
     let res = results_of(&dir);
     assert_eq!(res["valid"], Value::Bool(true));
@@ -121,18 +124,28 @@ fn e2e_hunt_finds_stale_read_and_prints_the_reproducing_command() {
         &s,
     ]);
     assert_no_leftovers(store.path());
-    assert_eq!(r.code, 1, "stale-read must be found: {}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 1,
+        "stale-read must be found: {}\n{}",
+        r.stdout, r.stderr
+    );
     assert!(r.stdout.contains("hunt: FOUND after"), "{}", r.stdout);
     let dir = PathBuf::from(line_after(&r.stdout, "results: ").expect("results line"));
     assert_eq!(results_of(&dir)["valid"], Value::Bool(false));
     let repro = line_after(&r.stdout, "reproduce: ").expect("reproduce line");
     assert!(repro.starts_with("harness test --db raft-kv"), "{repro}");
-    assert!(repro.contains("--bug stale-read") && repro.contains("--seed"), "{repro}");
+    assert!(
+        repro.contains("--bug stale-read") && repro.contains("--seed"),
+        "{repro}"
+    );
     // The recorded argv of the failing run is that command.
     let test: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
     let seed = test["seed"].as_u64().expect("seed in test.json");
-    assert!(repro.contains(&format!("--seed {seed}")), "{repro} vs {seed}");
+    assert!(
+        repro.contains(&format!("--seed {seed}")),
+        "{repro} vs {seed}"
+    );
 }
 
 #[test]
@@ -159,10 +172,15 @@ fn e2e_hunt_on_correct_raft_kv_finds_nothing_and_writes_junit() {
     ]);
     assert_no_leftovers(store.path());
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let runs = r.stdout.lines().filter(|l| l.starts_with("hunt run")).count();
+    let runs = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("hunt run"))
+        .count();
     assert!(runs >= 1, "{}", r.stdout);
     assert!(
-        r.stdout.contains(&format!("hunt: nothing found in {runs} runs")),
+        r.stdout
+            .contains(&format!("hunt: nothing found in {runs} runs")),
         "{}",
         r.stdout
     );

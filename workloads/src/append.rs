@@ -45,7 +45,10 @@ impl AppendGen {
         let keys = keys.max(1);
         let concurrency = concurrency.max(1);
         let group = worker % keys;
-        let group_size = (0..concurrency).filter(|w| w % keys == group).count().max(1);
+        let group_size = (0..concurrency)
+            .filter(|w| w % keys == group)
+            .count()
+            .max(1);
         AppendGen {
             rng: worker_rng(seed, worker),
             worker,

@@ -2,8 +2,8 @@
 //! executed against a [`Client`], the final reads after recovery, and which checkers judge
 //! the resulting history.
 
-use crate::clients::Client;
 use crate::append::AppendGen;
+use crate::clients::Client;
 use crate::register::RegisterGen;
 use crate::set::SetGen;
 use crate::{append, register, set, Completion};

@@ -151,7 +151,12 @@ pub fn run(args: HuntArgs) -> Result<Outcome, HarnessError> {
             eprintln!("harness: cannot write JUnit report {}: {e}", path.display());
         }
     }
-    conclude(&plan, &tally, start.elapsed().as_secs_f64(), interrupt.is_set())
+    conclude(
+        &plan,
+        &tally,
+        start.elapsed().as_secs_f64(),
+        interrupt.is_set(),
+    )
 }
 
 /// Prints the hunt's conclusion and returns its answer.

@@ -52,9 +52,12 @@ impl Plan {
             WorkloadKind::parse(w).map(|k| k.name())
         })?;
         let all_schedules: Vec<&str> = schedules::SCHEDULES.iter().map(|s| s.name).collect();
-        let chosen = pick(&args.schedules, "schedules", all_schedules.join(", "), |s| {
-            schedules::by_name(s).map(|s| s.name)
-        })?;
+        let chosen = pick(
+            &args.schedules,
+            "schedules",
+            all_schedules.join(", "),
+            |s| schedules::by_name(s).map(|s| s.name),
+        )?;
         let mut plan = Plan {
             common,
             slots: Vec::new(),
@@ -259,10 +262,16 @@ mod tests {
         };
         let argv = plan.argv(&slot, 1);
         assert_eq!(argv.iter().filter(|a| *a == "--net").count(), 1, "{argv:?}");
-        assert_eq!(plan.config(&slot, 1).unwrap().net, crate::netmode::NetMode::Proxy);
+        assert_eq!(
+            plan.config(&slot, 1).unwrap().net,
+            crate::netmode::NetMode::Proxy
+        );
         let line = shell_line(&cfg.argv);
         assert!(line.starts_with("harness test --db raft-kv"), "{line}");
-        assert!(line.contains("--seed 44") && line.contains("--bug no-truncate"), "{line}");
+        assert!(
+            line.contains("--seed 44") && line.contains("--bug no-truncate"),
+            "{line}"
+        );
     }
 
     #[test]
@@ -285,7 +294,10 @@ mod tests {
         // etcd's status does not name a leader: the leader-change schedule is left out, and
         // partitions on --net proxy are refused for a system without per-link proxies.
         let plan = Plan::new(&hunt_args(&["--db", "etcd", "--net", "proxy"]), 1).unwrap();
-        assert!(plan.slots.iter().all(|s| s.schedule.name != "kill-in-election"));
+        assert!(plan
+            .slots
+            .iter()
+            .all(|s| s.schedule.name != "kill-in-election"));
         assert!(plan
             .slots
             .iter()
@@ -296,10 +308,20 @@ mod tests {
             &["--workloads", "bank"][..],
             &["--schedules", "tornado"],
             &["--bug", "lossy"],
-            &["--db", "etcd", "--net", "proxy", "--schedules", "leader-cut-off"],
+            &[
+                "--db",
+                "etcd",
+                "--net",
+                "proxy",
+                "--schedules",
+                "leader-cut-off",
+            ],
         ] {
             assert!(
-                matches!(Plan::new(&hunt_args(bad), 1), Err(HarnessError::BadInput(_))),
+                matches!(
+                    Plan::new(&hunt_args(bad), 1),
+                    Err(HarnessError::BadInput(_))
+                ),
                 "{bad:?}"
             );
         }
