@@ -8,6 +8,8 @@ command -v iptables >/dev/null || need+=(iptables)
 command -v ip >/dev/null || need+=(iproute2)
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v etcdctl >/dev/null || need+=(etcd-client)
+# libfaketime (a per-process view of the clock, for clock faults) and its `faketime` tool.
+command -v faketime >/dev/null || need+=(faketime libfaketime)
 if ((${#need[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
     apt-get update -qq

@@ -25,6 +25,9 @@ enum Command {
     Check(cmd::check::CheckArgs),
     /// Re-check a stored run.
     Analyze(cmd::analyze::AnalyzeArgs),
+    /// Hunt for bugs: short seeded tests back to back, rotating workloads and nemesis
+    /// schedules, until one fails or the budget runs out.
+    Hunt(cmd::hunt::HuntArgs),
     /// Serve the results store on 127.0.0.1.
     Serve(cmd::serve::ServeArgs),
     /// Remove processes, namespaces and rules left by a harness that was killed.
@@ -45,6 +48,7 @@ fn main() {
         Command::Test(a) => cmd::test::run(a),
         Command::Check(a) => cmd::check::run(a),
         Command::Analyze(a) => cmd::analyze::run(a),
+        Command::Hunt(a) => cmd::hunt::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Clean(a) => cmd::clean::run(a),
     };

@@ -5,11 +5,13 @@
 //! - [`completion`]: how a client operation ended (`ok` / `fail` / `info`).
 //! - [`clients`]: one client per protocol (raft-kv HTTP, etcd) behind one dispatch enum.
 //! - [`generator`]: the seeded per-worker op stream (ChaCha), shared by all workloads.
+//! - [`append`]: lists per key (unique appends, whole-list reads), kv model.
 //! - [`register`]: independent cas-registers (read / write / cas on rotating keys).
 //! - [`set`]: unique integer adds into one set, final reads on every node.
 //! - [`workload`]: the workload enum the runner drives: next op, how to execute it, final
 //!   reads, and which checkers judge the history.
 
+pub mod append;
 pub mod clients;
 pub mod completion;
 pub mod election;

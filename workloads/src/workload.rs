@@ -2,11 +2,12 @@
 //! executed against a [`Client`], the final reads after recovery, and which checkers judge
 //! the resulting history.
 
+use crate::append::AppendGen;
 use crate::clients::Client;
 use crate::election::ElectionGen;
 use crate::register::RegisterGen;
 use crate::set::SetGen;
-use crate::{election, register, set, Completion};
+use crate::{append, election, register, set, Completion};
 use checker::model::ModelKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -28,6 +29,7 @@ pub enum WorkloadKind {
     Register,
     Set,
     Election,
+    Append,
 }
 
 impl WorkloadKind {
@@ -36,6 +38,7 @@ impl WorkloadKind {
         WorkloadKind::Register,
         WorkloadKind::Set,
         WorkloadKind::Election,
+        WorkloadKind::Append,
     ];
 
     /// The `--workload` name.
@@ -44,6 +47,7 @@ impl WorkloadKind {
             WorkloadKind::Register => "register",
             WorkloadKind::Set => "set",
             WorkloadKind::Election => "election",
+            WorkloadKind::Append => "append",
         }
     }
 
@@ -57,6 +61,9 @@ impl WorkloadKind {
             WorkloadKind::Election => {
                 "every node's view of the leader and leader-only acts, split-brain checker"
             }
+            WorkloadKind::Append => {
+                "lists per key: unique appends and whole-list reads, kv-model linearizability"
+            }
         }
     }
 
@@ -64,7 +71,7 @@ impl WorkloadKind {
     /// workers; set: one bucket per worker.
     pub fn default_keys(self, concurrency: usize, nodes: usize) -> usize {
         match self {
-            WorkloadKind::Register => (concurrency / nodes.max(1)).max(1),
+            WorkloadKind::Register | WorkloadKind::Append => (concurrency / nodes.max(1)).max(1),
             WorkloadKind::Set => concurrency,
             WorkloadKind::Election => 1,
         }
@@ -126,6 +133,7 @@ pub enum WorkerGen {
     Register(RegisterGen),
     Set(SetGen),
     Election(ElectionGen),
+    Append(AppendGen),
 }
 
 impl WorkerGen {
@@ -134,6 +142,7 @@ impl WorkerGen {
             WorkerGen::Register(g) => g.next_op(),
             WorkerGen::Set(g) => g.next_op(),
             WorkerGen::Election(g) => g.next_op(),
+            WorkerGen::Append(g) => g.next_op(),
         }
     }
 }
@@ -164,6 +173,13 @@ impl Workload {
             )),
             WorkloadKind::Set => WorkerGen::Set(SetGen::new(o.seed, worker, o.concurrency)),
             WorkloadKind::Election => WorkerGen::Election(ElectionGen::new(worker)),
+            WorkloadKind::Append => WorkerGen::Append(AppendGen::new(
+                o.seed,
+                worker,
+                o.concurrency,
+                o.keys,
+                o.ops_per_key,
+            )),
         }
     }
 
@@ -173,6 +189,7 @@ impl Workload {
             WorkloadKind::Register => register::execute(client, op).await,
             WorkloadKind::Set => set::execute(client, op, self.opts.keys).await,
             WorkloadKind::Election => election::execute(client, op).await,
+            WorkloadKind::Append => append::execute(client, op).await,
         }
     }
 
@@ -180,7 +197,7 @@ impl Workload {
     /// the history touched (`keys`); set: one read of the whole set.
     pub fn final_reads(&self, keys: &BTreeSet<String>) -> Vec<OpSpec> {
         match self.opts.kind {
-            WorkloadKind::Register => keys
+            WorkloadKind::Register | WorkloadKind::Append => keys
                 .iter()
                 .map(|k| OpSpec {
                     f: "read".into(),
@@ -207,6 +224,12 @@ impl Workload {
                 CheckerKind::Stats,
             ],
             WorkloadKind::Election => vec![CheckerKind::Election, CheckerKind::Stats],
+            WorkloadKind::Append => vec![
+                CheckerKind::Linearizable {
+                    model: ModelKind::Kv,
+                },
+                CheckerKind::Stats,
+            ],
         }
     }
 }

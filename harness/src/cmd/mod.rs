@@ -4,5 +4,6 @@
 pub mod analyze;
 pub mod check;
 pub mod clean;
+pub mod hunt;
 pub mod serve;
 pub mod test;

@@ -174,7 +174,11 @@ impl System for Etcd {
         Capabilities {
             proxy: false,
             leader_in_status: false,
-            workloads: vec![WorkloadKind::Register, WorkloadKind::Set],
+            workloads: vec![
+                WorkloadKind::Register,
+                WorkloadKind::Set,
+                WorkloadKind::Append,
+            ],
             protocol: Protocol::Etcd {
                 serializable_reads: self.serializable_reads,
             },

@@ -78,7 +78,11 @@ impl System for PaxosKv {
         Capabilities {
             proxy: true,
             leader_in_status: true,
-            workloads: WorkloadKind::ALL.to_vec(),
+            workloads: vec![
+                WorkloadKind::Register,
+                WorkloadKind::Set,
+                WorkloadKind::Election,
+            ],
             protocol: Protocol::RaftKv,
             discards_data_on_pass: false,
         }

@@ -109,7 +109,12 @@ impl System for RaftKv {
         Capabilities {
             proxy: true,
             leader_in_status: true,
-            workloads: WorkloadKind::ALL.to_vec(),
+            workloads: vec![
+                WorkloadKind::Register,
+                WorkloadKind::Set,
+                WorkloadKind::Election,
+                WorkloadKind::Append,
+            ],
             protocol: Protocol::RaftKv,
             discards_data_on_pass: false,
         }

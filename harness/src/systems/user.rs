@@ -280,7 +280,12 @@ impl System for UserSystem {
                     ..
                 }
             ),
-            workloads: WorkloadKind::ALL.to_vec(),
+            workloads: vec![
+                WorkloadKind::Register,
+                WorkloadKind::Set,
+                WorkloadKind::Election,
+                WorkloadKind::Append,
+            ],
             protocol: self.protocol,
             discards_data_on_pass: false,
         }

@@ -1,5 +1,5 @@
 //! The HTTP interface on the node's one listen address: the client API (`PUT/GET/DELETE
-//! /key/{k}`, `POST /key/{k}/cas`, `GET /status`) exactly as in the project contract, with
+//! /key/{k}`, `POST /key/{k}/cas`, `POST /key/{k}/append`, `GET /status`) exactly as in the project contract, with
 //! 421 redirects naming the leader, 504 on timeout, 503 when leadership is lost, 400 on bad
 //! input and `X-Request-Id` duplicate suppression; and the peer endpoint
 //! `POST /raft/messages` (served by `raft-core`, with the error helpers used here).
@@ -43,6 +43,7 @@ pub fn router(ctx: AppContext<Kv>, bugs: Bugs) -> Router {
     Router::new()
         .route("/key/{k}", get(get_key).put(put_key).delete(delete_key))
         .route("/key/{k}/cas", post(cas_key))
+        .route("/key/{k}/append", post(append_key))
         .fallback(|| async { no_route("raft-kv") })
         .with_state(state)
 }
@@ -106,6 +107,28 @@ async fn put_key(
     };
     let cmd = Command {
         op: Op::Put { key, value },
+        req,
+    };
+    propose(&st, cmd, false).await
+}
+
+/// `POST /key/{k}/append`: the raw body (UTF-8) is concatenated to the key's value.
+async fn append_key(
+    State(st): State<Arc<AppState>>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = match request_id(&headers) {
+        Ok(r) => r,
+        Err(m) => return bad_request(m),
+    };
+    let value = match String::from_utf8(body.to_vec()) {
+        Ok(v) => v,
+        Err(_) => return bad_request("appended value must be UTF-8"),
+    };
+    let cmd = Command {
+        op: Op::Append { key, value },
         req,
     };
     propose(&st, cmd, false).await

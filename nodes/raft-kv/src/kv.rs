@@ -1,7 +1,7 @@
 //! The key-value state machine replicated by Raft.
 //!
 //! Owns the command format stored in log entries (JSON bytes of [`Command`]), applying a
-//! command (put, delete, compare-and-set where `from: None` means "key absent"), duplicate
+//! command (put, delete, append, compare-and-set where `from: None` means "key absent"), duplicate
 //! suppression of client retries by request id (client → last sequence number and its
 //! result, so a retried write is applied once), and the snapshot encoding of all of it.
 
@@ -34,6 +34,13 @@ pub enum Op {
         from: Option<String>,
         /// New value.
         to: String,
+    },
+    /// Concatenate `value` to the end of `key`'s value (an absent key counts as `""`).
+    Append {
+        /// Key.
+        key: String,
+        /// The text appended.
+        value: String,
     },
 }
 
@@ -138,6 +145,10 @@ impl Kv {
             }
             Op::Delete { key } => {
                 self.data.remove(key);
+                ApplyResult::Done
+            }
+            Op::Append { key, value } => {
+                self.data.entry(key.clone()).or_default().push_str(value);
                 ApplyResult::Done
             }
             Op::Cas { key, from, to } => {
@@ -273,6 +284,30 @@ mod tests {
             req: None,
         });
         assert_eq!(kv.get("a"), None);
+    }
+
+    #[test]
+    fn append_concatenates_in_order_and_a_retry_appends_once() {
+        let mut kv = Kv::new();
+        let append = |v: &str, seq: u64| Command {
+            op: Op::Append {
+                key: "l".into(),
+                value: v.into(),
+            },
+            req: Some(RequestId {
+                client: "c".into(),
+                seq,
+            }),
+        };
+        assert_eq!(kv.apply(&append("1,", 1)), ApplyResult::Done);
+        assert_eq!(kv.get("l"), Some("1,"));
+        kv.apply(&append("2,", 2));
+        // A retried request id is not appended twice.
+        kv.apply(&append("2,", 2));
+        assert_eq!(kv.get("l"), Some("1,2,"));
+        kv.apply(&put("l", "x", None));
+        kv.apply(&append("3,", 3));
+        assert_eq!(kv.get("l"), Some("x3,"));
     }
 
     #[test]

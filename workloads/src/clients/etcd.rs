@@ -105,6 +105,25 @@ impl EtcdClient {
         classify_cas(wire)
     }
 
+    /// Appends `text` to `key`'s value: reads it, then one txn puts `value + text` if the
+    /// key still holds `value` (lists only grow, so an equal value is the same list),
+    /// retrying on a mismatch up to [`MAX_APPEND_ATTEMPTS`] times (then a definite `Fail`).
+    pub async fn append(&self, key: &str, text: &str) -> Completion {
+        for _ in 0..MAX_APPEND_ATTEMPTS {
+            let current = match self.read(key).await {
+                Completion::Ok(Value::String(s)) => Some(s),
+                Completion::Ok(_) => None,
+                Completion::Fail(e) | Completion::Info(e) => return Completion::Fail(e),
+            };
+            let to = format!("{}{text}", current.as_deref().unwrap_or(""));
+            match self.cas(key, current.as_deref(), &to).await {
+                Completion::Fail(e) if e == CAS_MISMATCH => continue,
+                other => return other,
+            }
+        }
+        Completion::Fail("append-contention".into())
+    }
+
     async fn post(&self, path: &str, body: Value) -> Wire {
         let request = self
             .http
@@ -145,6 +164,9 @@ fn describe(e: &reqwest::Error) -> String {
         text
     }
 }
+
+/// How many read + txn rounds an etcd append tries before it gives up.
+pub const MAX_APPEND_ATTEMPTS: usize = 20;
 
 fn b64(s: &str) -> String {
     B64.encode(s.as_bytes())

@@ -3,7 +3,7 @@
 //!
 //! Every protocol client offers the same method set, each returning a [`Completion`]:
 //! `read(key)`, `write(key, value)`, `cas(key, from, to)` (`from = None` means "key
-//! absent"). Values are strings at this level; workloads encode integers as decimal strings.
+//! absent"), `append(key, text)`. Values are strings at this level; workloads encode integers as decimal strings.
 //! - [`raft_kv`]: the node HTTP protocol of `nodes/raft-kv` (and user systems speaking it).
 //! - [`etcd`]: etcd through its v3 JSON gateway.
 //! - [`http1`]: the small keep-alive HTTP/1.1 transport of the raft-kv client.
@@ -166,6 +166,18 @@ impl Client {
             Client::Election(c) => c.act().await,
             Client::RaftKv(c) => c.leader_act().await,
             Client::Etcd(_) => Completion::Fail("act: not offered by the etcd client".into()),
+        }
+    }
+}
+
+impl Client {
+    /// Append `text` to `key`'s value (absent = `""`): `Ok(null)` once applied. raft-kv
+    /// appends natively; etcd reads and then compare-and-sets in one txn, retrying on a
+    /// mismatch.
+    pub async fn append(&self, key: &str, text: &str) -> Completion {
+        match self {
+            Client::RaftKv(c) => c.append(key, text).await,
+            Client::Etcd(c) => c.append(key, text).await,
         }
     }
 }

@@ -130,6 +130,26 @@ impl RaftKvClient {
     }
 
     /// `POST /key/{k}/cas` `{"from","to"}`: `Ok(null)` if applied, `Fail(cas-mismatch)` if not.
+    /// `POST /key/{k}/append` with the text as body: `Ok(null)` once committed.
+    pub async fn append(&self, key: &str, text: &str) -> Completion {
+        let path = format!("/key/{}/append", encode_key(key));
+        let rid = self.next_request_id();
+        self.run(
+            Kind::Mutation,
+            Request {
+                method: "POST",
+                path: &path,
+                headers: &[("X-Request-Id", &rid)],
+                body: text.as_bytes(),
+            },
+            |status, body| match status {
+                200..=299 => Completion::Ok(Value::Null),
+                _ => classify_other(Kind::Mutation, status, &body),
+            },
+        )
+        .await
+    }
+
     pub async fn cas(&self, key: &str, from: Option<&str>, to: &str) -> Completion {
         let path = format!("/key/{}/cas", encode_key(key));
         let rid = self.next_request_id();
