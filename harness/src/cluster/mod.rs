@@ -433,7 +433,11 @@ impl Cluster {
 
     /// Puts link fault `faults` on as layer `layer` (replacing that layer; other layers and
     /// the whole-run condition stay, combined).
-    pub async fn set_link_fault(&self, layer: &str, faults: LinkFaults) -> Result<(), ClusterError> {
+    pub async fn set_link_fault(
+        &self,
+        layer: &str,
+        faults: LinkFaults,
+    ) -> Result<(), ClusterError> {
         for (a, b) in faults.keys() {
             self.spec(a)?;
             self.spec(b)?;

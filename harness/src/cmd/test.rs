@@ -268,8 +268,7 @@ impl TestArgs {
         Ok(LinkFaultOptions {
             losses: links::parse_loss_list(&self.loss).map_err(|e| bad(format!("--loss {e}")))?,
             delay: links::parse_millis(&self.delay).map_err(|e| bad(format!("--delay {e}")))?,
-            jitter: links::parse_millis(&self.jitter)
-                .map_err(|e| bad(format!("--jitter {e}")))?,
+            jitter: links::parse_millis(&self.jitter).map_err(|e| bad(format!("--jitter {e}")))?,
             targets: parse_link_targets(&self.link_targets)
                 .map_err(|e| bad(format!("--link-targets: {e}")))?,
         })
@@ -439,10 +438,28 @@ mod tests {
         assert_eq!(c.nemesis.trigger, Trigger::LeaderChange);
         let c = cfg(&["--link-delay", "40", "--net", "proxy"]).unwrap();
         assert_eq!(c.link.delay, Duration::from_millis(40));
-        let c = cfg(&["--link-delay", "40,10", "--link-loss", "5%", "--net", "proxy"]).unwrap();
+        let c = cfg(&[
+            "--link-delay",
+            "40,10",
+            "--link-loss",
+            "5%",
+            "--net",
+            "proxy",
+        ])
+        .unwrap();
         assert_eq!(c.link.jitter, Duration::from_millis(10));
         assert_eq!(c.link.loss, 0.05);
-        let c = cfg(&["--nemesis", "loss,delay", "--loss", "0.1,0.3", "--jitter", "20", "--net", "proxy"]).unwrap();
+        let c = cfg(&[
+            "--nemesis",
+            "loss,delay",
+            "--loss",
+            "0.1,0.3",
+            "--jitter",
+            "20",
+            "--net",
+            "proxy",
+        ])
+        .unwrap();
         assert_eq!(c.nemesis.links.losses, vec![0.1, 0.3]);
         assert_eq!(c.nemesis.links.jitter, Duration::from_millis(20));
     }

@@ -370,7 +370,9 @@ async fn apply(
             emit(record, summary, "kill", names_value(nodes));
         }
         PlannedFault::Links { kind, faults } => {
-            cluster.set_link_fault(kind.as_str(), faults.clone()).await?;
+            cluster
+                .set_link_fault(kind.as_str(), faults.clone())
+                .await?;
             *summary.faults.entry(kind.to_string()).or_default() += 1;
             let value = crate::cluster::links::history_value(faults);
             emit(record, summary, &format!("start-{kind}"), value);

@@ -676,7 +676,11 @@ mod tests {
                 .len()
             })
             .collect();
-        assert_eq!(drawn, BTreeSet::from([1, 4]), "both deaf and mute are drawn");
+        assert_eq!(
+            drawn,
+            BTreeSet::from([1, 4]),
+            "both deaf and mute are drawn"
+        );
     }
 
     #[test]

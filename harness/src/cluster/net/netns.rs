@@ -424,7 +424,9 @@ impl NetnsNet {
     /// The loss rules now in node `id`'s `HXLINK` chain (`iptables -S`), for tests.
     pub fn link_rules(&self, id: u64) -> Result<Vec<String>, ClusterError> {
         let ns = &self.names.node_ns[(id as usize).saturating_sub(1)];
-        let out = run(&["ip", "netns", "exec", ns, "iptables", "-w", "-S", LINK_CHAIN])?;
+        let out = run(&[
+            "ip", "netns", "exec", ns, "iptables", "-w", "-S", LINK_CHAIN,
+        ])?;
         Ok(String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| l.starts_with("-A"))

@@ -444,7 +444,8 @@ mod tests {
         // The other direction is healthy.
         assert_eq!(answered_of(px.link_addr(2, 1).unwrap(), 50).await, 50);
         assert_eq!(px.condition(1, 2), Some(lossy));
-        assert!(px.set_conditions(&[(("n1".to_string(), "n9".to_string()), lossy)].into())
+        assert!(px
+            .set_conditions(&[(("n1".to_string(), "n9".to_string()), lossy)].into())
             .is_err());
 
         let jittery = LinkCondition {
@@ -466,6 +467,9 @@ mod tests {
         let max = *rtts.iter().max().unwrap();
         assert!(min >= Duration::from_millis(40), "{rtts:?}");
         assert!(max <= Duration::from_millis(400), "{rtts:?}");
-        assert!(max - min >= Duration::from_millis(20), "no spread: {rtts:?}");
+        assert!(
+            max - min >= Duration::from_millis(20),
+            "no spread: {rtts:?}"
+        );
     }
 }
