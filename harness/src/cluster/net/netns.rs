@@ -20,8 +20,12 @@
 //! Link loss is a second chain of our own (`HXLINK`, jumped to from INPUT after `HXNEM`): for a
 //! link `a -> b` with loss `p`, b's chain drops packets from a with iptables' `statistic` match
 //! (`--mode random --probability p`), so it composes with partitions and is replaced or
-//! flushed on its own. Delay is not done here: this kernel has no netem, and a user-space
-//! re-injector (NFQUEUE) is not implemented yet, so a delay on a netns link is refused with
+//! flushed on its own. Delay is not done here yet: this kernel has no netem. Of the two ways
+//! around it (NFQUEUE with a user-space re-injector per namespace, or routing node-to-node
+//! traffic through the harness's proxies, reachable from the nodes at the host address
+//! `.254`), the chosen one is the proxy route: no new dependency or kernel module, one
+//! implementation of delay, jitter and loss for both backends, tasks the harness already owns
+//! and cleans up. It is not implemented: a delay on a netns link is refused with
 //! [`ClusterError::Unsupported`] (see docs/design.md, "Link faults").
 
 use std::collections::BTreeSet;
