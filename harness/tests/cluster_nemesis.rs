@@ -338,6 +338,7 @@ fn nemesis_config(
         trigger: Default::default(),
         overlap: false,
         together: false,
+        links: Default::default(),
         seed,
     }
 }

@@ -10,11 +10,12 @@
 pub mod cleanup;
 pub mod error;
 pub mod grudge;
+pub mod links;
 pub mod nemesis;
 pub mod net;
 pub mod process;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use cleanup::{LiveRun, Manifest};
+use links::{LinkCondition, LinkFaults};
 use net::netns::{NetnsNames, NetnsNet};
 use net::proxy::ProxyNet;
 use process::NodeProcess;
@@ -71,6 +73,16 @@ pub struct Cluster {
     manifest: Mutex<Manifest>,
     http: reqwest::Client,
     down: AtomicBool,
+    /// The whole-run link condition and the link faults now on (by layer: one per nemesis
+    /// schedule), which the backend gets combined.
+    links: tokio::sync::Mutex<LinkLayers>,
+}
+
+/// The whole-run link condition and the active link faults, by layer.
+#[derive(Debug, Default)]
+struct LinkLayers {
+    base: LinkCondition,
+    active: BTreeMap<String, LinkFaults>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -168,6 +180,7 @@ impl Cluster {
                 .build()
                 .map_err(|e| ClusterError::Net(format!("http client: {e}")))?,
             down: AtomicBool::new(false),
+            links: tokio::sync::Mutex::new(LinkLayers::default()),
             cfg,
             db,
             nodes,
@@ -406,17 +419,72 @@ impl Cluster {
         }
     }
 
-    /// Adds a one-way delay to every node-to-node link (proxy backend only: this kernel has no
-    /// netem, so the netns backend answers `Unsupported`). `Duration::ZERO` removes it.
-    pub fn set_link_delay(&self, delay: Duration) -> Result<(), ClusterError> {
-        match &self.net {
-            Net::Proxy(px) => {
-                px.set_delay(delay);
-                Ok(())
+    /// Sets the whole-run condition of every node-to-node link (`--link-loss`,
+    /// `--link-delay`); active link faults stay on top of it.
+    pub async fn set_base_link_condition(&self, c: LinkCondition) -> Result<(), ClusterError> {
+        let mut layers = self.links.lock().await;
+        let old = std::mem::replace(&mut layers.base, c);
+        let applied = self.apply_links(&layers).await;
+        if applied.is_err() {
+            layers.base = old;
+        }
+        applied
+    }
+
+    /// Puts link fault `faults` on as layer `layer` (replacing that layer; other layers and
+    /// the whole-run condition stay, combined).
+    pub async fn set_link_fault(
+        &self,
+        layer: &str,
+        faults: LinkFaults,
+    ) -> Result<(), ClusterError> {
+        for (a, b) in faults.keys() {
+            self.spec(a)?;
+            self.spec(b)?;
+        }
+        let mut layers = self.links.lock().await;
+        let old = layers.active.insert(layer.to_string(), faults);
+        let applied = self.apply_links(&layers).await;
+        if applied.is_err() {
+            match old {
+                Some(o) => layers.active.insert(layer.to_string(), o),
+                None => layers.active.remove(layer),
+            };
+        }
+        applied
+    }
+
+    /// Takes link fault layer `layer` off (every layer when `None`); the whole-run condition
+    /// stays.
+    pub async fn clear_link_faults(&self, layer: Option<&str>) -> Result<(), ClusterError> {
+        let mut layers = self.links.lock().await;
+        match layer {
+            Some(l) => {
+                layers.active.remove(l);
             }
-            Net::Netns(_) => Err(ClusterError::Unsupported(
-                "link delay needs --net proxy (tc netem is missing from this kernel)".into(),
-            )),
+            None => layers.active.clear(),
+        }
+        self.apply_links(&layers).await
+    }
+
+    /// The condition every directed link has now (healthy links left out).
+    pub async fn link_conditions(&self) -> LinkFaults {
+        let layers = self.links.lock().await;
+        links::combine(&self.node_names(), layers.base, layers.active.values())
+    }
+
+    async fn apply_links(&self, layers: &LinkLayers) -> Result<(), ClusterError> {
+        let all = links::combine(&self.node_names(), layers.base, layers.active.values());
+        if self.mode == NetMode::Proxy && !self.db.capabilities().proxy && !all.is_empty() {
+            return Err(ClusterError::Unsupported(format!(
+                "{} nodes talk to each other directly on loopback (no per-link proxy), so their \
+                 links cannot lose or delay messages: use --net netns",
+                self.db.name()
+            )));
+        }
+        match &self.net {
+            Net::Netns(nn) => nn.set_link_conditions(&all).await,
+            Net::Proxy(px) => px.set_conditions(&all),
         }
     }
 

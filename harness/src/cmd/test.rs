@@ -3,6 +3,7 @@
 //! then the config is checked against the system's capabilities, `--bug` included) and handed
 //! to the runner ([`crate::run::run_tests`]), which runs one or `--test-count` tests in a row.
 
+use crate::cluster::links::{self, parse_link_targets, LinkCondition, LinkFaultOptions};
 use crate::cluster::nemesis::{
     parse_faults, parse_targets, NemesisConfig, PartitionShape, Trigger,
 };
@@ -85,10 +86,29 @@ pub struct TestArgs {
     /// Network backend: `auto`, `netns` (needs CAP_NET_ADMIN) or `proxy`.
     #[arg(long, default_value = "auto")]
     pub net: String,
-    /// One-way delay, in milliseconds, that every node-to-node link adds for the whole run
-    /// (a slow network, as Maelstrom's latency). Needs `--net proxy`: this kernel has no netem.
-    #[arg(long, value_name = "MS", default_value_t = 0)]
-    pub link_delay: u64,
+    /// One-way delay, in milliseconds, with an optional jitter (`50` or `50,20`: each delay
+    /// drawn from 30..70 ms), that every node-to-node link adds for the whole run (a slow
+    /// network, as Maelstrom's latency). Needs `--net proxy`: this kernel has no netem.
+    #[arg(long, value_name = "MS[,JITTER]", default_value = "0")]
+    pub link_delay: String,
+    /// Probability (`0.1` or `10%`) that every node-to-node link loses a message, for the
+    /// whole run (netns: packets; proxy: requests, see docs/design.md "Link faults").
+    #[arg(long, value_name = "P", default_value = "0")]
+    pub link_loss: String,
+    /// `--nemesis loss`: loss probabilities, one drawn per fault (`0.1,0.3`).
+    #[arg(long, value_name = "P,..", default_value = "0.3")]
+    pub loss: String,
+    /// `--nemesis delay`: the one-way delay each fault adds (`50ms`; proxy backend only).
+    #[arg(long, value_name = "MS", default_value = "50ms")]
+    pub delay: String,
+    /// `--nemesis delay`: the jitter around it (each delay uniform in delay ± jitter).
+    #[arg(long, value_name = "MS", default_value = "0")]
+    pub jitter: String,
+    /// `--nemesis loss,delay`: which links a fault hits, one drawn per fault: `all` (every
+    /// node-to-node link), `one` (every link into and out of one random node), or both
+    /// (`all,one`).
+    #[arg(long, value_name = "all,one", default_value = "all,one")]
+    pub link_targets: String,
     /// Path of the bundled `raft-node` binary (default: next to the harness binary).
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
@@ -181,12 +201,15 @@ impl TestArgs {
         let nemesis = self.nemesis_config(seed)?;
         let workload = self.workload_options(seed)?;
         let net: NetMode = self.net.parse().map_err(|e| bad(format!("--net: {e}")))?;
-        if self.link_delay > 10_000 {
-            return Err(bad(format!(
-                "--link-delay {}: expected 0 to 10000 ms",
-                self.link_delay
-            )));
-        }
+        let (delay, jitter) = links::parse_delay_jitter(&self.link_delay)
+            .map_err(|e| bad(format!("--link-delay {e}")))?;
+        let loss =
+            links::parse_loss(&self.link_loss).map_err(|e| bad(format!("--link-loss {e}")))?;
+        let link = LinkCondition {
+            loss,
+            delay,
+            jitter,
+        };
         self.check_run_knobs()?;
         let name = self.test_name(&workload, &nemesis)?;
         Ok(TestConfig {
@@ -197,7 +220,7 @@ impl TestArgs {
             nemesis,
             nodes: self.nodes,
             net,
-            link_delay: Duration::from_millis(self.link_delay),
+            link,
             time_limit: secs("time-limit", self.time_limit, 0.0)?,
             rate: self.rate,
             op_timeout: Duration::from_millis(self.op_timeout),
@@ -236,7 +259,18 @@ impl TestArgs {
             trigger,
             overlap: self.nemesis_overlap,
             together: self.nemesis_together,
+            links: self.link_fault_options()?,
             seed,
+        })
+    }
+
+    fn link_fault_options(&self) -> Result<LinkFaultOptions, HarnessError> {
+        Ok(LinkFaultOptions {
+            losses: links::parse_loss_list(&self.loss).map_err(|e| bad(format!("--loss {e}")))?,
+            delay: links::parse_millis(&self.delay).map_err(|e| bad(format!("--delay {e}")))?,
+            jitter: links::parse_millis(&self.jitter).map_err(|e| bad(format!("--jitter {e}")))?,
+            targets: parse_link_targets(&self.link_targets)
+                .map_err(|e| bad(format!("--link-targets: {e}")))?,
         })
     }
 
@@ -403,7 +437,31 @@ mod tests {
         let c = cfg(&["--nemesis-trigger", "leader-change"]).unwrap();
         assert_eq!(c.nemesis.trigger, Trigger::LeaderChange);
         let c = cfg(&["--link-delay", "40", "--net", "proxy"]).unwrap();
-        assert_eq!(c.link_delay, Duration::from_millis(40));
+        assert_eq!(c.link.delay, Duration::from_millis(40));
+        let c = cfg(&[
+            "--link-delay",
+            "40,10",
+            "--link-loss",
+            "5%",
+            "--net",
+            "proxy",
+        ])
+        .unwrap();
+        assert_eq!(c.link.jitter, Duration::from_millis(10));
+        assert_eq!(c.link.loss, 0.05);
+        let c = cfg(&[
+            "--nemesis",
+            "loss,delay",
+            "--loss",
+            "0.1,0.3",
+            "--jitter",
+            "20",
+            "--net",
+            "proxy",
+        ])
+        .unwrap();
+        assert_eq!(c.nemesis.links.losses, vec![0.1, 0.3]);
+        assert_eq!(c.nemesis.links.jitter, Duration::from_millis(20));
     }
 
     #[test]

@@ -58,7 +58,30 @@ pub const KINDS: &[KindSpec] = &[
         undone: "restarted",
         per_target: true,
     },
+    KindSpec {
+        kind: "loss",
+        start: "start-loss",
+        stop: "stop-loss",
+        rgb: (213, 94, 0),
+        words: link_words,
+        undone: "links healthy again",
+        per_target: false,
+    },
+    KindSpec {
+        kind: "delay",
+        start: "start-delay",
+        stop: "stop-delay",
+        rgb: (0, 114, 178),
+        words: link_words,
+        undone: "links healthy again",
+        per_target: false,
+    },
 ];
+
+/// A link fault in words, as the nemesis recorded it: `n1→n2, n2→n1: 30% loss`.
+fn link_words(v: &Value) -> Option<String> {
+    v.get("text")?.as_str().map(str::to_string)
+}
 
 /// Colours of kinds not in [`KINDS`], picked by the kind's name.
 const EXTRA_RGB: [(u8, u8, u8); 4] = [(0, 158, 115), (200, 180, 0), (150, 100, 60), (90, 60, 160)];

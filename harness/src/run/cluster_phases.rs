@@ -140,14 +140,14 @@ async fn start(
         t.elapsed().as_secs_f64(),
         cluster.net_mode()
     ));
-    if !cfg.link_delay.is_zero() {
-        if let Err(e) = cluster.set_link_delay(cfg.link_delay) {
+    if !cfg.link.is_healthy() {
+        if let Err(e) = cluster.set_base_link_condition(cfg.link).await {
             let _ = cluster.shutdown().await;
             return Err(cluster_error(e));
         }
         ctx.log.log(&format!(
-            "every node-to-node link delays by {} ms",
-            cfg.link_delay.as_millis()
+            "every node-to-node link for the whole run: {}",
+            cfg.link.describe()
         ));
     }
     ctx.phases.done_since("start", t, &ctx.log);
@@ -306,6 +306,9 @@ async fn heal(
         Err(e) => return Err(HarnessError::Failed(format!("nemesis: {e}"))),
     }
     if !ctx.cfg.nemesis.faults.is_empty() {
+        if let Err(e) = cluster.clear_link_faults(None).await {
+            ctx.log.log(&format!("heal: link faults: {e}"));
+        }
         if let Err(e) = cluster.heal().await {
             ctx.log.log(&format!("heal: {e}"));
         }

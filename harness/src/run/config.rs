@@ -4,6 +4,7 @@
 //! and its `test.json` view. The command line that fills it is `cmd/test.rs`; nothing here
 //! knows about flags.
 
+use crate::cluster::links::LinkCondition;
 use crate::cluster::nemesis::{FaultKind, NemesisConfig, Trigger};
 use crate::exit::HarnessError;
 use crate::netmode::NetMode;
@@ -24,8 +25,9 @@ pub struct TestConfig {
     pub nemesis: NemesisConfig,
     pub nodes: usize,
     pub net: NetMode,
-    /// One-way delay on every node-to-node link (zero: none; proxy backend only).
-    pub link_delay: Duration,
+    /// The whole-run condition of every node-to-node link (`--link-loss`, `--link-delay`;
+    /// healthy: none; a delay needs the proxy backend).
+    pub link: LinkCondition,
     pub time_limit: Duration,
     /// Overall operation rate limit (ops/s), if any.
     pub rate: Option<f64>,
@@ -82,13 +84,22 @@ impl TestConfig {
                  node leads; use the timer trigger"
             )));
         }
-        if !self.link_delay.is_zero() && (self.net != NetMode::Proxy || !caps.proxy) {
+        let delays = !self.link.delay.is_zero()
+            || !self.link.jitter.is_zero()
+            || self.nemesis.faults.contains(&FaultKind::Delay);
+        if delays && (self.net != NetMode::Proxy || !caps.proxy) {
             return Err(HarnessError::BadInput(format!(
-                "--link-delay {}: needs --net proxy and a system whose peer links go through \
-                 the harness's proxies ({name}'s {}): the netns backend cannot delay packets \
-                 on this kernel (no netem)",
-                self.link_delay.as_millis(),
+                "--link-delay / --nemesis delay: needs --net proxy and a system whose peer \
+                 links go through the harness's proxies ({name}'s {}): the netns backend \
+                 cannot delay packets on this kernel (no netem)",
                 if caps.proxy { "do" } else { "do not" }
+            )));
+        }
+        let loses = self.link.loss > 0.0 || self.nemesis.faults.contains(&FaultKind::Loss);
+        if loses && self.net == NetMode::Proxy && !caps.proxy {
+            return Err(HarnessError::BadInput(format!(
+                "--link-loss / --nemesis loss: {name}'s peer links do not go through the \
+                 harness's proxies: use --net netns"
             )));
         }
         if self.nemesis.faults.contains(&FaultKind::Partition) && !caps.proxy {
@@ -135,7 +146,9 @@ impl TestConfig {
             "nemesis_overlap": n.overlap,
             "nemesis_together": n.together,
             "nemesis_interval_s": n.interval.as_secs_f64(),
-            "link_delay_ms": self.link_delay.as_millis() as u64,
+            "link_delay_ms": self.link.delay.as_millis() as u64,
+            "link_jitter_ms": self.link.jitter.as_millis() as u64,
+            "link_loss": self.link.loss,
             "rate": self.rate,
             "op_timeout_ms": self.op_timeout.as_millis() as u64,
             "keys": self.workload.keys,

@@ -93,7 +93,8 @@ async fn run_schedule(
         cluster.node_names(),
     )
     .with_targets_for(FaultKind::Pause, cfg.pause_targets.clone())
-    .with_targets_for(FaultKind::Kill, cfg.kill_targets.clone());
+    .with_targets_for(FaultKind::Kill, cfg.kill_targets.clone())
+    .with_links(cfg.links.clone());
     let mut stagger = Stagger::new(cfg.seed, cfg.interval);
     let mut summary = NemesisSummary::default();
     let mut last_leader = match cfg.trigger {
@@ -368,6 +369,14 @@ async fn apply(
                 .or_default() += 1;
             emit(record, summary, "kill", names_value(nodes));
         }
+        PlannedFault::Links { kind, faults } => {
+            cluster
+                .set_link_fault(kind.as_str(), faults.clone())
+                .await?;
+            *summary.faults.entry(kind.to_string()).or_default() += 1;
+            let value = crate::cluster::links::history_value(faults);
+            emit(record, summary, &format!("start-{kind}"), value);
+        }
     }
     Ok(())
 }
@@ -404,6 +413,11 @@ async fn undo(
             // Recorded once the processes are back (and answering, unless an error says not).
             emit(record, summary, "restart", names_value(nodes));
             restarted?;
+        }
+        PlannedFault::Links { kind, faults } => {
+            cluster.clear_link_faults(Some(kind.as_str())).await?;
+            let value = crate::cluster::links::history_value(faults);
+            emit(record, summary, &format!("stop-{kind}"), value);
         }
     }
     Ok(())

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use crate::cluster::grudge::Grudge;
+use crate::cluster::links::LinkFaultOptions;
 
 /// One kind of fault (`--nemesis partition,pause,kill`; `none` is the empty list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -15,6 +16,10 @@ pub enum FaultKind {
     Partition,
     Pause,
     Kill,
+    /// Message loss on links (`--loss`, `--link-targets`).
+    Loss,
+    /// Delay with jitter on links (`--delay`, `--jitter`, `--link-targets`).
+    Delay,
 }
 
 impl FaultKind {
@@ -23,6 +28,8 @@ impl FaultKind {
             FaultKind::Partition => "partition",
             FaultKind::Pause => "pause",
             FaultKind::Kill => "kill",
+            FaultKind::Loss => "loss",
+            FaultKind::Delay => "delay",
         }
     }
 }
@@ -40,8 +47,10 @@ impl FromStr for FaultKind {
             "partition" => Ok(FaultKind::Partition),
             "pause" => Ok(FaultKind::Pause),
             "kill" => Ok(FaultKind::Kill),
+            "loss" => Ok(FaultKind::Loss),
+            "delay" => Ok(FaultKind::Delay),
             other => Err(format!(
-                "unknown nemesis `{other}` (partition, pause, kill, none)"
+                "unknown nemesis `{other}` (partition, pause, kill, loss, delay, none)"
             )),
         }
     }
@@ -148,6 +157,12 @@ pub enum PartitionShape {
     /// The current leader (asked of the cluster when the fault starts) cut from all others;
     /// a seeded random node when no leader can be learned.
     Leader,
+    /// One node hears nobody but is still heard by all (a one-way cut into it).
+    Deaf,
+    /// One node is heard by nobody but still hears all (a one-way cut out of it).
+    Mute,
+    /// Deaf or mute, drawn each time.
+    OneWayIsolated,
     /// One of isolated, halves, majorities-ring, bridge, drawn each time.
     #[default]
     Random,
@@ -167,11 +182,14 @@ impl FromStr for PartitionShape {
             "bridge" => Ok(PartitionShape::Bridge),
             "leader" | "isolated-leader" => Ok(PartitionShape::Leader),
             "random" => Ok(PartitionShape::Random),
+            "deaf" | "one-way-deaf" => Ok(PartitionShape::Deaf),
+            "mute" | "one-way-mute" => Ok(PartitionShape::Mute),
+            "one-way-isolated" | "one-way" => Ok(PartitionShape::OneWayIsolated),
             t if t.starts_with('{') => serde_json::from_str::<Grudge>(t)
                 .map(PartitionShape::Explicit)
                 .map_err(|e| format!("bad grudge JSON `{t}`: {e}")),
             other => Err(format!(
-                "unknown partition shape `{other}` (isolated, halves, majorities-ring, bridge, leader, random, or a JSON grudge)"
+                "unknown partition shape `{other}` (isolated, halves, majorities-ring, bridge, leader, deaf, mute, one-way-isolated, random, or a JSON grudge: node → nodes it cannot hear, one direction)"
             )),
         }
     }
@@ -186,6 +204,9 @@ impl fmt::Display for PartitionShape {
             PartitionShape::Bridge => f.write_str("bridge"),
             PartitionShape::Leader => f.write_str("leader"),
             PartitionShape::Random => f.write_str("random"),
+            PartitionShape::Deaf => f.write_str("deaf"),
+            PartitionShape::Mute => f.write_str("mute"),
+            PartitionShape::OneWayIsolated => f.write_str("one-way-isolated"),
             PartitionShape::Explicit(g) => {
                 f.write_str(&serde_json::to_string(g).unwrap_or_else(|_| "{}".into()))
             }
@@ -249,6 +270,8 @@ pub struct NemesisConfig {
     /// Every kind at once, as one compound fault (applied in the listed order, undone in
     /// reverse, each undo after its own staggered wait); `false`: one kind per fault.
     pub together: bool,
+    /// What loss and delay faults put on links.
+    pub links: LinkFaultOptions,
     pub seed: u64,
 }
 

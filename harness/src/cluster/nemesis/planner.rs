@@ -9,9 +9,12 @@ use rand_chacha::ChaCha8Rng;
 
 use super::kinds::{FaultKind, PartitionShape, Target, DEFAULT_TARGETS};
 use crate::cluster::grudge::Grudge;
+use crate::cluster::links::{
+    on_all_links, on_links_of, LinkCondition, LinkFaultOptions, LinkFaults, LinkTarget,
+};
 
 /// One planned fault: what to break (the executor also knows how to undo it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PlannedFault {
     Partition(Grudge),
     /// Isolate whichever node leads when the fault is applied (the executor asks the cluster);
@@ -21,6 +24,11 @@ pub enum PlannedFault {
     },
     Pause(Victims),
     Kill(Victims),
+    /// A loss or delay fault (`kind`) on these directed links.
+    Links {
+        kind: FaultKind,
+        faults: LinkFaults,
+    },
 }
 
 /// The nodes a pause or kill hits.
@@ -45,6 +53,7 @@ pub struct Planner {
     shape: PartitionShape,
     pause_targets: Vec<Target>,
     kill_targets: Vec<Target>,
+    links: LinkFaultOptions,
     nodes: Vec<String>,
     next: usize,
 }
@@ -68,6 +77,7 @@ impl Planner {
             shape,
             pause_targets: targets.clone(),
             kill_targets: targets,
+            links: LinkFaultOptions::default(),
             nodes,
             next: 0,
         }
@@ -103,7 +113,48 @@ impl Planner {
                 let t = self.draw_target(FaultKind::Kill);
                 PlannedFault::Kill(pick_victims(t, &self.nodes, &mut self.rng))
             }
+            FaultKind::Loss | FaultKind::Delay => self.plan_links(kind),
         })
+    }
+
+    /// Gives loss and delay faults their amounts and link targets.
+    pub fn with_links(mut self, links: LinkFaultOptions) -> Self {
+        self.links = links;
+        self
+    }
+
+    /// A loss fault (one of the configured probabilities) or a delay fault on every link or
+    /// every link of one node, as drawn from the configured link targets.
+    fn plan_links(&mut self, kind: FaultKind) -> PlannedFault {
+        let o = &self.links;
+        let condition = if kind == FaultKind::Loss {
+            let loss = match o.losses.len() {
+                0 => 0.3,
+                n => o.losses[self.rng.gen_range(0..n)],
+            };
+            LinkCondition {
+                loss,
+                ..Default::default()
+            }
+        } else {
+            LinkCondition {
+                loss: 0.0,
+                delay: o.delay,
+                jitter: o.jitter,
+            }
+        };
+        let target = match o.targets.len() {
+            0 => LinkTarget::All,
+            n => o.targets[self.rng.gen_range(0..n)],
+        };
+        let faults = match target {
+            LinkTarget::All => on_all_links(&self.nodes, condition),
+            LinkTarget::One => {
+                let node = self.nodes[self.rng.gen_range(0..self.nodes.len())].clone();
+                on_links_of(&node, &self.nodes, condition)
+            }
+        };
+        PlannedFault::Links { kind, faults }
     }
 
     /// Gives pauses or kills their own targets (an empty list keeps the shared ones).
@@ -112,7 +163,7 @@ impl Planner {
             match kind {
                 FaultKind::Pause => self.pause_targets = targets,
                 FaultKind::Kill => self.kill_targets = targets,
-                FaultKind::Partition => {}
+                FaultKind::Partition | FaultKind::Loss | FaultKind::Delay => {}
             }
         }
         self
@@ -199,6 +250,27 @@ pub fn plan_grudge(shape: &PartitionShape, nodes: &[String], rng: &mut ChaCha8Rn
             ];
             let pick = rng.gen_range(0..shapes.len());
             plan_grudge(&shapes[pick], nodes, rng)
+        }
+        PartitionShape::OneWayIsolated => {
+            let shape = if rng.gen_bool(0.5) {
+                PartitionShape::Deaf
+            } else {
+                PartitionShape::Mute
+            };
+            plan_grudge(&shape, nodes, rng)
+        }
+        PartitionShape::Deaf => {
+            let node = &shuffled[0];
+            let others = nodes.iter().filter(|m| *m != node).cloned().collect();
+            Grudge::from([(node.clone(), others)])
+        }
+        PartitionShape::Mute => {
+            let node = &shuffled[0];
+            nodes
+                .iter()
+                .filter(|m| *m != node)
+                .map(|m| (m.clone(), BTreeSet::from([node.clone()])))
+                .collect()
         }
         // Without a cluster to ask, "the leader" is a random node.
         PartitionShape::Isolated | PartitionShape::Leader => {
@@ -574,5 +646,85 @@ mod tests {
             &mut ChaCha8Rng::seed_from_u64(1),
         );
         assert!(g.is_empty());
+    }
+
+    #[test]
+    fn one_way_shapes_cut_one_direction_only() {
+        let nodes = names(5);
+        for seed in 0..20 {
+            let rng = &mut ChaCha8Rng::seed_from_u64(seed);
+            let deaf = plan_grudge(&PartitionShape::Deaf, &nodes, rng);
+            check_wellformed(&deaf, &nodes);
+            assert_eq!(deaf.len(), 1, "{deaf:?}");
+            let (who, cut) = deaf.iter().next().unwrap();
+            assert_eq!(cut.len(), 4);
+            assert!(!cut.contains(who));
+            let mute = plan_grudge(&PartitionShape::Mute, &nodes, rng);
+            check_wellformed(&mute, &nodes);
+            assert_eq!(mute.len(), 4, "{mute:?}");
+            let silenced: BTreeSet<&String> = mute.values().flatten().collect();
+            assert_eq!(silenced.len(), 1);
+            assert!(!mute.contains_key(*silenced.iter().next().unwrap()));
+        }
+        let drawn: BTreeSet<usize> = (0..20)
+            .map(|seed| {
+                plan_grudge(
+                    &PartitionShape::OneWayIsolated,
+                    &nodes,
+                    &mut ChaCha8Rng::seed_from_u64(seed),
+                )
+                .len()
+            })
+            .collect();
+        assert_eq!(
+            drawn,
+            BTreeSet::from([1, 4]),
+            "both deaf and mute are drawn"
+        );
+    }
+
+    #[test]
+    fn loss_and_delay_faults_draw_amounts_and_links_from_the_options() {
+        let nodes = names(3);
+        let opts = LinkFaultOptions {
+            losses: vec![0.1, 0.3],
+            delay: std::time::Duration::from_millis(50),
+            jitter: std::time::Duration::from_millis(20),
+            targets: vec![LinkTarget::All, LinkTarget::One],
+        };
+        let plan = |seed| {
+            let mut p = Planner::new(
+                seed,
+                vec![FaultKind::Loss, FaultKind::Delay],
+                PartitionShape::default(),
+                vec![],
+                nodes.clone(),
+            )
+            .with_links(opts.clone());
+            (0..40).map(|_| p.next_fault().unwrap()).collect::<Vec<_>>()
+        };
+        let faults = plan(7);
+        assert_eq!(faults, plan(7), "seeded");
+        let (mut losses, mut sizes) = (Vec::new(), BTreeSet::new());
+        for (i, f) in faults.iter().enumerate() {
+            let PlannedFault::Links { kind, faults } = f else {
+                panic!("{f:?}")
+            };
+            assert_eq!(*kind, [FaultKind::Loss, FaultKind::Delay][i % 2]);
+            sizes.insert(faults.len());
+            for ((a, b), c) in faults {
+                assert_ne!(a, b);
+                if *kind == FaultKind::Loss {
+                    losses.push(c.loss);
+                    assert!(c.delay.is_zero());
+                } else {
+                    assert_eq!((c.loss, c.delay, c.jitter), (0.0, opts.delay, opts.jitter));
+                }
+            }
+        }
+        // All 6 directed links, or the 4 of one node.
+        assert_eq!(sizes, BTreeSet::from([4, 6]));
+        assert!(losses.contains(&0.1) && losses.contains(&0.3));
+        assert!(losses.iter().all(|l| *l == 0.1 || *l == 0.3));
     }
 }

@@ -13,6 +13,20 @@
 //! from; the host address `.254` is never dropped. Healing flushes the chain. Where iptables
 //! does not work, blackhole routes inside the node namespaces are used instead (they cut the
 //! node's packets *to* the grudged peers, which for TCP cuts the link both ways).
+//!
+//! One-way cuts need nothing more: a grudge is already directional (node X drops what comes
+//! *from* the peers it cannot hear, and still sends to them).
+//!
+//! Link loss is a second chain of our own (`HXLINK`, jumped to from INPUT after `HXNEM`): for a
+//! link `a -> b` with loss `p`, b's chain drops packets from a with iptables' `statistic` match
+//! (`--mode random --probability p`), so it composes with partitions and is replaced or
+//! flushed on its own. Delay is not done here yet: this kernel has no netem. Of the two ways
+//! around it (NFQUEUE with a user-space re-injector per namespace, or routing node-to-node
+//! traffic through the harness's proxies, reachable from the nodes at the host address
+//! `.254`), the chosen one is the proxy route: no new dependency or kernel module, one
+//! implementation of delay, jitter and loss for both backends, tasks the harness already owns
+//! and cleans up. It is not implemented: a delay on a netns link is refused with
+//! [`ClusterError::Unsupported`] (see docs/design.md, "Link faults").
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -24,6 +38,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::cluster::error::ClusterError;
 use crate::cluster::grudge::Grudge;
+use crate::cluster::links::LinkFaults;
 
 /// Set (to anything) to make partitions use blackhole routes even where iptables works (to
 /// test that fallback, or on hosts whose iptables misbehaves inside namespaces).
@@ -31,6 +46,9 @@ pub const NO_IPTABLES_ENV: &str = "HARNESS_NETNS_NO_IPTABLES";
 
 /// The iptables chain the harness owns inside each node namespace.
 pub const CHAIN: &str = "HXNEM";
+
+/// The iptables chain of link conditions (loss) inside each node namespace.
+pub const LINK_CHAIN: &str = "HXLINK";
 
 /// Names of everything the netns backend creates for a run prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,12 +252,13 @@ impl NetnsNet {
             run(&["ip", "-n", ns, "link", "set", "eth0", "up"])?;
             run(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
             if iptables_ok {
-                let chain = run(&["ip", "netns", "exec", ns, "iptables", "-w", "-N", CHAIN])
-                    .and_then(|_| {
-                        run(&[
-                            "ip", "netns", "exec", ns, "iptables", "-w", "-I", "INPUT", "-j", CHAIN,
-                        ])
-                    });
+                let chain = [CHAIN, LINK_CHAIN].iter().try_for_each(|c| {
+                    run(&["ip", "netns", "exec", ns, "iptables", "-w", "-N", c])?;
+                    run(&[
+                        "ip", "netns", "exec", ns, "iptables", "-w", "-A", "INPUT", "-j", c,
+                    ])
+                    .map(|_| ())
+                });
                 if let Err(e) = chain {
                     tracing::warn!(
                         "iptables unusable in {ns} ({e}); partitions use blackhole routes"
@@ -364,6 +383,61 @@ impl NetnsNet {
         Ok(())
     }
 
+    /// Replaces every link condition: `conditions` (node names `n<id>`) become loss rules in
+    /// the receivers' `HXLINK` chains; every other link is healthy. A delay or jitter is
+    /// refused (no netem here, no re-injector yet), before anything changes.
+    pub async fn set_link_conditions(&self, conditions: &LinkFaults) -> Result<(), ClusterError> {
+        for ((a, b), c) in conditions {
+            for n in [a, b] {
+                if self.ns_of(n).is_none() {
+                    return Err(ClusterError::UnknownNode(n.clone()));
+                }
+            }
+            if !c.delay.is_zero() || !c.jitter.is_zero() {
+                return Err(ClusterError::Unsupported(format!(
+                    "link delay {a}→{b}: the netns backend cannot delay packets on this kernel                      (no netem); use --net proxy"
+                )));
+            }
+        }
+        if !self.use_iptables && conditions.values().any(|c| c.loss > 0.0) {
+            return Err(ClusterError::Unsupported(
+                "link loss needs iptables inside the namespaces (unusable here)".into(),
+            ));
+        }
+        let mut tasks = Vec::new();
+        for (i, ns) in self.names.node_ns.iter().enumerate() {
+            let me = format!("n{}", i + 1);
+            let mut script = format!("*filter\n-F {LINK_CHAIN}\n");
+            for ((from, to), c) in conditions {
+                if *to != me || c.loss <= 0.0 {
+                    continue;
+                }
+                if let Some((_, pid)) = self.ns_of(from) {
+                    script.push_str(&loss_rule(self.node_addr(pid), c.loss));
+                }
+            }
+            script.push_str("COMMIT\n");
+            tasks.push(iptables_restore(ns.clone(), script));
+        }
+        for t in tasks {
+            t.await?;
+        }
+        Ok(())
+    }
+
+    /// The loss rules now in node `id`'s `HXLINK` chain (`iptables -S`), for tests.
+    pub fn link_rules(&self, id: u64) -> Result<Vec<String>, ClusterError> {
+        let ns = &self.names.node_ns[(id as usize).saturating_sub(1)];
+        let out = run(&[
+            "ip", "netns", "exec", ns, "iptables", "-w", "-S", LINK_CHAIN,
+        ])?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("-A"))
+            .map(str::to_string)
+            .collect())
+    }
+
     /// Removes every partition rule.
     pub async fn heal(&self) -> Result<(), ClusterError> {
         if !self.use_iptables {
@@ -405,8 +479,12 @@ pub fn teardown_names(names: &NetnsNames) -> Result<(), ClusterError> {
         }
     }
     if list_links().contains(&names.host_link) {
+        // Deleting the switch namespace deletes the veth's peer and, a moment later, the host
+        // end too: a failure is an error only if the link is still there.
         if let Err(e) = run(&["ip", "link", "del", &names.host_link]) {
-            first_err.get_or_insert(e);
+            if list_links().contains(&names.host_link) {
+                first_err.get_or_insert(e);
+            }
         }
     }
     first_err.map_or(Ok(()), Err)
@@ -434,6 +512,14 @@ pub fn list_links() -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// The `HXLINK` rule that drops packets from `from` with probability `p`.
+fn loss_rule(from: Ipv4Addr, p: f64) -> String {
+    format!(
+        "-A {LINK_CHAIN} -s {from}/32 -m statistic --mode random --probability {:.5} -j DROP\n",
+        p.clamp(0.0, 1.0)
+    )
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::cluster::error::ClusterError;
 use crate::cluster::grudge::Grudge;
+use crate::cluster::links::{LinkCondition, LinkFaults};
 
 /// State of one link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,7 @@ enum LinkState {
 struct Link {
     addr: SocketAddr,
     state: watch::Sender<LinkState>,
+    condition: watch::Sender<LinkCondition>,
     accept_task: JoinHandle<()>,
 }
 
@@ -40,8 +42,6 @@ pub struct ProxyNet {
     links: BTreeMap<(u64, u64), Link>,
     /// Node name → id.
     ids: BTreeMap<String, u64>,
-    /// One-way delay added to every byte every link carries (zero: none).
-    delay: watch::Sender<Duration>,
 }
 
 /// Ports node listeners are drawn from: below Linux's default ephemeral range
@@ -70,7 +70,6 @@ impl ProxyNet {
     /// Must be called inside a tokio runtime.
     pub async fn setup(nodes: &[(u64, String, SocketAddr)]) -> Result<ProxyNet, ClusterError> {
         let mut links = BTreeMap::new();
-        let (delay, delay_rx) = watch::channel(Duration::ZERO);
         for (from, _, _) in nodes {
             for (to, _, target) in nodes {
                 if from == to {
@@ -81,13 +80,14 @@ impl ProxyNet {
                     .map_err(|e| ClusterError::Net(format!("proxy n{from}->n{to}: bind: {e}")))?;
                 let addr = listener.local_addr()?;
                 let (tx, rx) = watch::channel(LinkState::Open);
-                let accept_task =
-                    tokio::spawn(accept_loop(listener, *target, rx, delay_rx.clone()));
+                let (condition, condition_rx) = watch::channel(LinkCondition::default());
+                let accept_task = tokio::spawn(accept_loop(listener, *target, rx, condition_rx));
                 links.insert(
                     (*from, *to),
                     Link {
                         addr,
                         state: tx,
+                        condition,
                         accept_task,
                     },
                 );
@@ -97,7 +97,7 @@ impl ProxyNet {
             .iter()
             .map(|(id, name, _)| (name.clone(), *id))
             .collect();
-        Ok(ProxyNet { links, ids, delay })
+        Ok(ProxyNet { links, ids })
     }
 
     /// The proxy address node `from` must use to reach node `to`.
@@ -112,15 +112,14 @@ impl ProxyNet {
             .ok_or_else(|| ClusterError::UnknownNode(name.to_string()))
     }
 
-    /// Replaces the current partition: the link between a and b (both directions) is cut iff
-    /// either cannot hear the other.
+    /// Replaces the current partition: the link `b -> a` is cut iff a cannot hear from b
+    /// (one direction only; see the module doc for what that means for request/response).
     pub fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
         let mut cut = std::collections::BTreeSet::new();
         for (a, deaf_to) in grudge {
             let a = self.id(a)?;
             for b in deaf_to {
                 let b = self.id(b)?;
-                cut.insert((a, b));
                 cut.insert((b, a));
             }
         }
@@ -142,16 +141,27 @@ impl ProxyNet {
         Ok(())
     }
 
-    /// Sets the one-way delay every link adds (to bytes read from now on, on existing
-    /// connections too); `Duration::ZERO` removes it. The netns backend has no equivalent:
-    /// this kernel lacks netem.
-    pub fn set_delay(&self, d: Duration) {
-        self.delay.send_replace(d);
+    /// Replaces every link's condition: the links named in `conditions` get theirs (to bytes
+    /// read from now on, on existing connections too), every other link is healthy.
+    pub fn set_conditions(&self, conditions: &LinkFaults) -> Result<(), ClusterError> {
+        let mut by_id = BTreeMap::new();
+        for ((a, b), c) in conditions {
+            by_id.insert((self.id(a)?, self.id(b)?), *c);
+        }
+        for (key, link) in &self.links {
+            let want = by_id.get(key).copied().unwrap_or_default();
+            link.condition.send_if_modified(|c| {
+                let changed = *c != want;
+                *c = want;
+                changed
+            });
+        }
+        Ok(())
     }
 
-    /// The current one-way delay.
-    pub fn delay(&self) -> Duration {
-        *self.delay.borrow()
+    /// The condition of the directed link `from -> to` (ids).
+    pub fn condition(&self, from: u64, to: u64) -> Option<LinkCondition> {
+        self.links.get(&(from, to)).map(|l| *l.condition.borrow())
     }
 
     /// Opens every link.
@@ -188,7 +198,7 @@ async fn accept_loop(
     listener: TcpListener,
     target: SocketAddr,
     state: watch::Receiver<LinkState>,
-    delay: watch::Receiver<Duration>,
+    condition: watch::Receiver<LinkCondition>,
 ) {
     loop {
         let Ok((inbound, _)) = listener.accept().await else {
@@ -205,7 +215,7 @@ async fn accept_loop(
             }
             LinkState::Closed => return,
         }
-        tokio::spawn(pipe(inbound, target, state.clone(), delay.clone()));
+        tokio::spawn(pipe(inbound, target, state.clone(), condition.clone()));
     }
 }
 
@@ -213,7 +223,7 @@ async fn pipe(
     mut inbound: TcpStream,
     target: SocketAddr,
     mut state: watch::Receiver<LinkState>,
-    delay: watch::Receiver<Duration>,
+    condition: watch::Receiver<LinkCondition>,
 ) {
     let connect = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(target)).await;
     let Ok(Ok(mut outbound)) = connect else {
@@ -225,15 +235,24 @@ async fn pipe(
     let was_cut = {
         let (mut ir, mut iw) = inbound.split();
         let (mut or, mut ow) = outbound.split();
-        let both = async {
-            tokio::join!(
-                relay(&mut ir, &mut ow, delay.clone()),
-                relay(&mut or, &mut iw, delay.clone())
-            )
-        };
-        tokio::select! {
-            _ = both => false,
-            _ = state.wait_for(|s| *s != LinkState::Open) => true,
+        let forward = relay(&mut ir, &mut ow, condition.clone(), true);
+        let backward = relay(&mut or, &mut iw, condition.clone(), false);
+        tokio::pin!(forward, backward);
+        let (mut forward_done, mut backward_done) = (false, false);
+        loop {
+            tokio::select! {
+                r = &mut forward, if !forward_done => {
+                    if r == Relayed::Lost {
+                        break true;
+                    }
+                    forward_done = true;
+                }
+                _ = &mut backward, if !backward_done => backward_done = true,
+                _ = state.wait_for(|s| *s != LinkState::Open) => break true,
+            }
+            if forward_done && backward_done {
+                break false;
+            }
         }
     };
     if was_cut {
@@ -242,9 +261,25 @@ async fn pipe(
     }
 }
 
-/// Copies `r` to `w` until EOF, each chunk held back by the delay in force when it was read;
-/// then half-closes `w`.
-async fn relay<R, W>(r: &mut R, w: &mut W, delay: watch::Receiver<Duration>)
+/// How a relay ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relayed {
+    /// EOF or an error on either side.
+    Ended,
+    /// A chunk was lost (the link's loss): the connection must be reset.
+    Lost,
+}
+
+/// Copies `r` to `w` until EOF, each chunk held back by a delay drawn from the link's
+/// condition when it was read (never released before the chunk before it); then half-closes
+/// `w`. With `lossy` (the connecting node's direction), each chunk is lost with the link's
+/// loss probability, which ends the relay with [`Relayed::Lost`].
+async fn relay<R, W>(
+    r: &mut R,
+    w: &mut W,
+    condition: watch::Receiver<LinkCondition>,
+    lossy: bool,
+) -> Relayed
 where
     R: tokio::io::AsyncRead + Unpin,
     W: tokio::io::AsyncWrite + Unpin,
@@ -253,13 +288,19 @@ where
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
     let reader = async move {
         let mut buf = vec![0u8; 16 * 1024];
+        let mut last_due = tokio::time::Instant::now();
         loop {
             match r.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
+                Ok(0) | Err(_) => return Relayed::Ended,
                 Ok(n) => {
-                    let due = tokio::time::Instant::now() + *delay.borrow();
-                    if tx.send((due, buf[..n].to_vec())).is_err() {
-                        break;
+                    let c = *condition.borrow();
+                    if lossy && c.loss > 0.0 && rand::random::<f64>() < c.loss {
+                        return Relayed::Lost;
+                    }
+                    let drawn = tokio::time::Instant::now() + c.draw_delay(rand::random::<f64>());
+                    last_due = last_due.max(drawn);
+                    if tx.send((last_due, buf[..n].to_vec())).is_err() {
+                        return Relayed::Ended;
                     }
                 }
             }
@@ -274,7 +315,7 @@ where
         }
         let _ = w.shutdown().await;
     };
-    tokio::join!(reader, writer);
+    tokio::join!(reader, writer).0
 }
 
 /// Makes closing `s` send a RST (SO_LINGER with a zero timeout), so the other side sees the
@@ -330,8 +371,8 @@ mod tests {
             .into_iter()
             .collect();
         px.partition(&grudge).unwrap();
-        // Both directions are cut (a TCP link cannot be cut one way).
-        assert_eq!(px.cut_links(), vec![(1, 2), (2, 1)]);
+        // n2 cannot hear n1: only the link n1 -> n2 is cut.
+        assert_eq!(px.cut_links(), vec![(1, 2)]);
         assert!(!roundtrip(&mut s).await, "existing connection torn down");
         let mut s2 = TcpStream::connect(l12).await.unwrap();
         assert!(!roundtrip(&mut s2).await, "new connection closed at once");
@@ -345,7 +386,12 @@ mod tests {
         let t = std::time::Instant::now();
         assert!(roundtrip(&mut s3).await);
         let fast = t.elapsed();
-        px.set_delay(Duration::from_millis(150));
+        let slow_link = LinkCondition {
+            delay: Duration::from_millis(150),
+            ..Default::default()
+        };
+        px.set_conditions(&[(("n1".to_string(), "n2".to_string()), slow_link)].into())
+            .unwrap();
         let t = std::time::Instant::now();
         // 150 ms each way through the proxy (the echo reply comes back through it too).
         let mut buf = [0u8; 4];
@@ -357,7 +403,7 @@ mod tests {
         let slow = t.elapsed();
         assert!(slow >= Duration::from_millis(300), "delayed: {slow:?}");
         assert!(fast < Duration::from_millis(100), "undelayed: {fast:?}");
-        px.set_delay(Duration::ZERO);
+        px.set_conditions(&LinkFaults::new()).unwrap();
         let t = std::time::Instant::now();
         assert!(roundtrip(&mut s3).await);
         assert!(t.elapsed() < Duration::from_millis(100), "delay removed");
@@ -371,5 +417,74 @@ mod tests {
         ));
         px.shutdown();
         assert!(TcpStream::connect(l12).await.is_err() || !roundtrip(&mut s3).await);
+    }
+
+    /// Sends `n` requests through `link`, each on a connection kept until it fails; returns
+    /// how many were answered.
+    async fn answered_of(link: SocketAddr, n: usize) -> usize {
+        let mut ok = 0;
+        let mut conn: Option<TcpStream> = None;
+        for _ in 0..n {
+            let s = match conn.take() {
+                Some(s) => s,
+                None => TcpStream::connect(link).await.unwrap(),
+            };
+            let mut s = s;
+            if roundtrip(&mut s).await {
+                ok += 1;
+                conn = Some(s);
+            }
+        }
+        ok
+    }
+
+    #[tokio::test]
+    async fn loss_drops_about_that_fraction_of_requests_and_jitter_spreads_delays() {
+        let a = echo().await;
+        let b = echo().await;
+        let px = ProxyNet::setup(&[(1, "n1".into(), a), (2, "n2".into(), b)])
+            .await
+            .unwrap();
+        let lossy = LinkCondition {
+            loss: 0.3,
+            ..Default::default()
+        };
+        px.set_conditions(&[(("n1".to_string(), "n2".to_string()), lossy)].into())
+            .unwrap();
+        let l12 = px.link_addr(1, 2).unwrap();
+        let n = 400;
+        let ok = answered_of(l12, n).await;
+        let lost = (n - ok) as f64 / n as f64;
+        assert!((0.2..=0.4).contains(&lost), "lost {lost}");
+        // The other direction is healthy.
+        assert_eq!(answered_of(px.link_addr(2, 1).unwrap(), 50).await, 50);
+        assert_eq!(px.condition(1, 2), Some(lossy));
+        assert!(px
+            .set_conditions(&[(("n1".to_string(), "n9".to_string()), lossy)].into())
+            .is_err());
+
+        let jittery = LinkCondition {
+            loss: 0.0,
+            delay: Duration::from_millis(60),
+            jitter: Duration::from_millis(40),
+        };
+        px.set_conditions(&[(("n1".to_string(), "n2".to_string()), jittery)].into())
+            .unwrap();
+        let mut s = TcpStream::connect(l12).await.unwrap();
+        let mut rtts = Vec::new();
+        for _ in 0..30 {
+            let t = std::time::Instant::now();
+            assert!(roundtrip(&mut s).await);
+            rtts.push(t.elapsed());
+        }
+        // Two hops of 20..100 ms each.
+        let min = *rtts.iter().min().unwrap();
+        let max = *rtts.iter().max().unwrap();
+        assert!(min >= Duration::from_millis(40), "{rtts:?}");
+        assert!(max <= Duration::from_millis(400), "{rtts:?}");
+        assert!(
+            max - min >= Duration::from_millis(20),
+            "no spread: {rtts:?}"
+        );
     }
 }
