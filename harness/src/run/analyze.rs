@@ -75,6 +75,7 @@ pub fn analyze(
             ..LinearOptions::default()
         },
         ops_from_linear: false,
+        ..CheckOptions::default()
     };
     let mut results = results::check(&read.history, &workload.checkers(), &opts)
         .map_err(|e| HarnessError::BadInput(format!("{}: {e}", hist.display())))?;
