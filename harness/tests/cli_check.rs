@@ -154,7 +154,11 @@ fn empty_history_is_valid_with_a_warning() {
     assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
     assert_eq!(r.verdict()["valid"], Value::Bool(true));
     assert!(r.stderr.contains("no operations"), "{}", r.stderr);
-    assert!(r.stdout.contains("warning: no operation completed ok"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("warning: no operation completed ok"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -262,7 +266,8 @@ fn to_jsonl_converts_instead_of_checking() {
     let r = check(&[&out]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
-        r.stdout.contains("(jsonl, cas-register, failed ops: ignore, 3 ops"),
+        r.stdout
+            .contains("(jsonl, cas-register, failed ops: ignore, 3 ops"),
         "{}",
         r.stdout
     );

@@ -162,7 +162,12 @@ fn a_damaged_complete_last_line_is_exit_254_naming_the_line() {
     let p = write(&dir, "h.jsonl", &text);
     let r = check(&[&p]);
     assert_eq!(r.code, 254, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains(":7") || r.stderr.contains(":7"), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(":7") || r.stderr.contains(":7"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
     // Without its newline it is a torn line: skipped with a warning.
     let torn = format!("{FAILED_CAS_JSONL}{{\"index\":6,\"ti");
     let p = write(&dir, "t.jsonl", &torn);
@@ -177,7 +182,12 @@ fn deeply_nested_edn_is_exit_254_not_a_crash() {
     let text = format!("[{}1]", "#_ #_1 ".repeat(13_000));
     let p = write(&dir, "deep.edn", &text);
     let r = check(&[&p]);
-    assert!(r.code == 254 || r.code == 0 || r.code == 2, "{}\n{}", r.code, r.stderr);
+    assert!(
+        r.code == 254 || r.code == 0 || r.code == 2,
+        "{}\n{}",
+        r.code,
+        r.stderr
+    );
     assert!(!r.stdout.is_empty(), "{}", r.stderr);
     let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let p = write(&dir, "nest.edn", &nested);

@@ -244,8 +244,9 @@ fn check_one(
     } else {
         "format"
     }));
-    results.other_reading = other_reading
-        .map(|(r, v, n)| json!({"failed_ops": r.name(), "valid": v, "failed_ops_read_differently": n}));
+    results.other_reading = other_reading.map(
+        |(r, v, n)| json!({"failed_ops": r.name(), "valid": v, "failed_ops_read_differently": n}),
+    );
     let elapsed_ms = ms(start.elapsed().as_secs_f64() * 1e3);
     results.elapsed_ms = elapsed_ms;
     let keys = results

@@ -5,4 +5,5 @@ pub mod analyze;
 pub mod check;
 pub mod clean;
 pub mod serve;
+pub mod serve_idle;
 pub mod test;

@@ -15,6 +15,7 @@
 //! (times, colours, markers and the notation of a call; a leaf) and [`escape`] (the one
 //! HTML escaping function; a leaf).
 
+pub mod bounded;
 mod counterexample;
 pub mod escape;
 mod faults;

@@ -9,7 +9,9 @@
 //! observation); see docs/design.md, "What fail means".
 
 use crate::logging::RunLog;
-use checker::checkers::{exceptions, set_full, stats_with, NothingOk, SetFullOptions, StatsOptions};
+use checker::checkers::{
+    exceptions, set_full, stats_with, NothingOk, SetFullOptions, StatsOptions,
+};
 use checker::linear::{self, LinearError, LinearOptions};
 use checker::{History, OpType, Validity};
 use serde_json::{Map, Value};
