@@ -7,9 +7,15 @@ use clap::{Parser, Subcommand};
 use harness::cmd;
 use harness::exit::{exit_code, EXIT_BAD_INPUT};
 
-/// A Jepsen-style fault-injection test harness and linearizability checker.
+/// Test a distributed key-value store the way Jepsen does: start a cluster, run clients
+/// against it while partitioning, pausing and killing nodes, then check that what the
+/// clients saw is linearizable, with an HTML report of why. `harness check` does the
+/// checking alone on history files (our JSONL, Jepsen EDN, Porcupine's logs).
+///
+/// Start with `harness test --time-limit 20` (raft-kv, five nodes) and open the report it
+/// names; results are kept under `results/` (`harness serve` shows them).
 #[derive(Debug, Parser)]
-#[command(name = "harness", version, about)]
+#[command(name = "harness", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,6 +26,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a test: start a cluster, drive clients, inject faults, check, report.
+    #[command(after_help = cmd::test::AFTER_HELP)]
     Test(cmd::test::TestArgs),
     /// Check history files for linearizability (and convert between formats).
     Check(cmd::check::CheckArgs),

@@ -64,11 +64,47 @@ pub fn valid_prefix(p: &str) -> bool {
         && p.as_bytes()[0].is_ascii_lowercase()
 }
 
-/// Where manifests of live runs are kept: `$HARNESS_STATE_DIR` or `/tmp/harness-runs`.
+/// Where manifests of live runs are kept, per user (a folder shared between users would be
+/// owned by whoever created it first): `$HARNESS_STATE_DIR`, else
+/// `$XDG_RUNTIME_DIR/harness-runs`, else `<tmp>/harness-runs-<uid>`.
 pub fn state_dir() -> PathBuf {
-    std::env::var_os("HARNESS_STATE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("harness-runs"))
+    state_dir_from(
+        std::env::var_os("HARNESS_STATE_DIR"),
+        std::env::var_os("XDG_RUNTIME_DIR"),
+        nix::unistd::getuid().as_raw(),
+    )
+}
+
+fn state_dir_from(
+    explicit: Option<std::ffi::OsString>,
+    runtime: Option<std::ffi::OsString>,
+    uid: u32,
+) -> PathBuf {
+    let nonempty = |v: Option<std::ffi::OsString>| v.filter(|s| !s.is_empty());
+    if let Some(dir) = nonempty(explicit) {
+        return PathBuf::from(dir);
+    }
+    match nonempty(runtime) {
+        Some(rt) => PathBuf::from(rt).join("harness-runs"),
+        None => std::env::temp_dir().join(format!("harness-runs-{uid}")),
+    }
+}
+
+#[cfg(test)]
+mod state_dir_tests {
+    use super::*;
+
+    #[test]
+    fn the_state_dir_is_per_user() {
+        let d = state_dir_from(None, None, 1234);
+        assert!(d.ends_with("harness-runs-1234"), "{}", d.display());
+        let d = state_dir_from(None, Some("/run/user/1234".into()), 1234);
+        assert_eq!(d, PathBuf::from("/run/user/1234/harness-runs"));
+        let d = state_dir_from(Some("/x".into()), Some("/run/user/1".into()), 1);
+        assert_eq!(d, PathBuf::from("/x"));
+        let d = state_dir_from(Some("".into()), Some("".into()), 7);
+        assert!(d.ends_with("harness-runs-7"), "{}", d.display());
+    }
 }
 
 fn proc_start_time(pid: u32) -> Option<u64> {

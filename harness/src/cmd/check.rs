@@ -11,9 +11,10 @@
 
 use crate::exit::{HarnessError, Outcome};
 use crate::run::results::{self, CheckError, CheckOptions, Results};
+use checker::checkers::NothingOk;
 use checker::format::{self, Format, ReadOutcome};
 use checker::linear::{self, LinearOptions};
-use checker::model::ModelKind;
+use checker::model::{self, FailedOps, ModelKind};
 use checker::{History, Validity};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -29,10 +30,17 @@ pub struct CheckArgs {
     /// `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Model: register, cas-register, kv, mutex, fifo-queue, set. Default: cas-register for
-    /// etcd logs and read/write/cas histories, kv for kv logs and get/put/append histories.
+    /// Model: register, cas-register, kv, mutex, fifo-queue, unordered-queue, set,
+    /// multi-register. Default: cas-register for etcd logs and read/write/cas histories, kv
+    /// for kv logs and get/put/append histories, multi-register for txn histories.
     #[arg(long, value_parser = clap::value_parser!(ModelKind))]
     pub model: Option<ModelKind>,
+    /// How a failed operation is read: `ignore` (it did not happen; a failed cas observes
+    /// "the value differed" only when its error says cas-mismatch) or `observe` (every
+    /// failed cas observed a different value: Porcupine's reading). Default: ignore for
+    /// JSONL and EDN, observe for Porcupine's logs.
+    #[arg(long, value_name = "READING", value_parser = clap::value_parser!(FailedOps))]
+    pub failed_ops: Option<FailedOps>,
     /// Input format (jsonl, edn, porcupine-etcd, porcupine-kv) instead of detection.
     #[arg(long, value_parser = clap::value_parser!(Format))]
     pub format: Option<Format>,
@@ -46,7 +54,8 @@ pub struct CheckArgs {
     /// Also write every file's full results (per key, counterexamples) as JSON here.
     #[arg(long, value_name = "PATH")]
     pub json_out: Option<PathBuf>,
-    /// Time budget per file, in seconds; when it runs out the verdict is unknown.
+    /// Time budget of the search per file, in seconds (default 60; 0 = no limit); when it
+    /// runs out the verdict is unknown.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
     /// Memory budget of the search per file, e.g. 512M, 2G (default: min(4G, RAM/4)).
@@ -89,30 +98,6 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     Ok(bytes as usize)
 }
 
-/// The model a history is checked against when `--model` is not given: cas-register for
-/// etcd logs and histories whose client functions are within read/write/cas, kv for kv
-/// logs and get/put/append histories; `None` when the functions say nothing clear.
-pub fn infer_model(history: &History, format: Format) -> Option<ModelKind> {
-    match format {
-        Format::PorcupineEtcd => return Some(ModelKind::CasRegister),
-        Format::PorcupineKv => return Some(ModelKind::Kv),
-        _ => {}
-    }
-    let fs: BTreeSet<&str> = history
-        .ops
-        .iter()
-        .filter(|o| !o.process.is_nemesis())
-        .map(|o| o.f.as_str())
-        .collect();
-    if fs.iter().all(|f| matches!(*f, "read" | "write" | "cas")) {
-        Some(ModelKind::CasRegister)
-    } else if fs.iter().all(|f| matches!(*f, "get" | "put" | "append")) {
-        Some(ModelKind::Kv)
-    } else {
-        None
-    }
-}
-
 /// What checking one file produced.
 struct FileResult {
     file: String,
@@ -125,6 +110,11 @@ struct FileResult {
     read_ms: f64,
     results: Results,
     warnings: Vec<String>,
+    /// The reading of failed ops used, and whether the flag chose it.
+    failed_ops: FailedOps,
+    /// The verdict under the other reading when it differs, with the number of failed ops
+    /// read differently.
+    other_reading: Option<(FailedOps, Validity, usize)>,
 }
 
 /// Read a history file, or standard input for `-`.
@@ -132,10 +122,10 @@ fn read_input(path: &Path, fmt: Option<Format>) -> Result<ReadOutcome, format::F
     if path != Path::new("-") {
         return format::read_file(path, fmt);
     }
-    let mut text = String::new();
-    let read = io::Read::read_to_string(&mut io::stdin(), &mut text);
+    let mut bytes = Vec::new();
+    let read = io::Read::read_to_end(&mut io::stdin(), &mut bytes);
     let result = match read {
-        Ok(_) => format::read_str(&text, fmt),
+        Ok(_) => format::read_bytes(&bytes, fmt),
         Err(e) => Err(format::FormatError {
             kind: format::FormatErrorKind::Io,
             file: None,
@@ -166,12 +156,12 @@ fn linear_options(args: &CheckArgs) -> Result<LinearOptions, HarnessError> {
         ..LinearOptions::default()
     };
     if let Some(t) = args.timeout {
-        if !(t.is_finite() && t > 0.0) {
+        if !(t.is_finite() && t >= 0.0) {
             return Err(bad(format!(
-                "--timeout {t}: expected a positive number of seconds"
+                "--timeout {t}: expected a number of seconds, 0 or more (0 = no limit)"
             )));
         }
-        opts.timeout = Some(Duration::from_secs_f64(t.min(1e9)));
+        opts.timeout = (t > 0.0).then(|| Duration::from_secs_f64(t.min(1e9)));
     }
     if let Some(m) = &args.memory_limit {
         opts.memory_limit_bytes = parse_size(m).map_err(|e| bad(format!("--memory-limit: {e}")))?;
@@ -189,14 +179,21 @@ fn check_one(
 ) -> Result<(FileResult, History), HarnessError> {
     let start = Instant::now();
     let name = path.display().to_string();
+    let read = read_input(path, args.format).map_err(|e| bad(e.to_string()))?;
+    let failed_ops = args.failed_ops.unwrap_or(read.default_failed_ops());
     let ReadOutcome {
         history,
         format,
         warnings,
-    } = read_input(path, args.format).map_err(|e| bad(e.to_string()))?;
+        ..
+    } = read;
+    let opts = &LinearOptions {
+        failed_ops,
+        ..opts.clone()
+    };
     let read_ms = ms(start.elapsed().as_secs_f64() * 1e3);
     let model =
-        match args.model.or_else(|| infer_model(&history, format)) {
+        match args.model.or_else(|| model::infer_model(&history, format)) {
             Some(m) => m,
             None => {
                 let fs: BTreeSet<&str> = history
@@ -225,6 +222,7 @@ fn check_one(
     let check_opts = CheckOptions {
         linear: opts.clone(),
         ops_from_linear: true,
+        nothing_ok: NothingOk::Warn,
     };
     let mut results = results::check(&history, &checkers, &check_opts).map_err(|e| match e {
         CheckError::Linear(e) => bad(match e.line {
@@ -240,6 +238,16 @@ fn check_one(
         CheckError::SetFull(e) => bad(format!("{name}: set-full: {e}")),
         CheckError::Election(e) => bad(format!("{name}: election: {e}")),
     })?;
+    let other_reading = other_reading(&history, model, opts, &results);
+    results.failed_ops = Some(json!(failed_ops.name()));
+    results.failed_ops_source = Some(json!(if args.failed_ops.is_some() {
+        "flag"
+    } else {
+        "format"
+    }));
+    results.other_reading = other_reading.map(
+        |(r, v, n)| json!({"failed_ops": r.name(), "valid": v, "failed_ops_read_differently": n}),
+    );
     let elapsed_ms = ms(start.elapsed().as_secs_f64() * 1e3);
     results.elapsed_ms = elapsed_ms;
     let keys = results
@@ -258,17 +266,41 @@ fn check_one(
         read_ms,
         results,
         warnings,
+        failed_ops,
+        other_reading,
     };
     Ok((result, history))
 }
 
-/// The human line (and counterexamples) for one checked file.
-fn describe(r: &FileResult) -> String {
-    let verdict = match r.valid {
+/// The linearizability verdict under the other reading of failed ops, when it differs from
+/// this one (never silent: `describe` prints it as a note). A second check that fails or
+/// runs out of budget says nothing, so it gives no note.
+fn other_reading(
+    history: &History,
+    model: ModelKind,
+    opts: &LinearOptions,
+    results: &Results,
+) -> Option<(FailedOps, Validity, usize)> {
+    let lin = results.checkers.get("linearizable")?;
+    let verdict: Validity = serde_json::from_value(lin.get("valid")?.clone()).ok()?;
+    let (reading, valid) = model::verdict_under_other_reading(history, model, opts, verdict)
+        .ok()
+        .flatten()?;
+    (valid != Validity::Unknown && verdict != Validity::Unknown)
+        .then(|| (reading, valid, model::reading_matters(history, model)))
+}
+
+fn verdict_word(v: Validity) -> &'static str {
+    match v {
         Validity::Valid => "valid",
         Validity::Invalid => "INVALID",
         Validity::Unknown => "UNKNOWN",
-    };
+    }
+}
+
+/// The human line (and counterexamples) for one checked file.
+fn describe(r: &FileResult) -> String {
+    let verdict = verdict_word(r.valid);
     let lin = r
         .results
         .checkers
@@ -276,9 +308,15 @@ fn describe(r: &FileResult) -> String {
         .unwrap_or(&Value::Null);
     let model = lin.get("model").and_then(Value::as_str).unwrap_or("?");
     let mut out = format!(
-        "{}: {verdict} ({}, {model}, {} ops, {} keys, {:.1} ms, of which reading {:.1} ms)\n",
-        r.file, r.format, r.ops, r.keys, r.elapsed_ms, r.read_ms
+        "{}: {verdict} ({}, {model}, failed ops: {}, {} ops, {} keys, {:.1} ms, of which reading {:.1} ms)\n",
+        r.file, r.format, r.failed_ops, r.ops, r.keys, r.elapsed_ms, r.read_ms
     );
+    if let Some((reading, valid, n)) = r.other_reading {
+        out.push_str(&format!(
+            "  note: under --failed-ops {reading} the verdict would be {} ({n} failed cas ops read differently); rerun with --failed-ops {reading}\n",
+            verdict_word(valid)
+        ));
+    }
     let mut cancelled = 0;
     for key in lin
         .get("keys")
@@ -319,8 +357,8 @@ fn describe(r: &FileResult) -> String {
         ));
     }
     if let Some(stats) = r.results.checkers.get("stats") {
-        if stats.get("valid") == Some(&json!("unknown")) {
-            out.push_str("  stats: unknown: no operation completed ok\n");
+        if let Some(w) = stats.get("warning").and_then(Value::as_str) {
+            out.push_str(&format!("  warning: {w}\n"));
         }
     }
     if let Some(sf) = r.results.checkers.get("set-full") {
@@ -471,7 +509,7 @@ pub fn run(args: CheckArgs) -> Result<Outcome, HarnessError> {
             .iter()
             .map(|r| {
                 json!({"file": r.file, "format": r.format.name(), "valid": r.valid, "ops": r.ops,
-                       "keys": r.keys, "elapsed_ms": r.elapsed_ms, "warnings": r.warnings, "results": r.results.to_json()})
+                       "failed_ops": r.failed_ops.name(), "keys": r.keys, "elapsed_ms": r.elapsed_ms, "warnings": r.warnings, "results": r.results.to_json()})
             })
             .collect();
         let text = serde_json::to_string_pretty(&json!({"valid": valid, "files": full}))
@@ -504,7 +542,6 @@ pub fn run(args: CheckArgs) -> Result<Outcome, HarnessError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use checker::{Op, OpType, Process};
 
     #[test]
     fn sizes_parse() {
@@ -516,39 +553,5 @@ mod tests {
         assert!(parse_size("lots").is_err());
         assert!(parse_size("-1G").is_err());
         assert!(parse_size("").is_err());
-    }
-
-    #[test]
-    fn models_are_inferred_from_functions() {
-        let h = |fs: &[&str]| {
-            History::new(
-                fs.iter()
-                    .enumerate()
-                    .map(|(i, f)| {
-                        Op::new(
-                            i as u64,
-                            0,
-                            OpType::Invoke,
-                            Process::Client(i as u64),
-                            f,
-                            Value::Null,
-                        )
-                    })
-                    .collect(),
-            )
-        };
-        assert_eq!(
-            infer_model(&h(&["read", "cas"]), Format::Jsonl),
-            Some(ModelKind::CasRegister)
-        );
-        assert_eq!(
-            infer_model(&h(&["get", "append"]), Format::Edn),
-            Some(ModelKind::Kv)
-        );
-        assert_eq!(infer_model(&h(&["add", "read"]), Format::Edn), None);
-        assert_eq!(
-            infer_model(&h(&["add"]), Format::PorcupineKv),
-            Some(ModelKind::Kv)
-        );
     }
 }

@@ -6,4 +6,5 @@ pub mod check;
 pub mod clean;
 pub mod hunt;
 pub mod serve;
+pub mod serve_idle;
 pub mod test;

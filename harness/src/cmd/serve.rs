@@ -2,9 +2,13 @@
 //! 127.0.0.1 only. Paths are percent-decoded and resolved segment by segment; `..`,
 //! backslashes, NUL and anything that resolves (through symlinks) outside the store are
 //! refused with 403. Directories get a listing (the store root serves its index.html,
-//! regenerated at start), files get a content type by extension.
+//! regenerated at start), files get a content type by extension. Only regular files are
+//! served (a FIFO or device in the store is refused, never opened blocking), and idle
+//! connections are closed ([`super::serve_idle`]).
 
+use super::serve_idle::{IdleListener, IDLE_TIMEOUT, MAX_CONNECTIONS};
 use crate::exit::{HarnessError, Outcome};
+use crate::report::bounded;
 use crate::report::escape::html;
 use axum::body::Body;
 use axum::extract::State;
@@ -53,6 +57,7 @@ pub fn run(args: ServeArgs) -> Result<Outcome, HarnessError> {
             "serving {} on http://{addr}/ (Ctrl-C to stop)",
             args.store.display()
         );
+        let listener = IdleListener::new(listener, IDLE_TIMEOUT, MAX_CONNECTIONS);
         axum::serve(listener, router(&args.store)?)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -73,6 +78,17 @@ pub fn router(root: &Path) -> Result<Router, HarnessError> {
 /// Serve `root` on an already bound listener until the future is dropped (for tests and
 /// embedding).
 pub async fn serve(listener: tokio::net::TcpListener, root: &Path) -> Result<(), HarnessError> {
+    serve_with_limits(listener, root, IDLE_TIMEOUT, MAX_CONNECTIONS).await
+}
+
+/// [`serve`] with a given idle timeout and number of connections served at once.
+pub async fn serve_with_limits(
+    listener: tokio::net::TcpListener,
+    root: &Path,
+    idle: std::time::Duration,
+    max_connections: usize,
+) -> Result<(), HarnessError> {
+    let listener = IdleListener::new(listener, idle, max_connections);
     axum::serve(listener, router(root)?).await?;
     Ok(())
 }
@@ -179,14 +195,20 @@ async fn handle(State(root): State<Arc<PathBuf>>, method: Method, uri: Uri) -> R
 
 async fn file(path: &Path) -> Response {
     match tokio::fs::metadata(path).await {
+        Ok(m) if !m.is_file() => {
+            return status(StatusCode::FORBIDDEN, "not a regular file");
+        }
         Ok(m) if m.len() > MAX_FILE_BYTES => {
             return status(StatusCode::PAYLOAD_TOO_LARGE, "file too large to serve");
         }
         Ok(_) => {}
         Err(_) => return status(StatusCode::NOT_FOUND, "not found"),
     }
-    match tokio::fs::read(path).await {
-        Ok(bytes) => (
+    // The type is checked again on the open file (non-blocking), in case it was swapped.
+    let owned = path.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || bounded::read_regular(&owned, MAX_FILE_BYTES));
+    match read.await {
+        Ok(Ok(bytes)) => (
             StatusCode::OK,
             [
                 (header::CONTENT_TYPE, content_type(path)),
@@ -195,7 +217,7 @@ async fn file(path: &Path) -> Response {
             Body::from(bytes),
         )
             .into_response(),
-        Err(_) => status(StatusCode::NOT_FOUND, "cannot read"),
+        _ => status(StatusCode::NOT_FOUND, "cannot read"),
     }
 }
 

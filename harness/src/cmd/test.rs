@@ -20,137 +20,193 @@ use workloads::{WorkloadKind, WorkloadOptions};
 pub struct TestArgs {
     /// Workload: `register` (independent cas-registers, linearizability per key) or `set`
     /// (unique adds, set-full); the list is `workloads::WorkloadKind::ALL`.
-    #[arg(long, default_value = "register")]
+    #[arg(long, default_value = "register", help_heading = "Workload")]
     pub workload: String,
     /// Faults, a comma list of `partition`, `pause`, `kill`, or `none`.
-    #[arg(long, default_value = "none")]
+    #[arg(long, default_value = "none", help_heading = "Faults")]
     pub nemesis: String,
     /// Partition shape: `isolated`, `halves`, `majorities-ring`, `bridge`, `random`, or a JSON
     /// grudge like `{"n1":["n2","n3"]}`.
-    #[arg(long, default_value = "random")]
+    #[arg(long, default_value = "random", help_heading = "Faults")]
     pub partition: String,
     /// Who a pause or kill hits, a comma list drawn from each time: `one`, `minority`,
     /// `majority`, `all`, `leader` (Jepsen's targets; `primaries` = `leader`).
-    #[arg(long, default_value = "one,minority")]
+    #[arg(long, default_value = "one,minority", help_heading = "Faults")]
     pub targets: String,
     /// Targets of pauses only (same choices; default: `--targets`).
-    #[arg(long)]
+    #[arg(long, help_heading = "Faults")]
     pub pause_targets: Option<String>,
     /// Targets of kills only (same choices; default: `--targets`).
-    #[arg(long)]
+    #[arg(long, help_heading = "Faults")]
     pub kill_targets: Option<String>,
     /// What starts each fault: `timer` (a staggered wait) or `leader-change` (as soon as a
     /// new leader is seen in the nodes' status, so the fault hits the first milliseconds of a
     /// leadership; raft-kv and systems whose probe reports a leader).
-    #[arg(long, default_value = "timer")]
+    #[arg(long, default_value = "timer", help_heading = "Faults")]
     pub nemesis_trigger: String,
     /// Run each `--nemesis` kind on its own schedule, so faults overlap (a kill during a
     /// partition), as Jepsen's combined nemesis does; default: one fault at a time, in turn.
-    #[arg(long)]
+    #[arg(long, help_heading = "Faults")]
     pub nemesis_overlap: bool,
     /// Apply every `--nemesis` kind at once as one compound fault (in the listed order), and
     /// undo them in reverse order, each after its own staggered wait: e.g. `pause,kill` with
     /// `--pause-targets leader --kill-targets followers` freezes a leader while the others
     /// restart, elect, and serve, then wakes it.
-    #[arg(long, conflicts_with = "nemesis_overlap")]
+    #[arg(long, conflicts_with = "nemesis_overlap", help_heading = "Faults")]
     pub nemesis_together: bool,
     /// Mean seconds between fault changes: a fault is off, then on, for a wait drawn each time
     /// uniformly from 0 to twice this (Jepsen's stagger, seeded).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(
+        long,
+        default_value_t = 5.0,
+        help_heading = "Faults",
+        allow_negative_numbers = true
+    )]
     pub nemesis_interval: f64,
     /// Length of the main phase, in seconds.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(
+        long,
+        default_value_t = 60.0,
+        help_heading = "Run",
+        allow_negative_numbers = true
+    )]
     pub time_limit: f64,
     /// Number of nodes.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, help_heading = "Cluster")]
     pub nodes: usize,
     /// Number of client workers: a number, or `Kn` for K per node. Default `2n`.
-    #[arg(long, default_value = "2n")]
+    #[arg(long, default_value = "2n", help_heading = "Workload")]
     pub concurrency: String,
     /// Overall operation rate limit, ops per second (default: as fast as the system answers).
-    #[arg(long)]
+    #[arg(long, help_heading = "Workload", allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Timeout of one client operation (redirects included), in milliseconds.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, help_heading = "Workload")]
     pub op_timeout: u64,
     /// Register: concurrently active keys (default: concurrency / nodes). Set: buckets the
     /// set is stored in (default: concurrency).
-    #[arg(long)]
+    #[arg(long, help_heading = "Workload")]
     pub keys: Option<usize>,
     /// Register: operations per key before the workers move to a fresh key.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, help_heading = "Workload")]
     pub ops_per_key: usize,
     /// Seed of the op generator and the nemesis (default: random, logged and stored).
-    #[arg(long)]
+    #[arg(long, help_heading = "Run")]
     pub seed: Option<u64>,
     /// Network backend: `auto`, `netns` (needs CAP_NET_ADMIN) or `proxy`.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", help_heading = "Cluster")]
     pub net: String,
     /// One-way delay, in milliseconds, with an optional jitter (`50` or `50,20`: each delay
     /// drawn from 30..70 ms), that every node-to-node link adds for the whole run (a slow
     /// network, as Maelstrom's latency). Needs `--net proxy`: this kernel has no netem.
-    #[arg(long, value_name = "MS[,JITTER]", default_value = "0")]
+    #[arg(
+        long,
+        value_name = "MS[,JITTER]",
+        default_value = "0",
+        help_heading = "Faults"
+    )]
     pub link_delay: String,
     /// Probability (`0.1` or `10%`) that every node-to-node link loses a message, for the
     /// whole run (netns: packets; proxy: requests, see docs/design.md "Link faults").
-    #[arg(long, value_name = "P", default_value = "0")]
+    #[arg(long, value_name = "P", default_value = "0", help_heading = "Faults")]
     pub link_loss: String,
     /// `--nemesis loss`: loss probabilities, one drawn per fault (`0.1,0.3`).
-    #[arg(long, value_name = "P,..", default_value = "0.3")]
+    #[arg(
+        long,
+        value_name = "P,..",
+        default_value = "0.3",
+        help_heading = "Faults"
+    )]
     pub loss: String,
     /// `--nemesis delay`: the one-way delay each fault adds (`50ms`; proxy backend only).
-    #[arg(long, value_name = "MS", default_value = "50ms")]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value = "50ms",
+        help_heading = "Faults"
+    )]
     pub delay: String,
     /// `--nemesis delay`: the jitter around it (each delay uniform in delay ± jitter).
-    #[arg(long, value_name = "MS", default_value = "0")]
+    #[arg(long, value_name = "MS", default_value = "0", help_heading = "Faults")]
     pub jitter: String,
     /// `--nemesis loss,delay`: which links a fault hits, one drawn per fault: `all` (every
     /// node-to-node link), `one` (every link into and out of one random node), or both
     /// (`all,one`).
-    #[arg(long, value_name = "all,one", default_value = "all,one")]
+    #[arg(
+        long,
+        value_name = "all,one",
+        default_value = "all,one",
+        help_heading = "Faults"
+    )]
     pub link_targets: String,
     /// Path of the bundled `raft-node` binary (default: next to the harness binary).
-    #[arg(long)]
+    #[arg(long, help_heading = "Cluster")]
     pub node_bin: Option<PathBuf>,
     /// System under test, a name of the systems registry: `raft-kv`, `etcd` (or `user`, with
     /// `--db-config`).
-    #[arg(long, default_value = crate::systems::raft_kv::NAME)]
+    #[arg(long, default_value = crate::systems::raft_kv::NAME, help_heading = "Cluster")]
     pub db: String,
     /// Path of the system's server binary (e.g. etcd).
-    #[arg(long)]
+    #[arg(long, help_heading = "Cluster")]
     pub db_bin: Option<PathBuf>,
     /// A `key=value` option for the system under test (repeatable).
-    #[arg(long = "db-opt", value_name = "K=V")]
+    #[arg(long = "db-opt", value_name = "K=V", help_heading = "Cluster")]
     pub db_opt: Vec<String>,
     /// A TOML description of a user system under test.
-    #[arg(long)]
+    #[arg(long, help_heading = "Cluster")]
     pub db_config: Option<PathBuf>,
     /// A deliberate bug to enable in every node (repeatable), e.g. `stale-read`; an unknown
     /// one is refused with the system's list.
-    #[arg(long = "bug", value_name = "NAME")]
+    #[arg(long = "bug", value_name = "NAME", help_heading = "Cluster")]
     pub bug: Vec<String>,
     /// Results store root.
-    #[arg(long, default_value = "results")]
+    #[arg(long, default_value = "results", help_heading = "Output")]
     pub store: PathBuf,
     /// Test name (the folder under the store). Default `<workload>-<nemesis>`.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub name: Option<String>,
     /// Run K tests in a row (seeds seed, seed+1, ...), print a summary, exit with the worst.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, help_heading = "Run")]
     pub test_count: u32,
     /// Also write a JUnit XML report here.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub junit: Option<PathBuf>,
     /// Seconds the healed cluster gets before the final reads.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(
+        long,
+        default_value_t = 5.0,
+        help_heading = "Run",
+        allow_negative_numbers = true
+    )]
     pub recovery_time: f64,
     /// Time budget of the linearizability check, in seconds (then the verdict is unknown).
-    #[arg(long, default_value_t = 120.0)]
+    #[arg(
+        long,
+        default_value_t = 120.0,
+        help_heading = "Run",
+        allow_negative_numbers = true
+    )]
     pub check_timeout: f64,
     /// Do not write report.html and plots.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub no_report: bool,
 }
+
+/// The end of `harness test --help`: examples and exit codes.
+pub const AFTER_HELP: &str = "\
+Examples:
+  harness test --time-limit 20                       five raft-kv nodes, no faults
+  harness test --nemesis partition,kill --time-limit 30 --seed 7
+  harness test --bug stale-read --nemesis partition  a deliberate bug the checker should catch
+  harness test --db etcd --db-bin /usr/bin/etcd --workload set
+  harness test --test-count 5 --junit junit.xml     five seeds in a row, worst verdict wins
+
+Exit codes:
+  0    valid: every checker passed
+  1    invalid: a checker found a violation (see report.html of the run)
+  2    unknown: could not decide (nothing succeeded, a budget ran out)
+  254  bad arguments or input (nothing was started)
+  255  the harness itself failed (a node would not start, I/O error)";
 
 pub fn run(args: TestArgs) -> Result<Outcome, HarnessError> {
     let argv: Vec<String> = std::env::args().collect();

@@ -136,7 +136,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
 /// Stream `path` (JSONL history) into a [`RunData`]. Malformed lines are skipped with a
 /// warning (a torn last line is expected after a crash); I/O errors are fatal.
 pub fn read_history(path: &Path) -> Result<RunData, ReportError> {
-    let file = std::fs::File::open(path).map_err(io_err(path))?;
+    let file = super::bounded::open_regular(path).map_err(io_err(path))?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut b = Builder::new();
     let mut line = String::new();
@@ -186,7 +186,7 @@ pub fn read_details(
     }
     let mut inputs: HashMap<usize, Value> = HashMap::with_capacity(positions.len());
     let mut out: HashMap<usize, CallDetail> = HashMap::with_capacity(positions.len());
-    let file = std::fs::File::open(path).map_err(io_err(path))?;
+    let file = super::bounded::open_regular(path).map_err(io_err(path))?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut buf = Vec::new();
     let mut lineno: u32 = 0;
@@ -422,7 +422,7 @@ pub fn truncate_to(s: &str, n: usize) -> String {
 /// (for the index's duration column); `None` when absent or unreadable.
 pub fn last_event_time(path: &Path) -> Option<i64> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path).ok()?;
+    let mut f = super::bounded::open_regular(path).ok()?;
     let len = f.metadata().ok()?.len();
     let from = len.saturating_sub(64 * 1024);
     f.seek(SeekFrom::Start(from)).ok()?;
@@ -439,7 +439,10 @@ pub fn last_event_time(path: &Path) -> Option<i64> {
 
 /// Read an optional JSON file: `Ok(None)` when it does not exist.
 pub fn read_json(path: &Path, required: bool) -> Result<Option<Value>, ReportError> {
-    let text = match std::fs::read_to_string(path) {
+    let bytes = super::bounded::read_regular(path, super::bounded::MAX_JSON_BYTES);
+    let text = match bytes.and_then(|b| {
+        String::from_utf8(b).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
         Err(source) => {

@@ -16,6 +16,7 @@
 //! rendering wrote and why it failed; a leaf) and [`escape`] (the one HTML escaping
 //! function; a leaf).
 
+pub mod bounded;
 mod counterexample;
 pub mod escape;
 mod faults;

@@ -38,6 +38,12 @@ pub fn workload_from_test_json(test: &Value) -> Result<Workload, String> {
     }))
 }
 
+/// A run's JSON file, only if it is a regular file of bounded size (never blocks on a FIFO).
+fn read_json_text(path: &Path) -> std::io::Result<String> {
+    let bytes = crate::report::bounded::read_regular(path, crate::report::bounded::MAX_JSON_BYTES)?;
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Re-check `dir`; with `report`, re-render its report and the store index.
 pub fn analyze(
     dir: &Path,
@@ -54,7 +60,7 @@ pub fn analyze(
         )));
     }
     let test_path = dir.join("test.json");
-    let test: Value = match std::fs::read_to_string(&test_path) {
+    let test: Value = match read_json_text(&test_path) {
         Ok(t) => serde_json::from_str(&t).map_err(|e| {
             HarnessError::BadInput(format!("{}:{}: {e}", test_path.display(), e.line()))
         })?,
@@ -75,11 +81,12 @@ pub fn analyze(
             ..LinearOptions::default()
         },
         ops_from_linear: false,
+        ..CheckOptions::default()
     };
     let mut results = results::check(&read.history, &workload.checkers(), &opts)
         .map_err(|e| HarnessError::BadInput(format!("{}: {e}", hist.display())))?;
     // The run's phase times stay (a re-check is not a run).
-    if let Some(old) = std::fs::read_to_string(dir.join("results.json"))
+    if let Some(old) = read_json_text(&dir.join("results.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
     {

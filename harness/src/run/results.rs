@@ -10,7 +10,9 @@
 
 use crate::logging::RunLog;
 use checker::checkers::election::election;
-use checker::checkers::{exceptions, set_full, stats, SetFullOptions};
+use checker::checkers::{
+    exceptions, set_full, stats_with, NothingOk, SetFullOptions, StatsOptions,
+};
 use checker::linear::{self, LinearError, LinearOptions};
 use checker::{History, OpType, Validity};
 use serde_json::{Map, Value};
@@ -35,6 +37,14 @@ pub struct Results {
     /// The older phase object, kept with its original names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases_ms: Option<Value>,
+    /// `check`: how failed operations were read (`ignore` or `observe`), where that came
+    /// from (`format` or `flag`), and the verdict under the other reading when it differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_ops: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_ops_source: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_reading: Option<Value>,
 }
 
 /// Budgets and how to count.
@@ -43,6 +53,10 @@ pub struct CheckOptions {
     pub linear: LinearOptions,
     /// Count `ops` as the linearizability checker's calls instead of client invocations.
     pub ops_from_linear: bool,
+    /// What a history with no ok operation gives: `unknown` (`test`, `analyze`: a run that
+    /// did nothing proves nothing) or the linearizability verdict with a warning (`check`,
+    /// as Knossos and Porcupine do).
+    pub nothing_ok: NothingOk,
 }
 
 /// Why a history could not be checked.
@@ -96,7 +110,12 @@ pub fn check(
         verdicts.push(valid);
         out.insert(name.into(), report);
     }
-    let st = stats(history);
+    let st = stats_with(
+        history,
+        &StatsOptions {
+            nothing_ok: opts.nothing_ok,
+        },
+    );
     verdicts.push(st.valid);
     out.insert("stats".into(), st.to_value());
     let invocations = history
@@ -105,7 +124,7 @@ pub fn check(
         .filter(|o| !o.process.is_nemesis() && o.op_type == OpType::Invoke)
         .count();
     let mut valid = Validity::all(verdicts);
-    if st.ok == 0 {
+    if st.ok == 0 && opts.nothing_ok == NothingOk::Unknown {
         valid = valid.and(Validity::Unknown);
     }
     Ok(Results {
@@ -118,6 +137,9 @@ pub fn check(
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         phases: None,
         phases_ms: None,
+        failed_ops: None,
+        failed_ops_source: None,
+        other_reading: None,
     })
 }
 

@@ -5,10 +5,11 @@
 //! `POST /raft/messages` (served by `raft-core`, with the error helpers used here).
 
 use crate::bugs::Bugs;
+use crate::forward::{may_forward, relay, Forwardable};
 use crate::kv::{ApplyResult, Command, Kv, Op, RequestId};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -30,6 +31,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Deliberate bugs (`stale-read` is decided here).
     pub bugs: Bugs,
+    /// For forwarding follower writes to the leader ([`crate::forward`]).
+    pub client: reqwest::Client,
 }
 
 /// Build the key-value routes (`/status` and `/raft/messages` come from `raft-core`).
@@ -39,6 +42,7 @@ pub fn router(ctx: AppContext<Kv>, bugs: Bugs) -> Router {
         directory: ctx.directory,
         request_timeout: ctx.request_timeout,
         bugs,
+        client: reqwest::Client::new(),
     });
     Router::new()
         .route("/key/{k}", get(get_key).put(put_key).delete(delete_key))
@@ -48,11 +52,39 @@ pub fn router(ctx: AppContext<Kv>, bugs: Bugs) -> Router {
         .with_state(state)
 }
 
+/// A key as one URL path segment (percent-encoded except unreserved characters).
+fn url_segment(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn request_id(headers: &HeaderMap) -> Result<Option<RequestId>, String> {
     RequestId::from_headers(headers)
 }
 
-async fn propose(st: &AppState, cmd: Command, is_cas: bool) -> Response {
+/// The write request as received, for forwarding; `None` when the client asked not to be.
+fn forwardable(
+    method: Method,
+    path: String,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Option<Forwardable> {
+    may_forward(headers).then(|| Forwardable {
+        method,
+        path,
+        headers: headers.clone(),
+        body,
+    })
+}
+
+async fn propose(st: &AppState, cmd: Command, is_cas: bool, fwd: Option<Forwardable>) -> Response {
     let data = cmd.encode();
     let out = match call(&st.node, st.request_timeout, |reply| Request::Propose {
         data,
@@ -86,7 +118,15 @@ async fn propose(st: &AppState, cmd: Command, is_cas: bool) -> Response {
                 json!({"error": "internal", "message": "entry did not decode"}),
             ),
         },
-        ProposeOutcome::NotLeader { leader } => not_leader(&st.directory, leader),
+        ProposeOutcome::NotLeader { leader } => {
+            let answer = not_leader(&st.directory, leader);
+            match (fwd, leader.and_then(|l| st.directory.addr_of(l))) {
+                (Some(req), Some(addr)) => {
+                    relay(&st.client, &addr, &req, st.request_timeout, answer).await
+                }
+                _ => answer,
+            }
+        }
         ProposeOutcome::LeadershipLost => leadership_lost(),
     }
 }
@@ -105,11 +145,17 @@ async fn put_key(
         Ok(v) => v,
         Err(_) => return bad_request("value must be UTF-8"),
     };
+    let fwd = forwardable(
+        Method::PUT,
+        format!("/key/{}", url_segment(&key)),
+        &headers,
+        body,
+    );
     let cmd = Command {
         op: Op::Put { key, value },
         req,
     };
-    propose(&st, cmd, false).await
+    propose(&st, cmd, false, fwd).await
 }
 
 /// `POST /key/{k}/append`: the raw body (UTF-8) is concatenated to the key's value.
@@ -143,6 +189,12 @@ async fn delete_key(
         Ok(r) => r,
         Err(m) => return bad_request(m),
     };
+    let fwd = forwardable(
+        Method::DELETE,
+        format!("/key/{}", url_segment(&key)),
+        &headers,
+        Bytes::new(),
+    );
     propose(
         &st,
         Command {
@@ -150,6 +202,7 @@ async fn delete_key(
             req,
         },
         false,
+        fwd,
     )
     .await
 }
@@ -192,6 +245,12 @@ async fn cas_key(
         Ok(None) => return bad_request("\"to\" is required"),
         Err(m) => return bad_request(m),
     };
+    let fwd = forwardable(
+        Method::POST,
+        format!("/key/{}/cas", url_segment(&key)),
+        &headers,
+        body,
+    );
     propose(
         &st,
         Command {
@@ -199,6 +258,7 @@ async fn cas_key(
             req,
         },
         true,
+        fwd,
     )
     .await
 }

@@ -7,6 +7,7 @@
 //! (deliberate faults), `server` (wiring the state machine into a `raft-core` node).
 pub mod bugs;
 pub mod config;
+pub mod forward;
 pub mod http;
 pub mod kv;
 pub mod server;

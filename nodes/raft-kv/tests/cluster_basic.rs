@@ -31,13 +31,26 @@ fn cluster_three_nodes_serve_the_api_from_any_node() {
 
     // Follower redirect JSON names the leader, its id and its address.
     let follower = (1..=3).find(|&i| i != leader).expect("a follower");
-    let r = http(c.port(follower), "PUT", "/key/z", "1", &[]).expect("put");
+    let r = http(
+        c.port(follower),
+        "PUT",
+        "/key/z",
+        "1",
+        &[("X-No-Forward", "1")],
+    )
+    .expect("put");
     assert_eq!(r.status, 421, "{}", r.body);
     let v = r.json();
     assert_eq!(v["error"], "not_leader");
     assert_eq!(v["leader"], format!("node{leader}"));
     assert_eq!(v["leader_id"].as_u64(), Some(leader));
     assert_eq!(v["leader_addr"], format!("127.0.0.1:{}", c.port(leader)));
+    // Without X-No-Forward a follower forwards the write to the leader (the seed's session:
+    // `curl -X PUT localhost:8001/key/name -d Alice` works whichever node leads).
+    let r = http(c.port(follower), "PUT", "/key/name", "Alice", &[]).expect("put");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["status"], "committed", "{}", r.body);
+    assert_eq!(c.get(leader, "name"), Some("Alice".to_string()));
     let r = http(c.port(follower), "GET", "/key/k1", "", &[]).expect("get");
     assert_eq!(
         r.status, 421,

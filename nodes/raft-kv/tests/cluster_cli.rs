@@ -231,4 +231,16 @@ fn client_commands_and_exit_codes() {
     let (code, out) = client(&c, last, &["--max-redirects", "2", "put", "x", "9"]);
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("\"error\":\"not_leader\""), "{out}");
+
+    // No node reachable (a port nobody listens on): exit 2, the RPC timeout of the design.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = dead.local_addr().unwrap();
+    drop(dead);
+    let out = Command::new(CLIENT_BIN)
+        .arg("--addr")
+        .arg(addr.to_string())
+        .args(["--timeout-ms", "2000", "get", "x"])
+        .output()
+        .expect("raft-client");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
 }

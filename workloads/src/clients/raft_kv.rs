@@ -11,7 +11,8 @@
 //!   A read has no effect, so an indeterminate read is recorded as `fail` (Jepsen does the
 //!   same); this keeps open reads from inflating the linearizability search.
 //!
-//! Mutations carry `X-Request-Id: <client_id>-<seq>`; a redirected retry of the same
+//! Mutations carry `X-No-Forward: 1` (a follower answers 421, recorded as a failed op,
+//! instead of forwarding to the leader) and `X-Request-Id: <client_id>-<seq>`; a redirected retry of the same
 //! mutation re-sends the same id so a node that deduplicates applies it once.
 //!
 //! The transport is [`super::http1`] (keep-alive connections per node, each exchange done
@@ -118,7 +119,7 @@ impl RaftKvClient {
             Request {
                 method: "PUT",
                 path: &path,
-                headers: &[("X-Request-Id", &rid)],
+                headers: &[("X-Request-Id", &rid), ("X-No-Forward", "1")],
                 body: value.as_bytes(),
             },
             |status, body| match status {
@@ -159,7 +160,11 @@ impl RaftKvClient {
             Request {
                 method: "POST",
                 path: &path,
-                headers: &[("X-Request-Id", &rid), ("Content-Type", "application/json")],
+                headers: &[
+                    ("X-Request-Id", &rid),
+                    ("X-No-Forward", "1"),
+                    ("Content-Type", "application/json"),
+                ],
                 body: body.as_bytes(),
             },
             |status, body| match status {

@@ -4,7 +4,7 @@
 //! `cas x 1 2` (or `cas x --absent 2`) → `OK leader=1 index=6` or `FAILED current=3`;
 //! `delete x`; `status`. `--target N` talks to 127.0.0.1:8000+N (default 1), `--addr` to
 //! any address. Follows 421 redirects to the leader. Exit codes: 0 success, 1 other error
-//! (or cas not applied), 2 RPC timeout, 3 not leader (prints the JSON error), 4 log
+//! (or cas not applied), 2 RPC timeout (or no node can be reached), 3 not leader (prints the JSON error), 4 log
 //! inconsistency (leadership lost: the outcome of the write is unknown).
 
 use clap::{Parser, Subcommand};
@@ -106,7 +106,9 @@ async fn request(
         let mut rb = client
             .request(method.clone(), format!("http://{}{path}", target.addr))
             .timeout(left)
-            .header("x-request-id", req_id);
+            .header("x-request-id", req_id)
+            // This client follows 421 redirects itself (and reports exit 3 when it runs out).
+            .header("x-no-forward", "1");
         if let Some(b) = &body {
             rb = rb.body(b.clone());
         }
@@ -117,7 +119,13 @@ async fn request(
                     r#"{{"error":"timeout","message":"{e}"}}"#
                 )))
             }
-            Err(e) => return Err(Failure::Other(format!("cannot reach {}: {e}", target.addr))),
+            // No node reachable is an RPC timeout (exit 2), as the design's table says.
+            Err(e) => {
+                return Err(Failure::Timeout(format!(
+                    r#"{{"error":"unreachable","message":"cannot reach {}: {e}"}}"#,
+                    target.addr
+                )))
+            }
         };
         let code = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
