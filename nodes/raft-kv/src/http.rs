@@ -173,11 +173,17 @@ async fn append_key(
         Ok(v) => v,
         Err(_) => return bad_request("appended value must be UTF-8"),
     };
+    let fwd = forwardable(
+        Method::POST,
+        format!("/key/{}/append", url_segment(&key)),
+        &headers,
+        body,
+    );
     let cmd = Command {
         op: Op::Append { key, value },
         req,
     };
-    propose(&st, cmd, false).await
+    propose(&st, cmd, false, fwd).await
 }
 
 async fn delete_key(

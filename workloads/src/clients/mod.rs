@@ -178,6 +178,9 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.append(key, text).await,
             Client::Etcd(c) => c.append(key, text).await,
+            Client::Election(_) => {
+                Completion::Fail("append: not offered by an election client".into())
+            }
         }
     }
 }
