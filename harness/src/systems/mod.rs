@@ -13,6 +13,7 @@
 pub mod etcd;
 pub mod raft_kv;
 pub mod user;
+pub mod zookeeper;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,12 @@ pub enum ReadyProbe {
     /// whole is ready only once some node's JSON answer says `"role":"leader"` (raft-kv
     /// `/status`).
     HttpGet { path: String, require_leader: bool },
+    /// Connect, send `send`, read the answer until the server closes: ready when it contains
+    /// one of `expect_any` (ZooKeeper's `srvr` four-letter word: `Mode: leader`/`follower`).
+    TcpExchange {
+        send: String,
+        expect_any: Vec<String>,
+    },
 }
 
 /// Why a system could not be set up.
@@ -237,6 +244,12 @@ pub const REGISTRY: &[Entry] = &[
         name: etcd::NAME,
         description: "etcd 3.4 (Debian's etcd-server), clients through its v3 JSON gateway",
         build: etcd::build,
+    },
+    Entry {
+        name: zookeeper::NAME,
+        description:
+            "ZooKeeper 3.8 (Debian's zookeeper), an ensemble speaking its jute client protocol",
+        build: zookeeper::build,
     },
     Entry {
         name: user::NAME,

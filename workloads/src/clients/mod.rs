@@ -6,11 +6,15 @@
 //! absent"). Values are strings at this level; workloads encode integers as decimal strings.
 //! - [`raft_kv`]: the node HTTP protocol of `nodes/raft-kv` (and user systems speaking it).
 //! - [`etcd`]: etcd through its v3 JSON gateway.
+//! - [`zookeeper`]: ZooKeeper's jute protocol ([`zookeeper_wire`]); [`zookeeper_lock`] is its lock recipe.
 //! - [`http1`]: the small keep-alive HTTP/1.1 transport of the raft-kv client.
 
 pub mod etcd;
 pub mod http1;
 pub mod raft_kv;
+pub mod zookeeper;
+pub mod zookeeper_lock;
+pub mod zookeeper_wire;
 
 use crate::Completion;
 use std::time::Duration;
@@ -59,6 +63,8 @@ pub enum Protocol {
     /// etcd's v3 JSON gateway; `serializable_reads` makes reads serializable (any member
     /// answers from its local state: not linearizable).
     Etcd { serializable_reads: bool },
+    /// ZooKeeper's client protocol; without `sync_reads` reads skip the `sync` (NOT linearizable).
+    ZooKeeper { sync_reads: bool },
 }
 
 impl Protocol {
@@ -67,6 +73,7 @@ impl Protocol {
         match self {
             Protocol::RaftKv => "raft-kv-http",
             Protocol::Etcd { .. } => "etcd-v3",
+            Protocol::ZooKeeper { .. } => "zookeeper",
         }
     }
 }
@@ -76,6 +83,7 @@ impl Protocol {
 pub enum Client {
     RaftKv(raft_kv::RaftKvClient),
     Etcd(etcd::EtcdClient),
+    ZooKeeper(zookeeper::ZkClient),
 }
 
 impl Client {
@@ -95,6 +103,11 @@ impl Client {
                 client.set_serializable_reads(serializable_reads);
                 Ok(Client::Etcd(client))
             }
+            Protocol::ZooKeeper { sync_reads } => {
+                let mut client = zookeeper::ZkClient::new(cfg)?;
+                client.set_sync_reads(sync_reads);
+                Ok(Client::ZooKeeper(client))
+            }
         }
     }
 
@@ -103,6 +116,7 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.home_name(),
             Client::Etcd(c) => c.home_name(),
+            Client::ZooKeeper(c) => c.home_name(),
         }
     }
 
@@ -111,6 +125,7 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.read(key).await,
             Client::Etcd(c) => c.read(key).await,
+            Client::ZooKeeper(c) => c.read(key).await,
         }
     }
 
@@ -119,6 +134,7 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.write(key, value).await,
             Client::Etcd(c) => c.write(key, value).await,
+            Client::ZooKeeper(c) => c.write(key, value).await,
         }
     }
 
@@ -128,6 +144,7 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.cas(key, from, to).await,
             Client::Etcd(c) => c.cas(key, from, to).await,
+            Client::ZooKeeper(c) => c.cas(key, from, to).await,
         }
     }
 }
