@@ -348,9 +348,7 @@ mod tests {
             Protocol::ZooKeeper { sync_reads: false }
         );
         for (k, v) in [(SYNC_READS, "maybe"), ("tick-ms", "0"), ("snapCount", "1")] {
-            let err = ZooKeeper::from_spec(&spec(&[(k, v)]))
-                .err()
-                .expect("refused");
+            let err = ZooKeeper::from_spec(&spec(&[(k, v)])).expect_err("refused");
             assert!(err.to_string().contains(k), "{err}");
         }
     }
@@ -362,7 +360,7 @@ mod tests {
             ..spec(&[])
         })
         .unwrap();
-        let err = zk.locate_binaries().err().expect("missing jar");
+        let err = zk.locate_binaries().expect_err("missing jar");
         let msg = err.to_string();
         assert!(
             msg.contains("/nonexistent/zk.jar") && msg.contains("setup.sh"),
