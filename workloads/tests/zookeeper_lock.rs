@@ -7,6 +7,8 @@
 //!
 //! Throughput (acquire/release pairs per second, 1, 8 and 32 clients, 3 servers):
 //! `cargo test --release -p workloads --test zookeeper_lock -- --ignored --nocapture`.
+//! Measured 2026-12-02 (debug build, 2 busy cores shared with other builds, one lock name):
+//! 1 client 59 pairs/s, 8 clients 256 pairs/s, 32 clients 255 pairs/s.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -250,7 +250,7 @@ mod tests {
 
     #[test]
     fn children_sort_by_sequence_and_names_are_checked() {
-        let mut c = vec!["lock-0000000010".to_string(), "lock-0000000009".into()];
+        let mut c = ["lock-0000000010".to_string(), "lock-0000000009".into()];
         c.sort_by_key(|c| sequence(c));
         assert_eq!(c[0], "lock-0000000009");
         assert_eq!(sequence("junk"), i64::MAX);
