@@ -10,6 +10,7 @@ command -v etcd >/dev/null || need+=(etcd-server)
 command -v etcdctl >/dev/null || need+=(etcd-client)
 # libfaketime (a per-process view of the clock, for clock faults) and its `faketime` tool.
 command -v faketime >/dev/null || need+=(faketime libfaketime)
+[[ -f /usr/share/java/zookeeper.jar ]] || need+=(zookeeper)
 if ((${#need[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
     apt-get update -qq

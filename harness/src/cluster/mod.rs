@@ -109,6 +109,14 @@ async fn probe(http: &reqwest::Client, node: &NodeSpec, how: &ReadyProbe) -> Pro
                 _ => Probe::NotYet,
             }
         }
+        ReadyProbe::TcpExchange { send, expect_any } => {
+            match tcp_exchange(node.client_addr, send).await {
+                Some(answer) if expect_any.iter().any(|e| answer.contains(e.as_str())) => {
+                    Probe::Ready(None)
+                }
+                _ => Probe::NotYet,
+            }
+        }
         ReadyProbe::HttpGet { path, .. } => {
             let url = format!("http://{}{}", node.client_addr, path);
             match http.get(&url).send().await {
@@ -119,6 +127,22 @@ async fn probe(http: &reqwest::Client, node: &NodeSpec, how: &ReadyProbe) -> Pro
             }
         }
     }
+}
+
+/// Sends `send` to `addr` and reads the answer until the peer closes (bounded to 1 s).
+async fn tcp_exchange(addr: std::net::SocketAddr, send: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(send.as_bytes()).await.ok()?;
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).await.ok()?;
+        Some(String::from_utf8_lossy(&answer).into_owned())
+    };
+    tokio::time::timeout(Duration::from_secs(1), exchange)
+        .await
+        .ok()
+        .flatten()
 }
 
 fn says_leader(v: &Option<serde_json::Value>) -> bool {

@@ -15,6 +15,7 @@ pub mod etcd;
 pub mod paxos_kv;
 pub mod raft_kv;
 pub mod user;
+pub mod zookeeper;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -55,6 +56,12 @@ pub enum ReadyProbe {
     /// whole is ready only once some node's JSON answer says `"role":"leader"` (raft-kv
     /// `/status`).
     HttpGet { path: String, require_leader: bool },
+    /// Connect, send `send`, read the answer until the server closes: ready when it contains
+    /// one of `expect_any` (ZooKeeper's `srvr` four-letter word: `Mode: leader`/`follower`).
+    TcpExchange {
+        send: String,
+        expect_any: Vec<String>,
+    },
 }
 
 /// Why a system could not be set up.
@@ -250,6 +257,12 @@ pub const REGISTRY: &[Entry] = &[
         description:
             "the bully leader election (nodes/bully, bin bully-node; --db-opt quorum=true)",
         build: bully::build,
+    },
+    Entry {
+        name: zookeeper::NAME,
+        description:
+            "ZooKeeper 3.8 (Debian's zookeeper), an ensemble speaking its jute client protocol",
+        build: zookeeper::build,
     },
     Entry {
         name: user::NAME,

@@ -6,12 +6,16 @@
 //! absent"), `append(key, text)`. Values are strings at this level; workloads encode integers as decimal strings.
 //! - [`raft_kv`]: the node HTTP protocol of `nodes/raft-kv` (and user systems speaking it).
 //! - [`etcd`]: etcd through its v3 JSON gateway.
+//! - [`zookeeper`]: ZooKeeper's jute protocol ([`zookeeper_wire`]); [`zookeeper_lock`] is its lock recipe.
 //! - [`http1`]: the small keep-alive HTTP/1.1 transport of the raft-kv client.
 
 pub mod etcd;
 pub mod http1;
 pub mod leader;
 pub mod raft_kv;
+pub mod zookeeper;
+pub mod zookeeper_lock;
+pub mod zookeeper_wire;
 
 use crate::Completion;
 use std::time::Duration;
@@ -62,6 +66,8 @@ pub enum Protocol {
     Etcd { serializable_reads: bool },
     /// A leader election's `/status` and `/act` on the home node (nodes/bully).
     Election,
+    /// ZooKeeper's client protocol; without `sync_reads` reads skip the `sync` (NOT linearizable).
+    ZooKeeper { sync_reads: bool },
 }
 
 impl Protocol {
@@ -71,6 +77,7 @@ impl Protocol {
             Protocol::RaftKv => "raft-kv-http",
             Protocol::Etcd { .. } => "etcd-v3",
             Protocol::Election => "election-http",
+            Protocol::ZooKeeper { .. } => "zookeeper",
         }
     }
 }
@@ -81,6 +88,7 @@ pub enum Client {
     RaftKv(raft_kv::RaftKvClient),
     Etcd(etcd::EtcdClient),
     Election(leader::LeaderClient),
+    ZooKeeper(zookeeper::ZkClient),
 }
 
 impl Client {
@@ -101,6 +109,11 @@ impl Client {
                 Ok(Client::Etcd(client))
             }
             Protocol::Election => Ok(Client::Election(leader::LeaderClient::new(cfg)?)),
+            Protocol::ZooKeeper { sync_reads } => {
+                let mut client = zookeeper::ZkClient::new(cfg)?;
+                client.set_sync_reads(sync_reads);
+                Ok(Client::ZooKeeper(client))
+            }
         }
     }
 
@@ -110,6 +123,7 @@ impl Client {
             Client::RaftKv(c) => c.home_name(),
             Client::Etcd(c) => c.home_name(),
             Client::Election(c) => c.home_name(),
+            Client::ZooKeeper(c) => c.home_name(),
         }
     }
 
@@ -121,6 +135,7 @@ impl Client {
             Client::Election(_) => {
                 Completion::Fail("read: not offered by an election client".into())
             }
+            Client::ZooKeeper(c) => c.read(key).await,
         }
     }
 
@@ -132,6 +147,7 @@ impl Client {
             Client::Election(_) => {
                 Completion::Fail("write: not offered by an election client".into())
             }
+            Client::ZooKeeper(c) => c.write(key, value).await,
         }
     }
 
@@ -141,6 +157,7 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.cas(key, from, to).await,
             Client::Etcd(c) => c.cas(key, from, to).await,
+            Client::ZooKeeper(c) => c.cas(key, from, to).await,
             Client::Election(_) => {
                 Completion::Fail("cas: not offered by an election client".into())
             }
@@ -155,6 +172,9 @@ impl Client {
             Client::Election(c) => c.status().await,
             Client::RaftKv(c) => c.leader_status().await,
             Client::Etcd(_) => Completion::Fail("status: not offered by the etcd client".into()),
+            Client::ZooKeeper(_) => {
+                Completion::Fail("status: not offered by the zookeeper client".into())
+            }
         }
     }
 
@@ -166,6 +186,9 @@ impl Client {
             Client::Election(c) => c.act().await,
             Client::RaftKv(c) => c.leader_act().await,
             Client::Etcd(_) => Completion::Fail("act: not offered by the etcd client".into()),
+            Client::ZooKeeper(_) => {
+                Completion::Fail("act: not offered by the zookeeper client".into())
+            }
         }
     }
 }
@@ -180,6 +203,9 @@ impl Client {
             Client::Etcd(c) => c.append(key, text).await,
             Client::Election(_) => {
                 Completion::Fail("append: not offered by an election client".into())
+            }
+            Client::ZooKeeper(_) => {
+                Completion::Fail("append: not offered by the zookeeper client".into())
             }
         }
     }
