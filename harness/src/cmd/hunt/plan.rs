@@ -3,8 +3,8 @@
 //! it, so the system's capabilities decide), and the seeded order they are run in (a fresh
 //! shuffle per round, so every pair runs once per round).
 
+use super::args::HuntArgs;
 use super::schedules::{self, Schedule};
-use super::HuntArgs;
 use crate::cmd::test::TestArgs;
 use crate::exit::HarnessError;
 use crate::run::config::TestConfig;
