@@ -3,7 +3,7 @@
 //! wants the 421 redirect instead (the harness's own client, which records it as a failed
 //! op) sends `X-No-Forward: 1`; a forwarded request carries that header too, so a request
 //! is forwarded at most once (no loops when leadership moves). The leader's answer is
-//! relayed as is; when the leader cannot be reached the follower answers its 421.
+//! relayed as is; when the leader cannot be connected to the follower answers its 421; a request lost after it was sent gets 504 (outcome unknown).
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -33,7 +33,8 @@ pub struct Forwardable {
 }
 
 /// Send `req` to the leader at `leader_addr` and relay its answer; `fallback` (the 421)
-/// when it cannot be reached; 504 when it does not answer within `timeout`.
+/// when it could not even be connected to; 504 (outcome unknown) when the request or its
+/// answer was lost after connecting, or the leader did not answer within `timeout`.
 pub async fn relay(
     client: &reqwest::Client,
     leader_addr: &str,
@@ -56,17 +57,16 @@ pub async fn relay(
     }
     let resp = match rb.send().await {
         Ok(r) => r,
-        Err(e) if e.is_timeout() => {
-            return error(
-                StatusCode::GATEWAY_TIMEOUT,
-                json!({"error": "timeout", "message": "the leader did not answer the forwarded request in time"}),
-            )
-        }
-        Err(_) => return fallback,
+        // Never connected: the leader cannot have seen the request, so the 421 is true.
+        Err(e) if e.is_connect() => return fallback,
+        // Sent (or maybe sent) and then lost: the leader may have applied it.
+        Err(_) => return unknown_outcome(),
     };
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let ctype = resp.headers().get("content-type").cloned();
-    let body = resp.bytes().await.unwrap_or_default();
+    let Ok(body) = resp.bytes().await else {
+        return unknown_outcome();
+    };
     let mut out = (status, body).into_response();
     if let Some(c) = ctype {
         out.headers_mut().insert("content-type", c);
@@ -74,4 +74,13 @@ pub async fn relay(
     out.headers_mut()
         .insert("x-forwarded-to-leader", HeaderValue::from_static("1"));
     out
+}
+
+/// The answer when a forwarded write may or may not have reached the leader: 504, an
+/// unknown outcome (never a 421, which says the write did not happen).
+fn unknown_outcome() -> Response {
+    error(
+        StatusCode::GATEWAY_TIMEOUT,
+        json!({"error": "timeout", "message": "the forwarded request was lost after it was sent to the leader: outcome unknown"}),
+    )
 }

@@ -140,7 +140,7 @@ impl RaftKvClient {
             Request {
                 method: "POST",
                 path: &path,
-                headers: &[("X-Request-Id", &rid)],
+                headers: &[("X-Request-Id", &rid), ("X-No-Forward", "1")],
                 body: text.as_bytes(),
             },
             |status, body| match status {
