@@ -5,7 +5,7 @@
 //! the format, check linearizability with counterexamples on (the default options but one
 //! thread), run the `stats` and `exceptions` checkers, render the counterexample text and
 //! serialize the report. Porcupine runs as `porc-run etcd FILES...` (its `CheckEvents` over
-//! every file in one process; built by `bash ../shared/reference/porcupine/build.sh DIR`),
+//! every file in one process; a Go test runner over Porcupine's own `CheckEvents`, built outside this repo from Porcupine's source),
 //! whose path comes from `$PORC_RUN`; without it the Porcupine column is skipped with a
 //! message. Pin the whole run to one core for the one-core figure:
 //!
@@ -130,7 +130,7 @@ fn main() {
         .unwrap_or(7);
     let porc = std::env::var_os("PORC_RUN").map(PathBuf::from);
     if porc.is_none() {
-        println!("PORC_RUN is not set: timing this checker only (build Porcupine with bash ../shared/reference/porcupine/build.sh DIR, then PORC_RUN=DIR/porc-run)");
+        println!("PORC_RUN is not set: timing this checker only (build Porcupine's checker as a one-process corpus runner, then PORC_RUN=PATH/porc-run)");
     }
     let first = ours(&files);
     let (mut mine, mut theirs) = (Vec::new(), Vec::new());

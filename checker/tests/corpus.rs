@@ -2,7 +2,7 @@
 //! (format detected by content), its invocation count compared with the TSV's `ops`
 //! column, and checked; the verdict must be the expected one. Nothing is hard-coded: the
 //! list and the verdicts come from the TSV at run time. The folder is
-//! `checker/tests/data/porcupine` (a verbatim copy of `../shared/histories/porcupine`), or `$PORCUPINE_DATA`; a missing
+//! `checker/tests/data/porcupine` (a verbatim copy of Porcupine's test data), or `$PORCUPINE_DATA`; a missing
 //! folder fails the test.
 
 use checker::format::{self, Format};
