@@ -26,8 +26,10 @@ pub enum HarnessError {
     Failed(String),
 }
 
-impl From<std::io::Error> for HarnessError {
-    fn from(e: std::io::Error) -> Self {
+/// Only I/O errors that name their path become harness errors (no `From<std::io::Error>`:
+/// a bare "Permission denied" does not say where).
+impl From<crate::pathio::PathError> for HarnessError {
+    fn from(e: crate::pathio::PathError) -> Self {
         HarnessError::Failed(e.to_string())
     }
 }

@@ -8,7 +8,7 @@
 
 mod e2e_support;
 
-use e2e_support::{harness, results_of, run_dir, serial};
+use e2e_support::{assert_history_has, first_caught, passed, results_of, run_dir, serial, test_in};
 use serde_json::Value;
 use std::path::Path;
 
@@ -24,8 +24,7 @@ fn require_etcd() {
 
 /// No etcd process whose command line names `store` is left.
 fn assert_no_leftovers(store: &Path) {
-    let left = e2e_support::processes_naming(store, |cmd| cmd.contains("etcd"));
-    assert!(left.is_empty(), "leftover etcd processes: {left:?}");
+    e2e_support::assert_none_left(store, "etcd");
 }
 
 /// Every node's log is kept; after a passing run its data directory is gone.
@@ -51,51 +50,37 @@ fn passing_case(nemesis: &str) {
     require_etcd();
     let _g = serial();
     let store = tempfile::tempdir().expect("temp store");
-    let s = store.path().to_string_lossy().into_owned();
-    let r = harness(&[
-        "test",
-        "--db",
-        "etcd",
-        "--workload",
-        "register",
-        "--nemesis",
-        nemesis,
-        "--time-limit",
-        "15",
-        "--nemesis-interval",
-        "3",
-        "--nodes",
-        "3",
-        "--net",
-        "netns",
-        "--store",
-        &s,
-        "--seed",
-        "7",
-    ]);
-    let dir = run_dir(&r);
-    assert_no_leftovers(store.path());
-    assert_eq!(
-        r.code, 0,
-        "etcd under {nemesis} must pass: {}\n{}",
-        r.stdout, r.stderr
+    let r = test_in(
+        store.path(),
+        &[
+            "--db",
+            "etcd",
+            "--workload",
+            "register",
+            "--nemesis",
+            nemesis,
+            "--time-limit",
+            "15",
+            "--nemesis-interval",
+            "3",
+            "--nodes",
+            "3",
+            "--net",
+            "netns",
+            "--seed",
+            "7",
+        ],
     );
-    let res = results_of(&dir);
-    assert_eq!(res["valid"], Value::Bool(true));
-    let ops = res["ops"].as_u64().unwrap_or(0);
-    assert!(ops >= 1000, "only {ops} ops checked");
+    assert_no_leftovers(store.path());
+    let (dir, res) = passed(&r, 1000);
     let lin = &res["checkers"]["linearizable"];
     assert_eq!(lin["valid"], Value::Bool(true), "{lin}");
     // The nemesis really acted: its events are in the history.
-    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
     let start = match nemesis {
         "partition" => "start-partition",
         other => other,
     };
-    assert!(
-        history.contains(&format!("\"f\":\"{start}\"")),
-        "no {start} event in the history"
-    );
+    assert_history_has(&dir, &[start]);
     assert_logs_kept_data_deleted(&dir, 3);
 }
 
@@ -118,100 +103,82 @@ fn etcd_under_kill_is_linearizable() {
 fn etcd_serializable_reads_are_caught_stale() {
     require_etcd();
     let _g = serial();
-    let mut tried = Vec::new();
-    for seed in ["1", "2", "3"] {
-        let store = tempfile::tempdir().expect("temp store");
-        let s = store.path().to_string_lossy().into_owned();
-        let r = harness(&[
-            "test",
-            "--db",
-            "etcd",
-            "--db-opt",
-            "serializable-reads=true",
-            "--workload",
-            "register",
-            "--nemesis",
-            "partition",
-            "--partition",
-            "isolated",
-            "--time-limit",
-            "15",
-            "--nemesis-interval",
-            "3",
-            "--nodes",
-            "3",
-            "--net",
-            "netns",
-            "--store",
-            &s,
-            "--seed",
-            seed,
-        ]);
-        assert_no_leftovers(store.path());
-        assert!(
-            r.code == 0 || r.code == 1,
-            "seed {seed}: exit {}: {}\n{}",
-            r.code,
-            r.stdout,
-            r.stderr
+    let (_store, dir, res) = first_caught(&["1", "2", "3"], "serializable reads", |store, seed| {
+        let r = test_in(
+            store,
+            &[
+                "--db",
+                "etcd",
+                "--db-opt",
+                "serializable-reads=true",
+                "--workload",
+                "register",
+                "--nemesis",
+                "partition",
+                "--partition",
+                "isolated",
+                "--time-limit",
+                "15",
+                "--nemesis-interval",
+                "3",
+                "--nodes",
+                "3",
+                "--net",
+                "netns",
+                "--seed",
+                seed,
+            ],
         );
-        if r.code == 1 {
-            let dir = run_dir(&r);
-            let res = results_of(&dir);
-            assert_eq!(res["valid"], Value::Bool(false));
-            let keys = res["checkers"]["linearizable"]["keys"]
-                .as_array()
-                .expect("keys");
-            let bad: Vec<&Value> = keys
-                .iter()
-                .filter(|k| k["valid"] == Value::Bool(false))
-                .collect();
-            assert!(!bad.is_empty(), "invalid verdict without an invalid key");
-            // The counterexample is a read whose value the register could not hold then.
-            let ce = &bad[0]["counterexample"];
-            let stuck_reads = ce["stuck"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|s| s["why"].as_str().is_some_and(|w| w.contains("read")))
-                .count();
-            let read_ops = ce["ops"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|o| o["f"] == "read" && o["outcome"] == "ok")
-                .count();
-            assert!(
-                stuck_reads > 0 && read_ops > 0,
-                "the counterexample should show the stale read: {ce}"
-            );
-            // A failed run keeps its data directories for inspection.
-            assert!(dir.join("nodes/n1/data").exists());
-            return;
-        }
-        tried.push(seed);
-    }
-    panic!("serializable reads passed with seeds {tried:?}: the stale read was not exposed");
+        assert_no_leftovers(store);
+        r
+    });
+    let keys = res["checkers"]["linearizable"]["keys"]
+        .as_array()
+        .expect("keys");
+    let bad: Vec<&Value> = keys
+        .iter()
+        .filter(|k| k["valid"] == Value::Bool(false))
+        .collect();
+    assert!(!bad.is_empty(), "invalid verdict without an invalid key");
+    // The counterexample is a read whose value the register could not hold then.
+    let ce = &bad[0]["counterexample"];
+    let stuck_reads = ce["stuck"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["why"].as_str().is_some_and(|w| w.contains("read")))
+        .count();
+    let read_ops = ce["ops"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["f"] == "read" && o["outcome"] == "ok")
+        .count();
+    assert!(
+        stuck_reads > 0 && read_ops > 0,
+        "the counterexample should show the stale read: {ce}"
+    );
+    // A failed run keeps its data directories for inspection.
+    assert!(dir.join("nodes/n1/data").exists());
 }
 
 #[test]
 fn a_missing_etcd_binary_is_a_harness_failure() {
     let _g = serial();
     let store = tempfile::tempdir().expect("temp store");
-    let s = store.path().to_string_lossy().into_owned();
-    let r = harness(&[
-        "test",
-        "--db",
-        "etcd",
-        "--db-bin",
-        "/nonexistent/etcd",
-        "--time-limit",
-        "5",
-        "--nodes",
-        "3",
-        "--store",
-        &s,
-    ]);
+    let r = test_in(
+        store.path(),
+        &[
+            "--db",
+            "etcd",
+            "--db-bin",
+            "/nonexistent/etcd",
+            "--time-limit",
+            "5",
+            "--nodes",
+            "3",
+        ],
+    );
     assert_eq!(r.code, 255, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains("/nonexistent/etcd"),
@@ -227,21 +194,21 @@ fn an_etcd_member_that_cannot_start_points_at_its_log() {
     let store = tempfile::tempdir().expect("temp store");
     let s = store.path().to_string_lossy().into_owned();
     // An etcd flag that does not exist: every member exits at once.
-    let r = harness(&[
-        "test",
-        "--db",
-        "etcd",
-        "--db-opt",
-        "no-such-etcd-flag=1",
-        "--time-limit",
-        "5",
-        "--nodes",
-        "3",
-        "--net",
-        "netns",
-        "--store",
-        &s,
-    ]);
+    let r = test_in(
+        store.path(),
+        &[
+            "--db",
+            "etcd",
+            "--db-opt",
+            "no-such-etcd-flag=1",
+            "--time-limit",
+            "5",
+            "--nodes",
+            "3",
+            "--net",
+            "netns",
+        ],
+    );
     assert_no_leftovers(store.path());
     assert_eq!(r.code, 255, "{}\n{}", r.stdout, r.stderr);
     assert!(
@@ -255,20 +222,19 @@ fn an_etcd_member_that_cannot_start_points_at_its_log() {
 fn a_bad_serializable_reads_value_is_bad_input() {
     let _g = serial();
     let store = tempfile::tempdir().expect("temp store");
-    let s = store.path().to_string_lossy().into_owned();
-    let r = harness(&[
-        "test",
-        "--db",
-        "etcd",
-        "--db-bin",
-        "/bin/sh",
-        "--db-opt",
-        "serializable-reads=maybe",
-        "--time-limit",
-        "5",
-        "--store",
-        &s,
-    ]);
+    let r = test_in(
+        store.path(),
+        &[
+            "--db",
+            "etcd",
+            "--db-bin",
+            "/bin/sh",
+            "--db-opt",
+            "serializable-reads=maybe",
+            "--time-limit",
+            "5",
+        ],
+    );
     assert_eq!(r.code, 254, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("serializable-reads"), "{}", r.stderr);
 }
@@ -280,28 +246,27 @@ fn etcd_on_loopback_runs_pause_and_kill() {
     require_etcd();
     let _g = serial();
     let store = tempfile::tempdir().expect("temp store");
-    let s = store.path().to_string_lossy().into_owned();
-    let r = harness(&[
-        "test",
-        "--db",
-        "etcd",
-        "--workload",
-        "register",
-        "--nemesis",
-        "pause,kill",
-        "--time-limit",
-        "15",
-        "--nemesis-interval",
-        "3",
-        "--nodes",
-        "3",
-        "--net",
-        "proxy",
-        "--store",
-        &s,
-        "--seed",
-        "5",
-    ]);
+    let r = test_in(
+        store.path(),
+        &[
+            "--db",
+            "etcd",
+            "--workload",
+            "register",
+            "--nemesis",
+            "pause,kill",
+            "--time-limit",
+            "15",
+            "--nemesis-interval",
+            "3",
+            "--nodes",
+            "3",
+            "--net",
+            "proxy",
+            "--seed",
+            "5",
+        ],
+    );
     assert_no_leftovers(store.path());
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
@@ -317,21 +282,21 @@ fn etcd_on_loopback_runs_pause_and_kill() {
     assert_logs_kept_data_deleted(&dir, 3);
 
     // A partition cannot be made there: refused up front, naming why.
-    let r = harness(&[
-        "test",
-        "--db",
-        "etcd",
-        "--nemesis",
-        "partition",
-        "--time-limit",
-        "5",
-        "--nodes",
-        "3",
-        "--net",
-        "proxy",
-        "--store",
-        &s,
-    ]);
+    let r = test_in(
+        store.path(),
+        &[
+            "--db",
+            "etcd",
+            "--nemesis",
+            "partition",
+            "--time-limit",
+            "5",
+            "--nodes",
+            "3",
+            "--net",
+            "proxy",
+        ],
+    );
     assert_eq!(r.code, 254, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains("--net netns") && r.stderr.contains("etcd"),

@@ -6,13 +6,12 @@
 
 mod e2e_support;
 
-use e2e_support::{require_raft_node, serial, Ran};
-use serde_json::Value;
+use e2e_support::{assert_history_has, passed, require_raft_node, serial, Ran};
 use std::path::{Path, PathBuf};
 
-fn harness(args: &[&str]) -> Ran {
+fn test_in(store: &Path, args: &[&str]) -> Ran {
     require_raft_node();
-    e2e_support::harness(args)
+    e2e_support::test_in(store, args)
 }
 
 fn example() -> PathBuf {
@@ -42,41 +41,32 @@ fn the_worked_example_passes_a_partition_test_behind_proxies() {
 fn example_passes_a_partition_test(net: &str) {
     let _g = serial();
     let store = tempfile::tempdir().expect("temp store");
-    let s = store.path().to_string_lossy().into_owned();
     let cfg = example();
     let cfg = cfg.to_string_lossy();
-    let r = harness(&[
-        "test",
-        "--db-config",
-        &cfg,
-        "--workload",
-        "register",
-        "--nemesis",
-        "partition",
-        "--time-limit",
-        "10",
-        "--nemesis-interval",
-        "2",
-        "--nodes",
-        "3",
-        "--net",
-        net,
-        "--store",
-        &s,
-        "--seed",
-        "11",
-    ]);
+    let r = test_in(
+        store.path(),
+        &[
+            "--db-config",
+            &cfg,
+            "--workload",
+            "register",
+            "--nemesis",
+            "partition",
+            "--time-limit",
+            "10",
+            "--nemesis-interval",
+            "2",
+            "--nodes",
+            "3",
+            "--net",
+            net,
+            "--seed",
+            "11",
+        ],
+    );
     assert_no_leftovers(store.path());
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let dir = PathBuf::from(r.last["results"].as_str().expect("results dir"));
-    let res: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("results.json")).expect("results.json"),
-    )
-    .expect("json");
-    assert_eq!(res["valid"], Value::Bool(true));
-    assert!(res["ops"].as_u64().unwrap_or(0) >= 1000, "{}", res["ops"]);
-    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
-    assert!(history.contains("\"f\":\"start-partition\""));
+    let (dir, _) = passed(&r, 1000);
+    assert_history_has(&dir, &["start-partition"]);
     // The nodes were started from the file's command template.
     let test_json = std::fs::read_to_string(dir.join("test.json")).expect("test.json");
     assert!(test_json.contains("raft-kv.toml"), "{test_json}");
@@ -100,17 +90,17 @@ tcp = true
 "#,
     )
     .expect("write toml");
-    let r = harness(&[
-        "test",
-        "--db-config",
-        &cfg.to_string_lossy(),
-        "--time-limit",
-        "5",
-        "--nodes",
-        "3",
-        "--store",
-        &s,
-    ]);
+    let r = test_in(
+        store.path(),
+        &[
+            "--db-config",
+            &cfg.to_string_lossy(),
+            "--time-limit",
+            "5",
+            "--nodes",
+            "3",
+        ],
+    );
     assert_no_leftovers(store.path());
     assert_eq!(r.code, 255, "{}\n{}", r.stdout, r.stderr);
     assert!(
@@ -129,22 +119,16 @@ tcp = true
 fn a_mistake_in_the_toml_names_file_line_and_field() {
     let _g = serial();
     let store = tempfile::tempdir().expect("temp store");
-    let s = store.path().to_string_lossy().into_owned();
     let cfg = store.path().join("typo.toml");
     std::fs::write(
         &cfg,
         "name = \"typo\"\nprotocol = \"raft-kv-http\"\ncommand = [\"/bin/sh\", \"--dir\", \"{datadir}\"]\n[ready]\ntcp = true\n",
     )
     .expect("write toml");
-    let r = harness(&[
-        "test",
-        "--db-config",
-        &cfg.to_string_lossy(),
-        "--time-limit",
-        "5",
-        "--store",
-        &s,
-    ]);
+    let r = test_in(
+        store.path(),
+        &["--db-config", &cfg.to_string_lossy(), "--time-limit", "5"],
+    );
     assert_eq!(r.code, 254, "{}\n{}", r.stdout, r.stderr);
     let want = format!("{}:3:", cfg.display());
     assert!(

@@ -7,8 +7,7 @@
 
 mod e2e_support;
 
-use e2e_support::{harness, results_of, run_dir, serial};
-use serde_json::Value;
+use e2e_support::{assert_history_has, first_caught, passed, serial, test_in};
 use std::path::Path;
 
 /// Fails (never skips) when ZooKeeper is not installed.
@@ -21,14 +20,11 @@ fn require_zookeeper() {
 
 /// No ZooKeeper server whose command line names `store` is left.
 fn assert_no_leftovers(store: &Path) {
-    let left = e2e_support::processes_naming(store, |cmd| cmd.contains("QuorumPeerMain"));
-    assert!(left.is_empty(), "leftover zookeeper servers: {left:?}");
+    e2e_support::assert_none_left(store, "QuorumPeerMain");
 }
 
 fn run(store: &Path, extra: &[&str], nemesis: &str, seed: &str) -> e2e_support::Ran {
-    let s = store.to_string_lossy().into_owned();
     let mut args = vec![
-        "test",
         "--db",
         "zookeeper",
         "--workload",
@@ -43,13 +39,11 @@ fn run(store: &Path, extra: &[&str], nemesis: &str, seed: &str) -> e2e_support::
         "3",
         "--net",
         "netns",
-        "--store",
-        &s,
         "--seed",
         seed,
     ];
     args.extend_from_slice(extra);
-    let r = harness(&args);
+    let r = test_in(store, &args);
     assert_no_leftovers(store);
     r
 }
@@ -60,24 +54,9 @@ fn zookeeper_under_partition_and_kill_is_linearizable() {
     let _g = serial();
     let store = tempfile::tempdir().expect("temp store");
     let r = run(store.path(), &[], "partition,kill", "7");
-    assert_eq!(r.code, 0, "zookeeper must pass: {}\n{}", r.stdout, r.stderr);
-    let dir = run_dir(&r);
-    let res = results_of(&dir);
-    assert_eq!(res["valid"], Value::Bool(true));
-    let ops = res["ops"].as_u64().unwrap_or(0);
-    assert!(ops >= 1000, "only {ops} ops checked");
-    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
-    for f in ["start-partition", "kill"] {
-        assert!(
-            history.contains(&format!("\"f\":\"{f}\"")),
-            "no {f} event in the history"
-        );
-    }
-    // Reads really happened and succeeded (sync + getData), not only writes.
-    assert!(
-        history.contains("\"f\":\"read\""),
-        "no reads in the history"
-    );
+    let (dir, _) = passed(&r, 1000);
+    // Faults really happened, and reads (sync + getData), not only writes.
+    assert_history_has(&dir, &["start-partition", "kill", "read"]);
     let log = std::fs::read_to_string(dir.join("nodes/n1/stderr.log")).unwrap_or_default();
     assert!(log.contains("QuorumPeer"), "n1's server log should be kept");
     assert!(
@@ -94,55 +73,37 @@ fn zookeeper_under_partition_and_kill_is_linearizable() {
 fn zookeeper_reads_without_sync_are_caught() {
     require_zookeeper();
     let _g = serial();
-    let mut tried = Vec::new();
-    for seed in ["1", "3", "5", "2", "4"] {
-        let store = tempfile::tempdir().expect("temp store");
-        let r = run(
-            store.path(),
-            &["--db-opt", "sync-reads=false", "--partition", "isolated"],
-            "partition",
-            seed,
-        );
-        assert!(
-            r.code == 0 || r.code == 1,
-            "seed {seed}: exit {}: {}\n{}",
-            r.code,
-            r.stdout,
-            r.stderr
-        );
-        if r.code == 1 {
-            let res = results_of(&run_dir(&r));
-            assert_eq!(res["valid"], Value::Bool(false));
-            assert_eq!(
-                res["checkers"]["linearizable"]["valid"],
-                Value::Bool(false),
-                "{res}"
-            );
-            return;
-        }
-        tried.push(seed);
-    }
-    panic!("reads without sync passed with seeds {tried:?}: the stale read was not exposed");
+    first_caught(
+        &["1", "3", "5", "2", "4"],
+        "reads without sync",
+        |store, seed| {
+            run(
+                store,
+                &["--db-opt", "sync-reads=false", "--partition", "isolated"],
+                "partition",
+                seed,
+            )
+        },
+    );
 }
 
 #[test]
 fn a_missing_zookeeper_jar_is_a_harness_failure() {
     let _g = serial();
     let store = tempfile::tempdir().expect("temp store");
-    let s = store.path().to_string_lossy().into_owned();
-    let r = harness(&[
-        "test",
-        "--db",
-        "zookeeper",
-        "--db-bin",
-        "/nonexistent/zk.jar",
-        "--time-limit",
-        "5",
-        "--nodes",
-        "3",
-        "--store",
-        &s,
-    ]);
+    let r = test_in(
+        store.path(),
+        &[
+            "--db",
+            "zookeeper",
+            "--db-bin",
+            "/nonexistent/zk.jar",
+            "--time-limit",
+            "5",
+            "--nodes",
+            "3",
+        ],
+    );
     assert_eq!(r.code, 255, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("/nonexistent/zk.jar"), "{}", r.stderr);
 }

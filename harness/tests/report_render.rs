@@ -538,9 +538,14 @@ fn a_failing_plot_is_recorded_and_the_rest_written() {
 #[test]
 fn index_lists_runs_newest_first() {
     let store = tempfile::tempdir().unwrap();
+    // Older stores hold bare stamps; newer folders carry the seed, the bug and the verdict.
     let runs = [
         ("alpha", "20261123T100000.000Z", json!(true)),
-        ("beta", "20261123T120000.000Z", json!(false)),
+        (
+            "beta",
+            "20261123T120000.000Z-seed7-stale-read-INVALID",
+            json!(false),
+        ),
         ("alpha", "20261123T110000.000Z", json!("unknown")),
     ];
     for (name, stamp, valid) in &runs {
@@ -551,15 +556,22 @@ fn index_lists_runs_newest_first() {
             json!({"valid": valid, "ops": 10, "elapsed_ms": 1500.0}).to_string(),
         )
         .unwrap();
+        let bugs = if *name == "beta" {
+            json!(["stale-read"])
+        } else {
+            json!([])
+        };
         std::fs::write(
             d.join("test.json"),
-            json!({"name": name, "nemesis": ["partition"]}).to_string(),
+            json!({"name": name, "nemesis": ["partition"], "seed": 7, "bugs": bugs}).to_string(),
         )
         .unwrap();
         std::fs::write(d.join("report.html"), "<!DOCTYPE html><html></html>").unwrap();
     }
     std::fs::write(
-        store.path().join("beta/20261123T120000.000Z/history.jsonl"),
+        store
+            .path()
+            .join("beta/20261123T120000.000Z-seed7-stale-read-INVALID/history.jsonl"),
         "{\"index\":0,\"time\":9000000000,\"type\":\"invoke\",\"process\":0,\"f\":\"read\"}\n",
     )
     .unwrap();
@@ -571,7 +583,7 @@ fn index_lists_runs_newest_first() {
     check_well_formed(&index).unwrap();
     let pos = |s: &str| index.find(s).unwrap_or_else(|| panic!("missing {s}"));
     let (b, a11, a10) = (
-        pos("beta/20261123T120000.000Z/report.html"),
+        pos("beta/20261123T120000.000Z-seed7-stale-read-INVALID/report.html"),
         pos("alpha/20261123T110000.000Z/report.html"),
         pos("alpha/20261123T100000.000Z/report.html"),
     );
@@ -586,6 +598,15 @@ fn index_lists_runs_newest_first() {
         "duration from the history's last event"
     );
     assert!(!index.contains("latest/"));
+    assert!(
+        index.contains("<th>seed</th><th>bug</th>"),
+        "seed and bug columns"
+    );
+    assert!(
+        index.contains("<td class=\"num\">7</td><td>stale-read</td>"),
+        "the invalid run's seed and bug"
+    );
+    assert!(index.contains("<td>none</td>"), "runs without a bug say so");
 }
 
 /// Regenerates tests/fixtures/report/{valid,invalid}/results.json with the real checker

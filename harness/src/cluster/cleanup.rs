@@ -13,6 +13,7 @@ use nix::unistd::Pid;
 use super::error::ClusterError;
 use super::net::netns::{self, NetnsNames};
 use super::process::{OWNER_ENV, RUN_ENV};
+use crate::pathio::PathError;
 
 /// What `harness clean` removed (or would remove, in a dry run).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -130,13 +131,13 @@ fn harness_alive(pid: u32, start: u64) -> bool {
 impl Manifest {
     fn write_to(&self, path: &Path) -> Result<(), ClusterError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(PathError::at("creating", dir))?;
         }
         let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(self)
-            .map_err(|e| ClusterError::Io(std::io::Error::other(e)))?;
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)?;
+            .map_err(|e| PathError::new("writing", path, std::io::Error::other(e)))?;
+        std::fs::write(&tmp, text).map_err(PathError::at("writing", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(PathError::at("writing", path))?;
         Ok(())
     }
 
@@ -147,7 +148,9 @@ impl Manifest {
         let state = state_dir().join(format!("{}.json", self.prefix));
         if self.cleaned {
             match std::fs::remove_file(&state) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(PathError::new("removing", &state, e).into())
+                }
                 _ => {}
             }
             Ok(())
@@ -282,7 +285,8 @@ fn scan_manifests(prefix: &str, force: bool) -> (BTreeSet<String>, Vec<(PathBuf,
 fn delete_namespace(ns: &str) -> Result<(), ClusterError> {
     let o = std::process::Command::new("ip")
         .args(["netns", "del", ns])
-        .output()?;
+        .output()
+        .map_err(|e| ClusterError::Net(format!("cannot run `ip netns del {ns}`: {e}")))?;
     if o.status.success() {
         return Ok(());
     }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::pathio::PathError;
 use crate::systems::SystemError;
 
 /// Why a cluster operation failed.
@@ -30,6 +31,7 @@ pub enum ClusterError {
     /// A signal or process-control call failed.
     #[error("process control on {node}: {reason}")]
     Process { node: String, reason: String },
-    #[error("io error: {0}")]
-    Io(#[from] std::io::Error),
+    /// A file or folder could not be read or written (names the path).
+    #[error(transparent)]
+    Io(#[from] PathError),
 }

@@ -34,6 +34,7 @@ pub use error::ClusterError;
 pub use grudge::Grudge;
 
 use crate::netmode::NetMode;
+use crate::pathio::PathError;
 use crate::systems::{NodeSpec, ReadyProbe, System};
 
 /// How to lay out and start a cluster.
@@ -174,7 +175,8 @@ impl Cluster {
             .map(|i| cfg.run_dir.join("nodes").join(format!("n{i}")))
             .collect();
         for d in &dirs {
-            std::fs::create_dir_all(d.join("data"))?;
+            let data = d.join("data");
+            std::fs::create_dir_all(&data).map_err(PathError::at("creating", &data))?;
         }
         let netns_names = (mode == NetMode::Netns).then(|| NetnsNames::new(&cfg.run_prefix, n));
         let manifest = new_manifest(&cfg, mode, netns_names.as_ref());
@@ -294,7 +296,7 @@ impl Cluster {
                 let status = {
                     let mut slot = lock(&self.procs[(node.id - 1) as usize]);
                     match slot.as_mut() {
-                        Some(p) => p.try_wait()?,
+                        Some(p) => p.try_wait().map_err(wait_error(&node.name))?,
                         None => None,
                     }
                 };
@@ -588,7 +590,7 @@ impl Cluster {
         let spec = self.spec(node)?;
         let mut slot = lock(&self.procs[(spec.id - 1) as usize]);
         Ok(match slot.as_mut() {
-            Some(p) => p.try_wait()?.is_none(),
+            Some(p) => p.try_wait().map_err(wait_error(node))?.is_none(),
             None => false,
         })
     }
@@ -623,7 +625,7 @@ impl Cluster {
                         false
                     }
                     Some(Err(e)) => {
-                        first_err.get_or_insert(e.into());
+                        first_err.get_or_insert(wait_error(&spec.name)(e));
                         continue;
                     }
                 }
@@ -669,8 +671,8 @@ impl Cluster {
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             let mut all = true;
-            for (_, p) in procs.iter_mut() {
-                if p.try_wait()?.is_none() {
+            for (name, p) in procs.iter_mut() {
+                if p.try_wait().map_err(wait_error(name))?.is_none() {
                     all = false;
                 }
             }
@@ -835,7 +837,8 @@ async fn setup_proxy(
     for _ in dirs {
         listens.push(SocketAddr::from((
             [127, 0, 0, 1],
-            net::proxy::free_local_port()?,
+            net::proxy::free_local_port()
+                .map_err(|e| ClusterError::Net(format!("no free TCP port on 127.0.0.1: {e}")))?,
         )));
     }
     let triples: Vec<(u64, String, SocketAddr)> = (0..listens.len())
@@ -867,5 +870,13 @@ impl Drop for Cluster {
                 self.cfg.run_prefix
             );
         }
+    }
+}
+
+/// A failed `waitpid` on a node's process, as a [`ClusterError`] naming the node.
+fn wait_error(node: &str) -> impl FnOnce(std::io::Error) -> ClusterError + '_ {
+    move |e| ClusterError::Process {
+        node: node.to_string(),
+        reason: format!("waiting for its process: {e}"),
     }
 }

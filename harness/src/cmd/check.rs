@@ -390,8 +390,7 @@ fn write_report_dir(
     let name = Path::new(file)
         .file_name()
         .map_or(file.into(), |n| n.to_string_lossy());
-    let published =
-        results::publish(dir, results, None, Some(&name)).map_err(|e| fail("results.json", e))?;
+    let published = results::publish(dir, results, None, Some(&name))?;
     if published.html.is_none() {
         let why = published.problems.join("; ");
         return Err(HarnessError::Failed(why));
@@ -439,7 +438,8 @@ fn convert(args: &CheckArgs) -> Result<Outcome, HarnessError> {
         match &target {
             None => {
                 let stdout = io::stdout();
-                format::write_jsonl(&outcome.history, BufWriter::new(stdout.lock()))?;
+                format::write_jsonl(&outcome.history, BufWriter::new(stdout.lock()))
+                    .map_err(|e| HarnessError::Failed(format!("writing to stdout: {e}")))?;
             }
             Some(t) => {
                 let f = File::create(t)

@@ -45,14 +45,17 @@ pub fn run(args: ServeArgs) -> Result<Outcome, HarnessError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?;
+        .build()
+        .map_err(|e| HarnessError::Failed(format!("starting the server's runtime: {e}")))?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
             .await
             .map_err(|e| {
                 HarnessError::Failed(format!("cannot listen on 127.0.0.1:{}: {e}", args.port))
             })?;
-        let addr = listener.local_addr()?;
+        let addr = listener.local_addr().map_err(|e| {
+            HarnessError::Failed(format!("listening on 127.0.0.1:{}: {e}", args.port))
+        })?;
         println!(
             "serving {} on http://{addr}/ (Ctrl-C to stop)",
             args.store.display()
@@ -62,7 +65,8 @@ pub fn run(args: ServeArgs) -> Result<Outcome, HarnessError> {
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })
-            .await?;
+            .await
+            .map_err(|e| HarnessError::Failed(format!("serving http://{addr}/: {e}")))?;
         Ok(Outcome::Done)
     })
 }
@@ -89,7 +93,9 @@ pub async fn serve_with_limits(
     max_connections: usize,
 ) -> Result<(), HarnessError> {
     let listener = IdleListener::new(listener, idle, max_connections);
-    axum::serve(listener, router(root)?).await?;
+    axum::serve(listener, router(root)?)
+        .await
+        .map_err(|e| HarnessError::Failed(format!("serving {}: {e}", root.display())))?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
-//! `results/index.html`: every run of the store (`<name>/<timestamp>/` holding a
-//! results.json or test.json; `latest` symlinks are skipped), newest first, with name,
-//! time, verdict colour, operations, faults, duration and a link to its report.
+//! `results/index.html`: every run of the store (`<name>/<folder>/` holding a
+//! results.json or test.json, the folder named `<timestamp>[-seed<N>-<bug>-<VERDICT>]`;
+//! `latest` symlinks are skipped), newest first, with verdict colour, name, seed, bug,
+//! time, operations, faults, duration and a link to its report.
 
 use super::escape::html;
 use super::load::{read_json, text_of, truncate_to};
@@ -21,8 +22,12 @@ pub struct RunRow {
     pub name: String,
     /// The `<test-name>` directory.
     pub dir: String,
-    /// The `<timestamp>` directory.
+    /// The run's directory (`<timestamp>` or `<timestamp>-seed7-...`; sorts by time).
     pub stamp: String,
+    /// test.json's seed.
+    pub seed: Option<String>,
+    /// test.json's `--bug` names, comma-separated (empty: none).
+    pub bugs: String,
     pub valid: Option<Validity>,
     pub ops: Option<String>,
     pub faults: String,
@@ -83,6 +88,10 @@ pub fn scan(store_root: &Path) -> Vec<RunRow> {
                 Some(Value::String(s)) if !s.is_empty() => s.clone(),
                 _ => "none".into(),
             };
+            let bugs = match test.as_ref().and_then(|t| t.get("bugs")) {
+                Some(Value::Array(a)) => a.iter().map(text_of).collect::<Vec<_>>().join(", "),
+                _ => String::new(),
+            };
             let shown = test
                 .as_ref()
                 .and_then(|t| t.get("name"))
@@ -96,6 +105,8 @@ pub fn scan(store_root: &Path) -> Vec<RunRow> {
                 },
                 dir: name.clone(),
                 stamp: stamp.clone(),
+                seed: test.as_ref().and_then(|t| t.get("seed")).map(text_of),
+                bugs,
                 valid,
                 ops: results.as_ref().and_then(|r| r.get("ops")).map(text_of),
                 faults,
@@ -133,7 +144,7 @@ pub fn write(store_root: &Path) -> Result<(), ReportError> {
         rows.len(),
         if rows.len() == 1 { "" } else { "s" }
     );
-    h.push_str("<table><thead><tr><th>verdict</th><th>test</th><th>time</th><th>operations</th><th>faults</th><th>duration</th><th>checked in</th><th>report</th></tr></thead><tbody>");
+    h.push_str("<table><thead><tr><th>verdict</th><th>test</th><th>seed</th><th>bug</th><th>time</th><th>operations</th><th>faults</th><th>duration</th><th>checked in</th><th>report</th></tr></thead><tbody>");
     for r in rows.iter().take(MAX_RUNS) {
         let (cls, word) = match r.valid {
             Some(Validity::Valid) => ("v-valid", "valid"),
@@ -150,8 +161,10 @@ pub fn write(store_root: &Path) -> Result<(), ReportError> {
         );
         let _ = write!(
             h,
-            "<tr><td class=\"v {cls}\">{word}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><a href=\"{}\">{}</a>{}</td></tr>",
+            "<tr><td class=\"v {cls}\">{word}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><a href=\"{}\">{}</a>{}</td></tr>",
             html(&truncate_to(&r.name, 120)),
+            html(r.seed.as_deref().unwrap_or("—")),
+            html(&truncate_to(if r.bugs.is_empty() { "none" } else { &r.bugs }, 80)),
             html(r.start_time.as_deref().unwrap_or(stamp)),
             html(r.ops.as_deref().unwrap_or("—")),
             html(&truncate_to(&r.faults, 120)),

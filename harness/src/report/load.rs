@@ -133,15 +133,16 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
     }
 }
 
-/// Stream `path` (JSONL history) into a [`RunData`]. Malformed lines are skipped with a
-/// warning (a torn last line is expected after a crash); I/O errors are fatal.
+/// Stream `path` (JSONL history) into a [`RunData`], with the checker's rule for bad
+/// lines: only the final line without its newline that does not parse as JSON is torn
+/// (what a crash mid-append leaves) and skipped with a warning; any other bad line is an
+/// error naming the file and line. I/O errors are fatal.
 pub fn read_history(path: &Path) -> Result<RunData, ReportError> {
     let file = super::bounded::open_regular(path).map_err(io_err(path))?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut b = Builder::new();
     let mut line = String::new();
     let mut lineno: u64 = 0;
-    let mut pending_bad: Option<(u64, String)> = None;
     loop {
         line.clear();
         let n = reader.read_line(&mut line).map_err(io_err(path))?;
@@ -149,23 +150,31 @@ pub fn read_history(path: &Path) -> Result<RunData, ReportError> {
             break;
         }
         lineno += 1;
-        if let Some((l, msg)) = pending_bad.take() {
-            // A malformed line that is not the last one: not a torn tail.
-            b.skipped(l, &msg, false);
-        }
         let text = line.trim();
         if text.is_empty() {
             continue;
         }
         match serde_json::from_str::<Op>(text) {
             Ok(op) => b.push(op, lineno),
-            Err(e) => pending_bad = Some((lineno, e.to_string())),
+            // `read_line` returns a line without its newline only at the end of the file.
+            Err(e) if !line.ends_with('\n') && is_torn(&e) => b.torn(lineno, &e.to_string()),
+            Err(e) => {
+                return Err(ReportError::BadInput {
+                    path: path.to_path_buf(),
+                    line: Some(lineno),
+                    message: format!("expected one history op (a JSON object) per line: {e}"),
+                })
+            }
         }
     }
-    if let Some((l, msg)) = pending_bad {
-        b.skipped(l, &msg, true);
-    }
     Ok(b.finish())
+}
+
+/// Whether a parse error is what a cut-off line gives (the text ends early or breaks off),
+/// not a complete line of the wrong shape (the checker's rule).
+fn is_torn(e: &serde_json::Error) -> bool {
+    use serde_json::error::Category;
+    matches!(e.classify(), Category::Eof | Category::Syntax)
 }
 
 /// Second pass over `path`: the text of the calls at `positions` (in `run.calls`),
@@ -240,7 +249,6 @@ struct Builder {
     d: RunData,
     f_ids: HashMap<String, u16>,
     open: HashMap<u64, usize>,
-    skipped_lines: u64,
     anomalies: u64,
     first_anomaly: Option<String>,
 }
@@ -256,25 +264,16 @@ impl Builder {
             },
             f_ids: HashMap::new(),
             open: HashMap::new(),
-            skipped_lines: 0,
             anomalies: 0,
             first_anomaly: None,
         }
     }
 
-    fn skipped(&mut self, line: u64, msg: &str, last: bool) {
-        if last {
-            self.d.warnings.push(format!(
-                "history line {line} is torn or malformed and was ignored: {msg}"
-            ));
-        } else {
-            self.skipped_lines += 1;
-            if self.skipped_lines <= 3 {
-                self.d.warnings.push(format!(
-                    "history line {line} is malformed and was skipped: {msg}"
-                ));
-            }
-        }
+    fn torn(&mut self, line: u64, msg: &str) {
+        self.d.warnings.push(format!(
+            "history line {line} is torn (the last line, no newline at its end) and was \
+             ignored: {msg}"
+        ));
     }
 
     fn anomaly(&mut self, msg: String) {
@@ -364,12 +363,6 @@ impl Builder {
                 OpType::Fail => counts.fail += 1,
                 _ => counts.info += 1,
             }
-        }
-        if self.skipped_lines > 3 {
-            self.d.warnings.push(format!(
-                "{} malformed history lines were skipped in all",
-                self.skipped_lines
-            ));
         }
         if let Some(first) = self.first_anomaly.take() {
             self.d.warnings.push(format!(
@@ -466,10 +459,16 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// A history file of `lines`, each ending with its newline except a last line that
+    /// is cut off (ends without `}`), as a crash mid-append leaves it.
     fn history(lines: &[&str]) -> tempfile::NamedTempFile {
         let mut f = tempfile::NamedTempFile::new().unwrap();
-        for l in lines {
-            writeln!(f, "{l}").unwrap();
+        for (i, l) in lines.iter().enumerate() {
+            if i + 1 == lines.len() && !l.ends_with('}') {
+                write!(f, "{l}").unwrap();
+            } else {
+                writeln!(f, "{l}").unwrap();
+            }
         }
         f
     }
@@ -512,6 +511,27 @@ mod tests {
         assert_eq!(det[&2].node.as_deref(), Some("n2"));
         let det = read_details(f.path(), &d, &[1]).unwrap();
         assert_eq!(det.len(), 1);
+    }
+
+    #[test]
+    fn a_bad_line_that_is_not_a_torn_tail_is_an_error_naming_file_and_line() {
+        let good = r#"{"index":0,"time":10,"type":"invoke","process":0,"f":"read","value":null}"#;
+        let cut = r#"{"index":1,"time":20,"type":"ok","proc"#;
+        let cases = [
+            // A cut-off line in the middle.
+            format!("{good}\n{cut}\n{good}\n"),
+            // A cut-off last line that still ends with its newline.
+            format!("{good}\n{cut}\n"),
+            // A complete last line of the wrong shape, without its newline.
+            format!("{good}\n[1,2]"),
+        ];
+        for text in cases {
+            let mut f = tempfile::NamedTempFile::new().unwrap();
+            f.write_all(text.as_bytes()).unwrap();
+            let e = read_history(f.path()).unwrap_err().to_string();
+            let at = format!("{}:2:", f.path().display());
+            assert!(e.starts_with(&at), "{text:?}: {e}");
+        }
     }
 
     #[test]

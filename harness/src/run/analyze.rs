@@ -6,6 +6,7 @@
 use super::results::{self, CheckOptions, Results};
 use crate::exit::HarnessError;
 use crate::logging::RunLog;
+use crate::pathio::PathError;
 use checker::linear::LinearOptions;
 use checker::Validity;
 use serde_json::{json, Value};
@@ -70,7 +71,8 @@ pub fn analyze(
         .map_err(|e| HarnessError::BadInput(format!("{}: {e}", test_path.display())))?;
     let read = checker::format::read_file(&hist, Some(checker::format::Format::Jsonl))
         .map_err(|e| HarnessError::BadInput(e.to_string()))?;
-    let log = RunLog::open(&dir.join("harness.log"), false)?;
+    let log_path = dir.join("harness.log");
+    let log = RunLog::open(&log_path, false).map_err(PathError::at("opening", &log_path))?;
     for w in &read.warnings {
         eprintln!("harness: {}: {w}", hist.display());
         log.log(&format!("analyze: {w}"));

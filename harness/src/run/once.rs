@@ -15,6 +15,7 @@ use super::store::{self, RunDir};
 use crate::exit::HarnessError;
 use crate::logging::{self, RunLog};
 use crate::netmode::NetMode;
+use crate::pathio::PathError;
 use crate::systems::{self, System};
 use checker::linear::LinearOptions;
 use checker::Validity;
@@ -62,7 +63,7 @@ pub fn run_once(
 ) -> Result<RunOutcome, RunError> {
     let wall = Instant::now();
     let mut phases = PhaseTimes::new(wall);
-    let s = setup(cfg)?;
+    let mut s = setup(cfg)?;
     let dir = s.run.dir.clone();
     let fail = |e: HarnessError| (e, Some(dir.clone()));
     phases.done_since("setup", wall, &s.log);
@@ -82,10 +83,18 @@ pub fn run_once(
         store::write_json(&dir.join("test.json"), &test).map_err(|e| fail(e.into()))?;
     }
     let discards = s.discards_data_on_pass;
-    report(cfg, &s.run, discards, &mut results.0, &s.log, &mut phases).map_err(fail)?;
+    report(
+        cfg,
+        &mut s.run,
+        discards,
+        &mut results.0,
+        &s.log,
+        &mut phases,
+    )
+    .map_err(|e| (e, Some(s.run.dir.clone())))?;
     Ok(RunOutcome {
         valid: results.0.valid,
-        dir,
+        dir: s.run.dir,
         results: results.0,
         seed: cfg.seed,
         seconds: wall.elapsed().as_secs_f64(),
@@ -99,13 +108,17 @@ fn setup(cfg: &TestConfig) -> Result<Setup, RunError> {
     system
         .locate_binaries()
         .map_err(|e| (system_error(e), None))?;
-    let run = RunDir::create(&cfg.store, &cfg.name).map_err(|e| {
-        let why = format!("creating the run folder under {}: {e}", cfg.store.display());
+    let label = store::run_label(cfg.seed, &cfg.system.bugs);
+    let run = RunDir::create(&cfg.store, &cfg.name, &label).map_err(|e| {
+        let why = format!("the run folder (--store {}): {e}", cfg.store.display());
         (HarnessError::Failed(why), None)
     })?;
     let dir = run.dir.clone();
-    let fail = |e: std::io::Error| (HarnessError::from(e), Some(dir.clone()));
-    let log = Arc::new(RunLog::open(&dir.join("harness.log"), true).map_err(fail)?);
+    let fail = |e: PathError| (HarnessError::from(e), Some(dir.clone()));
+    let log_path = dir.join("harness.log");
+    let log =
+        RunLog::open(&log_path, true).map_err(|e| fail(PathError::new("opening", &log_path, e)))?;
+    let log = Arc::new(log);
     let route = logging::route_to(log.clone());
     log.log(&format!(
         "run {} seed {} → {}",
@@ -122,7 +135,9 @@ fn setup(cfg: &TestConfig) -> Result<Setup, RunError> {
     let test = cfg.test_json(cfg.net, &start_time, sha.as_deref());
     store::write_json(&dir.join("test.json"), &test).map_err(fail)?;
     let start = Instant::now();
-    let (journal, writer) = Journal::create(&dir.join("history.jsonl"), start).map_err(fail)?;
+    let history = dir.join("history.jsonl");
+    let (journal, writer) = Journal::create(&history, start)
+        .map_err(|e| fail(PathError::new("creating", &history, e)))?;
     Ok(Setup {
         discards_data_on_pass: system.capabilities().discards_data_on_pass,
         system,
@@ -176,17 +191,21 @@ fn check(
     Ok((results, net))
 }
 
-/// Phase `report`: `results.json` (then again with the report's time), the node data of a
-/// passing run of a system that discards it, the `latest` links, the report and the store
-/// index.
+/// Phase `report`: the folder renamed to end in the verdict, `results.json` (then again
+/// with the report's time), the node data of a passing run of a system that discards it,
+/// the `latest` links, the report and the store index.
 fn report(
     cfg: &TestConfig,
-    run: &RunDir,
+    run: &mut RunDir,
     discards_data_on_pass: bool,
     results: &mut Results,
     log: &RunLog,
     phases: &mut PhaseTimes,
 ) -> Result<(), HarnessError> {
+    match run.mark_verdict(results.valid) {
+        Ok(()) => log.log(&format!("run folder: {}", run.dir.display())),
+        Err(e) => log.log(&format!("keeping the folder's name: {e}")),
+    }
     let dir = &run.dir;
     results.phases_ms = Some(phases.legacy_json());
     results.phases = Some(phases.to_json());

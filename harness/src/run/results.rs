@@ -9,6 +9,7 @@
 //! observation); see docs/design.md, "What fail means".
 
 use crate::logging::RunLog;
+use crate::pathio::PathError;
 use checker::checkers::election::election;
 use checker::checkers::{
     exceptions, set_full, stats_with, NothingOk, SetFullOptions, StatsOptions,
@@ -161,7 +162,7 @@ impl Results {
     }
 
     /// Writes `dir/results.json` atomically.
-    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+    pub fn write(&self, dir: &Path) -> Result<(), PathError> {
         super::store::write_json(&dir.join("results.json"), &self.to_json())
     }
 }
@@ -182,7 +183,7 @@ pub fn publish(
     results: &Results,
     index_root: Option<&Path>,
     title: Option<&str>,
-) -> std::io::Result<Published> {
+) -> Result<Published, PathError> {
     results.write(dir)?;
     Ok(render_report_titled(dir, index_root, title))
 }

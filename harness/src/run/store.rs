@@ -1,10 +1,14 @@
 //! The results store (docs/design.md, "Results store"): the run folder
-//! `<store>/<test-name>/<YYYYMMDDTHHMMSS.mmmZ>/`, atomic JSON writes (`test.json`,
+//! `<store>/<test-name>/<YYYYMMDDTHHMMSS.mmmZ>-seed<N>[-<bug>...]/`, renamed once checked to
+//! end in `-VALID`, `-INVALID` or `-UNKNOWN` (older stores hold bare stamps; every reader
+//! takes any folder name that starts with the stamp), atomic JSON writes (`test.json`,
 //! `results.json`), the `latest` symlinks (`<store>/<name>/latest -> <stamp>` and
 //! `<store>/latest -> <name>/<stamp>`, replaced atomically by rename), the git SHA, and
 //! the deletion of node data after a passing run of a system that asks for it. The run's
 //! `harness.log` is [`crate::logging::RunLog`].
 
+use crate::pathio::PathError;
+use checker::Validity;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,8 +23,37 @@ pub struct RunDir {
     pub name: String,
     /// `YYYYMMDDTHHMMSS.mmmZ`.
     pub stamp: String,
-    /// `store/name/stamp`.
+    /// The folder's name: the stamp, the label (`seed7-stale-read`) and, once checked, the
+    /// verdict (`-INVALID`).
+    pub folder: String,
+    /// `store/name/folder`.
     pub dir: PathBuf,
+}
+
+/// The label a run folder carries after its stamp: `seed<N>` and each `--bug` name (only
+/// the characters a folder name may hold; at most 80 characters).
+pub fn run_label(seed: u64, bugs: &[String]) -> String {
+    let mut label = format!("seed{seed}");
+    for bug in bugs {
+        let clean: String = bug
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+            .collect();
+        if !clean.is_empty() {
+            label.push('-');
+            label.push_str(&clean);
+        }
+    }
+    label.chars().take(80).collect()
+}
+
+/// The suffix a checked run's folder gets: `VALID`, `INVALID` or `UNKNOWN`.
+pub fn verdict_suffix(v: Validity) -> &'static str {
+    match v {
+        Validity::Valid => "VALID",
+        Validity::Invalid => "INVALID",
+        Validity::Unknown => "UNKNOWN",
+    }
 }
 
 /// The store's timestamp format of `t` (UTC, milliseconds).
@@ -51,67 +84,88 @@ pub fn valid_test_name(name: &str) -> bool {
 }
 
 impl RunDir {
-    /// Create a fresh run folder (and `nodes/`) for test `name` under `store`, stamped now;
-    /// if a run of the same millisecond exists, the next free millisecond is used.
-    pub fn create(store: &Path, name: &str) -> std::io::Result<RunDir> {
+    /// Create a fresh run folder `<stamp>-<label>` (and `nodes/`) for test `name` under
+    /// `store`, stamped now; if a run of the same millisecond exists, the next free
+    /// millisecond is used.
+    pub fn create(store: &Path, name: &str, label: &str) -> Result<RunDir, PathError> {
         let parent = store.join(name);
-        std::fs::create_dir_all(&parent)?;
+        std::fs::create_dir_all(&parent).map_err(PathError::at("creating", &parent))?;
         let mut t = OffsetDateTime::now_utc();
         for _ in 0..1000 {
             let stamp = stamp_of(t);
-            let dir = parent.join(&stamp);
+            let folder = if label.is_empty() {
+                stamp.clone()
+            } else {
+                format!("{stamp}-{label}")
+            };
+            let dir = parent.join(&folder);
             match std::fs::create_dir(&dir) {
                 Ok(()) => {
-                    std::fs::create_dir_all(dir.join("nodes"))?;
+                    let nodes = dir.join("nodes");
+                    std::fs::create_dir_all(&nodes).map_err(PathError::at("creating", &nodes))?;
                     return Ok(RunDir {
                         store: store.to_path_buf(),
                         name: name.to_string(),
                         stamp,
+                        folder,
                         dir,
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     t += time::Duration::milliseconds(1)
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(PathError::new("creating", &dir, e)),
             }
         }
-        Err(std::io::Error::other(format!(
-            "no free run folder under {}",
-            parent.display()
-        )))
+        Err(PathError::new(
+            "creating a run folder under",
+            &parent,
+            std::io::Error::other("no free millisecond in 1000 tries"),
+        ))
+    }
+
+    /// Renames the folder to end in the verdict (`...-seed7-INVALID`), so a listing of the
+    /// store shows it; `dir` and `folder` follow. Call once the nodes are stopped.
+    pub fn mark_verdict(&mut self, valid: Validity) -> Result<(), PathError> {
+        let folder = format!("{}-{}", self.folder, verdict_suffix(valid));
+        let dir = self.dir.with_file_name(&folder);
+        std::fs::rename(&self.dir, &dir).map_err(PathError::at("renaming", &self.dir))?;
+        self.folder = folder;
+        self.dir = dir;
+        Ok(())
     }
 
     /// Point `store/name/latest` and `store/latest` at this run (atomic rename of a fresh link).
-    pub fn update_latest(&self) -> std::io::Result<()> {
+    pub fn update_latest(&self) -> Result<(), PathError> {
         replace_symlink(
-            Path::new(&self.stamp),
+            Path::new(&self.folder),
             &self.store.join(&self.name).join("latest"),
         )?;
         replace_symlink(
-            &Path::new(&self.name).join(&self.stamp),
+            &Path::new(&self.name).join(&self.folder),
             &self.store.join("latest"),
         )
     }
 }
 
-fn replace_symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+fn replace_symlink(target: &Path, link: &Path) -> Result<(), PathError> {
     let tmp = link.with_file_name(format!(".latest.tmp.{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp)?;
-    std::fs::rename(&tmp, link)
+    std::os::unix::fs::symlink(target, &tmp).map_err(PathError::at("creating", &tmp))?;
+    std::fs::rename(&tmp, link).map_err(PathError::at("replacing", link))
 }
 
 /// Write `value` as pretty JSON to `path` atomically (temp file + rename).
-pub fn write_json(path: &Path, value: &serde_json::Value) -> std::io::Result<()> {
+pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), PathError> {
     let tmp = path.with_extension("json.tmp");
-    {
+    let write = || -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
         serde_json::to_writer_pretty(&mut f, value).map_err(std::io::Error::other)?;
         f.write_all(b"\n")?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
+        f.sync_all()
+    };
+    write().map_err(PathError::at("writing", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(PathError::at("writing", path))
 }
 
 /// `git rev-parse HEAD` in the current directory, if that works.
@@ -129,17 +183,21 @@ pub fn git_sha() -> Option<String> {
 }
 
 /// Deletes `run_dir/nodes/*/data` (logs stay); returns the bytes freed.
-pub fn delete_node_data(run_dir: &Path) -> std::io::Result<u64> {
+pub fn delete_node_data(run_dir: &Path) -> Result<u64, PathError> {
     let mut freed = 0;
     let nodes = run_dir.join("nodes");
     if !nodes.is_dir() {
         return Ok(0);
     }
-    for entry in std::fs::read_dir(&nodes)? {
-        let data = entry?.path().join("data");
+    let entries = std::fs::read_dir(&nodes).map_err(PathError::at("reading", &nodes))?;
+    for entry in entries {
+        let data = entry
+            .map_err(PathError::at("reading", &nodes))?
+            .path()
+            .join("data");
         if data.is_dir() {
             freed += dir_size(&data);
-            std::fs::remove_dir_all(&data)?;
+            std::fs::remove_dir_all(&data).map_err(PathError::at("deleting", &data))?;
         }
     }
     Ok(freed)
@@ -193,9 +251,21 @@ mod tests {
     #[test]
     fn run_dirs_are_unique_and_latest_links_resolve() {
         let store = tempfile::tempdir().unwrap();
-        let a = RunDir::create(store.path(), "t1").unwrap();
-        let b = RunDir::create(store.path(), "t1").unwrap();
+        let a = RunDir::create(store.path(), "t1", "").unwrap();
+        let mut b = RunDir::create(store.path(), "t1", "seed7").unwrap();
         assert_ne!(a.dir, b.dir);
+        assert_eq!(
+            a.folder, a.stamp,
+            "no label: the bare stamp, as older stores"
+        );
+        assert_eq!(b.folder, format!("{}-seed7", b.stamp));
+        b.mark_verdict(Validity::Invalid).unwrap();
+        assert!(
+            b.dir.ends_with(format!("{}-seed7-INVALID", b.stamp)),
+            "{:?}",
+            b.dir
+        );
+        assert!(b.dir.join("nodes").is_dir(), "the folder moved whole");
         assert!(a.dir.join("nodes").is_dir());
         a.update_latest().unwrap();
         b.update_latest().unwrap();
@@ -211,6 +281,26 @@ mod tests {
         let back: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(b.dir.join("x.json")).unwrap()).unwrap();
         assert_eq!(back["a"], 1);
+    }
+
+    #[test]
+    fn labels_name_the_seed_and_the_bugs() {
+        assert_eq!(run_label(7, &[]), "seed7");
+        let bugs = ["stale-read".to_string(), "a/b c".to_string()];
+        assert_eq!(run_label(7, &bugs), "seed7-stale-read-abc");
+        assert!(valid_test_name(&run_label(u64::MAX, &["x".repeat(200)])));
+        assert_eq!(verdict_suffix(Validity::Unknown), "UNKNOWN");
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let store = tempfile::tempdir().unwrap();
+        let file = store.path().join("a-file");
+        std::fs::write(&file, "not a folder").unwrap();
+        let e = RunDir::create(&file, "t1", "seed1").unwrap_err();
+        assert!(e.to_string().contains(&*file.to_string_lossy()), "{e}");
+        let e = write_json(&file.join("x.json"), &serde_json::json!({})).unwrap_err();
+        assert!(e.to_string().contains("a-file/x.json"), "{e}");
     }
 
     #[test]

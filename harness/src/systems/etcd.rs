@@ -305,8 +305,9 @@ fn url(addr: SocketAddr) -> String {
 /// A port on `ip` that is free now and not in `taken`.
 fn free_loopback_port(ip: IpAddr, taken: &[u16]) -> Result<u16, SystemError> {
     for _ in 0..32 {
-        let listener = std::net::TcpListener::bind(SocketAddr::new(ip, 0))?;
-        let port = listener.local_addr()?.port();
+        let no_port = |e: std::io::Error| SystemError::NoPort(format!("on {ip} for etcd: {e}"));
+        let listener = std::net::TcpListener::bind(SocketAddr::new(ip, 0)).map_err(no_port)?;
+        let port = listener.local_addr().map_err(no_port)?.port();
         if !taken.contains(&port) {
             return Ok(port);
         }

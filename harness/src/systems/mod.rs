@@ -14,6 +14,7 @@ pub mod bully;
 pub mod etcd;
 pub mod paxos_kv;
 pub mod raft_kv;
+pub mod raft_protocol;
 pub mod user;
 pub mod zookeeper;
 
@@ -73,8 +74,12 @@ pub enum SystemError {
     /// An unknown `--db` name, an unknown `--bug`, or a bad option.
     #[error("bad db configuration: {0}")]
     BadConfig(String),
-    #[error("io error: {0}")]
-    Io(#[from] std::io::Error),
+    /// No free port could be bound (says where and for what).
+    #[error("no free port {0}")]
+    NoPort(String),
+    /// A file of the system's could not be read or written (names the path).
+    #[error(transparent)]
+    Io(#[from] crate::pathio::PathError),
 }
 
 /// One deliberate bug a system can be started with (`--bug NAME`).

@@ -1,17 +1,14 @@
 //! The bundled Raft key-value store (`raft-node` of `nodes/raft-kv`) as a system under test:
-//! its command line (`--id --listen --peer --data-dir --bug`), its ready probe (`/status`, a
-//! leader required), its deliberate bugs, and its `--db-opt`s (each `k=v` becomes `--k v`).
+//! its name, binary, deliberate bugs and workloads. The command line (`--id --listen --peer
+//! --data-dir --bug`), the ready probe (`/status`, a leader required) and the `--db-opt`s
+//! (each `k=v` becomes `--k v`) are those of its kind, [`super::raft_protocol`].
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use workloads::clients::Protocol;
 use workloads::WorkloadKind;
 
-use super::{
-    find_node_bin, Capabilities, KnownBug, KnownBugs, NodeSpec, ReadyProbe, System, SystemError,
-    SystemSpec,
-};
+use super::raft_protocol::{Flavor, RaftProtocolNode};
+use super::{System, SystemError, SystemSpec};
 
 /// The registry name.
 pub const NAME: &str = "raft-kv";
@@ -39,138 +36,40 @@ pub const BUGS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Where the node binary comes from.
-#[derive(Debug, Clone)]
-enum Bin {
-    /// Not looked up yet: `--node-bin` if given, else the usual places ([`find_node_bin`]).
-    Find {
-        explicit: Option<PathBuf>,
-    },
-    Found(PathBuf),
-}
+/// raft-kv as a system of raft-node's kind.
+pub static FLAVOR: Flavor = Flavor {
+    name: NAME,
+    node_bin: NODE_BIN,
+    bugs: BUGS,
+    workloads: &[
+        WorkloadKind::Register,
+        WorkloadKind::Set,
+        WorkloadKind::Election,
+        WorkloadKind::Append,
+    ],
+    port_base: 8000,
+};
 
-/// The bundled Raft store.
-#[derive(Debug, Clone)]
-pub struct RaftKv {
-    bin: Bin,
-    /// `--bug NAME` flags passed to every node.
-    bugs: Vec<String>,
-    /// Extra arguments appended verbatim (from `--db-opt`s: `--k v`).
-    extra_args: Vec<String>,
-}
+/// The bundled Raft store, for callers that start it from a given binary.
+pub struct RaftKv;
 
 impl RaftKv {
     /// A raft-kv system started from `bin` (also any stand-in taking raft-node's flags), no
-    /// bugs, no extra arguments.
-    pub fn with_bin(bin: impl Into<PathBuf>) -> RaftKv {
-        RaftKv {
-            bin: Bin::Found(bin.into()),
-            bugs: Vec::new(),
-            extra_args: Vec::new(),
-        }
-    }
-
-    /// The same, with `args` appended to every node's command line (e.g. `--no-fsync`).
-    pub fn with_args(mut self, args: &[&str]) -> RaftKv {
-        self.extra_args = args.iter().map(|a| a.to_string()).collect();
-        self
+    /// bugs, no extra arguments (add them with [`RaftProtocolNode::with_args`]).
+    pub fn with_bin(bin: impl Into<PathBuf>) -> RaftProtocolNode {
+        RaftProtocolNode::with_bin(&FLAVOR, bin)
     }
 }
 
 /// The registry constructor: `--db-opt k=v` becomes `--k v` (`k` a bare name).
 pub fn build(spec: &SystemSpec) -> Result<Box<dyn System>, SystemError> {
-    let mut extra_args = Vec::new();
-    for (k, v) in &spec.db_opts {
-        if k.is_empty() || k.starts_with('-') {
-            return Err(SystemError::BadConfig(format!(
-                "db option `{k}` must be a bare name (it becomes --{k})"
-            )));
-        }
-        extra_args.push(format!("--{k}"));
-        if !v.is_empty() {
-            extra_args.push(v.clone());
-        }
-    }
-    Ok(Box::new(RaftKv {
-        bin: Bin::Find {
-            explicit: spec.node_bin.clone(),
-        },
-        bugs: spec.bugs.clone(),
-        extra_args,
-    }))
-}
-
-impl System for RaftKv {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            proxy: true,
-            leader_in_status: true,
-            workloads: vec![
-                WorkloadKind::Register,
-                WorkloadKind::Set,
-                WorkloadKind::Election,
-                WorkloadKind::Append,
-            ],
-            protocol: Protocol::RaftKv,
-            discards_data_on_pass: false,
-        }
-    }
-
-    fn known_bugs(&self) -> KnownBugs {
-        KnownBugs::Listed(
-            BUGS.iter()
-                .map(|(name, description)| KnownBug {
-                    name: name.to_string(),
-                    description: description.to_string(),
-                })
-                .collect(),
-        )
-    }
-
-    fn locate_binaries(&mut self) -> Result<(), SystemError> {
-        if let Bin::Find { explicit } = &self.bin {
-            self.bin = Bin::Found(find_node_bin(NODE_BIN, explicit.as_deref())?);
-        }
-        Ok(())
-    }
-
-    fn command(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Result<Command, SystemError> {
-        let Bin::Found(bin) = &self.bin else {
-            return Err(SystemError::BinaryNotFound(format!(
-                "`{NODE_BIN}` was not looked up before starting nodes"
-            )));
-        };
-        let mut cmd = Command::new(bin);
-        cmd.arg("--id")
-            .arg(node.id.to_string())
-            .arg("--listen")
-            .arg(node.listen.to_string());
-        for (id, _name, addr) in &node.peer_addrs {
-            cmd.arg("--peer").arg(format!("{id}={addr}"));
-        }
-        cmd.arg("--data-dir").arg(&node.data_dir);
-        for bug in &self.bugs {
-            cmd.arg("--bug").arg(bug);
-        }
-        cmd.args(&self.extra_args);
-        Ok(cmd)
-    }
-
-    fn ready_probe(&self, _node: &NodeSpec) -> ReadyProbe {
-        ReadyProbe::HttpGet {
-            path: "/status".into(),
-            require_leader: true,
-        }
-    }
+    Ok(Box::new(RaftProtocolNode::build(&FLAVOR, spec)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::systems::NodeSpec;
 
     #[test]
     fn db_opts_become_flags_and_must_be_bare_names() {

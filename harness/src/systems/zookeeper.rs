@@ -30,6 +30,7 @@ use workloads::clients::Protocol;
 use workloads::WorkloadKind;
 
 use super::{Capabilities, NodeSpec, ReadyProbe, System, SystemError, SystemSpec};
+use crate::pathio::PathError;
 
 /// The registry name.
 pub const NAME: &str = "zookeeper";
@@ -188,10 +189,13 @@ impl System for ZooKeeper {
                 "zookeeper was not looked up before starting nodes".into(),
             ));
         };
-        std::fs::create_dir_all(&node.data_dir)?;
-        std::fs::write(node.data_dir.join("myid"), format!("{}\n", node.id))?;
+        std::fs::create_dir_all(&node.data_dir)
+            .map_err(PathError::at("creating", &node.data_dir))?;
+        let myid = node.data_dir.join("myid");
+        std::fs::write(&myid, format!("{}\n", node.id)).map_err(PathError::at("writing", &myid))?;
         let cfg_path = node.log_dir.join("zoo.cfg");
-        std::fs::write(&cfg_path, self.zoo_cfg(node, cluster)?)?;
+        std::fs::write(&cfg_path, self.zoo_cfg(node, cluster)?)
+            .map_err(PathError::at("writing", &cfg_path))?;
         let mut cmd = Command::new(java);
         cmd.arg(format!("-Xmx{}m", self.heap_mb))
             .arg("-XX:+UseSerialGC")
@@ -247,8 +251,10 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 
 fn free_port(ip: IpAddr, taken: &[u16]) -> Result<u16, SystemError> {
     for _ in 0..32 {
-        let listener = std::net::TcpListener::bind(SocketAddr::new(ip, 0))?;
-        let port = listener.local_addr()?.port();
+        let no_port =
+            |e: std::io::Error| SystemError::NoPort(format!("on {ip} for zookeeper: {e}"));
+        let listener = std::net::TcpListener::bind(SocketAddr::new(ip, 0)).map_err(no_port)?;
+        let port = listener.local_addr().map_err(no_port)?.port();
         if !taken.contains(&port) {
             return Ok(port);
         }

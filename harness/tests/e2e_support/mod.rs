@@ -1,7 +1,9 @@
-//! Shared by the end-to-end suites (`e2e_harness_test`, `e2e_etcd`, `e2e_usersys`): one lock
-//! that runs their cases one at a time, running the `harness` binary and reading its last
-//! JSON line, the run directory and results of a run, and the scan of `/proc` for processes
-//! a run left behind.
+//! Shared by the end-to-end suites (`e2e_harness_test`, `e2e_etcd`, `e2e_zookeeper`,
+//! `e2e_usersys`, ...): one lock that runs their cases one at a time, running the `harness`
+//! binary (`harness test ... --store S` in a store of its own) and reading its last JSON
+//! line, the run directory and results of a run, the checks every passing or caught run
+//! gets, trying seeds until a bug is caught, and the scan of `/proc` for processes a run
+//! left behind.
 #![allow(dead_code)]
 
 use assert_cmd::Command;
@@ -64,6 +66,79 @@ pub fn harness(args: &[&str]) -> Ran {
         stderr,
         last,
     }
+}
+
+/// Runs `harness test ARGS --store STORE`.
+pub fn test_in(store: &Path, args: &[&str]) -> Ran {
+    let s = store.to_string_lossy().into_owned();
+    let mut all = vec!["test"];
+    all.extend_from_slice(args);
+    all.extend(["--store", &s]);
+    harness(&all)
+}
+
+/// A run that must pass: exit 0, `valid: true`, at least `min_ops` operations checked.
+/// Returns its folder and results.
+pub fn passed(r: &Ran, min_ops: u64) -> (PathBuf, Value) {
+    assert_eq!(r.code, 0, "the run must pass: {}\n{}", r.stdout, r.stderr);
+    let dir = run_dir(r);
+    let res = results_of(&dir);
+    assert_eq!(res["valid"], Value::Bool(true), "{res}");
+    let ops = res["ops"].as_u64().unwrap_or(0);
+    assert!(ops >= min_ops, "only {ops} ops checked");
+    (dir, res)
+}
+
+/// Asserts that the run's history holds an event of every function in `fs` (`kill`,
+/// `start-partition`, `read`).
+pub fn assert_history_has(dir: &Path, fs: &[&str]) {
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
+    for f in fs {
+        assert!(
+            history.contains(&format!("\"f\":\"{f}\"")),
+            "no {f} event in the history"
+        );
+    }
+}
+
+/// Runs `run(store, seed)` for each seed in order, each in a fresh store, until one exits 1
+/// (every run must exit 0 or 1). Returns the store (kept until dropped) and the results of
+/// the caught run, whose linearizability verdict is asserted false; panics naming the
+/// seeds tried when none is caught.
+pub fn first_caught(
+    seeds: &[&str],
+    what: &str,
+    mut run: impl FnMut(&Path, &str) -> Ran,
+) -> (tempfile::TempDir, PathBuf, Value) {
+    for seed in seeds {
+        let store = tempfile::tempdir().expect("temp store");
+        let r = run(store.path(), seed);
+        assert!(
+            r.code == 0 || r.code == 1,
+            "seed {seed}: exit {}: {}\n{}",
+            r.code,
+            r.stdout,
+            r.stderr
+        );
+        if r.code == 1 {
+            let dir = run_dir(&r);
+            let res = results_of(&dir);
+            assert_eq!(res["valid"], Value::Bool(false));
+            assert_eq!(
+                res["checkers"]["linearizable"]["valid"],
+                Value::Bool(false),
+                "{res}"
+            );
+            return (store, dir, res);
+        }
+    }
+    panic!("{what} passed with seeds {seeds:?}: it was not exposed");
+}
+
+/// Asserts that no process whose command line names `store` and contains `marker` is left.
+pub fn assert_none_left(store: &Path, marker: &str) {
+    let left = processes_naming(store, |cmd| cmd.contains(marker));
+    assert!(left.is_empty(), "leftover {marker} processes: {left:?}");
 }
 
 /// The run directory named by the last JSON line.

@@ -69,16 +69,18 @@ fn request_id(headers: &HeaderMap) -> Result<Option<RequestId>, String> {
     RequestId::from_headers(headers)
 }
 
-/// The write request as received, for forwarding; `None` when the client asked not to be.
+/// The write request on `/key/{key}{suffix}` as received, for forwarding; `None` when the
+/// client asked not to be.
 fn forwardable(
     method: Method,
-    path: String,
+    key: &str,
+    suffix: &str,
     headers: &HeaderMap,
     body: Bytes,
 ) -> Option<Forwardable> {
     may_forward(headers).then(|| Forwardable {
         method,
-        path,
+        path: format!("/key/{}{suffix}", url_segment(key)),
         headers: headers.clone(),
         body,
     })
@@ -145,12 +147,7 @@ async fn put_key(
         Ok(v) => v,
         Err(_) => return bad_request("value must be UTF-8"),
     };
-    let fwd = forwardable(
-        Method::PUT,
-        format!("/key/{}", url_segment(&key)),
-        &headers,
-        body,
-    );
+    let fwd = forwardable(Method::PUT, &key, "", &headers, body);
     let cmd = Command {
         op: Op::Put { key, value },
         req,
@@ -173,12 +170,7 @@ async fn append_key(
         Ok(v) => v,
         Err(_) => return bad_request("appended value must be UTF-8"),
     };
-    let fwd = forwardable(
-        Method::POST,
-        format!("/key/{}/append", url_segment(&key)),
-        &headers,
-        body,
-    );
+    let fwd = forwardable(Method::POST, &key, "/append", &headers, body);
     let cmd = Command {
         op: Op::Append { key, value },
         req,
@@ -195,12 +187,7 @@ async fn delete_key(
         Ok(r) => r,
         Err(m) => return bad_request(m),
     };
-    let fwd = forwardable(
-        Method::DELETE,
-        format!("/key/{}", url_segment(&key)),
-        &headers,
-        Bytes::new(),
-    );
+    let fwd = forwardable(Method::DELETE, &key, "", &headers, Bytes::new());
     propose(
         &st,
         Command {
@@ -251,12 +238,7 @@ async fn cas_key(
         Ok(None) => return bad_request("\"to\" is required"),
         Err(m) => return bad_request(m),
     };
-    let fwd = forwardable(
-        Method::POST,
-        format!("/key/{}/cas", url_segment(&key)),
-        &headers,
-        body,
-    );
+    let fwd = forwardable(Method::POST, &key, "/cas", &headers, body);
     propose(
         &st,
         Command {

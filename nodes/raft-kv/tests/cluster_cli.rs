@@ -244,3 +244,51 @@ fn client_commands_and_exit_codes() {
         .expect("raft-client");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// A one-shot HTTP server on 127.0.0.1 that answers its first request with `status` and
+/// `body` (a stand-in node, for answers a real cluster gives only by chance); the thread
+/// ends after one answer or 10 s.
+fn answer_once(status: &str, body: &'static str) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr");
+    let status = status.to_string();
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            let Ok((mut conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            let _ = conn.set_nonblocking(false);
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let reply = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(reply.as_bytes());
+            return;
+        }
+    });
+    addr
+}
+
+/// Exit 4 of the README's table: the node lost its leadership before the write committed
+/// (503 `leadership_lost`), so the write's outcome is unknown; the JSON error is printed.
+/// A real cluster answers this only in a narrow race, so a stand-in node answers it here.
+#[test]
+fn client_exits_4_when_leadership_is_lost() {
+    let addr = answer_once("503 Service Unavailable", r#"{"error":"leadership_lost"}"#);
+    let out = Command::new(CLIENT_BIN)
+        .arg("--addr")
+        .arg(addr.to_string())
+        .args(["--timeout-ms", "3000", "put", "x", "1"])
+        .output()
+        .expect("raft-client");
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("leadership_lost"), "{stdout}");
+}

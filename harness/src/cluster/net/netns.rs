@@ -39,6 +39,7 @@ use tokio::io::AsyncWriteExt;
 use crate::cluster::error::ClusterError;
 use crate::cluster::grudge::Grudge;
 use crate::cluster::links::LinkFaults;
+use crate::pathio::PathError;
 
 /// Set (to anything) to make partitions use blackhole routes even where iptables works (to
 /// test that fallback, or on hosts whose iptables misbehaves inside namespaces).
@@ -288,9 +289,11 @@ impl NetnsNet {
     }
 
     /// An open handle on node `id`'s namespace, for `setns` in the child.
-    pub fn open_ns(&self, id: u64) -> std::io::Result<OwnedFd> {
+    pub fn open_ns(&self, id: u64) -> Result<OwnedFd, PathError> {
         let ns = &self.names.node_ns[(id as usize).saturating_sub(1)];
-        Ok(std::fs::File::open(format!("/var/run/netns/{ns}"))?.into())
+        let path = std::path::PathBuf::from(format!("/var/run/netns/{ns}"));
+        let file = std::fs::File::open(&path).map_err(PathError::at("opening", &path))?;
+        Ok(file.into())
     }
 
     fn ns_of(&self, name: &str) -> Option<(&String, u64)> {
@@ -535,10 +538,11 @@ async fn iptables_restore(ns: String, script: String) -> Result<(), ClusterError
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| ClusterError::Net(format!("cannot run iptables-restore in {ns}: {e}")))?;
+    let failed = |e: std::io::Error| ClusterError::Net(format!("iptables-restore in {ns}: {e}"));
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(script.as_bytes()).await?;
+        stdin.write_all(script.as_bytes()).await.map_err(failed)?;
     }
-    let out = child.wait_with_output().await?;
+    let out = child.wait_with_output().await.map_err(failed)?;
     if out.status.success() {
         Ok(())
     } else {

@@ -78,7 +78,9 @@ impl ProxyNet {
                 let listener = TcpListener::bind("127.0.0.1:0")
                     .await
                     .map_err(|e| ClusterError::Net(format!("proxy n{from}->n{to}: bind: {e}")))?;
-                let addr = listener.local_addr()?;
+                let addr = listener.local_addr().map_err(|e| {
+                    ClusterError::Net(format!("proxy n{from}->n{to}: local address: {e}"))
+                })?;
                 let (tx, rx) = watch::channel(LinkState::Open);
                 let (condition, condition_rx) = watch::channel(LinkCondition::default());
                 let accept_task = tokio::spawn(accept_loop(listener, *target, rx, condition_rx));
