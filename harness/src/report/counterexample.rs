@@ -456,8 +456,8 @@ fn write_prefix_and_states(h: &mut String, view: &View<'_>) {
 /// Where an op is in the history file: its line range, or its event position.
 fn history_lines(o: &CxOp) -> String {
     match (o.invoke_line, o.complete_line) {
-        (Some(a), Some(b)) => format!("{a}–{b}"),
-        (Some(a), None) => format!("{a}–"),
+        (Some(a), Some(b)) => format!("lines {a}–{b}"),
+        (Some(a), None) => format!("line {a}–"),
         _ => o
             .invoke_index
             .map(|i| format!("event {i}"))
@@ -468,7 +468,7 @@ fn history_lines(o: &CxOp) -> String {
 /// The table of the ops, one row each, stuck ones marked.
 fn write_ops_table(h: &mut String, view: &View<'_>) {
     let untimed = view.untimed;
-    h.push_str("<table><thead><tr><th>op</th><th>process</th><th>call</th><th>outcome</th><th>invoked</th><th>completed</th><th>history lines</th><th>in the search</th></tr></thead><tbody>");
+    h.push_str("<table><thead><tr><th>op</th><th>process</th><th>call</th><th>outcome</th><th>invoked</th><th>completed</th><th>in the history</th><th>in the search</th></tr></thead><tbody>");
     for o in &view.cx.ops {
         let why = view.cx.stuck.get(&o.id);
         let role = match (view.order_of(&o.id), why) {

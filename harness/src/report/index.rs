@@ -165,7 +165,7 @@ pub fn write(store_root: &Path) -> Result<(), ReportError> {
             html(&truncate_to(&r.name, 120)),
             html(r.seed.as_deref().unwrap_or("—")),
             html(&truncate_to(if r.bugs.is_empty() { "none" } else { &r.bugs }, 80)),
-            html(r.start_time.as_deref().unwrap_or(stamp)),
+            html(&super::page::to_millis(r.start_time.as_deref().unwrap_or(stamp))),
             html(r.ops.as_deref().unwrap_or("—")),
             html(&truncate_to(&r.faults, 120)),
             r.duration_ns.map(super::notation::fmt_ns).unwrap_or_else(|| "—".into()),

@@ -130,6 +130,19 @@ pub fn url_segment(s: &str) -> String {
     out
 }
 
+/// An RFC 3339 time cut to milliseconds (`…T23:35:06.732566584Z` → `…T23:35:06.732Z`);
+/// other text as it is.
+pub(crate) fn to_millis(t: &str) -> String {
+    match (t.find('.'), t.strip_suffix('Z')) {
+        (Some(dot), Some(_))
+            if t.len() > dot + 5 && t[dot + 1..t.len() - 1].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("{}Z", &t[..dot + 4])
+        }
+        _ => t.to_string(),
+    }
+}
+
 /// The name the page shows: test.json's name, else the given title (the history file of
 /// `check --report`), else the report directory's own name.
 fn page_name(p: &PageInput<'_>) -> String {
@@ -230,7 +243,7 @@ fn subtitle(h: &mut String, p: &PageInput<'_>, name: &str) {
         html(name),
         p.test
             .and_then(|t| t.get("start_time"))
-            .map(|s| format!(" started {}", html(&text_of(s))))
+            .map(|s| format!(" started {}", html(&to_millis(&text_of(s)))))
             .unwrap_or_default(),
         html(&ops),
         p.run.events,

@@ -341,19 +341,47 @@ fn other_checkers(h: &mut String, p: &WhyInput<'_>) {
         }
         let _ = write!(
             h,
-            "<div class=\"why\"><p><b>Checker {}</b> found the history invalid{}{}.</p></div>",
+            "<div class=\"why\"><p><b>Checker {}</b> found the history invalid{}{}.</p>",
             html(name),
             if what.is_empty() { "" } else { ": " },
             html(&what.join("; "))
         );
+        if let Some((a, b)) = first_split_brain(c) {
+            h.push_str(&faults_then(p.faults, a, b, p.run.untimed));
+        }
+        h.push_str("</div>");
     }
-    if p.cxs.is_empty()
-        && !cs
-            .iter()
-            .any(|(n, c)| n != "linearizable" && verdict_of(c.get("valid")) == Validity::Invalid)
-    {
+    if p.cxs.is_empty() && !another_checker_invalid(p.results) {
         h.push_str("<p class=\"note\">The verdict is invalid but results.json names no counterexample or failing checker.</p>");
     }
+}
+
+/// Whether a checker other than linearizability found the history invalid (its finding is
+/// the explanation, so a missing linearizability counterexample is expected).
+pub fn another_checker_invalid(results: &Value) -> bool {
+    results
+        .get("checkers")
+        .and_then(Value::as_object)
+        .is_some_and(|cs| {
+            cs.iter().any(|(n, c)| {
+                n != "linearizable" && verdict_of(c.get("valid")) == Validity::Invalid
+            })
+        })
+}
+
+/// The time span of the election checker's first split brain (both acts), in ns.
+fn first_split_brain(c: &Value) -> Option<(i64, i64)> {
+    let sb = c.get("split_brains")?.as_array()?.first()?;
+    let acts = [sb.get("first")?, sb.get("second")?];
+    let start = acts
+        .iter()
+        .filter_map(|a| a.get("start_ns")?.as_i64())
+        .min()?;
+    let end = acts
+        .iter()
+        .filter_map(|a| a.get("end_ns")?.as_i64())
+        .max()?;
+    Some((start, end))
 }
 
 fn truncate(s: &str) -> String {
@@ -423,11 +451,13 @@ fn exercised(h: &mut String, p: &WhyInput<'_>) {
     for (kind, n, ns) in totals {
         let ivs: Vec<&FaultInterval> = p.faults.iter().filter(|f| f.kind == kind).collect();
         let longest = ivs.iter().map(|f| f.end_ns - f.start_ns).max().unwrap_or(0);
-        let examples: Vec<String> = ivs
-            .iter()
-            .flat_map(|f| f.what.iter().cloned())
-            .take(3)
-            .collect();
+        // Distinct examples only: the same cut twice says nothing new.
+        let mut examples: Vec<String> = Vec::new();
+        for what in ivs.iter().flat_map(|f| f.what.iter()) {
+            if examples.len() < 3 && !examples.contains(what) {
+                examples.push(what.clone());
+            }
+        }
         let _ = write!(
             h,
             "<li><i class=\"sw\" style=\"background:{}\"></i><b>{}</b>: {n}×{}, e.g. {}</li>",
@@ -498,4 +528,27 @@ fn key_counts(h: &mut String, p: &WhyInput<'_>) {
         );
     }
     h.push_str(" <a href=\"#keys\">Every key</a>.</p>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_election_split_brain_explains_the_verdict_and_gives_its_time_span() {
+        let election = json!({"valid": false, "split_brains": [{
+            "first": {"start_ns": 5_670_095_499_i64, "end_ns": 5_670_721_748_i64},
+            "second": {"start_ns": 5_670_210_539_i64, "end_ns": 5_670_706_205_i64}
+        }]});
+        let results = json!({"checkers": {"election": election, "stats": {"valid": true}}});
+        assert!(another_checker_invalid(&results));
+        assert_eq!(
+            first_split_brain(&election),
+            Some((5_670_095_499, 5_670_721_748))
+        );
+        let only_linear = json!({"checkers": {"linearizable": {"valid": false}}});
+        assert!(!another_checker_invalid(&only_linear));
+        assert_eq!(first_split_brain(&json!({"valid": false})), None);
+    }
 }
