@@ -229,7 +229,7 @@ fn netns_rules(cluster: &Cluster, id: u64) -> Option<Vec<String>> {
 }
 
 /// The real raft-node (release build of the workspace), or a clear failure.
-fn raft_node() -> Box<RaftKv> {
+fn raft_node() -> Box<dyn harness::systems::System> {
     let dir = std::env::var_os("HARNESS_BIN_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {

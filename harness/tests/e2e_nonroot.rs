@@ -88,19 +88,7 @@ impl Sandbox {
             .timeout(Duration::from_secs(120))
             .output()
             .expect("run harness as nobody");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let last = stdout
-            .lines()
-            .last()
-            .and_then(|l| serde_json::from_str(l).ok())
-            .unwrap_or(Value::Null);
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            stdout,
-            stderr,
-            last,
-        }
+        e2e_support::ran(&out)
     }
 
     /// No node process naming this sandbox is left.

@@ -37,7 +37,7 @@ pub fn stand_in_node_bin() -> PathBuf {
     bin
 }
 
-pub fn test_db() -> Box<RaftKv> {
+pub fn test_db() -> Box<dyn harness::systems::System> {
     Box::new(RaftKv::with_bin(stand_in_node_bin()))
 }
 

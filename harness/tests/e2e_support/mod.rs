@@ -53,6 +53,11 @@ pub fn harness(args: &[&str]) -> Ran {
         .timeout(Duration::from_secs(240))
         .output()
         .expect("run harness");
+    ran(&out)
+}
+
+/// What a finished `harness` process printed, as a [`Ran`].
+pub fn ran(out: &std::process::Output) -> Ran {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let last = stdout
