@@ -23,7 +23,8 @@ pub struct TestArgs {
     /// (unique adds, set-full); the list is `workloads::WorkloadKind::ALL`.
     #[arg(long, default_value = "register", help_heading = "Workload")]
     pub workload: String,
-    /// Faults, a comma list of `partition`, `pause`, `kill`, or `none`.
+    /// Faults, a comma list of `partition`, `pause`, `kill`, `loss`, `delay`, `clock`, or
+    /// `none`.
     #[arg(long, default_value = "none", help_heading = "Faults")]
     pub nemesis: String,
     /// Partition shape: `isolated`, `halves`, `majorities-ring`, `bridge`, `random`, or a JSON
