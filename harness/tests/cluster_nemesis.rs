@@ -339,6 +339,7 @@ fn nemesis_config(
         overlap: false,
         together: false,
         links: Default::default(),
+        clock: Default::default(),
         seed,
     }
 }

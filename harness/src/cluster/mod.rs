@@ -8,6 +8,7 @@
 //! The entry point is [`Cluster::start`]; every fault is a method of [`Cluster`].
 
 pub mod cleanup;
+pub mod clock;
 pub mod error;
 pub mod grudge;
 pub mod links;
@@ -51,6 +52,9 @@ pub struct ClusterConfig {
     pub run_prefix: String,
     /// How long every node (and, for raft-kv, a leader) gets to come up.
     pub startup_timeout: Duration,
+    /// The libfaketime library to preload into every node, each with its own control file,
+    /// for the clock nemesis (`None`: nodes read the real clock).
+    pub fake_clocks: Option<PathBuf>,
 }
 
 /// The network backend in use.
@@ -77,6 +81,8 @@ pub struct Cluster {
     /// The whole-run link condition and the link faults now on (by layer: one per nemesis
     /// schedule), which the backend gets combined.
     links: tokio::sync::Mutex<LinkLayers>,
+    /// The nodes' faked clocks, when the run has clock faults.
+    clocks: Option<clock::Clocks>,
 }
 
 /// The whole-run link condition and the active link faults, by layer.
@@ -207,6 +213,7 @@ impl Cluster {
                 .map_err(|e| ClusterError::Net(format!("http client: {e}")))?,
             down: AtomicBool::new(false),
             links: tokio::sync::Mutex::new(LinkLayers::default()),
+            clocks: cfg.fake_clocks.clone().map(clock::Clocks::new),
             cfg,
             db,
             nodes,
@@ -229,7 +236,16 @@ impl Cluster {
     }
 
     fn spawn_node(&self, node: &NodeSpec) -> Result<(), ClusterError> {
-        let cmd = self.db.command(node, &self.nodes)?;
+        let mut cmd = self.db.command(node, &self.nodes)?;
+        if let Some(clocks) = &self.clocks {
+            clocks
+                .prepare(&node.name, &node.log_dir, &mut cmd)
+                .map_err(|e| ClusterError::NodeStart {
+                    node: node.name.clone(),
+                    reason: format!("cannot write its clock control file: {e}"),
+                    log: process::stderr_log(&node.log_dir),
+                })?;
+        }
         let ns_fd = match &self.net {
             Net::Netns(nn) => Some(nn.open_ns(node.id)?),
             Net::Proxy(_) => None,
@@ -525,6 +541,57 @@ impl Cluster {
         }
     }
 
+    /// The faked clocks, or an error saying the cluster was started without them.
+    fn clocks(&self, node: &str) -> Result<&clock::Clocks, ClusterError> {
+        self.spec(node)?;
+        self.clocks.as_ref().ok_or_else(|| {
+            ClusterError::Unsupported(
+                "clock faults need a cluster started with faked clocks".into(),
+            )
+        })
+    }
+
+    fn clock_error(node: &str, e: std::io::Error) -> ClusterError {
+        ClusterError::Process {
+            node: node.to_string(),
+            reason: format!("clock control file: {e}"),
+        }
+    }
+
+    /// Node `node`'s clock jumps by `secs` seconds (ahead if positive); the host's clock is
+    /// not touched.
+    pub fn clock_bump(&self, node: &str, secs: f64) -> Result<(), ClusterError> {
+        self.clocks(node)?
+            .bump(node, secs)
+            .map_err(|e| Self::clock_error(node, e))
+    }
+
+    /// Node `node`'s clock runs at `rate` (2 = twice as fast) from now on, without a jump.
+    pub fn clock_rate(&self, node: &str, rate: f64) -> Result<(), ClusterError> {
+        self.clocks(node)?
+            .set_rate(node, rate)
+            .map_err(|e| Self::clock_error(node, e))
+    }
+
+    /// Node `node`'s clock flips between now and `delta` seconds off every `period`.
+    pub fn clock_strobe(
+        &self,
+        node: &str,
+        delta: f64,
+        period: Duration,
+    ) -> Result<(), ClusterError> {
+        self.clocks(node)?
+            .strobe(node, delta, period)
+            .map_err(|e| Self::clock_error(node, e))
+    }
+
+    /// Node `node`'s clock back to real time.
+    pub fn clock_reset(&self, node: &str) -> Result<(), ClusterError> {
+        self.clocks(node)?
+            .reset(node)
+            .map_err(|e| Self::clock_error(node, e))
+    }
+
     fn signal(&self, node: &str, sig: Signal) -> Result<(), ClusterError> {
         let spec = self.spec(node)?;
         let slot = lock(&self.procs[(spec.id - 1) as usize]);
@@ -689,6 +756,9 @@ impl Cluster {
                     reason: format!("reap: {e}"),
                 });
             }
+        }
+        if let Some(clocks) = &self.clocks {
+            clocks.remove_all();
         }
         if let Err(e) = self.teardown_net() {
             first_err.get_or_insert(e);
@@ -863,6 +933,9 @@ impl Drop for Cluster {
             if let Some(mut p) = lock(slot).take() {
                 let _ = p.kill_and_reap();
             }
+        }
+        if let Some(clocks) = &self.clocks {
+            clocks.remove_all();
         }
         if let Err(e) = self.teardown_net() {
             eprintln!(

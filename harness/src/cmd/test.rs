@@ -4,6 +4,7 @@
 //! to the runner ([`crate::run::run_tests`]), which runs one or `--test-count` tests in a row.
 
 use crate::cluster::links::{self, parse_link_targets, LinkCondition, LinkFaultOptions};
+use crate::cluster::nemesis::{parse_clock_faults, parse_clock_rates, ClockOptions, Target};
 use crate::cluster::nemesis::{
     parse_faults, parse_targets, NemesisConfig, PartitionShape, Trigger,
 };
@@ -22,7 +23,8 @@ pub struct TestArgs {
     /// (unique adds, set-full); the list is `workloads::WorkloadKind::ALL`.
     #[arg(long, default_value = "register", help_heading = "Workload")]
     pub workload: String,
-    /// Faults, a comma list of `partition`, `pause`, `kill`, or `none`.
+    /// Faults, a comma list of `partition`, `pause`, `kill`, `loss`, `delay`, `clock`, or
+    /// `none`.
     #[arg(long, default_value = "none", help_heading = "Faults")]
     pub nemesis: String,
     /// Partition shape: `isolated`, `halves`, `majorities-ring`, `bridge`, `random`, or a JSON
@@ -139,6 +141,43 @@ pub struct TestArgs {
         help_heading = "Faults"
     )]
     pub link_targets: String,
+    /// `--nemesis clock`: the clock faults drawn from, one per fault: `skew` (the clock jumps
+    /// ahead or back), `rate` (runs fast or slow), `strobe` (flips back and forth).
+    #[arg(
+        long,
+        value_name = "skew,rate,strobe",
+        default_value = "skew,rate,strobe",
+        help_heading = "Faults"
+    )]
+    pub clock_faults: String,
+    /// `--nemesis clock`: the largest skew (`5s`, `800ms`); each skew or strobe offset is
+    /// drawn per node from ± a tenth of it to all of it.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5s",
+        help_heading = "Faults"
+    )]
+    pub clock_skew: String,
+    /// `--nemesis clock`: clock rates drawn per node (`0.5,2`: half or twice real speed).
+    #[arg(
+        long,
+        value_name = "R,..",
+        default_value = "0.5,2",
+        help_heading = "Faults"
+    )]
+    pub clock_rate: String,
+    /// `--nemesis clock`: how often a strobed clock flips (`100ms`).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value = "100ms",
+        help_heading = "Faults"
+    )]
+    pub clock_strobe_period: String,
+    /// Targets of clock faults only (same choices as `--targets`; default: `--targets`).
+    #[arg(long, help_heading = "Faults")]
+    pub clock_targets: Option<String>,
     /// Path of the bundled `raft-node` binary (default: next to the harness binary).
     #[arg(long, help_heading = "Cluster")]
     pub node_bin: Option<PathBuf>,
@@ -226,6 +265,28 @@ fn secs(flag: &str, v: f64, min: f64) -> Result<Duration, HarnessError> {
         )));
     }
     Ok(Duration::from_secs_f64(v))
+}
+
+/// A duration of 0 to 3600 s: `5s`, `800ms`, `2m`, or plain seconds (`1.5`).
+pub fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(v) = t.strip_suffix("ms") {
+        (v, 0.001)
+    } else if let Some(v) = t.strip_suffix('s') {
+        (v, 1.0)
+    } else if let Some(v) = t.strip_suffix('m') {
+        (v, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    let secs = num
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(|v| v * scale)
+        .filter(|v| (0.0..=3600.0).contains(v))
+        .ok_or_else(|| format!("`{t}`: expected 0 to 3600 s, such as 5s, 800ms or 1.5"))?;
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// `10` or `3n` (3 per node).
@@ -316,7 +377,29 @@ impl TestArgs {
             overlap: self.nemesis_overlap,
             together: self.nemesis_together,
             links: self.link_fault_options()?,
+            clock: self.clock_options(own_targets("clock-targets", &self.clock_targets)?)?,
             seed,
+        })
+    }
+
+    fn clock_options(&self, targets: Vec<Target>) -> Result<ClockOptions, HarnessError> {
+        let skew = parse_seconds(&self.clock_skew).map_err(|e| bad(format!("--clock-skew {e}")))?;
+        let strobe_period = links::parse_millis(&self.clock_strobe_period)
+            .map_err(|e| bad(format!("--clock-strobe-period {e}")))?;
+        if strobe_period < Duration::from_millis(1) {
+            return Err(bad(format!(
+                "--clock-strobe-period {}: expected at least 1 ms",
+                self.clock_strobe_period
+            )));
+        }
+        Ok(ClockOptions {
+            faults: parse_clock_faults(&self.clock_faults)
+                .map_err(|e| bad(format!("--clock-faults: {e}")))?,
+            skew,
+            rates: parse_clock_rates(&self.clock_rate)
+                .map_err(|e| bad(format!("--clock-rate {e}")))?,
+            strobe_period,
+            targets,
         })
     }
 

@@ -76,7 +76,66 @@ pub const KINDS: &[KindSpec] = &[
         undone: "links healthy again",
         per_target: false,
     },
+    KindSpec {
+        kind: "clock",
+        start: "start-clock",
+        stop: "stop-clock",
+        rgb: (230, 159, 0),
+        words: clock_words,
+        undone: "clocks reset",
+        per_target: false,
+    },
 ];
+
+/// A clock fault in words, from `{"fault":"skew","nodes":{"n2":4.2}}` (rate: a factor;
+/// strobe: with `period_ms`): `n2's clock +4.2 s`, `n2's clock runs 2× (fast)`,
+/// `n2's clock strobes between +0 and -1.5 s every 100 ms`.
+pub fn clock_words(v: &Value) -> Option<String> {
+    let fault = v.get("fault")?.as_str()?;
+    let nodes = v.get("nodes")?.as_object()?;
+    let mut names: Vec<&String> = nodes.keys().collect();
+    names.sort_by(|a, b| natural(a, b));
+    let secs = |a: f64| format!("{} s", signed_trimmed(a));
+    let parts: Option<Vec<String>> = names
+        .into_iter()
+        .map(|n| {
+            let a = nodes[n].as_f64()?;
+            Some(match fault {
+                "skew" => format!("{n}'s clock {}", secs(a)),
+                "rate" => format!(
+                    "{n}'s clock runs {}× ({})",
+                    trimmed(a),
+                    if a > 1.0 { "fast" } else { "slow" }
+                ),
+                "strobe" => {
+                    let period = v.get("period_ms")?.as_u64()?;
+                    format!(
+                        "{n}'s clock strobes between +0 and {} every {period} ms",
+                        secs(a)
+                    )
+                }
+                _ => return None,
+            })
+        })
+        .collect();
+    let parts = parts?;
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// A number with at most three decimals, without trailing zeros (`4.2`, `0.437`, `2`).
+fn trimmed(a: f64) -> String {
+    let s = format!("{a:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// [`trimmed`] with its sign (`+4.2`, `-1.5`).
+fn signed_trimmed(a: f64) -> String {
+    if a < 0.0 {
+        format!("-{}", trimmed(-a))
+    } else {
+        format!("+{}", trimmed(a))
+    }
+}
 
 /// A link fault in words, as the nemesis recorded it: `n1→n2, n2→n1: 30% loss`.
 fn link_words(v: &Value) -> Option<String> {
@@ -548,6 +607,49 @@ mod tests {
         assert_eq!(iv[0].kind, "clock-skew");
         assert_eq!(iv[0].what, vec![r#"clock-skew {"n2":250}"#]);
         assert_eq!(iv[0].raw, vec![r#"{"n2":250}"#]);
+    }
+
+    #[test]
+    fn clock_faults_in_words() {
+        let evs = vec![
+            ev(
+                0,
+                "start-clock",
+                json!({"fault": "skew", "nodes": {"n10": -1.5, "n2": 4.2}}),
+            ),
+            ev(2_000_000_000, "stop-clock", json!(["n2", "n10"])),
+            ev(
+                3_000_000_000,
+                "start-clock",
+                json!({"fault": "rate", "nodes": {"n1": 0.5}}),
+            ),
+            ev(4_000_000_000, "stop-clock", json!(["n1"])),
+            ev(
+                5_000_000_000,
+                "start-clock",
+                json!({"fault": "strobe", "nodes": {"n3": 0.25}, "period_ms": 100}),
+            ),
+        ];
+        let iv = intervals(&evs, 6_000_000_000);
+        assert_eq!(iv.len(), 3);
+        assert_eq!(
+            iv[0].words(),
+            "n2's clock +4.2 s; n10's clock -1.5 s, clocks reset after 2.0 s"
+        );
+        assert_eq!(iv[1].what, vec!["n1's clock runs 0.5× (slow)"]);
+        assert_eq!(
+            iv[2].words(),
+            "n3's clock strobes between +0 and +0.25 s every 100 ms, never undone"
+        );
+        assert_eq!(kinds(&iv), vec!["clock"]);
+        assert_eq!(
+            clock_words(&json!({"fault": "warp", "nodes": {"n1": 1}})),
+            None
+        );
+        assert_eq!(
+            clock_words(&json!({"fault": "rate", "nodes": {"n1": 2}})).unwrap(),
+            "n1's clock runs 2× (fast)"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::progress::{self, ProgressState};
 use super::signals::Interrupt;
 use super::worker::{self, WorkerDone};
 use crate::cluster::error::ClusterError;
-use crate::cluster::nemesis::{self, NemesisEvent, NemesisSummary};
+use crate::cluster::nemesis::{self, FaultKind, NemesisEvent, NemesisSummary};
 use crate::cluster::{Cluster, ClusterConfig};
 use crate::exit::HarnessError;
 use crate::logging::RunLog;
@@ -52,6 +52,16 @@ fn cluster_error(e: ClusterError) -> HarnessError {
         ClusterError::System(d) => system_error(d),
         other => HarnessError::Failed(other.to_string()),
     }
+}
+
+/// The libfaketime library to preload when the run has clock faults (none otherwise).
+fn fake_clocks(cfg: &TestConfig) -> Result<Option<std::path::PathBuf>, HarnessError> {
+    if !cfg.nemesis.faults.contains(&FaultKind::Clock) {
+        return Ok(None);
+    }
+    crate::cluster::clock::locate_libfaketime()
+        .map(Some)
+        .map_err(HarnessError::BadInput)
 }
 
 /// Every cluster phase in order; returns the network backend actually used.
@@ -131,6 +141,7 @@ async fn start(
         run_dir: run_dir.to_path_buf(),
         run_prefix: prefix,
         startup_timeout: STARTUP_TIMEOUT,
+        fake_clocks: fake_clocks(cfg)?,
     };
     let cluster = Cluster::start(cluster_cfg, system)
         .await

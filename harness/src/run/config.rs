@@ -102,6 +102,12 @@ impl TestConfig {
                  harness's proxies: use --net netns"
             )));
         }
+        if self.nemesis.faults.contains(&FaultKind::Clock) {
+            if let Some(why) = system.clock_refusal() {
+                return Err(HarnessError::BadInput(why));
+            }
+            crate::cluster::clock::locate_libfaketime().map_err(HarnessError::BadInput)?;
+        }
         if self.nemesis.faults.contains(&FaultKind::Partition) && !caps.proxy {
             let netns = crate::cluster::net::netns::available();
             if let Some(why) = system.partition_refusal(self.net, &netns) {
@@ -146,6 +152,11 @@ impl TestConfig {
             "nemesis_overlap": n.overlap,
             "nemesis_together": n.together,
             "nemesis_interval_s": n.interval.as_secs_f64(),
+            "clock_faults": n.clock.faults.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+            "clock_skew_s": n.clock.skew.as_secs_f64(),
+            "clock_rates": n.clock.rates,
+            "clock_strobe_period_ms": n.clock.strobe_period.as_millis() as u64,
+            "clock_targets": names(&n.clock.targets),
             "link_delay_ms": self.link.delay.as_millis() as u64,
             "link_jitter_ms": self.link.jitter.as_millis() as u64,
             "link_loss": self.link.loss,

@@ -62,6 +62,12 @@ impl ProgressState {
             "restart" => nodes().iter().for_each(|n| {
                 set.remove(&format!("kill:{n}"));
             }),
+            "start-clock" => {
+                set.insert("clock".into());
+            }
+            "stop-clock" => {
+                set.remove("clock");
+            }
             _ => {}
         }
     }

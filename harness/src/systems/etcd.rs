@@ -186,6 +186,17 @@ impl System for Etcd {
         }
     }
 
+    fn clock_refusal(&self) -> Option<String> {
+        Some(
+            "--nemesis clock cannot reach etcd: the clock nemesis changes a node's time by \
+             preloading libfaketime, which only intercepts clock calls made through glibc, and \
+             etcd (Go) reads both clocks through the vDSO in the Go runtime (measured: with a \
+             faked +100 days its log shows the real date; docs/libfaketime.md). Use \
+             --nemesis partition,pause,kill for etcd"
+                .to_string(),
+        )
+    }
+
     fn locate_binaries(&mut self) -> Result<(), SystemError> {
         if self.bin.is_none() {
             self.bin = Some(find_etcd(self.explicit_bin.as_deref())?);

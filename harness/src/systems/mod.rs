@@ -138,6 +138,13 @@ pub trait System: Send + Sync {
     fn command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Result<Command, SystemError>;
     /// How to tell this node is up.
     fn ready_probe(&self, node: &NodeSpec) -> ReadyProbe;
+    /// Why `--nemesis clock` cannot reach this system's clocks, if it cannot. The clock
+    /// nemesis preloads libfaketime, which changes the time a process reads through glibc
+    /// (`clock_gettime`, `gettimeofday`, `time`); a program that reads the clock some other
+    /// way (Go's runtime, through the vDSO) or is statically linked does not see it.
+    fn clock_refusal(&self) -> Option<String> {
+        None
+    }
     /// The signal that asks a node to stop at shutdown (the harness escalates to SIGKILL).
     fn stop_signal(&self) -> nix::sys::signal::Signal {
         nix::sys::signal::Signal::SIGTERM

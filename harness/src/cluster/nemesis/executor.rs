@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::watch;
 
-use super::kinds::{FaultKind, NemesisConfig, NemesisEvent, Trigger};
+use super::kinds::{ClockFault, FaultKind, NemesisConfig, NemesisEvent, Trigger};
 use super::planner::{isolate, PlannedFault, Planner, Victims};
 use crate::cluster::error::ClusterError;
 use crate::cluster::Cluster;
@@ -94,7 +94,8 @@ async fn run_schedule(
     )
     .with_targets_for(FaultKind::Pause, cfg.pause_targets.clone())
     .with_targets_for(FaultKind::Kill, cfg.kill_targets.clone())
-    .with_links(cfg.links.clone());
+    .with_links(cfg.links.clone())
+    .with_clock(cfg.clock.clone());
     let mut stagger = Stagger::new(cfg.seed, cfg.interval);
     let mut summary = NemesisSummary::default();
     let mut last_leader = match cfg.trigger {
@@ -275,6 +276,10 @@ async fn resolve_leader(
             PlannedFault::IsolateLeader { .. }
                 | PlannedFault::Pause(Victims::Leader { .. } | Victims::Followers { .. })
                 | PlannedFault::Kill(Victims::Leader { .. } | Victims::Followers { .. })
+                | PlannedFault::Clock {
+                    victims: Victims::Leader { .. } | Victims::Followers { .. },
+                    ..
+                }
         )
     });
     let leader = match known {
@@ -306,6 +311,17 @@ async fn resolve_leader(
             }
             PlannedFault::Pause(v) => PlannedFault::Pause(victims(v)),
             PlannedFault::Kill(v) => PlannedFault::Kill(victims(v)),
+            PlannedFault::Clock {
+                fault,
+                victims: v,
+                amounts,
+                period,
+            } => PlannedFault::Clock {
+                fault,
+                victims: victims(v),
+                amounts,
+                period,
+            },
             other => other,
         })
         .collect()
@@ -377,8 +393,49 @@ async fn apply(
             let value = crate::cluster::links::history_value(faults);
             emit(record, summary, &format!("start-{kind}"), value);
         }
+        PlannedFault::Clock {
+            fault,
+            victims,
+            amounts,
+            period,
+        } => {
+            let nodes = victim_names(victims);
+            let mut per_node = serde_json::Map::new();
+            for (k, n) in nodes.iter().enumerate() {
+                let a = amounts.get(k).copied().unwrap_or(0.0);
+                match fault {
+                    ClockFault::Skew => cluster.clock_bump(n, a)?,
+                    ClockFault::Rate => cluster.clock_rate(n, a)?,
+                    ClockFault::Strobe => cluster.clock_strobe(n, a, *period)?,
+                }
+                per_node.insert(n.clone(), serde_json::json!(a));
+            }
+            *summary
+                .faults
+                .entry(FaultKind::Clock.to_string())
+                .or_default() += 1;
+            let mut value = serde_json::json!({"fault": fault.as_str(), "nodes": per_node});
+            if *fault == ClockFault::Strobe {
+                value["period_ms"] = serde_json::json!(period.as_millis() as u64);
+            }
+            emit(record, summary, "start-clock", value);
+        }
     }
     Ok(())
+}
+
+/// Runs `f` on every node, even after one fails; the first error.
+fn on_every_node(
+    nodes: &[String],
+    mut f: impl FnMut(&str) -> Result<(), ClusterError>,
+) -> Result<(), ClusterError> {
+    let mut first_err = None;
+    for n in nodes {
+        if let Err(e) = f(n) {
+            first_err.get_or_insert(e);
+        }
+    }
+    first_err.map_or(Ok(()), Err)
 }
 
 async fn undo(
@@ -394,16 +451,9 @@ async fn undo(
         }
         PlannedFault::Pause(victims) => {
             let nodes = &victim_names(victims);
-            let mut first_err = None;
-            for n in nodes {
-                if let Err(e) = cluster.resume(n) {
-                    first_err.get_or_insert(e);
-                }
-            }
+            let resumed = on_every_node(nodes, |n| cluster.resume(n));
             emit(record, summary, "resume", names_value(nodes));
-            if let Some(e) = first_err {
-                return Err(e);
-            }
+            resumed?;
         }
         PlannedFault::Kill(victims) => {
             let nodes = &victim_names(victims);
@@ -418,6 +468,12 @@ async fn undo(
             cluster.clear_link_faults(Some(kind.as_str())).await?;
             let value = crate::cluster::links::history_value(faults);
             emit(record, summary, &format!("stop-{kind}"), value);
+        }
+        PlannedFault::Clock { victims, .. } => {
+            let nodes = &victim_names(victims);
+            let reset = on_every_node(nodes, |n| cluster.clock_reset(n));
+            emit(record, summary, "stop-clock", names_value(nodes));
+            reset?;
         }
     }
     Ok(())

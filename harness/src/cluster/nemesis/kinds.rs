@@ -20,6 +20,9 @@ pub enum FaultKind {
     Loss,
     /// Delay with jitter on links (`--delay`, `--jitter`, `--link-targets`).
     Delay,
+    /// A node's clock skewed, sped up or slowed down, or strobed (`--clock-faults`,
+    /// `--clock-skew`, `--clock-rate`, `--clock-targets`), through libfaketime.
+    Clock,
 }
 
 impl FaultKind {
@@ -30,6 +33,7 @@ impl FaultKind {
             FaultKind::Kill => "kill",
             FaultKind::Loss => "loss",
             FaultKind::Delay => "delay",
+            FaultKind::Clock => "clock",
         }
     }
 }
@@ -49,8 +53,9 @@ impl FromStr for FaultKind {
             "kill" => Ok(FaultKind::Kill),
             "loss" => Ok(FaultKind::Loss),
             "delay" => Ok(FaultKind::Delay),
+            "clock" => Ok(FaultKind::Clock),
             other => Err(format!(
-                "unknown nemesis `{other}` (partition, pause, kill, loss, delay, none)"
+                "unknown nemesis `{other}` (partition, pause, kill, loss, delay, clock, none)"
             )),
         }
     }
@@ -248,6 +253,100 @@ impl FromStr for Trigger {
     }
 }
 
+/// One kind of clock fault (`--clock-faults skew,rate,strobe`), as Jepsen's clock nemesis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ClockFault {
+    /// The clock jumps ahead or back by a drawn amount.
+    Skew,
+    /// The clock runs fast or slow (one of `--clock-rate`).
+    Rate,
+    /// The clock flips between real time and a drawn offset every strobe period.
+    Strobe,
+}
+
+impl ClockFault {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ClockFault::Skew => "skew",
+            ClockFault::Rate => "rate",
+            ClockFault::Strobe => "strobe",
+        }
+    }
+}
+
+/// Parses `--clock-faults` (`skew,rate,strobe`, any non-empty subset).
+pub fn parse_clock_faults(s: &str) -> Result<Vec<ClockFault>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let f = match part {
+            "skew" | "bump" => ClockFault::Skew,
+            "rate" => ClockFault::Rate,
+            "strobe" => ClockFault::Strobe,
+            other => {
+                return Err(format!(
+                    "unknown clock fault `{other}` (skew, rate, strobe)"
+                ))
+            }
+        };
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    if out.is_empty() {
+        return Err("expected at least one of skew, rate, strobe".into());
+    }
+    Ok(out)
+}
+
+/// Parses `--clock-rate` (`0.5,2`): clock rates, each above 0 and at most 100, not 1.
+pub fn parse_clock_rates(s: &str) -> Result<Vec<f64>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let r: f64 = part
+            .trim_start_matches('x')
+            .parse()
+            .map_err(|_| format!("`{part}`: expected a rate such as 0.5 or 2"))?;
+        if !(r > 0.0 && r <= 100.0) || r == 1.0 {
+            return Err(format!(
+                "`{part}`: expected a rate above 0 and at most 100, other than 1"
+            ));
+        }
+        out.push(r);
+    }
+    if out.is_empty() {
+        return Err("expected at least one rate, such as 0.5,2".into());
+    }
+    Ok(out)
+}
+
+/// What clock faults do (`--nemesis clock`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClockOptions {
+    /// The clock faults drawn from, one per fault.
+    pub faults: Vec<ClockFault>,
+    /// The largest skew: each skew (and each strobe's offset) is drawn per node from
+    /// `±[skew/10, skew]`.
+    pub skew: Duration,
+    /// Rates drawn from, one per node per rate fault.
+    pub rates: Vec<f64>,
+    /// How often a strobed clock flips.
+    pub strobe_period: Duration,
+    /// Who a clock fault hits (empty: `--targets`).
+    pub targets: Vec<Target>,
+}
+
+impl Default for ClockOptions {
+    fn default() -> Self {
+        ClockOptions {
+            faults: vec![ClockFault::Skew, ClockFault::Rate, ClockFault::Strobe],
+            skew: Duration::from_secs(5),
+            rates: vec![0.5, 2.0],
+            strobe_period: Duration::from_millis(100),
+            targets: Vec::new(),
+        }
+    }
+}
+
 /// How the nemesis behaves during the main phase.
 #[derive(Debug, Clone)]
 pub struct NemesisConfig {
@@ -272,6 +371,8 @@ pub struct NemesisConfig {
     pub together: bool,
     /// What loss and delay faults put on links.
     pub links: LinkFaultOptions,
+    /// What clock faults do.
+    pub clock: ClockOptions,
     pub seed: u64,
 }
 
@@ -309,6 +410,23 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!("triangle".parse::<PartitionShape>().is_err());
+    }
+
+    #[test]
+    fn parses_clock_faults_and_rates() {
+        assert_eq!(parse_faults("clock").unwrap(), vec![FaultKind::Clock]);
+        assert_eq!(
+            parse_clock_faults("strobe, skew,strobe").unwrap(),
+            vec![ClockFault::Strobe, ClockFault::Skew]
+        );
+        assert!(parse_clock_faults("").is_err());
+        assert!(parse_clock_faults("skew,warp")
+            .unwrap_err()
+            .contains("`warp`"));
+        assert_eq!(parse_clock_rates("0.5, x2").unwrap(), vec![0.5, 2.0]);
+        for bad in ["1", "0", "-2", "fast", "", "1000"] {
+            assert!(parse_clock_rates(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

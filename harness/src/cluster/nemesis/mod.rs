@@ -7,6 +7,7 @@ pub mod kinds;
 pub mod planner;
 
 pub use executor::{run, NemesisSummary};
+pub use kinds::{parse_clock_faults, parse_clock_rates, ClockFault, ClockOptions};
 pub use kinds::{
     parse_faults, parse_targets, FaultKind, NemesisConfig, NemesisEvent, PartitionShape, Target,
     Trigger, DEFAULT_TARGETS,

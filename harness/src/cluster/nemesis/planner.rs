@@ -7,7 +7,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::kinds::{FaultKind, PartitionShape, Target, DEFAULT_TARGETS};
+use super::kinds::{ClockFault, ClockOptions, FaultKind, PartitionShape, Target, DEFAULT_TARGETS};
 use crate::cluster::grudge::Grudge;
 use crate::cluster::links::{
     on_all_links, on_links_of, LinkCondition, LinkFaultOptions, LinkFaults, LinkTarget,
@@ -28,6 +28,14 @@ pub enum PlannedFault {
     Links {
         kind: FaultKind,
         faults: LinkFaults,
+    },
+    /// A clock fault on `victims`: the k-th victim (in resolved order) gets `amounts[k]`,
+    /// seconds of skew (or of a strobe's offset), or a rate; a strobe flips every `period`.
+    Clock {
+        fault: ClockFault,
+        victims: Victims,
+        amounts: Vec<f64>,
+        period: std::time::Duration,
     },
 }
 
@@ -54,6 +62,8 @@ pub struct Planner {
     pause_targets: Vec<Target>,
     kill_targets: Vec<Target>,
     links: LinkFaultOptions,
+    clock: ClockOptions,
+    clock_targets: Vec<Target>,
     nodes: Vec<String>,
     next: usize,
 }
@@ -76,8 +86,10 @@ impl Planner {
             faults,
             shape,
             pause_targets: targets.clone(),
+            clock_targets: targets.clone(),
             kill_targets: targets,
             links: LinkFaultOptions::default(),
+            clock: ClockOptions::default(),
             nodes,
             next: 0,
         }
@@ -114,7 +126,61 @@ impl Planner {
                 PlannedFault::Kill(pick_victims(t, &self.nodes, &mut self.rng))
             }
             FaultKind::Loss | FaultKind::Delay => self.plan_links(kind),
+            FaultKind::Clock => self.plan_clock(),
         })
+    }
+
+    /// Gives clock faults their kinds, amounts and targets.
+    pub fn with_clock(mut self, clock: ClockOptions) -> Self {
+        if !clock.targets.is_empty() {
+            self.clock_targets = clock.targets.clone();
+        }
+        self.clock = clock;
+        self
+    }
+
+    /// A clock fault: one of the configured kinds, on drawn targets, with an amount per node
+    /// (a skew or strobe offset of `±[max/10, max]` seconds, or one of the rates).
+    fn plan_clock(&mut self) -> PlannedFault {
+        let o = &self.clock;
+        let fault = match o.faults.len() {
+            0 => ClockFault::Skew,
+            n => o.faults[self.rng.gen_range(0..n)],
+        };
+        let max = o.skew.as_secs_f64();
+        let rates = if o.rates.is_empty() {
+            vec![2.0]
+        } else {
+            o.rates.clone()
+        };
+        let period = o.strobe_period;
+        let target = self.draw_target(FaultKind::Clock);
+        let victims = pick_victims(target, &self.nodes, &mut self.rng);
+        let amounts = (0..self.nodes.len())
+            .map(|_| match fault {
+                ClockFault::Rate => rates[self.rng.gen_range(0..rates.len())],
+                ClockFault::Skew | ClockFault::Strobe => {
+                    let magnitude = if max > 0.0 {
+                        self.rng.gen_range(max / 10.0..=max)
+                    } else {
+                        0.0
+                    };
+                    // Whole milliseconds, so the history and the report say what was applied.
+                    let ms = (magnitude * 1000.0).round() / 1000.0;
+                    if self.rng.gen_bool(0.5) {
+                        ms
+                    } else {
+                        -ms
+                    }
+                }
+            })
+            .collect();
+        PlannedFault::Clock {
+            fault,
+            victims,
+            amounts,
+            period,
+        }
     }
 
     /// Gives loss and delay faults their amounts and link targets.
@@ -163,7 +229,7 @@ impl Planner {
             match kind {
                 FaultKind::Pause => self.pause_targets = targets,
                 FaultKind::Kill => self.kill_targets = targets,
-                FaultKind::Partition | FaultKind::Loss | FaultKind::Delay => {}
+                FaultKind::Partition | FaultKind::Loss | FaultKind::Delay | FaultKind::Clock => {}
             }
         }
         self
@@ -173,6 +239,7 @@ impl Planner {
     fn draw_target(&mut self, kind: FaultKind) -> Target {
         let list = match kind {
             FaultKind::Pause => &self.pause_targets,
+            FaultKind::Clock => &self.clock_targets,
             _ => &self.kill_targets,
         };
         list[self.rng.gen_range(0..list.len())]
@@ -681,6 +748,77 @@ mod tests {
             BTreeSet::from([1, 4]),
             "both deaf and mute are drawn"
         );
+    }
+
+    #[test]
+    fn clock_faults_draw_kinds_amounts_and_targets_from_the_options() {
+        let nodes = names(5);
+        let opts = ClockOptions {
+            faults: vec![ClockFault::Skew, ClockFault::Rate, ClockFault::Strobe],
+            skew: std::time::Duration::from_secs(4),
+            rates: vec![0.5, 3.0],
+            strobe_period: std::time::Duration::from_millis(50),
+            targets: vec![Target::Leader, Target::Minority],
+        };
+        let plan = |seed| {
+            let mut p = Planner::new(
+                seed,
+                vec![FaultKind::Clock],
+                PartitionShape::default(),
+                vec![Target::All],
+                nodes.clone(),
+            )
+            .with_clock(opts.clone());
+            (0..60).map(|_| p.next_fault().unwrap()).collect::<Vec<_>>()
+        };
+        let faults = plan(3);
+        assert_eq!(faults, plan(3), "seeded");
+        assert_ne!(faults, plan(4));
+        let mut kinds = BTreeSet::new();
+        let (mut leaders, mut minorities) = (0, 0);
+        for f in &faults {
+            let PlannedFault::Clock {
+                fault,
+                victims,
+                amounts,
+                period,
+            } = f
+            else {
+                panic!("{f:?}")
+            };
+            kinds.insert(*fault);
+            assert_eq!(amounts.len(), 5);
+            assert_eq!(*period, opts.strobe_period);
+            match victims {
+                Victims::Leader { .. } => leaders += 1,
+                Victims::Nodes(v) => {
+                    assert_eq!(v.len(), 2, "a minority of 5, never --targets all");
+                    minorities += 1;
+                }
+                other => panic!("{other:?}"),
+            }
+            for a in amounts {
+                match fault {
+                    ClockFault::Rate => assert!(*a == 0.5 || *a == 3.0, "{a}"),
+                    _ => assert!((0.4..=4.0).contains(&a.abs()), "{a}"),
+                }
+            }
+        }
+        assert_eq!(kinds.len(), 3, "every configured kind drawn");
+        assert!(leaders > 5 && minorities > 5, "{leaders} {minorities}");
+        // Skews go both ways.
+        let skews: Vec<f64> = faults
+            .iter()
+            .filter_map(|f| match f {
+                PlannedFault::Clock {
+                    fault: ClockFault::Skew,
+                    amounts,
+                    ..
+                } => Some(amounts[0]),
+                _ => None,
+            })
+            .collect();
+        assert!(skews.iter().any(|a| *a > 0.0) && skews.iter().any(|a| *a < 0.0));
     }
 
     #[test]

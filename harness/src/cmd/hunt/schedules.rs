@@ -133,6 +133,66 @@ pub const SCHEDULES: &[Schedule] = &[
         ],
     },
     Schedule {
+        name: "clock-skew-leader",
+        targets: "leases, check-quorum and election timers that trust the local clock: the \
+                  leader's clock jumps up to 10 s ahead or back (a jump ahead fires its \
+                  timers at once, a jump back stretches whatever it believes it holds)",
+        flags: &[
+            "--nemesis",
+            "clock",
+            "--clock-faults",
+            "skew",
+            "--clock-targets",
+            "leader",
+            "--clock-skew",
+            "10s",
+            "--nemesis-interval",
+            "2",
+        ],
+    },
+    Schedule {
+        name: "clock-strobe",
+        targets: "clocks that flip back and forth every 50 ms or run at half or twice speed, \
+                  on the leader or a minority: timers and leases measured across the flips",
+        flags: &[
+            "--nemesis",
+            "clock",
+            "--clock-faults",
+            "strobe,rate",
+            "--clock-targets",
+            "leader,minority",
+            "--clock-skew",
+            "2s",
+            "--clock-strobe-period",
+            "50ms",
+            "--nemesis-interval",
+            "2",
+        ],
+    },
+    Schedule {
+        name: "slow-clock-leader-cut-off",
+        targets: "a lease outliving its holder: the leader's clock skewed or slowed while the \
+                  leader is cut off, so it may believe in its leadership after the majority \
+                  has elected another",
+        flags: &[
+            "--nemesis",
+            "partition,clock",
+            "--nemesis-together",
+            "--partition",
+            "leader",
+            "--clock-targets",
+            "leader",
+            "--clock-faults",
+            "skew,rate",
+            "--clock-rate",
+            "0.25",
+            "--clock-skew",
+            "5s",
+            "--nemesis-interval",
+            "2",
+        ],
+    },
+    Schedule {
         name: "random-partitions",
         targets: "partitions of every shape (isolated, halves, majorities-ring, bridge)",
         flags: &[
