@@ -26,6 +26,7 @@ async fn main() {
         run_dir: a[1].clone().into(),
         run_prefix: a[2].clone(),
         startup_timeout: Duration::from_secs(15),
+        peer_proxies: false,
     };
     let db = Box::new(RaftKv::with_bin(a[0].clone()));
     let interrupt = match Interrupt::install() {

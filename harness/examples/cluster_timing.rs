@@ -41,6 +41,7 @@ async fn main() {
             run_dir: dir.path().to_path_buf(),
             run_prefix: new_run_prefix(),
             startup_timeout: Duration::from_secs(30),
+            peer_proxies: false,
         };
         let db = Box::new(RaftKv::with_bin(a[0].clone()));
         let t = Instant::now();

@@ -131,6 +131,7 @@ async fn start(
         run_dir: run_dir.to_path_buf(),
         run_prefix: prefix,
         startup_timeout: STARTUP_TIMEOUT,
+        peer_proxies: cfg.delays(),
     };
     let cluster = Cluster::start(cluster_cfg, system)
         .await

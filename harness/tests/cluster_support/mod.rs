@@ -51,6 +51,7 @@ pub fn config(nodes: usize, net: NetMode) -> (ClusterConfig, tempfile::TempDir) 
         run_dir: dir.path().to_path_buf(),
         run_prefix: new_run_prefix(),
         startup_timeout: Duration::from_secs(15),
+        peer_proxies: false,
     };
     (cfg, dir)
 }
