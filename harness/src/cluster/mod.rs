@@ -842,7 +842,7 @@ async fn setup_netns(
     let proxied = async {
         let px = ProxyNet::setup_on(nn.host_addr().into(), &node_triples(&listens)).await?;
         let specs = layout(dirs, &listens, |id, j| proxy_addr(&px, id, j))?;
-        Ok((px, specs))
+        Ok::<_, ClusterError>((px, specs))
     };
     match proxied.await {
         Ok((px, specs)) => {
