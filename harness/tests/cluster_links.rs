@@ -130,23 +130,41 @@ async fn netns_delay_through_the_proxies_is_measured_between_namespaces() {
     // Nodes live in their namespaces; their peers are proxies on the bridge's host address.
     let n1 = &cluster.nodes()[0];
     assert_ne!(n1.listen.ip(), n1.peer_addrs[0].2.ip(), "{n1:?}");
-    assert!(n1.peer_addrs[0].2.ip().to_string().ends_with(".254"), "{n1:?}");
-    assert_eq!(peer_miss_rate(&cluster, "n2", 20).await, 0.0, "healthy first");
+    assert!(
+        n1.peer_addrs[0].2.ip().to_string().ends_with(".254"),
+        "{n1:?}"
+    );
+    assert_eq!(
+        peer_miss_rate(&cluster, "n2", 20).await,
+        0.0,
+        "healthy first"
+    );
     assert_added_delay_on_n1_to_n2(&cluster).await;
     cluster
         .set_link_fault("loss", link("n1", "n2", loss(0.3)))
         .await
         .unwrap();
     let rate = peer_miss_rate(&cluster, "n2", 300).await;
-    assert!((0.2..=0.4).contains(&rate), "n1→n2 30% loss measured {rate}");
+    assert!(
+        (0.2..=0.4).contains(&rate),
+        "n1→n2 30% loss measured {rate}"
+    );
     cluster.clear_link_faults(None).await.unwrap();
     let grudge: Grudge = [("n2".to_string(), ["n1".to_string()].into())].into();
     cluster.partition(&grudge).await.unwrap();
-    assert_eq!(peer_miss_rate(&cluster, "n2", 10).await, 1.0, "n2 cannot hear n1");
+    assert_eq!(
+        peer_miss_rate(&cluster, "n2", 10).await,
+        1.0,
+        "n2 cannot hear n1"
+    );
     cluster.heal().await.unwrap();
     assert_eq!(peer_miss_rate(&cluster, "n2", 10).await, 0.0, "healed");
     cluster.shutdown().await.unwrap();
-    assert!(net_leftovers(&prefix).is_empty(), "{:?}", net_leftovers(&prefix));
+    assert!(
+        net_leftovers(&prefix).is_empty(),
+        "{:?}",
+        net_leftovers(&prefix)
+    );
 }
 
 /// Moves this thread into the network namespace at `path`.

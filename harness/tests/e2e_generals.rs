@@ -99,7 +99,8 @@ fn e2e_lossy_link_breaks_agreement_and_the_report_plots_it() {
         .map(|c| (c["loss"].as_f64().unwrap_or(-1.0) * 100.0).round() as u64)
         .collect();
     assert_eq!(losses, [0, 50].into(), "{cells:?}");
-    let ks: std::collections::BTreeSet<u64> = cells.iter().filter_map(|c| c["acks"].as_u64()).collect();
+    let ks: std::collections::BTreeSet<u64> =
+        cells.iter().filter_map(|c| c["acks"].as_u64()).collect();
     assert_eq!(ks, [0, 1, 2, 3].into());
     let lossless: u64 = cells
         .iter()
@@ -111,7 +112,10 @@ fn e2e_lossy_link_breaks_agreement_and_the_report_plots_it() {
         "too many disagreements without loss ({lossless}): {cells:?}"
     );
     let summary = g["summary"].as_str().unwrap_or_default();
-    assert!(summary.contains("rounds without a joint attack"), "{summary}");
+    assert!(
+        summary.contains("rounds without a joint attack"),
+        "{summary}"
+    );
     let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
     assert!(history.contains("\"f\":\"start-loss\""));
     assert!(history.contains("\"a_sent\":"), "rounds record messengers");
@@ -141,12 +145,24 @@ fn e2e_two_generals_need_two_nodes_and_the_generals_workload() {
     let store = tempfile::tempdir().expect("temp store");
     let s = store.path().to_string_lossy().into_owned();
     let r = harness(&[
-        "test", "--db", "two-generals", "--workload", "generals", "--store", &s,
+        "test",
+        "--db",
+        "two-generals",
+        "--workload",
+        "generals",
+        "--store",
+        &s,
     ]);
     assert_eq!(r.code, 254, "{}", r.stderr);
     assert!(r.stderr.contains("--nodes 2"), "{}", r.stderr);
     let r = harness(&[
-        "test", "--db", "two-generals", "--nodes", "2", "--store", &s,
+        "test",
+        "--db",
+        "two-generals",
+        "--nodes",
+        "2",
+        "--store",
+        &s,
     ]);
     assert_eq!(r.code, 254, "{}", r.stderr);
     assert!(r.stderr.contains("speaks generals"), "{}", r.stderr);

@@ -149,12 +149,20 @@ fn e2e_raft_kv_is_valid_under_loss_and_one_way_cuts_in_the_netns_backend() {
 fn ok_write_latencies(dir: &std::path::Path) -> Vec<f64> {
     let mut open = std::collections::HashMap::new();
     let mut out = Vec::new();
-    for l in std::fs::read_to_string(dir.join("history.jsonl")).unwrap().lines() {
-        let Ok(v) = serde_json::from_str::<Value>(l) else { continue };
+    for l in std::fs::read_to_string(dir.join("history.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let Ok(v) = serde_json::from_str::<Value>(l) else {
+            continue;
+        };
         if v["f"] != "write" || !v["process"].is_u64() {
             continue;
         }
-        let (p, t) = (v["process"].as_u64().unwrap(), v["time"].as_i64().unwrap_or(0));
+        let (p, t) = (
+            v["process"].as_u64().unwrap(),
+            v["time"].as_i64().unwrap_or(0),
+        );
         match v["type"].as_str() {
             Some("invoke") => {
                 open.insert(p, t);
@@ -209,8 +217,15 @@ fn e2e_raft_kv_is_valid_under_delay_in_the_netns_backend() {
     assert!(fs.iter().any(|f| f == "start-delay"), "{fs:?}");
     let lat = ok_write_latencies(&dir);
     assert!(lat.len() >= 20, "only {} ok writes", lat.len());
-    assert!(lat[0] >= 45.0, "fastest commit {:.1} ms under a 25 ms one-way delay", lat[0]);
+    assert!(
+        lat[0] >= 45.0,
+        "fastest commit {:.1} ms under a 25 ms one-way delay",
+        lat[0]
+    );
     let log = std::fs::read_to_string(dir.join("harness.log")).unwrap();
-    assert!(log.contains("through the harness's proxies"), "harness.log says how");
+    assert!(
+        log.contains("through the harness's proxies"),
+        "harness.log says how"
+    );
     assert_clean(store.path(), &r);
 }

@@ -48,10 +48,7 @@ pub async fn execute(client: &Client, op: &OpSpec) -> Completion {
             let time = TIMES[(r % TIMES.len() as u64) as usize];
             client.generals_round(r, time).await
         }
-        _ => Completion::Fail(format!(
-            "generals: unknown op `{}` {}",
-            op.f, op.value
-        )),
+        _ => Completion::Fail(format!("generals: unknown op `{}` {}", op.f, op.value)),
     }
 }
 

@@ -192,9 +192,7 @@ impl Workload {
                 o.keys,
                 o.ops_per_key,
             )),
-            WorkloadKind::Generals => {
-                WorkerGen::Generals(GeneralsGen::new(worker, o.concurrency))
-            }
+            WorkloadKind::Generals => WorkerGen::Generals(GeneralsGen::new(worker, o.concurrency)),
         }
     }
 

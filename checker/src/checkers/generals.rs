@@ -186,16 +186,20 @@ fn report(rounds: Vec<Round>, unknown_rounds: u64) -> GeneralsReport {
         summary: None,
     };
     out.valid = verdict(out.disagreeing() > 0, out.rounds > 0);
-    out.summary = out.disagreements.first().map(|first| summary_of(&out, first));
+    out.summary = out
+        .disagreements
+        .first()
+        .map(|first| summary_of(&out, first));
     out
 }
 
 /// `7 of 300 rounds without a joint attack (4 alone, 3 both held); first: round 17 (K=2,
 /// 30% loss) at 3.201 s: A attacked alone`.
 fn summary_of(r: &GeneralsReport, first: &Round) -> String {
-    let loss = first
-        .loss
-        .map_or_else(|| "loss changing".to_string(), |l| format!("{}% loss", pct(l)));
+    let loss = first.loss.map_or_else(
+        || "loss changing".to_string(),
+        |l| format!("{}% loss", pct(l)),
+    );
     format!(
         "{} of {} rounds without a joint attack ({} with one general alone, {} both held); \
          first: round {} (K={}, {loss}) at {:.3} s: {}",
@@ -250,7 +254,12 @@ fn cells(rounds: &[Round]) -> Vec<Cell> {
 
 /// The generals' node names of a round's answer (`a_node`, `b_node`), if recorded.
 fn generals_nodes(comp: &Op) -> Option<(String, String)> {
-    let name = |k: &str| comp.value.get(k).and_then(Value::as_str).map(str::to_string);
+    let name = |k: &str| {
+        comp.value
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     Some((name("a_node")?, name("b_node")?))
 }
 
@@ -337,7 +346,10 @@ fn on_link(value: &Value, names: &[String]) -> f64 {
     let hits = value
         .get("links")
         .and_then(Value::as_array)
-        .is_some_and(|l| l.iter().any(|x| names.iter().any(|n| x.as_str() == Some(n))));
+        .is_some_and(|l| {
+            l.iter()
+                .any(|x| names.iter().any(|n| x.as_str() == Some(n)))
+        });
     if hits {
         value.get("loss").and_then(Value::as_f64).unwrap_or(0.0)
     } else {
@@ -472,7 +484,13 @@ mod tests {
         assert_eq!(r.cells[0].loss, 0.0);
         let h = hist(&[
             (Some(0), Invoke, "round", json!({"round": 0}), 10),
-            (Some(0), Ok, "round", json!({"round": 0, "acks": 1, "a": "charge"}), 20),
+            (
+                Some(0),
+                Ok,
+                "round",
+                json!({"round": 0, "acks": 1, "a": "charge"}),
+                20,
+            ),
         ]);
         let err = generals(&h, &GeneralsOptions::default())
             .unwrap_err()

@@ -142,19 +142,30 @@ fn draw<DB: DrawingBackend>(cells: &[Cell], root: &DrawingArea<DB, Shift>) -> Re
             .draw_series(LineSeries::new(both.clone(), colour.stroke_width(3)))
             .map_err(|e| e.to_string())?
             .label(format!("{loss_pct}% loss: both attack"))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
+            });
         chart
             .draw_series(both.iter().map(|&p| Circle::new(p, 5, colour.filled())))
             .map_err(|e| e.to_string())?;
         chart
-            .draw_series(DashedLineSeries::new(alone.clone(), 8, 5, colour.stroke_width(2)))
+            .draw_series(DashedLineSeries::new(
+                alone.clone(),
+                8,
+                5,
+                colour.stroke_width(2),
+            ))
             .map_err(|e| e.to_string())?
             .label(format!("{loss_pct}% loss: one alone"))
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 6, y)], colour.stroke_width(2))
             });
         chart
-            .draw_series(alone.iter().map(|&p| TriangleMarker::new(p, 5, colour.filled())))
+            .draw_series(
+                alone
+                    .iter()
+                    .map(|&p| TriangleMarker::new(p, 5, colour.filled())),
+            )
             .map_err(|e| e.to_string())?;
     }
     chart
@@ -181,7 +192,11 @@ pub fn note(cells: &[Cell]) -> String {
                     )
                 })
                 .collect();
-            format!("{}% loss: {}", (loss * 1000.0).round() / 10.0, ks.join(", "))
+            format!(
+                "{}% loss: {}",
+                (loss * 1000.0).round() / 10.0,
+                ks.join(", ")
+            )
         })
         .collect();
     format!(
@@ -209,9 +224,15 @@ mod tests {
         assert_eq!(cs.len(), 3, "a cell without rounds is left out");
         let grouped = by_loss(&cs);
         assert_eq!(grouped.len(), 2);
-        assert_eq!(grouped[1].1.iter().map(|c| c.acks).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(
+            grouped[1].1.iter().map(|c| c.acks).collect::<Vec<_>>(),
+            [0, 1]
+        );
         let n = note(&cs);
-        assert!(n.contains("30% loss: K=0: 9/10 both attacked, 1 alone, K=1: 7/10"), "{n}");
+        assert!(
+            n.contains("30% loss: K=0: 9/10 both attacked, 1 alone, K=1: 7/10"),
+            "{n}"
+        );
         let dir = std::env::temp_dir().join(format!("agreement-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let png = dir.join("agreement.png");

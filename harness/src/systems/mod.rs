@@ -271,7 +271,8 @@ pub const REGISTRY: &[Entry] = &[
     },
     Entry {
         name: two_generals::NAME,
-        description: "the Two Generals over a lossy link (nodes/two-generals, bin general; --nodes 2)",
+        description:
+            "the Two Generals over a lossy link (nodes/two-generals, bin general; --nodes 2)",
         build: two_generals::build,
     },
     Entry {

@@ -120,9 +120,9 @@ impl Client {
                 client.set_sync_reads(sync_reads);
                 Ok(Client::ZooKeeper(client))
             }
-            Protocol::Generals { acks } => Ok(Client::Generals(generals::GeneralsClient::new(
-                cfg, acks,
-            )?)),
+            Protocol::Generals { acks } => {
+                Ok(Client::Generals(generals::GeneralsClient::new(cfg, acks)?))
+            }
         }
     }
 
