@@ -27,6 +27,7 @@ async fn main() {
         run_prefix: a[2].clone(),
         startup_timeout: Duration::from_secs(15),
         fake_clocks: None,
+        peer_proxies: false,
     };
     let db = Box::new(RaftKv::with_bin(a[0].clone()));
     let interrupt = match Interrupt::install() {

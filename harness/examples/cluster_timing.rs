@@ -42,6 +42,7 @@ async fn main() {
             run_prefix: new_run_prefix(),
             startup_timeout: Duration::from_secs(30),
             fake_clocks: None,
+            peer_proxies: false,
         };
         let db = Box::new(RaftKv::with_bin(a[0].clone()));
         let t = Instant::now();

@@ -1,6 +1,7 @@
 //! Link faults against real clusters, in both network backends: a measured loss rate on one
 //! directed link (proxy: requests through the stand-in node's `/peers`; netns: UDP datagrams
-//! sent from one node namespace to another), a measured added delay (proxy), a one-way cut
+//! sent from one node namespace to another), a measured added delay (proxy, and netns with
+//! node-to-node links through the proxies), a one-way cut
 //! that deposes a real raft-kv leader nobody can hear, and every rule gone after clearing and
 //! shutdown. Netns cases need root and fail (never skip) without it when run as root.
 
@@ -67,9 +68,15 @@ async fn proxy_link_loss_and_delay_are_measured_on_one_directed_link() {
         "n1→n3 untouched"
     );
 
-    // Delay 100 ms ± 20 on n1→n2 (both ways of each connection): a /peers call pings n2 and
-    // n3 one after the other, so it takes two hops of 80..120 ms more than before.
     cluster.clear_link_faults(None).await.unwrap();
+    assert_added_delay_on_n1_to_n2(&cluster).await;
+    cluster.shutdown().await.unwrap();
+}
+
+/// Delay 100 ms ± 20 on n1→n2 (both ways of each connection): a /peers call of n1 pings n2
+/// and n3 one after the other, so it takes two hops of 80..120 ms more than before; and
+/// nothing more once the delay is cleared.
+async fn assert_added_delay_on_n1_to_n2(cluster: &Cluster) {
     let timed = |c: &Cluster| {
         let addr = c.nodes()[0].client_addr;
         async move {
@@ -80,7 +87,7 @@ async fn proxy_link_loss_and_delay_are_measured_on_one_directed_link() {
     };
     let mut base = Duration::MAX;
     for _ in 0..5 {
-        base = base.min(timed(&cluster).await);
+        base = base.min(timed(cluster).await);
     }
     let slow = LinkCondition {
         loss: 0.0,
@@ -93,7 +100,7 @@ async fn proxy_link_loss_and_delay_are_measured_on_one_directed_link() {
         .unwrap();
     let mut added = Vec::new();
     for _ in 0..10 {
-        added.push(timed(&cluster).await.saturating_sub(base));
+        added.push(timed(cluster).await.saturating_sub(base));
     }
     let mean = added.iter().sum::<Duration>() / added.len() as u32;
     assert!(
@@ -102,8 +109,62 @@ async fn proxy_link_loss_and_delay_are_measured_on_one_directed_link() {
     );
     cluster.clear_link_faults(Some("delay")).await.unwrap();
     assert!(cluster.link_conditions().await.is_empty());
-    assert!(timed(&cluster).await < base + Duration::from_millis(80));
+    assert!(timed(cluster).await < base + Duration::from_millis(80));
+}
+
+/// Netns with node-to-node links through the harness's proxies (how delay works without
+/// netem): the measured added delay between namespaces, loss and a partition done by the
+/// proxies, and nothing left after shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netns_delay_through_the_proxies_is_measured_between_namespaces() {
+    if !is_root() {
+        eprintln!("not root: the netns backend cannot run here");
+        return;
+    }
+    let (mut cfg, _dir) = config(3, NetMode::Netns);
+    cfg.peer_proxies = true;
+    let prefix = cfg.run_prefix.clone();
+    let _guard = LeftoverGuard(prefix.clone());
+    let cluster = Cluster::start(cfg, test_db()).await.expect("start");
+    assert_eq!(cluster.net_mode(), NetMode::Netns);
+    // Nodes live in their namespaces; their peers are proxies on the bridge's host address.
+    let n1 = &cluster.nodes()[0];
+    assert_ne!(n1.listen.ip(), n1.peer_addrs[0].2.ip(), "{n1:?}");
+    assert!(
+        n1.peer_addrs[0].2.ip().to_string().ends_with(".254"),
+        "{n1:?}"
+    );
+    assert_eq!(
+        peer_miss_rate(&cluster, "n2", 20).await,
+        0.0,
+        "healthy first"
+    );
+    assert_added_delay_on_n1_to_n2(&cluster).await;
+    cluster
+        .set_link_fault("loss", link("n1", "n2", loss(0.3)))
+        .await
+        .unwrap();
+    let rate = peer_miss_rate(&cluster, "n2", 300).await;
+    assert!(
+        (0.2..=0.4).contains(&rate),
+        "n1→n2 30% loss measured {rate}"
+    );
+    cluster.clear_link_faults(None).await.unwrap();
+    let grudge: Grudge = [("n2".to_string(), ["n1".to_string()].into())].into();
+    cluster.partition(&grudge).await.unwrap();
+    assert_eq!(
+        peer_miss_rate(&cluster, "n2", 10).await,
+        1.0,
+        "n2 cannot hear n1"
+    );
+    cluster.heal().await.unwrap();
+    assert_eq!(peer_miss_rate(&cluster, "n2", 10).await, 0.0, "healed");
     cluster.shutdown().await.unwrap();
+    assert!(
+        net_leftovers(&prefix).is_empty(),
+        "{:?}",
+        net_leftovers(&prefix)
+    );
 }
 
 /// Moves this thread into the network namespace at `path`.

@@ -8,6 +8,7 @@
 //! - [`append`]: lists per key (unique appends, whole-list reads), kv model.
 //! - [`register`]: independent cas-registers (read / write / cas on rotating keys).
 //! - [`set`]: unique integer adds into one set, final reads on every node.
+//! - [`election`]: leader views and leader-only acts; [`generals`]: Two Generals rounds.
 //! - [`workload`]: the workload enum the runner drives: next op, how to execute it, final
 //!   reads, and which checkers judge the history.
 
@@ -15,6 +16,7 @@ pub mod append;
 pub mod clients;
 pub mod completion;
 pub mod election;
+pub mod generals;
 pub mod generator;
 pub mod register;
 pub mod set;

@@ -5,9 +5,10 @@
 use crate::append::AppendGen;
 use crate::clients::Client;
 use crate::election::ElectionGen;
+use crate::generals::GeneralsGen;
 use crate::register::RegisterGen;
 use crate::set::SetGen;
-use crate::{append, election, register, set, Completion};
+use crate::{append, election, generals, register, set, Completion};
 use checker::model::ModelKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -30,6 +31,7 @@ pub enum WorkloadKind {
     Set,
     Election,
     Append,
+    Generals,
 }
 
 impl WorkloadKind {
@@ -39,6 +41,7 @@ impl WorkloadKind {
         WorkloadKind::Set,
         WorkloadKind::Election,
         WorkloadKind::Append,
+        WorkloadKind::Generals,
     ];
 
     /// The `--workload` name.
@@ -48,6 +51,7 @@ impl WorkloadKind {
             WorkloadKind::Set => "set",
             WorkloadKind::Election => "election",
             WorkloadKind::Append => "append",
+            WorkloadKind::Generals => "generals",
         }
     }
 
@@ -64,6 +68,9 @@ impl WorkloadKind {
             WorkloadKind::Append => {
                 "lists per key: unique appends and whole-list reads, kv-model linearizability"
             }
+            WorkloadKind::Generals => {
+                "Two Generals rounds over a lossy link, agreement by loss and acknowledgements"
+            }
         }
     }
 
@@ -74,6 +81,7 @@ impl WorkloadKind {
             WorkloadKind::Register | WorkloadKind::Append => (concurrency / nodes.max(1)).max(1),
             WorkloadKind::Set => concurrency,
             WorkloadKind::Election => 1,
+            WorkloadKind::Generals => 1,
         }
     }
 
@@ -106,6 +114,8 @@ pub enum CheckerKind {
     Exceptions,
     /// Split brain: acknowledged leader-only acts of two nodes at once.
     Election,
+    /// Two Generals: rounds without a joint attack, agreement by loss and acknowledgements.
+    Generals,
 }
 
 /// Workload parameters.
@@ -134,6 +144,7 @@ pub enum WorkerGen {
     Set(SetGen),
     Election(ElectionGen),
     Append(AppendGen),
+    Generals(GeneralsGen),
 }
 
 impl WorkerGen {
@@ -143,6 +154,7 @@ impl WorkerGen {
             WorkerGen::Set(g) => g.next_op(),
             WorkerGen::Election(g) => g.next_op(),
             WorkerGen::Append(g) => g.next_op(),
+            WorkerGen::Generals(g) => g.next_op(),
         }
     }
 }
@@ -180,6 +192,7 @@ impl Workload {
                 o.keys,
                 o.ops_per_key,
             )),
+            WorkloadKind::Generals => WorkerGen::Generals(GeneralsGen::new(worker, o.concurrency)),
         }
     }
 
@@ -190,6 +203,7 @@ impl Workload {
             WorkloadKind::Set => set::execute(client, op, self.opts.keys).await,
             WorkloadKind::Election => election::execute(client, op).await,
             WorkloadKind::Append => append::execute(client, op).await,
+            WorkloadKind::Generals => generals::execute(client, op).await,
         }
     }
 
@@ -207,6 +221,7 @@ impl Workload {
                 .collect(),
             WorkloadKind::Set => vec![set::read_op()],
             WorkloadKind::Election => Vec::new(),
+            WorkloadKind::Generals => Vec::new(),
         }
     }
 
@@ -230,6 +245,7 @@ impl Workload {
                 },
                 CheckerKind::Stats,
             ],
+            WorkloadKind::Generals => vec![CheckerKind::Generals, CheckerKind::Stats],
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The cheap checkers beside linearizability (DESIGN.md section 9): [`stats`] (ok/fail/info
 //! counts per function), [`set_full`] (lost and stale elements of a grow-only set),
 //! [`counter`] (reads within the bounds the adds allow), [`unique_ids`] (no id handed out
-//! twice), [`bank`] (the total of all accounts is preserved) and [`exceptions`] (client
-//! errors grouped, informational).
+//! twice), [`bank`] (the total of all accounts is preserved), [`exceptions`] (client
+//! errors grouped, informational), [`election`] (split brain) and [`generals`] (rounds of
+//! the Two Generals without a joint attack).
 //!
 //! Each checker takes a [`History`](crate::history::History) and returns a typed report
 //! whose `valid` field is a [`Validity`](crate::verdict::Validity) and which serializes
@@ -16,6 +17,7 @@ pub mod bank;
 pub mod counter;
 pub mod election;
 pub mod exceptions;
+pub mod generals;
 pub mod set_full;
 pub mod stats;
 pub mod unique_ids;
@@ -26,6 +28,7 @@ pub use bank::{bank, BankOptions, BankReport};
 pub use counter::{counter, CounterOptions, CounterReport};
 pub use election::{election, ElectionReport};
 pub use exceptions::{exceptions, ExceptionsReport};
+pub use generals::{generals, GeneralsOptions, GeneralsReport};
 pub use set_full::{set_full, SetFullOptions, SetFullReport};
 pub use stats::{
     nothing_ok, stats, stats_with, Counts, NothingOk, StatsOptions, StatsReport, NOTHING_OK_WARNING,

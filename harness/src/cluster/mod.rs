@@ -55,6 +55,10 @@ pub struct ClusterConfig {
     /// The libfaketime library to preload into every node, each with its own control file,
     /// for the clock nemesis (`None`: nodes read the real clock).
     pub fake_clocks: Option<PathBuf>,
+    /// Netns only: node-to-node links go through the harness's proxies, which the nodes reach
+    /// at the bridge's host address `.254`; partitions, loss and delay are then done by the
+    /// proxies (the way to delay messages on a kernel without netem). Ignored in proxy mode.
+    pub peer_proxies: bool,
 }
 
 /// The network backend in use.
@@ -62,6 +66,8 @@ pub struct ClusterConfig {
 enum Net {
     Netns(NetnsNet),
     Proxy(ProxyNet),
+    /// Nodes in namespaces, their links to each other through proxies on the host address.
+    NetnsProxied(NetnsNet, ProxyNet),
 }
 
 /// A running cluster. Stop it with [`Cluster::shutdown`]; dropping it without that tears
@@ -189,7 +195,9 @@ impl Cluster {
         // Recorded before anything exists, so a SIGKILL during setup leaves a trace.
         manifest.save()?;
         let net_result = match mode {
-            NetMode::Netns => setup_netns(&cfg.run_prefix, &dirs, db.as_ref()).await,
+            NetMode::Netns => {
+                setup_netns(&cfg.run_prefix, &dirs, db.as_ref(), cfg.peer_proxies).await
+            }
             _ => setup_proxy(&dirs, direct_peers).await,
         };
         let (net, nodes) = match net_result {
@@ -247,7 +255,7 @@ impl Cluster {
                 })?;
         }
         let ns_fd = match &self.net {
-            Net::Netns(nn) => Some(nn.open_ns(node.id)?),
+            Net::Netns(nn) | Net::NetnsProxied(nn, _) => Some(nn.open_ns(node.id)?),
             Net::Proxy(_) => None,
         };
         let p = process::spawn(cmd, &node.log_dir, &self.cfg.run_prefix, ns_fd).map_err(|e| {
@@ -457,7 +465,7 @@ impl Cluster {
         }
         match &self.net {
             Net::Netns(nn) => nn.partition(grudge).await,
-            Net::Proxy(px) => px.partition(grudge),
+            Net::Proxy(px) | Net::NetnsProxied(_, px) => px.partition(grudge),
         }
     }
 
@@ -526,7 +534,7 @@ impl Cluster {
         }
         match &self.net {
             Net::Netns(nn) => nn.set_link_conditions(&all).await,
-            Net::Proxy(px) => px.set_conditions(&all),
+            Net::Proxy(px) | Net::NetnsProxied(_, px) => px.set_conditions(&all),
         }
     }
 
@@ -534,7 +542,7 @@ impl Cluster {
     pub async fn heal(&self) -> Result<(), ClusterError> {
         match &self.net {
             Net::Netns(nn) => nn.heal().await,
-            Net::Proxy(px) => {
+            Net::Proxy(px) | Net::NetnsProxied(_, px) => {
                 px.heal();
                 Ok(())
             }
@@ -775,6 +783,10 @@ impl Cluster {
                 px.shutdown();
                 Ok(())
             }
+            Net::NetnsProxied(nn, px) => {
+                px.shutdown();
+                nn.teardown()
+            }
         };
         let mut m = lock(&self.manifest);
         m.pids.clear();
@@ -883,6 +895,7 @@ async fn setup_netns(
     prefix: &str,
     dirs: &[PathBuf],
     db: &dyn System,
+    peer_proxies: bool,
 ) -> Result<(Net, Vec<NodeSpec>), ClusterError> {
     let n = dirs.len();
     // `ip` commands block: run them off the async workers (works on any runtime).
@@ -893,8 +906,42 @@ async fn setup_netns(
     let listens: Vec<SocketAddr> = (1..=n as u64)
         .map(|id| SocketAddr::from((nn.node_addr(id), db.client_port_for(id))))
         .collect();
-    let specs = layout(dirs, &listens, |_, j| Ok(listens[(j - 1) as usize]))?;
-    Ok((Net::Netns(nn), specs))
+    if !peer_proxies {
+        let specs = layout(dirs, &listens, |_, j| Ok(listens[(j - 1) as usize]))?;
+        return Ok((Net::Netns(nn), specs));
+    }
+    // Proxies on the bridge's host address, which every node namespace reaches directly.
+    let proxied = async {
+        let px = ProxyNet::setup_on(nn.host_addr().into(), &node_triples(&listens)).await?;
+        let specs = layout(dirs, &listens, |id, j| proxy_addr(&px, id, j))?;
+        Ok::<_, ClusterError>((px, specs))
+    };
+    match proxied.await {
+        Ok((px, specs)) => {
+            tracing::info!(
+                "node-to-node links go through the harness's proxies at {} (delay in netns)",
+                nn.host_addr()
+            );
+            Ok((Net::NetnsProxied(nn, px), specs))
+        }
+        Err(e) => {
+            let _ = nn.teardown();
+            Err(e)
+        }
+    }
+}
+
+/// `(id, name, listen address)` of every node, for the proxies.
+fn node_triples(listens: &[SocketAddr]) -> Vec<(u64, String, SocketAddr)> {
+    (0..listens.len())
+        .map(|i| ((i + 1) as u64, format!("n{}", i + 1), listens[i]))
+        .collect()
+}
+
+/// The proxy node `id` uses to reach node `j`.
+fn proxy_addr(px: &ProxyNet, id: u64, j: u64) -> Result<SocketAddr, ClusterError> {
+    px.link_addr(id, j)
+        .ok_or_else(|| ClusterError::Net(format!("no proxy for n{id}->n{j}")))
 }
 
 /// Nodes on 127.0.0.1, peer links through one proxy per directed link (or direct, for a
@@ -911,15 +958,11 @@ async fn setup_proxy(
                 .map_err(|e| ClusterError::Net(format!("no free TCP port on 127.0.0.1: {e}")))?,
         )));
     }
-    let triples: Vec<(u64, String, SocketAddr)> = (0..listens.len())
-        .map(|i| ((i + 1) as u64, format!("n{}", i + 1), listens[i]))
-        .collect();
+    let triples = node_triples(&listens);
     let px = ProxyNet::setup(if direct_peers { &[] } else { &triples }).await?;
     let specs = layout(dirs, &listens, |id, j| match direct_peers {
         true => Ok(listens[(j - 1) as usize]),
-        false => px
-            .link_addr(id, j)
-            .ok_or_else(|| ClusterError::Net(format!("no proxy for n{id}->n{j}"))),
+        false => proxy_addr(&px, id, j),
     })?;
     Ok((Net::Proxy(px), specs))
 }

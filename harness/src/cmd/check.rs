@@ -223,6 +223,7 @@ fn check_one(
         linear: opts.clone(),
         ops_from_linear: true,
         nothing_ok: NothingOk::Warn,
+        link_loss: 0.0,
     };
     let mut results = results::check(&history, &checkers, &check_opts).map_err(|e| match e {
         CheckError::Linear(e) => bad(match e.line {
@@ -237,6 +238,7 @@ fn check_one(
         }),
         CheckError::SetFull(e) => bad(format!("{name}: set-full: {e}")),
         CheckError::Election(e) => bad(format!("{name}: election: {e}")),
+        CheckError::Generals(e) => bad(format!("{name}: generals: {e}")),
     })?;
     let other_reading = other_reading(&history, model, opts, &results);
     results.failed_ops = Some(json!(failed_ops.name()));

@@ -604,6 +604,19 @@ mod tests {
     }
 
     #[test]
+    fn delay_runs_in_both_backends_for_a_proxyable_system_only() {
+        for net in ["netns", "proxy", "auto"] {
+            assert!(cfg(&["--link-delay", "50", "--net", net]).is_ok(), "{net}");
+            assert!(cfg(&["--nemesis", "delay", "--net", net]).is_ok(), "{net}");
+        }
+        let Err(HarnessError::BadInput(msg)) = cfg(&["--link-delay", "50", "--db", "zookeeper"])
+        else {
+            panic!("zookeeper's peers cannot be proxied")
+        };
+        assert!(msg.contains("no netem"), "{msg}");
+    }
+
+    #[test]
     fn bad_values_are_bad_input() {
         for a in [
             &["--workload", "bank"][..],
@@ -615,7 +628,6 @@ mod tests {
             &["--targets", "half"],
             &["--targets", ""],
             &["--kill-targets", "most"],
-            &["--link-delay", "50"],
             &["--nemesis-trigger", "election"],
             &["--nemesis-trigger", "leader-change", "--db", "etcd"],
             &["--link-delay", "50", "--net", "proxy", "--db", "etcd"],

@@ -10,12 +10,14 @@
 //! Submodules, one concern each; imports only go down this list: `page` (report.html
 //! assembly) → `why` (the summary under the verdict), `timeline` (windows and the
 //! interactive timeline), `plots` (plotters PNG/SVG), `counterexample` (the drawn
-//! counterexample), `index` (the store index) → `faults` (fault intervals named by who they
-//! hit), `phases` (phase boundaries) → `load` (streaming history reader) → `notation`
+//! counterexample), `agreement` (the Two Generals' agreement plot), `index` (the store
+//! index) → `faults` (fault intervals named by who they hit), `phases` (phase boundaries)
+//! → `load` (streaming history reader) → `notation`
 //! (times, colours, markers and the notation of a call; a leaf), [`output`] (what a
 //! rendering wrote and why it failed; a leaf) and [`escape`] (the one HTML escaping
 //! function; a leaf).
 
+mod agreement;
 pub mod bounded;
 mod counterexample;
 pub mod escape;
@@ -87,7 +89,9 @@ pub fn render_run_titled(dir: &Path, title: Option<&str>) -> Result<ReportSummar
     } else {
         let marks = plot_marks(&run, &cx_marks);
         let data = plots::PlotData::new(&run, &fault_iv, &phases, &marks);
-        render_plots(dir, &data, &mut written, &mut failures)
+        let mut parts = render_plots(dir, &data, &mut written, &mut failures);
+        parts.extend(render_agreement(dir, &results, &mut written, &mut failures));
+        parts
     };
 
     let tl_id = "tl";
@@ -234,43 +238,73 @@ fn render_plots(
     written: &mut Vec<PathBuf>,
     failures: &mut Vec<ArtifactFailure>,
 ) -> Vec<page::PlotPart> {
-    let mut parts = Vec::new();
-    for kind in plots::PlotKind::ALL {
-        let png = dir.join(format!("{}.png", kind.stem()));
-        let (png_res, svg_res) = plots::render(kind, data, &png);
-        let png_err = match png_res {
-            Ok(()) => {
-                written.push(png);
-                None
-            }
-            Err(e) => {
-                failures.push(ArtifactFailure {
-                    artifact: format!("{}.png", kind.stem()),
-                    message: e.clone(),
-                });
-                Some(e)
-            }
-        };
-        let svg_res = svg_res.and_then(|s| {
-            let path = dir.join(format!("{}.svg", kind.stem()));
-            write_atomic(&path, s.as_bytes()).map_err(|e| e.to_string())?;
-            written.push(path);
-            Ok(s)
-        });
-        if let Err(e) = &svg_res {
+    plots::PlotKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let png = dir.join(format!("{}.png", kind.stem()));
+            let drawn = plots::render(kind, data, &png);
+            plot_part(dir, (kind.stem(), kind.title()), drawn, written, failures)
+        })
+        .collect()
+}
+
+/// The Two Generals' agreement plot, when results.json has the generals checker's cells.
+fn render_agreement(
+    dir: &Path,
+    results: &serde_json::Value,
+    written: &mut Vec<PathBuf>,
+    failures: &mut Vec<ArtifactFailure>,
+) -> Option<page::PlotPart> {
+    let cells = agreement::cells(results);
+    if cells.is_empty() {
+        return None;
+    }
+    let png = dir.join(format!("{}.png", agreement::STEM));
+    let drawn = agreement::render(&cells, &png);
+    let names = (agreement::STEM, agreement::TITLE);
+    Some(plot_part(dir, names, drawn, written, failures))
+}
+
+/// One drawn plot (`stem.png` already written or failed, the SVG text or its error): writes
+/// `stem.svg`, records what was written and what failed, and gives the page's part.
+fn plot_part(
+    dir: &Path,
+    (stem, title): (&'static str, &'static str),
+    (png_res, svg_res): (Result<(), String>, Result<String, String>),
+    written: &mut Vec<PathBuf>,
+    failures: &mut Vec<ArtifactFailure>,
+) -> page::PlotPart {
+    let png_error = match png_res {
+        Ok(()) => {
+            written.push(dir.join(format!("{stem}.png")));
+            None
+        }
+        Err(e) => {
             failures.push(ArtifactFailure {
-                artifact: format!("{}.svg", kind.stem()),
+                artifact: format!("{stem}.png"),
                 message: e.clone(),
             });
+            Some(e)
         }
-        parts.push(page::PlotPart {
-            stem: kind.stem(),
-            title: kind.title(),
-            svg: svg_res,
-            png_error: png_err,
+    };
+    let svg = svg_res.and_then(|s| {
+        let path = dir.join(format!("{stem}.svg"));
+        write_atomic(&path, s.as_bytes()).map_err(|e| e.to_string())?;
+        written.push(path);
+        Ok(s)
+    });
+    if let Err(e) = &svg {
+        failures.push(ArtifactFailure {
+            artifact: format!("{stem}.svg"),
+            message: e.clone(),
         });
     }
-    parts
+    page::PlotPart {
+        stem,
+        title,
+        svg,
+        png_error,
+    }
 }
 
 /// Write `store_root/index.html` listing every run under the store, newest first.

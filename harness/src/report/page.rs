@@ -567,6 +567,7 @@ fn plot_note(stem: &str, p: &PageInput<'_>) -> String {
             }
         ),
         "latency-raw" => format!("Every one of the {done} completed operations is drawn."),
+        super::agreement::STEM => super::agreement::note(&super::agreement::cells(p.results)),
         "rate" if super::phases::final_reads_start(p.phases).is_some() => {
             "The final reads are left out (a burst of reads of every key on every node that would squash the scale), and so is the recovery before them (no operations): this plot covers the main phase and the heal. The counts table includes everything.".to_string()
         }

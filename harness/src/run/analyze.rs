@@ -83,6 +83,7 @@ pub fn analyze(
             ..LinearOptions::default()
         },
         ops_from_linear: false,
+        link_loss: test.get("link_loss").and_then(Value::as_f64).unwrap_or(0.0),
         ..CheckOptions::default()
     };
     let mut results = results::check(&read.history, &workload.checkers(), &opts)

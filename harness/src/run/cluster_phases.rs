@@ -142,6 +142,7 @@ async fn start(
         run_prefix: prefix,
         startup_timeout: STARTUP_TIMEOUT,
         fake_clocks: fake_clocks(cfg)?,
+        peer_proxies: cfg.delays(),
     };
     let cluster = Cluster::start(cluster_cfg, system)
         .await

@@ -78,21 +78,20 @@ impl TestConfig {
                 speaks.join(", ")
             )));
         }
+        if let Some(why) = system.nodes_refusal(self.nodes) {
+            return Err(HarnessError::BadInput(why));
+        }
         if self.nemesis.trigger == Trigger::LeaderChange && !caps.leader_in_status {
             return Err(HarnessError::BadInput(format!(
                 "--nemesis-trigger leader-change: {name}'s status answer does not say which \
                  node leads; use the timer trigger"
             )));
         }
-        let delays = !self.link.delay.is_zero()
-            || !self.link.jitter.is_zero()
-            || self.nemesis.faults.contains(&FaultKind::Delay);
-        if delays && (self.net != NetMode::Proxy || !caps.proxy) {
+        if self.delays() && !caps.proxy {
             return Err(HarnessError::BadInput(format!(
-                "--link-delay / --nemesis delay: needs --net proxy and a system whose peer \
-                 links go through the harness's proxies ({name}'s {}): the netns backend \
-                 cannot delay packets on this kernel (no netem)",
-                if caps.proxy { "do" } else { "do not" }
+                "--link-delay / --nemesis delay: needs a system whose peer links can go \
+                 through the harness's proxies ({name}'s cannot: it takes no address per \
+                 peer), in both backends: this kernel has no netem to delay packets"
             )));
         }
         let loses = self.link.loss > 0.0 || self.nemesis.faults.contains(&FaultKind::Loss);
@@ -115,6 +114,14 @@ impl TestConfig {
             }
         }
         Ok(caps)
+    }
+
+    /// Whether the run delays messages (`--link-delay`, `--nemesis delay`): then node-to-node
+    /// links go through the harness's proxies in the netns backend too.
+    pub fn delays(&self) -> bool {
+        !self.link.delay.is_zero()
+            || !self.link.jitter.is_zero()
+            || self.nemesis.faults.contains(&FaultKind::Delay)
     }
 
     /// `test.json` (DESIGN contract fields first, then the rest of the knobs).

@@ -181,6 +181,7 @@ fn check(
             ..LinearOptions::default()
         },
         ops_from_linear: false,
+        link_loss: cfg.link.loss,
         ..CheckOptions::default()
     };
     let results = results::check(&history, &workload.checkers(), &opts).map_err(|e| {

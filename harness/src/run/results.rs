@@ -11,6 +11,7 @@
 use crate::logging::RunLog;
 use crate::pathio::PathError;
 use checker::checkers::election::election;
+use checker::checkers::generals::{generals, GeneralsOptions};
 use checker::checkers::{
     exceptions, set_full, stats_with, NothingOk, SetFullOptions, StatsOptions,
 };
@@ -58,6 +59,9 @@ pub struct CheckOptions {
     /// did nothing proves nothing) or the linearizability verdict with a warning (`check`,
     /// as Knossos and Porcupine do).
     pub nothing_ok: NothingOk,
+    /// The whole run's loss on every node-to-node link (`--link-loss`), which the generals
+    /// checker adds to the loss faults the history records.
+    pub link_loss: f64,
 }
 
 /// Why a history could not be checked.
@@ -72,6 +76,9 @@ pub enum CheckError {
     /// The election checker could not read the history.
     #[error("election: {0}")]
     Election(String),
+    /// The generals checker could not read the history.
+    #[error("generals: {0}")]
+    Generals(String),
 }
 
 /// Checks `history` with `checkers` (stats is always added) into [`Results`].
@@ -101,6 +108,14 @@ pub fn check(
             CheckerKind::Election => {
                 let report = election(history).map_err(|e| CheckError::Election(e.to_string()))?;
                 ("election", report.valid, report.to_value())
+            }
+            CheckerKind::Generals => {
+                let gopts = GeneralsOptions {
+                    link_loss: opts.link_loss,
+                };
+                let report =
+                    generals(history, &gopts).map_err(|e| CheckError::Generals(e.to_string()))?;
+                ("generals", report.valid, report.to_value())
             }
             CheckerKind::Exceptions => {
                 let report = exceptions(history);

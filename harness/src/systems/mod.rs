@@ -15,6 +15,7 @@ pub mod etcd;
 pub mod paxos_kv;
 pub mod raft_kv;
 pub mod raft_protocol;
+pub mod two_generals;
 pub mod user;
 pub mod zookeeper;
 
@@ -123,6 +124,10 @@ pub trait System: Send + Sync {
     fn name(&self) -> &str;
     /// What the runner may ask of it.
     fn capabilities(&self) -> Capabilities;
+    /// Why it cannot run with `nodes` nodes, if it cannot (the Two Generals are two).
+    fn nodes_refusal(&self, _nodes: usize) -> Option<String> {
+        None
+    }
     /// The `--bug` names it accepts, with one-line descriptions.
     fn known_bugs(&self) -> KnownBugs {
         KnownBugs::Listed(Vec::new())
@@ -275,6 +280,12 @@ pub const REGISTRY: &[Entry] = &[
         description:
             "ZooKeeper 3.8 (Debian's zookeeper), an ensemble speaking its jute client protocol",
         build: zookeeper::build,
+    },
+    Entry {
+        name: two_generals::NAME,
+        description:
+            "the Two Generals over a lossy link (nodes/two-generals, bin general; --nodes 2)",
+        build: two_generals::build,
     },
     Entry {
         name: user::NAME,

@@ -52,6 +52,7 @@ pub fn config(nodes: usize, net: NetMode) -> (ClusterConfig, tempfile::TempDir) 
         run_prefix: new_run_prefix(),
         startup_timeout: Duration::from_secs(15),
         fake_clocks: None,
+        peer_proxies: false,
     };
     (cfg, dir)
 }

@@ -10,6 +10,7 @@
 //! - [`http1`]: the small keep-alive HTTP/1.1 transport of the raft-kv client.
 
 pub mod etcd;
+pub mod generals;
 pub mod http1;
 pub mod leader;
 pub mod raft_kv;
@@ -68,6 +69,9 @@ pub enum Protocol {
     Election,
     /// ZooKeeper's client protocol; without `sync_reads` reads skip the `sync` (NOT linearizable).
     ZooKeeper { sync_reads: bool },
+    /// The Two Generals' rounds (nodes/two-generals), with the numbers of acknowledgements
+    /// rounds are played with.
+    Generals { acks: generals::AckSweep },
 }
 
 impl Protocol {
@@ -78,6 +82,7 @@ impl Protocol {
             Protocol::Etcd { .. } => "etcd-v3",
             Protocol::Election => "election-http",
             Protocol::ZooKeeper { .. } => "zookeeper",
+            Protocol::Generals { .. } => "two-generals-http",
         }
     }
 }
@@ -89,6 +94,7 @@ pub enum Client {
     Etcd(etcd::EtcdClient),
     Election(leader::LeaderClient),
     ZooKeeper(zookeeper::ZkClient),
+    Generals(generals::GeneralsClient),
 }
 
 impl Client {
@@ -114,6 +120,9 @@ impl Client {
                 client.set_sync_reads(sync_reads);
                 Ok(Client::ZooKeeper(client))
             }
+            Protocol::Generals { acks } => {
+                Ok(Client::Generals(generals::GeneralsClient::new(cfg, acks)?))
+            }
         }
     }
 
@@ -124,6 +133,7 @@ impl Client {
             Client::Etcd(c) => c.home_name(),
             Client::Election(c) => c.home_name(),
             Client::ZooKeeper(c) => c.home_name(),
+            Client::Generals(c) => c.home_name(),
         }
     }
 
@@ -134,6 +144,9 @@ impl Client {
             Client::Etcd(c) => c.read(key).await,
             Client::Election(_) => {
                 Completion::Fail("read: not offered by an election client".into())
+            }
+            Client::Generals(_) => {
+                Completion::Fail("read: not offered by the two-generals client".into())
             }
             Client::ZooKeeper(c) => c.read(key).await,
         }
@@ -146,6 +159,9 @@ impl Client {
             Client::Etcd(c) => c.write(key, value).await,
             Client::Election(_) => {
                 Completion::Fail("write: not offered by an election client".into())
+            }
+            Client::Generals(_) => {
+                Completion::Fail("write: not offered by the two-generals client".into())
             }
             Client::ZooKeeper(c) => c.write(key, value).await,
         }
@@ -161,6 +177,9 @@ impl Client {
             Client::Election(_) => {
                 Completion::Fail("cas: not offered by an election client".into())
             }
+            Client::Generals(_) => {
+                Completion::Fail("cas: not offered by the two-generals client".into())
+            }
         }
     }
 }
@@ -175,6 +194,9 @@ impl Client {
             Client::ZooKeeper(_) => {
                 Completion::Fail("status: not offered by the zookeeper client".into())
             }
+            Client::Generals(_) => {
+                Completion::Fail("status: not offered by the two-generals client".into())
+            }
         }
     }
 
@@ -188,6 +210,9 @@ impl Client {
             Client::Etcd(_) => Completion::Fail("act: not offered by the etcd client".into()),
             Client::ZooKeeper(_) => {
                 Completion::Fail("act: not offered by the zookeeper client".into())
+            }
+            Client::Generals(_) => {
+                Completion::Fail("act: not offered by the two-generals client".into())
             }
         }
     }
@@ -204,9 +229,23 @@ impl Client {
             Client::Election(_) => {
                 Completion::Fail("append: not offered by an election client".into())
             }
+            Client::Generals(_) => {
+                Completion::Fail("append: not offered by the two-generals client".into())
+            }
             Client::ZooKeeper(_) => {
                 Completion::Fail("append: not offered by the zookeeper client".into())
             }
+        }
+    }
+}
+
+impl Client {
+    /// Plays Two Generals round `round` (attack time `time`) to its end: `Ok` with both
+    /// decisions (see [`generals::GeneralsClient::round`]).
+    pub async fn generals_round(&self, round: u64, time: &str) -> Completion {
+        match self {
+            Client::Generals(c) => c.round(round, time).await,
+            _ => Completion::Fail("round: only the two-generals client plays rounds".into()),
         }
     }
 }

@@ -20,12 +20,13 @@
 //! Link loss is a second chain of our own (`HXLINK`, jumped to from INPUT after `HXNEM`): for a
 //! link `a -> b` with loss `p`, b's chain drops packets from a with iptables' `statistic` match
 //! (`--mode random --probability p`), so it composes with partitions and is replaced or
-//! flushed on its own. Delay is not done here yet: this kernel has no netem. Of the two ways
+//! flushed on its own. Delay is not done here: this kernel has no netem. Of the two ways
 //! around it (NFQUEUE with a user-space re-injector per namespace, or routing node-to-node
 //! traffic through the harness's proxies, reachable from the nodes at the host address
-//! `.254`), the chosen one is the proxy route: no new dependency or kernel module, one
-//! implementation of delay, jitter and loss for both backends, tasks the harness already owns
-//! and cleans up. It is not implemented: a delay on a netns link is refused with
+//! `.254`), the chosen one is the proxy route, done by the cluster
+//! (`ClusterConfig::peer_proxies`, `Net::NetnsProxied`): no new dependency or kernel module,
+//! one implementation of delay, jitter and loss for both backends, tasks the harness already
+//! owns and cleans up. Without it, a delay on a netns link is refused here with
 //! [`ClusterError::Unsupported`] (see docs/design.md, "Link faults").
 
 use std::collections::BTreeSet;
@@ -398,7 +399,8 @@ impl NetnsNet {
             }
             if !c.delay.is_zero() || !c.jitter.is_zero() {
                 return Err(ClusterError::Unsupported(format!(
-                    "link delay {a}→{b}: the netns backend cannot delay packets on this kernel                      (no netem); use --net proxy"
+                    "link delay {a}→{b}: this kernel has no netem, so the netns backend delays \
+                     messages only through its proxies (start the cluster with peer_proxies)"
                 )));
             }
         }

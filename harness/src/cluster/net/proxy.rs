@@ -69,13 +69,22 @@ impl ProxyNet {
     /// Starts one proxy per directed link between the given nodes `(id, name, listen addr)`.
     /// Must be called inside a tokio runtime.
     pub async fn setup(nodes: &[(u64, String, SocketAddr)]) -> Result<ProxyNet, ClusterError> {
+        Self::setup_on(std::net::Ipv4Addr::LOCALHOST.into(), nodes).await
+    }
+
+    /// [`setup`](Self::setup) with the proxies listening on `bind` (the netns backend's
+    /// bridge host address, which the node namespaces reach).
+    pub async fn setup_on(
+        bind: std::net::IpAddr,
+        nodes: &[(u64, String, SocketAddr)],
+    ) -> Result<ProxyNet, ClusterError> {
         let mut links = BTreeMap::new();
         for (from, _, _) in nodes {
             for (to, _, target) in nodes {
                 if from == to {
                     continue;
                 }
-                let listener = TcpListener::bind("127.0.0.1:0")
+                let listener = TcpListener::bind((bind, 0))
                     .await
                     .map_err(|e| ClusterError::Net(format!("proxy n{from}->n{to}: bind: {e}")))?;
                 let addr = listener.local_addr().map_err(|e| {
