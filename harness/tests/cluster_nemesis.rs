@@ -340,5 +340,6 @@ fn nemesis_config(
         together: false,
         links: Default::default(),
         seed,
+        byzantine: Default::default(),
     }
 }

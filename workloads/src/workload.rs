@@ -3,11 +3,13 @@
 //! the resulting history.
 
 use crate::append::AppendGen;
+use crate::broadcast::BroadcastGen;
 use crate::clients::Client;
 use crate::election::ElectionGen;
 use crate::register::RegisterGen;
 use crate::set::SetGen;
-use crate::{append, election, register, set, Completion};
+use crate::total_order::TotalOrderGen;
+use crate::{append, broadcast, election, register, set, total_order, Completion};
 use checker::model::ModelKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -30,6 +32,8 @@ pub enum WorkloadKind {
     Set,
     Election,
     Append,
+    TotalOrder,
+    Broadcast,
 }
 
 impl WorkloadKind {
@@ -39,6 +43,8 @@ impl WorkloadKind {
         WorkloadKind::Set,
         WorkloadKind::Election,
         WorkloadKind::Append,
+        WorkloadKind::TotalOrder,
+        WorkloadKind::Broadcast,
     ];
 
     /// The `--workload` name.
@@ -48,6 +54,8 @@ impl WorkloadKind {
             WorkloadKind::Set => "set",
             WorkloadKind::Election => "election",
             WorkloadKind::Append => "append",
+            WorkloadKind::TotalOrder => "total-order",
+            WorkloadKind::Broadcast => "broadcast",
         }
     }
 
@@ -64,6 +72,12 @@ impl WorkloadKind {
             WorkloadKind::Append => {
                 "lists per key: unique appends and whole-list reads, kv-model linearizability"
             }
+            WorkloadKind::TotalOrder => {
+                "chat posts to every replica, every node's delivered log read, total-order"
+            }
+            WorkloadKind::Broadcast => {
+                "chat posts spread by gossip, every node's delivered set read, broadcast"
+            }
         }
     }
 
@@ -72,7 +86,7 @@ impl WorkloadKind {
     pub fn default_keys(self, concurrency: usize, nodes: usize) -> usize {
         match self {
             WorkloadKind::Register | WorkloadKind::Append => (concurrency / nodes.max(1)).max(1),
-            WorkloadKind::Set => concurrency,
+            WorkloadKind::Set | WorkloadKind::TotalOrder | WorkloadKind::Broadcast => concurrency,
             WorkloadKind::Election => 1,
         }
     }
@@ -106,6 +120,11 @@ pub enum CheckerKind {
     Exceptions,
     /// Split brain: acknowledged leader-only acts of two nodes at once.
     Election,
+    /// Total order among honest nodes: agreement, integrity, validity.
+    TotalOrder,
+    /// Gossip broadcast: every acknowledged message on every honest node, nothing unsent,
+    /// convergence times.
+    Broadcast,
 }
 
 /// Workload parameters.
@@ -134,6 +153,8 @@ pub enum WorkerGen {
     Set(SetGen),
     Election(ElectionGen),
     Append(AppendGen),
+    TotalOrder(TotalOrderGen),
+    Broadcast(BroadcastGen),
 }
 
 impl WorkerGen {
@@ -143,6 +164,8 @@ impl WorkerGen {
             WorkerGen::Set(g) => g.next_op(),
             WorkerGen::Election(g) => g.next_op(),
             WorkerGen::Append(g) => g.next_op(),
+            WorkerGen::TotalOrder(g) => g.next_op(),
+            WorkerGen::Broadcast(g) => g.next_op(),
         }
     }
 }
@@ -180,6 +203,8 @@ impl Workload {
                 o.keys,
                 o.ops_per_key,
             )),
+            WorkloadKind::TotalOrder => WorkerGen::TotalOrder(TotalOrderGen::new(o.seed, worker)),
+            WorkloadKind::Broadcast => WorkerGen::Broadcast(BroadcastGen::new(o.seed, worker)),
         }
     }
 
@@ -190,6 +215,8 @@ impl Workload {
             WorkloadKind::Set => set::execute(client, op, self.opts.keys).await,
             WorkloadKind::Election => election::execute(client, op).await,
             WorkloadKind::Append => append::execute(client, op).await,
+            WorkloadKind::TotalOrder => total_order::execute(client, op).await,
+            WorkloadKind::Broadcast => broadcast::execute(client, op).await,
         }
     }
 
@@ -207,6 +234,8 @@ impl Workload {
                 .collect(),
             WorkloadKind::Set => vec![set::read_op()],
             WorkloadKind::Election => Vec::new(),
+            WorkloadKind::TotalOrder => vec![total_order::read_op()],
+            WorkloadKind::Broadcast => vec![broadcast::read_op()],
         }
     }
 
@@ -230,6 +259,8 @@ impl Workload {
                 },
                 CheckerKind::Stats,
             ],
+            WorkloadKind::TotalOrder => vec![CheckerKind::TotalOrder, CheckerKind::Stats],
+            WorkloadKind::Broadcast => vec![CheckerKind::Broadcast, CheckerKind::Stats],
         }
     }
 }

@@ -17,6 +17,7 @@
 //! function; a leaf).
 
 pub mod bounded;
+mod convergence;
 mod counterexample;
 pub mod escape;
 mod faults;
@@ -87,7 +88,11 @@ pub fn render_run_titled(dir: &Path, title: Option<&str>) -> Result<ReportSummar
     } else {
         let marks = plot_marks(&run, &cx_marks);
         let data = plots::PlotData::new(&run, &fault_iv, &phases, &marks);
-        render_plots(dir, &data, &mut written, &mut failures)
+        let mut parts = render_plots(dir, &data, &mut written, &mut failures);
+        if let Some(samples) = convergence::samples(&results) {
+            parts.push(render_convergence(dir, &samples, &mut written, &mut failures));
+        }
+        parts
     };
 
     let tl_id = "tl";
@@ -237,40 +242,65 @@ fn render_plots(
     let mut parts = Vec::new();
     for kind in plots::PlotKind::ALL {
         let png = dir.join(format!("{}.png", kind.stem()));
-        let (png_res, svg_res) = plots::render(kind, data, &png);
-        let png_err = match png_res {
-            Ok(()) => {
-                written.push(png);
-                None
-            }
-            Err(e) => {
-                failures.push(ArtifactFailure {
-                    artifact: format!("{}.png", kind.stem()),
-                    message: e.clone(),
-                });
-                Some(e)
-            }
-        };
-        let svg_res = svg_res.and_then(|s| {
-            let path = dir.join(format!("{}.svg", kind.stem()));
-            write_atomic(&path, s.as_bytes()).map_err(|e| e.to_string())?;
-            written.push(path);
-            Ok(s)
-        });
-        if let Err(e) = &svg_res {
-            failures.push(ArtifactFailure {
-                artifact: format!("{}.svg", kind.stem()),
-                message: e.clone(),
-            });
-        }
-        parts.push(page::PlotPart {
-            stem: kind.stem(),
-            title: kind.title(),
-            svg: svg_res,
-            png_error: png_err,
-        });
+        let drawn = plots::render(kind, data, &png);
+        parts.push(plot_part(dir, kind.stem(), kind.title(), drawn, written, failures));
     }
     parts
+}
+
+/// The broadcast convergence plot (`convergence.png` / `.svg`).
+fn render_convergence(
+    dir: &Path,
+    samples: &[u64],
+    written: &mut Vec<PathBuf>,
+    failures: &mut Vec<ArtifactFailure>,
+) -> page::PlotPart {
+    let png = dir.join(format!("{}.png", convergence::STEM));
+    let drawn = convergence::render(samples, &png);
+    plot_part(dir, convergence::STEM, convergence::TITLE, drawn, written, failures)
+}
+
+/// Records one drawn plot: the PNG (already written) and the SVG (written here), each
+/// failure kept in `failures`.
+fn plot_part(
+    dir: &Path,
+    stem: &'static str,
+    title: &'static str,
+    (png_res, svg_res): (Result<(), String>, Result<String, String>),
+    written: &mut Vec<PathBuf>,
+    failures: &mut Vec<ArtifactFailure>,
+) -> page::PlotPart {
+    let png_err = match png_res {
+        Ok(()) => {
+            written.push(dir.join(format!("{stem}.png")));
+            None
+        }
+        Err(e) => {
+            failures.push(ArtifactFailure {
+                artifact: format!("{stem}.png"),
+                message: e.clone(),
+            });
+            Some(e)
+        }
+    };
+    let svg_res = svg_res.and_then(|s| {
+        let path = dir.join(format!("{stem}.svg"));
+        write_atomic(&path, s.as_bytes()).map_err(|e| e.to_string())?;
+        written.push(path);
+        Ok(s)
+    });
+    if let Err(e) = &svg_res {
+        failures.push(ArtifactFailure {
+            artifact: format!("{stem}.svg"),
+            message: e.clone(),
+        });
+    }
+    page::PlotPart {
+        stem,
+        title,
+        svg: svg_res,
+        png_error: png_err,
+    }
 }
 
 /// Write `store_root/index.html` listing every run under the store, newest first.

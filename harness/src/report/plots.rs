@@ -176,6 +176,11 @@ pub fn render(
 }
 
 /// Run a drawing closure, turning a panic inside plotters into an error.
+pub(super) fn guarded_plot<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    guarded(f)
+}
+
+/// Run a drawing closure, turning a panic inside plotters into an error.
 fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,

@@ -71,6 +71,12 @@ pub enum CheckError {
     /// The election checker could not read the history.
     #[error("election: {0}")]
     Election(String),
+    /// The total-order checker could not read the history.
+    #[error("total-order: {0}")]
+    TotalOrder(String),
+    /// The broadcast checker could not read the history.
+    #[error("broadcast: {0}")]
+    Broadcast(String),
 }
 
 /// Checks `history` with `checkers` (stats is always added) into [`Results`].
@@ -100,6 +106,16 @@ pub fn check(
             CheckerKind::Election => {
                 let report = election(history).map_err(|e| CheckError::Election(e.to_string()))?;
                 ("election", report.valid, report.to_value())
+            }
+            CheckerKind::TotalOrder => {
+                let report = checker::checkers::total_order::total_order(history)
+                    .map_err(|e| CheckError::TotalOrder(e.to_string()))?;
+                ("total-order", report.valid, report.to_value())
+            }
+            CheckerKind::Broadcast => {
+                let report = checker::checkers::broadcast(history)
+                    .map_err(|e| CheckError::Broadcast(e.to_string()))?;
+                ("broadcast", report.valid, report.to_value())
             }
             CheckerKind::Exceptions => {
                 let report = exceptions(history);

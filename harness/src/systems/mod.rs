@@ -12,7 +12,10 @@
 
 pub mod bully;
 pub mod etcd;
+pub mod gossip;
+pub mod keys;
 pub mod paxos_kv;
+pub mod pbft_chat;
 pub mod raft_kv;
 pub mod user;
 pub mod zookeeper;
@@ -133,6 +136,11 @@ pub trait System: Send + Sync {
     fn command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Result<Command, SystemError>;
     /// How to tell this node is up.
     fn ready_probe(&self, node: &NodeSpec) -> ReadyProbe;
+    /// The modes `POST /admin/byzantine {"mode": M}` accepts (`--nemesis byzantine`); empty:
+    /// its nodes cannot be made to lie.
+    fn byzantine_modes(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// The signal that asks a node to stop at shutdown (the harness escalates to SIGKILL).
     fn stop_signal(&self) -> nix::sys::signal::Signal {
         nix::sys::signal::Signal::SIGTERM
@@ -263,6 +271,16 @@ pub const REGISTRY: &[Entry] = &[
         description:
             "ZooKeeper 3.8 (Debian's zookeeper), an ensemble speaking its jute client protocol",
         build: zookeeper::build,
+    },
+    Entry {
+        name: pbft_chat::NAME,
+        description: "the bundled PBFT chat room, n = 3f+1 (nodes/pbft-chat, bin pbft-node)",
+        build: pbft_chat::build,
+    },
+    Entry {
+        name: gossip::NAME,
+        description: "the bundled gossip chat, signed messages (nodes/gossip, bin gossip-node)",
+        build: gossip::build,
     },
     Entry {
         name: user::NAME,

@@ -7,11 +7,14 @@
 //! - [`raft_kv`]: the node HTTP protocol of `nodes/raft-kv` (and user systems speaking it).
 //! - [`etcd`]: etcd through its v3 JSON gateway.
 //! - [`zookeeper`]: ZooKeeper's jute protocol ([`zookeeper_wire`]); [`zookeeper_lock`] is its lock recipe.
+//! - [`pbft`], [`gossip`]: the chat rooms (total-order and broadcast workloads).
 //! - [`http1`]: the small keep-alive HTTP/1.1 transport of the raft-kv client.
 
 pub mod etcd;
+pub mod gossip;
 pub mod http1;
 pub mod leader;
+pub mod pbft;
 pub mod raft_kv;
 pub mod zookeeper;
 pub mod zookeeper_lock;
@@ -68,6 +71,10 @@ pub enum Protocol {
     Election,
     /// ZooKeeper's client protocol; without `sync_reads` reads skip the `sync` (NOT linearizable).
     ZooKeeper { sync_reads: bool },
+    /// The pbft-chat protocol (`POST /request` to every replica, `GET /messages`).
+    Pbft,
+    /// The gossip protocol (`POST /broadcast` to the home node, `GET /messages`).
+    Gossip,
 }
 
 impl Protocol {
@@ -78,6 +85,8 @@ impl Protocol {
             Protocol::Etcd { .. } => "etcd-v3",
             Protocol::Election => "election-http",
             Protocol::ZooKeeper { .. } => "zookeeper",
+            Protocol::Pbft => "pbft-chat-http",
+            Protocol::Gossip => "gossip-http",
         }
     }
 }
@@ -89,6 +98,8 @@ pub enum Client {
     Etcd(etcd::EtcdClient),
     Election(leader::LeaderClient),
     ZooKeeper(zookeeper::ZkClient),
+    Pbft(pbft::PbftClient),
+    Gossip(gossip::GossipClient),
 }
 
 impl Client {
@@ -114,6 +125,8 @@ impl Client {
                 client.set_sync_reads(sync_reads);
                 Ok(Client::ZooKeeper(client))
             }
+            Protocol::Pbft => Ok(Client::Pbft(pbft::PbftClient::new(cfg)?)),
+            Protocol::Gossip => Ok(Client::Gossip(gossip::GossipClient::new(cfg)?)),
         }
     }
 
@@ -124,6 +137,8 @@ impl Client {
             Client::Etcd(c) => c.home_name(),
             Client::Election(c) => c.home_name(),
             Client::ZooKeeper(c) => c.home_name(),
+            Client::Pbft(c) => c.home_name(),
+            Client::Gossip(c) => c.home_name(),
         }
     }
 
@@ -136,6 +151,7 @@ impl Client {
                 Completion::Fail("read: not offered by an election client".into())
             }
             Client::ZooKeeper(c) => c.read(key).await,
+            Client::Pbft(_) | Client::Gossip(_) => no_kv(),
         }
     }
 
@@ -148,6 +164,7 @@ impl Client {
                 Completion::Fail("write: not offered by an election client".into())
             }
             Client::ZooKeeper(c) => c.write(key, value).await,
+            Client::Pbft(_) | Client::Gossip(_) => no_kv(),
         }
     }
 
@@ -161,6 +178,7 @@ impl Client {
             Client::Election(_) => {
                 Completion::Fail("cas: not offered by an election client".into())
             }
+            Client::Pbft(_) | Client::Gossip(_) => no_kv(),
         }
     }
 }
@@ -175,6 +193,9 @@ impl Client {
             Client::ZooKeeper(_) => {
                 Completion::Fail("status: not offered by the zookeeper client".into())
             }
+            Client::Pbft(_) | Client::Gossip(_) => {
+                Completion::Fail("status: not offered by a chat client".into())
+            }
         }
     }
 
@@ -188,6 +209,9 @@ impl Client {
             Client::Etcd(_) => Completion::Fail("act: not offered by the etcd client".into()),
             Client::ZooKeeper(_) => {
                 Completion::Fail("act: not offered by the zookeeper client".into())
+            }
+            Client::Pbft(_) | Client::Gossip(_) => {
+                Completion::Fail("act: not offered by a chat client".into())
             }
         }
     }
@@ -207,8 +231,16 @@ impl Client {
             Client::ZooKeeper(_) => {
                 Completion::Fail("append: not offered by the zookeeper client".into())
             }
+            Client::Pbft(_) | Client::Gossip(_) => no_kv(),
         }
     }
+}
+
+/// The answer of a key-value op to a client whose system has no keys (pbft-chat, gossip).
+fn no_kv() -> Completion {
+    Completion::Fail(
+        "this system has no key-value API (use --workload total-order or broadcast)".into(),
+    )
 }
 
 /// The error string of a cas whose comparison did not hold (a definite `Fail`).
