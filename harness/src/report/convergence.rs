@@ -13,18 +13,38 @@ use std::path::Path;
 pub const STEM: &str = "convergence";
 pub const TITLE: &str = "Broadcast convergence: time until every honest node held a message";
 
-/// The sorted samples (ms) of the broadcast checker, if any.
-pub fn samples(results: &Value) -> Option<Vec<u64>> {
-    let s = results
-        .pointer("/checkers/broadcast/convergence/samples_ms")?
-        .as_array()?;
-    let mut v: Vec<u64> = s.iter().filter_map(Value::as_u64).collect();
-    v.sort_unstable();
-    (!v.is_empty()).then_some(v)
+/// What the plot draws: the checker's sorted (possibly thinned) samples in ms and its exact
+/// count, median and maximum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Samples {
+    pub ms: Vec<u64>,
+    pub count: u64,
+    pub median_ms: u64,
+    pub max_ms: u64,
 }
 
-/// Draws the CDF of `samples` (sorted, non-empty) as PNG to `png`; returns its SVG text.
-pub fn render(samples: &[u64], png: &Path) -> (Result<(), String>, Result<String, String>) {
+/// The broadcast checker's convergence samples, if any.
+pub fn samples(results: &Value) -> Option<Samples> {
+    let c = results.pointer("/checkers/broadcast/convergence")?;
+    let mut ms: Vec<u64> = c
+        .get("samples_ms")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    ms.sort_unstable();
+    let (&first_median, &last) = (ms.get((ms.len().max(1) - 1) / 2)?, ms.last()?);
+    let num = |k: &str, default: u64| c.get(k).and_then(Value::as_u64).unwrap_or(default);
+    Some(Samples {
+        count: num("count", ms.len() as u64),
+        median_ms: num("median_ms", first_median),
+        max_ms: num("max_ms", last),
+        ms,
+    })
+}
+
+/// Draws the CDF of `samples` as PNG to `png`; returns its SVG text.
+pub fn render(samples: &Samples, png: &Path) -> (Result<(), String>, Result<String, String>) {
     if let Err(e) = ensure_font() {
         return (Err(e.clone()), Err(e));
     }
@@ -45,15 +65,19 @@ pub fn render(samples: &[u64], png: &Path) -> (Result<(), String>, Result<String
     (png_res, svg_res)
 }
 
-fn draw<DB: DrawingBackend>(samples: &[u64], root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+fn draw<DB: DrawingBackend>(s: &Samples, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let (median, max, samples) = (s.median_ms, s.max_ms, &s.ms);
     let n = samples.len();
-    let median = samples[(n - 1) / 2];
-    let max = samples[n - 1];
     let x_end = (max as f64 * 1.05).max(1.0);
+    let thinned = if n as u64 == s.count {
+        String::new()
+    } else {
+        format!(" (curve: {n} evenly spaced of them)")
+    };
     let mut chart = ChartBuilder::on(root)
         .caption(
-            format!("{n} messages: median {median} ms, max {max} ms"),
+            format!("{} messages: median {median} ms, max {max} ms{thinned}", s.count),
             ("sans-serif", 18),
         )
         .margin(12)
@@ -102,7 +126,7 @@ mod tests {
     fn samples_come_from_the_broadcast_checker_and_the_plot_is_written() {
         let results = json!({"checkers": {"broadcast": {"convergence": {"samples_ms": [30, 5, 12]}}}});
         let s = samples(&results).unwrap();
-        assert_eq!(s, vec![5, 12, 30]);
+        assert_eq!((s.ms.clone(), s.count, s.median_ms, s.max_ms), (vec![5, 12, 30], 3, 12, 30));
         assert_eq!(samples(&json!({"checkers": {}})), None);
         let dir = tempfile::tempdir().unwrap();
         let png = dir.path().join("convergence.png");

@@ -251,7 +251,7 @@ fn render_plots(
 /// The broadcast convergence plot (`convergence.png` / `.svg`).
 fn render_convergence(
     dir: &Path,
-    samples: &[u64],
+    samples: &convergence::Samples,
     written: &mut Vec<PathBuf>,
     failures: &mut Vec<ArtifactFailure>,
 ) -> page::PlotPart {
