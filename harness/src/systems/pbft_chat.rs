@@ -43,6 +43,7 @@ pub const BYZANTINE_MODES: &[&str] = &[
     "bad-signature",
     "silent",
     "replay",
+    "collude",
 ];
 
 /// The pbft-chat system.
