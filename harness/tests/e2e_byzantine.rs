@@ -136,22 +136,24 @@ fn e2e_byzantine_flags_a_system_cannot_honour_are_refused() {
     assert!(r.stderr.contains("total-order"), "{}", r.stderr);
 }
 
+/// The grudge of the colluding schedule: the honest n2 and n3 cannot hear each other, and
+/// the lying primary n1 cannot hear them (so it never holds both of its own contradicting
+/// pre-prepares, whose proof it would relay).
+const SPLIT_HONEST: &str = r#"{"n2":["n3"],"n3":["n2"],"n1":["n2","n3"]}"#;
+
 /// The simulator's colluding schedule with real processes: the first primary n1
-/// equivocates, n4 forges votes (each always in its mode: `--byzantine-modes n=mode`), the
-/// link between the honest n2 and n3 is cut in both directions while they lie, and every
-/// link loses 5% of its messages. With two liars of four (more than f = 1) the honest nodes
-/// commit different orders: exit 1, and the report's why-section names the two honest
-/// nodes and the position where they disagree.
-pub const TWO_LIARS: &[&str] = &[
+/// equivocates, n4 colludes (echoes each honest node's vote back to it, relays nothing;
+/// each always in its mode: `--byzantine-modes n=mode`), while [`SPLIT_HONEST`] holds. With
+/// two liars of four (more than f = 1) the honest nodes commit different orders: exit 1, and
+/// the report's why-section names the two honest nodes and the position where they disagree.
+const TWO_LIARS: &[&str] = &[
     "--nemesis",
     "partition,byzantine",
     "--nemesis-together",
     "--partition",
-    r#"{"n2":["n3"],"n3":["n2"]}"#,
+    SPLIT_HONEST,
     "--byzantine-modes",
-    "n1=equivocate,n4=forge-votes",
-    "--link-loss",
-    "0.05",
+    "n1=equivocate,n4=collude",
     "--net",
     "proxy",
 ];
@@ -179,7 +181,7 @@ fn e2e_two_colluding_liars_of_four_break_the_order() {
     let why = &page[page.find("id=\"why\"").expect("why section")..];
     let why = &why[..why.find("</section>").unwrap_or(why.len())];
     assert!(why.contains("agreement: honest"), "{why}");
-    assert!(page.contains("n1 lies (equivocate), n4 lies (forge-votes)"));
+    assert!(page.contains("n1 lies (equivocate), n4 lies (collude)"));
     let procs = processes_naming(store.path(), |c| c.contains("pbft-node"));
     assert!(procs.is_empty(), "leftover nodes: {procs:?}");
 }
@@ -187,6 +189,39 @@ fn e2e_two_colluding_liars_of_four_break_the_order() {
 /// The seed of [`e2e_two_colluding_liars_of_four_break_the_order`] (README: how often the
 /// schedule breaks the order over many seeds).
 const TWO_LIARS_SEED: &str = "1";
+
+/// `small-quorum` (commit after f+1): one equivocating primary is enough to split the
+/// honest nodes under the same cut (the correct node holds: README, 0 of 3).
+#[test]
+fn e2e_small_quorum_bug_lets_one_liar_break_the_order() {
+    require_pbft_node();
+    let _g = serial();
+    let store = tempfile::tempdir().unwrap();
+    let s = store.path().to_str().unwrap();
+    let r = e2e_support::harness(&pbft_args(
+        s,
+        &[
+            "--bug",
+            "small-quorum",
+            "--nemesis",
+            "partition,byzantine",
+            "--nemesis-together",
+            "--partition",
+            SPLIT_HONEST,
+            "--byzantine-modes",
+            "n1=equivocate",
+            "--net",
+            "proxy",
+            "--seed",
+            "1",
+        ],
+    ));
+    let dir = run_dir(&r);
+    assert_eq!(r.code, 1, "stderr: {}", r.stderr);
+    let to = &results_of(&dir)["checkers"]["total-order"];
+    assert!(to["disagreement_count"].as_u64().unwrap() > 0, "{to}");
+    assert_eq!(to["byzantine_nodes"], serde_json::json!(["n1"]), "{to}");
+}
 
 #[test]
 fn e2e_wire_corruption_is_rejected_by_signatures_and_the_order_holds() {
