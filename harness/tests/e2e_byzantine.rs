@@ -172,7 +172,11 @@ fn e2e_two_colluding_liars_of_four_break_the_order() {
     assert_eq!(r.code, 1, "stderr: {}", r.stderr);
     let to = &results_of(&dir)["checkers"]["total-order"];
     assert_eq!(to["valid"], false, "{to}");
-    assert_eq!(to["byzantine_nodes"], serde_json::json!(["n1", "n4"]), "{to}");
+    assert_eq!(
+        to["byzantine_nodes"],
+        serde_json::json!(["n1", "n4"]),
+        "{to}"
+    );
     assert!(to["disagreement_count"].as_u64().unwrap() > 0, "{to}");
     let d = &to["disagreements"][0];
     let pair = [d["node_a"].as_str().unwrap(), d["node_b"].as_str().unwrap()];

@@ -58,7 +58,14 @@ fn e2e_gossip_converges_after_partitions_heal_and_reports_the_time() {
     let s = store.path().to_str().unwrap();
     let r = e2e_support::harness(&gossip_args(
         s,
-        &["--nemesis", "partition", "--partition", "halves", "--seed", "3"],
+        &[
+            "--nemesis",
+            "partition",
+            "--partition",
+            "halves",
+            "--seed",
+            "3",
+        ],
     ));
     let dir = run_dir(&r);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
@@ -69,12 +76,18 @@ fn e2e_gossip_converges_after_partitions_heal_and_reports_the_time() {
     assert_eq!(b["honest_reads"].as_object().unwrap().len(), 5, "{b}");
     let c = &b["convergence"];
     assert_eq!(c["count"], b["acknowledged_count"], "{c}");
-    assert!(c["median_ms"].as_u64().unwrap() <= c["max_ms"].as_u64().unwrap(), "{c}");
+    assert!(
+        c["median_ms"].as_u64().unwrap() <= c["max_ms"].as_u64().unwrap(),
+        "{c}"
+    );
     let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     assert!(history.contains("\"f\":\"start-partition\""));
     assert!(dir.join("convergence.png").is_file(), "no convergence plot");
     let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert!(page.contains("Broadcast convergence"), "no plot in the report");
+    assert!(
+        page.contains("Broadcast convergence"),
+        "no plot in the report"
+    );
     assert!(dir.join("gossip-keys").join("public.txt").is_file());
     let procs = processes_naming(store.path(), |c| c.contains("gossip-node"));
     assert!(procs.is_empty(), "leftover nodes: {procs:?}");
@@ -93,8 +106,6 @@ fn e2e_a_lying_gossip_node_cannot_inject_or_alter_messages() {
             "byzantine",
             "--byzantine-modes",
             "n2=forge",
-            "--nemesis-interval",
-            "1",
             "--no-report",
             "--seed",
             "5",

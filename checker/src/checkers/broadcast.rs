@@ -154,7 +154,14 @@ fn check_integrity(
                 report.integrity_count += 1;
                 let node = r.node.clone();
                 let message = m.clone();
-                push_capped(&mut report.integrity, BadDelivery { node, message, kind });
+                push_capped(
+                    &mut report.integrity,
+                    BadDelivery {
+                        node,
+                        message,
+                        kind,
+                    },
+                );
             }
         }
     }

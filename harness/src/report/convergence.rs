@@ -77,7 +77,10 @@ fn draw<DB: DrawingBackend>(s: &Samples, root: &DrawingArea<DB, Shift>) -> Resul
     };
     let mut chart = ChartBuilder::on(root)
         .caption(
-            format!("{} messages: median {median} ms, max {max} ms{thinned}", s.count),
+            format!(
+                "{} messages: median {median} ms, max {max} ms{thinned}",
+                s.count
+            ),
             ("sans-serif", 18),
         )
         .margin(12)
@@ -124,9 +127,13 @@ mod tests {
 
     #[test]
     fn samples_come_from_the_broadcast_checker_and_the_plot_is_written() {
-        let results = json!({"checkers": {"broadcast": {"convergence": {"samples_ms": [30, 5, 12]}}}});
+        let results =
+            json!({"checkers": {"broadcast": {"convergence": {"samples_ms": [30, 5, 12]}}}});
         let s = samples(&results).unwrap();
-        assert_eq!((s.ms.clone(), s.count, s.median_ms, s.max_ms), (vec![5, 12, 30], 3, 12, 30));
+        assert_eq!(
+            (s.ms.clone(), s.count, s.median_ms, s.max_ms),
+            (vec![5, 12, 30], 3, 12, 30)
+        );
         assert_eq!(samples(&json!({"checkers": {}})), None);
         let dir = tempfile::tempdir().unwrap();
         let png = dir.path().join("convergence.png");

@@ -90,7 +90,12 @@ pub fn render_run_titled(dir: &Path, title: Option<&str>) -> Result<ReportSummar
         let data = plots::PlotData::new(&run, &fault_iv, &phases, &marks);
         let mut parts = render_plots(dir, &data, &mut written, &mut failures);
         if let Some(samples) = convergence::samples(&results) {
-            parts.push(render_convergence(dir, &samples, &mut written, &mut failures));
+            parts.push(render_convergence(
+                dir,
+                &samples,
+                &mut written,
+                &mut failures,
+            ));
         }
         parts
     };
@@ -243,7 +248,14 @@ fn render_plots(
     for kind in plots::PlotKind::ALL {
         let png = dir.join(format!("{}.png", kind.stem()));
         let drawn = plots::render(kind, data, &png);
-        parts.push(plot_part(dir, kind.stem(), kind.title(), drawn, written, failures));
+        parts.push(plot_part(
+            dir,
+            kind.stem(),
+            kind.title(),
+            drawn,
+            written,
+            failures,
+        ));
     }
     parts
 }
@@ -257,7 +269,14 @@ fn render_convergence(
 ) -> page::PlotPart {
     let png = dir.join(format!("{}.png", convergence::STEM));
     let drawn = convergence::render(samples, &png);
-    plot_part(dir, convergence::STEM, convergence::TITLE, drawn, written, failures)
+    plot_part(
+        dir,
+        convergence::STEM,
+        convergence::TITLE,
+        drawn,
+        written,
+        failures,
+    )
 }
 
 /// Records one drawn plot: the PNG (already written) and the SVG (written here), each

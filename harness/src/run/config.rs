@@ -102,7 +102,8 @@ impl TestConfig {
                  harness's proxies: use --net netns"
             )));
         }
-        if self.nemesis.faults.contains(&FaultKind::Wire) && (self.net != NetMode::Proxy || !caps.proxy)
+        if self.nemesis.faults.contains(&FaultKind::Wire)
+            && (self.net != NetMode::Proxy || !caps.proxy)
         {
             return Err(HarnessError::BadInput(format!(
                 "--nemesis wire: corrupts and duplicates messages in the harness's proxies, so it \

@@ -15,9 +15,7 @@ use workloads::WorkloadKind;
 
 use super::keys::{ensure_keys, keys_dir};
 use super::user::extra_args;
-use super::{
-    find_node_bin, Capabilities, NodeSpec, ReadyProbe, System, SystemError, SystemSpec,
-};
+use super::{find_node_bin, Capabilities, NodeSpec, ReadyProbe, System, SystemError, SystemSpec};
 
 /// The registry name.
 pub const NAME: &str = "gossip";
@@ -121,7 +119,13 @@ mod tests {
             client_addr: format!("127.0.0.1:{}", 9500 + id).parse().unwrap(),
             peer_addrs: (1..=3)
                 .filter(|&p| p != id)
-                .map(|p| (p, format!("n{p}"), format!("127.0.0.1:{}", 9600 + p).parse().unwrap()))
+                .map(|p| {
+                    (
+                        p,
+                        format!("n{p}"),
+                        format!("127.0.0.1:{}", 9600 + p).parse().unwrap(),
+                    )
+                })
                 .collect(),
             data_dir: dir.join("data"),
             log_dir: dir,
@@ -140,7 +144,9 @@ mod tests {
             ..SystemSpec::default()
         };
         let mut sys = build(&spec).unwrap();
-        assert!(sys.command(&node(1, Path::new("/nonexistent")), &[]).is_err());
+        assert!(sys
+            .command(&node(1, Path::new("/nonexistent")), &[])
+            .is_err());
         sys.locate_binaries().unwrap();
         let run = tempfile::tempdir().unwrap();
         let cmd = sys.command(&node(2, run.path()), &[]).unwrap();
@@ -152,10 +158,17 @@ mod tests {
         let keys = run.path().join("gossip-keys");
         assert!(keys.join("node2.key").is_file() && keys.join("public.txt").is_file());
         assert_eq!(bin, PathBuf::from(cmd.get_program()));
-        for want in ["--peer 1=127.0.0.1:9601", "--peer 3=127.0.0.1:9603", "--fanout 1"] {
+        for want in [
+            "--peer 1=127.0.0.1:9601",
+            "--peer 3=127.0.0.1:9603",
+            "--fanout 1",
+        ] {
             assert!(joined.contains(want), "{want} not in {joined}");
         }
-        assert!(joined.contains("--data-dir") && !joined.contains("node1.key"), "{joined}");
+        assert!(
+            joined.contains("--data-dir") && !joined.contains("node1.key"),
+            "{joined}"
+        );
         assert_eq!(sys.capabilities().workloads, vec![WorkloadKind::Broadcast]);
     }
 }

@@ -305,11 +305,12 @@ where
                     if lossy && c.corrupt > 0.0 && rand::random::<f64>() < c.corrupt {
                         corrupt_one_byte(&mut chunk, rand::random::<u64>());
                     }
-                    let copies = if lossy && c.duplicate > 0.0 && rand::random::<f64>() < c.duplicate {
-                        2
-                    } else {
-                        1
-                    };
+                    let copies =
+                        if lossy && c.duplicate > 0.0 && rand::random::<f64>() < c.duplicate {
+                            2
+                        } else {
+                            1
+                        };
                     for _ in 0..copies {
                         if tx.send((last_due, chunk.clone())).is_err() {
                             return Relayed::Ended;
