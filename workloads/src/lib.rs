@@ -5,6 +5,7 @@
 //! - [`completion`]: how a client operation ended (`ok` / `fail` / `info`).
 //! - [`clients`]: one client per protocol (raft-kv HTTP, etcd) behind one dispatch enum.
 //! - [`generator`]: the seeded per-worker op stream (ChaCha), shared by all workloads.
+//! - [`chat`]: the post/read op stream both chat workloads share.
 //! - [`broadcast`]: chat posts spread by gossip, every node's delivered set read.
 //! - [`append`]: lists per key (unique appends, whole-list reads), kv model.
 //! - [`register`]: independent cas-registers (read / write / cas on rotating keys).
@@ -15,6 +16,7 @@
 
 pub mod append;
 pub mod broadcast;
+pub mod chat;
 pub mod clients;
 pub mod completion;
 pub mod election;

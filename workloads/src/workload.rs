@@ -3,12 +3,11 @@
 //! the resulting history.
 
 use crate::append::AppendGen;
-use crate::broadcast::BroadcastGen;
+use crate::chat::PostGen;
 use crate::clients::Client;
 use crate::election::ElectionGen;
 use crate::register::RegisterGen;
 use crate::set::SetGen;
-use crate::total_order::TotalOrderGen;
 use crate::{append, broadcast, election, register, set, total_order, Completion};
 use checker::model::ModelKind;
 use serde_json::Value;
@@ -153,8 +152,8 @@ pub enum WorkerGen {
     Set(SetGen),
     Election(ElectionGen),
     Append(AppendGen),
-    TotalOrder(TotalOrderGen),
-    Broadcast(BroadcastGen),
+    TotalOrder(PostGen),
+    Broadcast(PostGen),
 }
 
 impl WorkerGen {
@@ -203,8 +202,10 @@ impl Workload {
                 o.keys,
                 o.ops_per_key,
             )),
-            WorkloadKind::TotalOrder => WorkerGen::TotalOrder(TotalOrderGen::new(o.seed, worker)),
-            WorkloadKind::Broadcast => WorkerGen::Broadcast(BroadcastGen::new(o.seed, worker)),
+            WorkloadKind::TotalOrder => {
+                WorkerGen::TotalOrder(total_order::generator(o.seed, worker))
+            }
+            WorkloadKind::Broadcast => WorkerGen::Broadcast(broadcast::generator(o.seed, worker)),
         }
     }
 

@@ -13,7 +13,7 @@ use std::process::Command;
 use workloads::clients::Protocol;
 use workloads::WorkloadKind;
 
-use super::keys::{ensure_keys, keys_dir};
+use super::keys::signed_node_command;
 use super::user::extra_args;
 use super::{find_node_bin, Capabilities, NodeSpec, ReadyProbe, System, SystemError, SystemSpec};
 
@@ -73,22 +73,7 @@ impl System for Gossip {
             )));
         };
         let n = cluster.len().max(node.peer_addrs.len() + 1);
-        let keys = keys_dir(node, "gossip-keys");
-        ensure_keys(bin, &keys, n, "public.txt")?;
-        let mut cmd = Command::new(bin);
-        cmd.arg("--id")
-            .arg(node.id.to_string())
-            .arg("--listen")
-            .arg(node.listen.to_string());
-        for (id, _name, addr) in &node.peer_addrs {
-            cmd.arg("--peer").arg(format!("{id}={addr}"));
-        }
-        cmd.arg("--data-dir")
-            .arg(&node.data_dir)
-            .arg("--key")
-            .arg(keys.join(format!("node{}.key", node.id)))
-            .arg("--public")
-            .arg(keys.join("public.txt"));
+        let mut cmd = signed_node_command(bin, node, n, "gossip-keys", "public.txt")?;
         cmd.args(&self.extra_args);
         Ok(cmd)
     }

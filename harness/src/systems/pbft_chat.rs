@@ -11,7 +11,7 @@ use std::process::Command;
 use workloads::clients::Protocol;
 use workloads::WorkloadKind;
 
-use super::keys::{ensure_keys, keys_dir};
+use super::keys::signed_node_command;
 use super::user::extra_args;
 use super::{
     find_node_bin, Capabilities, KnownBug, KnownBugs, NodeSpec, ReadyProbe, System, SystemError,
@@ -111,22 +111,7 @@ impl System for PbftChat {
                 "pbft-chat needs n = 3f+1 >= 4 nodes; got {n} (use --nodes 4)"
             )));
         }
-        let keys = keys_dir(node, "pbft-keys");
-        ensure_keys(bin, &keys, n, "public.json")?;
-        let mut cmd = Command::new(bin);
-        cmd.arg("--id")
-            .arg(node.id.to_string())
-            .arg("--listen")
-            .arg(node.listen.to_string());
-        for (id, _name, addr) in &node.peer_addrs {
-            cmd.arg("--peer").arg(format!("{id}={addr}"));
-        }
-        cmd.arg("--data-dir")
-            .arg(&node.data_dir)
-            .arg("--key")
-            .arg(keys.join(format!("node{}.key", node.id)))
-            .arg("--public")
-            .arg(keys.join("public.json"));
+        let mut cmd = signed_node_command(bin, node, n, "pbft-keys", "public.json")?;
         for bug in &self.bugs {
             cmd.arg("--bug").arg(bug);
         }
