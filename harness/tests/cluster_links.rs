@@ -86,6 +86,7 @@ async fn proxy_link_loss_and_delay_are_measured_on_one_directed_link() {
         loss: 0.0,
         delay: Duration::from_millis(100),
         jitter: Duration::from_millis(20),
+        ..Default::default()
     };
     cluster
         .set_link_fault("delay", link("n1", "n2", slow))

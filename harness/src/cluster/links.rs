@@ -287,6 +287,7 @@ mod tests {
             loss: 0.5,
             delay: Duration::from_millis(50),
             jitter: Duration::from_millis(20),
+            ..Default::default()
         };
         let c = a.and(&b);
         assert!((c.loss - 0.75).abs() < 1e-9);
@@ -299,7 +300,16 @@ mod tests {
             delay: Duration::from_millis(5),
             jitter: Duration::from_millis(20),
             loss: 0.0,
+            ..Default::default()
         };
+        let wire = LinkCondition {
+            corrupt: 0.2,
+            duplicate: 0.1,
+            ..Default::default()
+        };
+        assert!(!wire.is_healthy());
+        assert_eq!(wire.describe(), "20% corrupted, 10% duplicated");
+        assert_eq!(history_value(&on_all_links(&names(2), wire))["corrupt"], 0.2);
         assert_eq!(small.draw_delay(0.0), Duration::ZERO);
     }
 

@@ -816,6 +816,7 @@ mod tests {
             delay: std::time::Duration::from_millis(50),
             jitter: std::time::Duration::from_millis(20),
             targets: vec![LinkTarget::All, LinkTarget::One],
+            ..Default::default()
         };
         let plan = |seed| {
             let mut p = Planner::new(

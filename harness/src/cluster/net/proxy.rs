@@ -537,6 +537,7 @@ mod tests {
             loss: 0.0,
             delay: Duration::from_millis(60),
             jitter: Duration::from_millis(40),
+            ..Default::default()
         };
         px.set_conditions(&[(("n1".to_string(), "n2".to_string()), jittery)].into())
             .unwrap();
