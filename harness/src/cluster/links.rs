@@ -309,7 +309,10 @@ mod tests {
         };
         assert!(!wire.is_healthy());
         assert_eq!(wire.describe(), "20% corrupted, 10% duplicated");
-        assert_eq!(history_value(&on_all_links(&names(2), wire))["corrupt"], 0.2);
+        assert_eq!(
+            history_value(&on_all_links(&names(2), wire))["corrupt"],
+            0.2
+        );
         assert_eq!(small.draw_delay(0.0), Duration::ZERO);
     }
 

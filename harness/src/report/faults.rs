@@ -544,7 +544,7 @@ mod tests {
         let iv = intervals(&evs, 9);
         assert_eq!(
             iv[0].words(),
-            "n1 lies (equivocate), n4 lies (forge-votes), honest again after 2 s"
+            "n1 lies (equivocate), n4 lies (forge-votes), honest again after 2.0 s"
         );
     }
 
