@@ -164,12 +164,20 @@ fn e2e_two_colluding_liars_of_four_break_the_order() {
     let _g = serial();
     let store = tempfile::tempdir().unwrap();
     let s = store.path().to_str().unwrap();
-    let mut args = pbft_args(s, TWO_LIARS);
-    args.retain(|a| *a != "--no-report");
-    args.extend_from_slice(&["--seed", TWO_LIARS_SEED]);
-    let r = e2e_support::harness(&args);
-    let dir = run_dir(&r);
-    assert_eq!(r.code, 1, "stderr: {}", r.stderr);
+    // Timing decides each run (README: 8 of 9 runs found it), so up to three seeds.
+    let mut found = None;
+    for seed in TWO_LIARS_SEEDS {
+        let mut args = pbft_args(s, TWO_LIARS);
+        args.retain(|a| *a != "--no-report");
+        args.extend_from_slice(&["--seed", seed]);
+        let r = e2e_support::harness(&args);
+        assert!(r.code == 0 || r.code == 1, "seed {seed}: {}", r.stderr);
+        if r.code == 1 {
+            found = Some(run_dir(&r));
+            break;
+        }
+    }
+    let dir = found.expect("two colluding liars never broke the order in three runs");
     let to = &results_of(&dir)["checkers"]["total-order"];
     assert_eq!(to["valid"], false, "{to}");
     assert_eq!(
@@ -190,9 +198,8 @@ fn e2e_two_colluding_liars_of_four_break_the_order() {
     assert!(procs.is_empty(), "leftover nodes: {procs:?}");
 }
 
-/// The seed of [`e2e_two_colluding_liars_of_four_break_the_order`] (README: how often the
-/// schedule breaks the order over many seeds).
-const TWO_LIARS_SEED: &str = "1";
+/// The seeds [`e2e_two_colluding_liars_of_four_break_the_order`] tries, in order.
+const TWO_LIARS_SEEDS: [&str; 3] = ["1", "2", "3"];
 
 /// `small-quorum` (commit after f+1): one equivocating primary is enough to split the
 /// honest nodes under the same cut (the correct node holds: README, 0 of 3).
