@@ -93,6 +93,7 @@ async fn assert_added_delay_on_n1_to_n2(cluster: &Cluster) {
         loss: 0.0,
         delay: Duration::from_millis(100),
         jitter: Duration::from_millis(20),
+        ..Default::default()
     };
     cluster
         .set_link_fault("delay", link("n1", "n2", slow))

@@ -341,5 +341,6 @@ fn nemesis_config(
         links: Default::default(),
         clock: Default::default(),
         seed,
+        byzantine: Default::default(),
     }
 }

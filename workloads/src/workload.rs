@@ -3,12 +3,13 @@
 //! the resulting history.
 
 use crate::append::AppendGen;
+use crate::chat::PostGen;
 use crate::clients::Client;
 use crate::election::ElectionGen;
 use crate::generals::GeneralsGen;
 use crate::register::RegisterGen;
 use crate::set::SetGen;
-use crate::{append, election, generals, register, set, Completion};
+use crate::{append, broadcast, election, generals, register, set, total_order, Completion};
 use checker::model::ModelKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -32,6 +33,8 @@ pub enum WorkloadKind {
     Election,
     Append,
     Generals,
+    TotalOrder,
+    Broadcast,
 }
 
 impl WorkloadKind {
@@ -42,6 +45,8 @@ impl WorkloadKind {
         WorkloadKind::Election,
         WorkloadKind::Append,
         WorkloadKind::Generals,
+        WorkloadKind::TotalOrder,
+        WorkloadKind::Broadcast,
     ];
 
     /// The `--workload` name.
@@ -52,6 +57,8 @@ impl WorkloadKind {
             WorkloadKind::Election => "election",
             WorkloadKind::Append => "append",
             WorkloadKind::Generals => "generals",
+            WorkloadKind::TotalOrder => "total-order",
+            WorkloadKind::Broadcast => "broadcast",
         }
     }
 
@@ -71,6 +78,12 @@ impl WorkloadKind {
             WorkloadKind::Generals => {
                 "Two Generals rounds over a lossy link, agreement by loss and acknowledgements"
             }
+            WorkloadKind::TotalOrder => {
+                "chat posts to every replica, every node's delivered log read, total-order"
+            }
+            WorkloadKind::Broadcast => {
+                "chat posts spread by gossip, every node's delivered set read, broadcast"
+            }
         }
     }
 
@@ -79,7 +92,7 @@ impl WorkloadKind {
     pub fn default_keys(self, concurrency: usize, nodes: usize) -> usize {
         match self {
             WorkloadKind::Register | WorkloadKind::Append => (concurrency / nodes.max(1)).max(1),
-            WorkloadKind::Set => concurrency,
+            WorkloadKind::Set | WorkloadKind::TotalOrder | WorkloadKind::Broadcast => concurrency,
             WorkloadKind::Election => 1,
             WorkloadKind::Generals => 1,
         }
@@ -116,6 +129,11 @@ pub enum CheckerKind {
     Election,
     /// Two Generals: rounds without a joint attack, agreement by loss and acknowledgements.
     Generals,
+    /// Total order among honest nodes: agreement, integrity, validity.
+    TotalOrder,
+    /// Gossip broadcast: every acknowledged message on every honest node, nothing unsent,
+    /// convergence times.
+    Broadcast,
 }
 
 /// Workload parameters.
@@ -145,6 +163,8 @@ pub enum WorkerGen {
     Election(ElectionGen),
     Append(AppendGen),
     Generals(GeneralsGen),
+    TotalOrder(PostGen),
+    Broadcast(PostGen),
 }
 
 impl WorkerGen {
@@ -155,6 +175,8 @@ impl WorkerGen {
             WorkerGen::Election(g) => g.next_op(),
             WorkerGen::Append(g) => g.next_op(),
             WorkerGen::Generals(g) => g.next_op(),
+            WorkerGen::TotalOrder(g) => g.next_op(),
+            WorkerGen::Broadcast(g) => g.next_op(),
         }
     }
 }
@@ -193,6 +215,10 @@ impl Workload {
                 o.ops_per_key,
             )),
             WorkloadKind::Generals => WorkerGen::Generals(GeneralsGen::new(worker, o.concurrency)),
+            WorkloadKind::TotalOrder => {
+                WorkerGen::TotalOrder(total_order::generator(o.seed, worker))
+            }
+            WorkloadKind::Broadcast => WorkerGen::Broadcast(broadcast::generator(o.seed, worker)),
         }
     }
 
@@ -204,6 +230,8 @@ impl Workload {
             WorkloadKind::Election => election::execute(client, op).await,
             WorkloadKind::Append => append::execute(client, op).await,
             WorkloadKind::Generals => generals::execute(client, op).await,
+            WorkloadKind::TotalOrder => total_order::execute(client, op).await,
+            WorkloadKind::Broadcast => broadcast::execute(client, op).await,
         }
     }
 
@@ -222,6 +250,8 @@ impl Workload {
             WorkloadKind::Set => vec![set::read_op()],
             WorkloadKind::Election => Vec::new(),
             WorkloadKind::Generals => Vec::new(),
+            WorkloadKind::TotalOrder => vec![total_order::read_op()],
+            WorkloadKind::Broadcast => vec![broadcast::read_op()],
         }
     }
 
@@ -246,6 +276,8 @@ impl Workload {
                 CheckerKind::Stats,
             ],
             WorkloadKind::Generals => vec![CheckerKind::Generals, CheckerKind::Stats],
+            WorkloadKind::TotalOrder => vec![CheckerKind::TotalOrder, CheckerKind::Stats],
+            WorkloadKind::Broadcast => vec![CheckerKind::Broadcast, CheckerKind::Stats],
         }
     }
 }

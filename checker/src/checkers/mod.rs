@@ -14,17 +14,21 @@
 //! panic.
 
 pub mod bank;
+pub mod broadcast;
+mod chat;
 pub mod counter;
 pub mod election;
 pub mod exceptions;
 pub mod generals;
 pub mod set_full;
 pub mod stats;
+pub mod total_order;
 pub mod unique_ids;
 
 mod common;
 
 pub use bank::{bank, BankOptions, BankReport};
+pub use broadcast::{broadcast, BroadcastReport};
 pub use counter::{counter, CounterOptions, CounterReport};
 pub use election::{election, ElectionReport};
 pub use exceptions::{exceptions, ExceptionsReport};
@@ -33,6 +37,7 @@ pub use set_full::{set_full, SetFullOptions, SetFullReport};
 pub use stats::{
     nothing_ok, stats, stats_with, Counts, NothingOk, StatsOptions, StatsReport, NOTHING_OK_WARNING,
 };
+pub use total_order::{total_order, TotalOrderReport};
 pub use unique_ids::{unique_ids, UniqueIdsReport};
 
 use crate::history::PairError;

@@ -17,11 +17,21 @@ pub struct LinkCondition {
     pub delay: Duration,
     /// Each delay is drawn uniformly from `delay ± jitter` (never below zero).
     pub jitter: Duration,
+    /// Probability that a message (a chunk in proxy mode) has one byte corrupted in flight
+    /// (`--nemesis wire`; proxy only).
+    pub corrupt: f64,
+    /// Probability that a message (a chunk in proxy mode) is delivered twice (`--nemesis
+    /// wire`; proxy only).
+    pub duplicate: f64,
 }
 
 impl LinkCondition {
     pub fn is_healthy(&self) -> bool {
-        self.loss <= 0.0 && self.delay.is_zero() && self.jitter.is_zero()
+        self.loss <= 0.0
+            && self.delay.is_zero()
+            && self.jitter.is_zero()
+            && self.corrupt <= 0.0
+            && self.duplicate <= 0.0
     }
 
     /// Both conditions at once: losses are independent (a message survives only if it
@@ -31,6 +41,8 @@ impl LinkCondition {
             loss: 1.0 - (1.0 - self.loss) * (1.0 - other.loss),
             delay: self.delay + other.delay,
             jitter: self.jitter + other.jitter,
+            corrupt: 1.0 - (1.0 - self.corrupt) * (1.0 - other.corrupt),
+            duplicate: 1.0 - (1.0 - self.duplicate) * (1.0 - other.duplicate),
         }
     }
 
@@ -53,6 +65,12 @@ impl LinkCondition {
                 d.push_str(&format!(" ±{}ms", self.jitter.as_millis()));
             }
             parts.push(format!("{d} delay"));
+        }
+        if self.corrupt > 0.0 {
+            parts.push(format!("{}% corrupted", round2(self.corrupt * 100.0)));
+        }
+        if self.duplicate > 0.0 {
+            parts.push(format!("{}% duplicated", round2(self.duplicate * 100.0)));
         }
         if parts.is_empty() {
             "healthy".into()
@@ -131,6 +149,8 @@ pub fn history_value(faults: &LinkFaults) -> serde_json::Value {
         "loss": first.loss,
         "delay_ms": first.delay.as_millis() as u64,
         "jitter_ms": first.jitter.as_millis() as u64,
+        "corrupt": first.corrupt,
+        "duplicate": first.duplicate,
         "text": text.join("; "),
     })
 }
@@ -174,6 +194,10 @@ pub struct LinkFaultOptions {
     pub jitter: Duration,
     /// Which links a fault hits, one drawn per fault.
     pub targets: Vec<LinkTarget>,
+    /// What each `--nemesis wire` fault does to the messages on its links: corrupt one
+    /// byte with this probability (`--corrupt`), deliver twice with that (`--duplicate`).
+    pub corrupt: f64,
+    pub duplicate: f64,
 }
 
 impl Default for LinkFaultOptions {
@@ -183,6 +207,8 @@ impl Default for LinkFaultOptions {
             delay: Duration::from_millis(50),
             jitter: Duration::ZERO,
             targets: vec![LinkTarget::All, LinkTarget::One],
+            corrupt: 0.2,
+            duplicate: 0.1,
         }
     }
 }
@@ -261,6 +287,7 @@ mod tests {
             loss: 0.5,
             delay: Duration::from_millis(50),
             jitter: Duration::from_millis(20),
+            ..Default::default()
         };
         let c = a.and(&b);
         assert!((c.loss - 0.75).abs() < 1e-9);
@@ -273,7 +300,19 @@ mod tests {
             delay: Duration::from_millis(5),
             jitter: Duration::from_millis(20),
             loss: 0.0,
+            ..Default::default()
         };
+        let wire = LinkCondition {
+            corrupt: 0.2,
+            duplicate: 0.1,
+            ..Default::default()
+        };
+        assert!(!wire.is_healthy());
+        assert_eq!(wire.describe(), "20% corrupted, 10% duplicated");
+        assert_eq!(
+            history_value(&on_all_links(&names(2), wire))["corrupt"],
+            0.2
+        );
         assert_eq!(small.draw_delay(0.0), Duration::ZERO);
     }
 

@@ -7,6 +7,7 @@
 //!
 //! The entry point is [`Cluster::start`]; every fault is a method of [`Cluster`].
 
+pub mod byzantine;
 pub mod cleanup;
 pub mod clock;
 pub mod error;

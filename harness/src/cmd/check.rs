@@ -239,6 +239,8 @@ fn check_one(
         CheckError::SetFull(e) => bad(format!("{name}: set-full: {e}")),
         CheckError::Election(e) => bad(format!("{name}: election: {e}")),
         CheckError::Generals(e) => bad(format!("{name}: generals: {e}")),
+        CheckError::TotalOrder(e) => bad(format!("{name}: total-order: {e}")),
+        CheckError::Broadcast(e) => bad(format!("{name}: broadcast: {e}")),
     })?;
     let other_reading = other_reading(&history, model, opts, &results);
     results.failed_ops = Some(json!(failed_ops.name()));

@@ -6,7 +6,7 @@
 use crate::cluster::links::{self, parse_link_targets, LinkCondition, LinkFaultOptions};
 use crate::cluster::nemesis::{parse_clock_faults, parse_clock_rates, ClockOptions, Target};
 use crate::cluster::nemesis::{
-    parse_faults, parse_targets, NemesisConfig, PartitionShape, Trigger,
+    parse_faults, parse_targets, ByzantineConfig, NemesisConfig, PartitionShape, Trigger,
 };
 use crate::exit::{HarnessError, Outcome};
 use crate::netmode::NetMode;
@@ -56,6 +56,16 @@ pub struct TestArgs {
     /// restart, elect, and serve, then wakes it.
     #[arg(long, conflicts_with = "nemesis_overlap", help_heading = "Faults")]
     pub nemesis_together: bool,
+    /// `--nemesis byzantine`: how many nodes lie (drawn once from the seed; the checker
+    /// judges only the others).
+    #[arg(long, default_value_t = 1)]
+    pub byzantine_nodes: usize,
+    /// `--nemesis byzantine`: the modes drawn from, a comma list (default: every mode the
+    /// system offers; pbft-chat: equivocate, forge-votes, bad-signature, silent, replay),
+    /// or fixed modes per node, `n1=equivocate,n4=forge-votes` (then those nodes lie, each
+    /// always in its mode, and --byzantine-nodes is ignored).
+    #[arg(long)]
+    pub byzantine_modes: Option<String>,
     /// Mean seconds between fault changes: a fault is off, then on, for a wait drawn each time
     /// uniformly from 0 to twice this (Jepsen's stagger, seeded).
     #[arg(
@@ -178,6 +188,13 @@ pub struct TestArgs {
     /// Targets of clock faults only (same choices as `--targets`; default: `--targets`).
     #[arg(long, help_heading = "Faults")]
     pub clock_targets: Option<String>,
+    /// `--nemesis wire`: probability that a message (a chunk the proxy reads) gets one byte
+    /// corrupted in flight (proxy backend only).
+    #[arg(long, value_name = "P", default_value = "0.2", help_heading = "Faults")]
+    pub corrupt: String,
+    /// `--nemesis wire`: probability that a message is delivered twice (proxy backend only).
+    #[arg(long, value_name = "P", default_value = "0.1", help_heading = "Faults")]
+    pub duplicate: String,
     /// Path of the bundled `raft-node` binary (default: next to the harness binary).
     #[arg(long, help_heading = "Cluster")]
     pub node_bin: Option<PathBuf>,
@@ -326,6 +343,7 @@ impl TestArgs {
             loss,
             delay,
             jitter,
+            ..Default::default()
         };
         self.check_run_knobs()?;
         let name = self.test_name(&workload, &nemesis)?;
@@ -379,6 +397,11 @@ impl TestArgs {
             links: self.link_fault_options()?,
             clock: self.clock_options(own_targets("clock-targets", &self.clock_targets)?)?,
             seed,
+            byzantine: ByzantineConfig::parse(
+                self.byzantine_nodes,
+                self.byzantine_modes.as_deref().unwrap_or(""),
+            )
+            .map_err(HarnessError::BadInput)?,
         })
     }
 
@@ -410,6 +433,9 @@ impl TestArgs {
             jitter: links::parse_millis(&self.jitter).map_err(|e| bad(format!("--jitter {e}")))?,
             targets: parse_link_targets(&self.link_targets)
                 .map_err(|e| bad(format!("--link-targets: {e}")))?,
+            corrupt: links::parse_loss(&self.corrupt).map_err(|e| bad(format!("--corrupt {e}")))?,
+            duplicate: links::parse_loss(&self.duplicate)
+                .map_err(|e| bad(format!("--duplicate {e}")))?,
         })
     }
 

@@ -85,6 +85,24 @@ pub const KINDS: &[KindSpec] = &[
         undone: "clocks reset",
         per_target: false,
     },
+    KindSpec {
+        kind: "wire",
+        start: "start-wire",
+        stop: "stop-wire",
+        rgb: (0, 158, 115),
+        words: link_words,
+        undone: "links healthy again",
+        per_target: false,
+    },
+    KindSpec {
+        kind: "byzantine",
+        start: "start-byzantine",
+        stop: "stop-byzantine",
+        rgb: (230, 159, 0),
+        words: byzantine_words,
+        undone: "honest again",
+        per_target: false,
+    },
 ];
 
 /// A clock fault in words, from `{"fault":"skew","nodes":{"n2":4.2}}` (rate: a factor;
@@ -135,6 +153,18 @@ fn signed_trimmed(a: f64) -> String {
     } else {
         format!("+{}", trimmed(a))
     }
+}
+
+/// Lying nodes and their modes: `n1 lies (equivocate), n4 lies (forge-votes)`.
+fn byzantine_words(v: &Value) -> Option<String> {
+    let modes = v.get("modes")?.as_object()?;
+    let mut names: Vec<&String> = modes.keys().collect();
+    names.sort_by(|a, b| natural(a, b));
+    let parts: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n} lies ({})", modes[*n].as_str().unwrap_or("?")))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// A link fault in words, as the nemesis recorded it: `n1→n2, n2→n1: 30% loss`.
@@ -558,6 +588,23 @@ mod tests {
         assert_eq!(iv[1].what, vec!["n1 paused", "n2 paused"]);
         assert_eq!(iv[2].words(), "n3 killed, never undone");
         assert_eq!(kinds(&iv), vec!["partition", "pause", "kill"]);
+    }
+
+    #[test]
+    fn byzantine_faults_name_each_liar_and_its_mode() {
+        let evs = vec![
+            ev(
+                0,
+                "start-byzantine",
+                json!({"nodes": ["n4", "n1"], "modes": {"n4": "forge-votes", "n1": "equivocate"}}),
+            ),
+            ev(2_000_000_000, "stop-byzantine", json!(["n4", "n1"])),
+        ];
+        let iv = intervals(&evs, 9);
+        assert_eq!(
+            iv[0].words(),
+            "n1 lies (equivocate), n4 lies (forge-votes), honest again after 2.0 s"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@
 
 mod agreement;
 pub mod bounded;
+mod convergence;
 mod counterexample;
 pub mod escape;
 mod faults;
@@ -91,6 +92,14 @@ pub fn render_run_titled(dir: &Path, title: Option<&str>) -> Result<ReportSummar
         let data = plots::PlotData::new(&run, &fault_iv, &phases, &marks);
         let mut parts = render_plots(dir, &data, &mut written, &mut failures);
         parts.extend(render_agreement(dir, &results, &mut written, &mut failures));
+        if let Some(samples) = convergence::samples(&results) {
+            parts.push(render_convergence(
+                dir,
+                &samples,
+                &mut written,
+                &mut failures,
+            ));
+        }
         parts
     };
 
@@ -305,6 +314,19 @@ fn plot_part(
         svg,
         png_error,
     }
+}
+
+/// The broadcast convergence plot (`convergence.png` / `.svg`).
+fn render_convergence(
+    dir: &Path,
+    samples: &convergence::Samples,
+    written: &mut Vec<PathBuf>,
+    failures: &mut Vec<ArtifactFailure>,
+) -> page::PlotPart {
+    let png = dir.join(format!("{}.png", convergence::STEM));
+    let drawn = convergence::render(samples, &png);
+    let names = (convergence::STEM, convergence::TITLE);
+    plot_part(dir, names, drawn, written, failures)
 }
 
 /// Write `store_root/index.html` listing every run under the store, newest first.

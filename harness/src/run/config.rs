@@ -107,6 +107,18 @@ impl TestConfig {
             }
             crate::cluster::clock::locate_libfaketime().map_err(HarnessError::BadInput)?;
         }
+        if self.nemesis.faults.contains(&FaultKind::Wire)
+            && (self.net != NetMode::Proxy || !caps.proxy)
+        {
+            return Err(HarnessError::BadInput(format!(
+                "--nemesis wire: corrupts and duplicates messages in the harness's proxies, so it \
+                 needs --net proxy and a system whose peer links go through them ({name}'s {})",
+                if caps.proxy { "do" } else { "do not" }
+            )));
+        }
+        if self.nemesis.faults.contains(&FaultKind::Byzantine) {
+            check_byzantine(system.as_ref(), &self.nemesis.byzantine, self.nodes)?;
+        }
         if self.nemesis.faults.contains(&FaultKind::Partition) && !caps.proxy {
             let netns = crate::cluster::net::netns::available();
             if let Some(why) = system.partition_refusal(self.net, &netns) {
@@ -155,6 +167,9 @@ impl TestConfig {
             "targets": names(&n.targets),
             "pause_targets": names(&n.pause_targets),
             "kill_targets": names(&n.kill_targets),
+            "byzantine_nodes": n.byzantine.nodes,
+            "byzantine_fixed": n.byzantine.fixed.iter().map(|(n, m)| format!("{n}={m}")).collect::<Vec<_>>(),
+            "byzantine_modes": n.byzantine.modes,
             "nemesis_trigger": n.trigger.as_str(),
             "nemesis_overlap": n.overlap,
             "nemesis_together": n.together,
@@ -176,4 +191,38 @@ impl TestConfig {
             "db_opts": self.system.db_opts.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         })
     }
+}
+
+/// `--nemesis byzantine` needs a system whose nodes can be made to lie, in modes it knows.
+fn check_byzantine(
+    system: &dyn crate::systems::System,
+    cfg: &crate::cluster::nemesis::ByzantineConfig,
+    nodes: usize,
+) -> Result<(), HarnessError> {
+    let known = system.byzantine_modes();
+    if known.is_empty() {
+        return Err(HarnessError::BadInput(format!(
+            "--nemesis byzantine: {} nodes cannot be made Byzantine (no POST /admin/byzantine)",
+            system.name()
+        )));
+    }
+    if let Some(m) = cfg.named_modes().into_iter().find(|m| !known.contains(m)) {
+        return Err(HarnessError::BadInput(format!(
+            "--byzantine-modes {m}: {} knows {}",
+            system.name(),
+            known.join(", ")
+        )));
+    }
+    let node_names: Vec<String> = (1..=nodes).map(|i| format!("n{i}")).collect();
+    if let Some((n, _)) = cfg.fixed.iter().find(|(n, _)| !node_names.contains(n)) {
+        return Err(HarnessError::BadInput(format!(
+            "--byzantine-modes {n}=...: no node {n} (nodes are n1..n{nodes})"
+        )));
+    }
+    if cfg.nodes == 0 {
+        return Err(HarnessError::BadInput(
+            "--byzantine-nodes 0: a byzantine nemesis needs at least one node".into(),
+        ));
+    }
+    Ok(())
 }

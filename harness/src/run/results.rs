@@ -79,6 +79,12 @@ pub enum CheckError {
     /// The generals checker could not read the history.
     #[error("generals: {0}")]
     Generals(String),
+    /// The total-order checker could not read the history.
+    #[error("total-order: {0}")]
+    TotalOrder(String),
+    /// The broadcast checker could not read the history.
+    #[error("broadcast: {0}")]
+    Broadcast(String),
 }
 
 /// Checks `history` with `checkers` (stats is always added) into [`Results`].
@@ -116,6 +122,16 @@ pub fn check(
                 let report =
                     generals(history, &gopts).map_err(|e| CheckError::Generals(e.to_string()))?;
                 ("generals", report.valid, report.to_value())
+            }
+            CheckerKind::TotalOrder => {
+                let report = checker::checkers::total_order::total_order(history)
+                    .map_err(|e| CheckError::TotalOrder(e.to_string()))?;
+                ("total-order", report.valid, report.to_value())
+            }
+            CheckerKind::Broadcast => {
+                let report = checker::checkers::broadcast(history)
+                    .map_err(|e| CheckError::Broadcast(e.to_string()))?;
+                ("broadcast", report.valid, report.to_value())
             }
             CheckerKind::Exceptions => {
                 let report = exceptions(history);

@@ -12,7 +12,10 @@
 
 pub mod bully;
 pub mod etcd;
+pub mod gossip;
+pub mod keys;
 pub mod paxos_kv;
+pub mod pbft_chat;
 pub mod raft_kv;
 pub mod raft_protocol;
 pub mod two_generals;
@@ -150,6 +153,11 @@ pub trait System: Send + Sync {
     fn clock_refusal(&self) -> Option<String> {
         None
     }
+    /// The modes `POST /admin/byzantine {"mode": M}` accepts (`--nemesis byzantine`); empty:
+    /// its nodes cannot be made to lie.
+    fn byzantine_modes(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// The signal that asks a node to stop at shutdown (the harness escalates to SIGKILL).
     fn stop_signal(&self) -> nix::sys::signal::Signal {
         nix::sys::signal::Signal::SIGTERM
@@ -286,6 +294,16 @@ pub const REGISTRY: &[Entry] = &[
         description:
             "the Two Generals over a lossy link (nodes/two-generals, bin general; --nodes 2)",
         build: two_generals::build,
+    },
+    Entry {
+        name: pbft_chat::NAME,
+        description: "the bundled PBFT chat room, n = 3f+1 (nodes/pbft-chat, bin pbft-node)",
+        build: pbft_chat::build,
+    },
+    Entry {
+        name: gossip::NAME,
+        description: "the bundled gossip chat, signed messages (nodes/gossip, bin gossip-node)",
+        build: gossip::build,
     },
     Entry {
         name: user::NAME,

@@ -4,12 +4,14 @@
 //!
 //! ```toml
 //! name = "my-store"                  # shown in reports
-//! protocol = "raft-kv-http"          # the node HTTP protocol of the README (or "etcd-v3")
+//! protocol = "raft-kv-http"          # the node HTTP protocol of the README (or "etcd-v3";
+//!                                    # "pbft-chat-http": total-order, "gossip-http": broadcast)
 //! command = ["my-store", "--id", "{id}", "--listen", "{listen}", "--data-dir", "{data_dir}"]
 //! peer_args = ["--peer", "{peer_id}={peer_addr}"]   # optional, appended once per peer
 //! bug_args = ["--bug", "{bug}"]      # optional, appended once per --bug NAME
 //! supports_proxy = true              # the system takes per-peer addresses (default true)
 //! stop_signal = "SIGTERM"            # optional (SIGTERM, SIGINT, SIGQUIT, SIGKILL, SIGUSR1, SIGUSR2, SIGHUP)
+//! byzantine_modes = ["forge"]        # optional: modes of POST /admin/byzantine (--nemesis byzantine)
 //! [env]                              # optional environment of every node
 //! RUST_LOG = "info"
 //! [ready]                            # exactly one of http_get / tcp
@@ -72,6 +74,8 @@ struct RawConfig {
     stop_signal: Option<Spanned<String>>,
     #[serde(default)]
     env: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    byzantine_modes: Vec<String>,
     ready: Spanned<RawReady>,
 }
 
@@ -116,6 +120,8 @@ pub struct UserSystem {
     pub supports_proxy: bool,
     /// The signal that asks a node to stop (the harness escalates to SIGKILL).
     pub stop_signal: nix::sys::signal::Signal,
+    /// The modes its `POST /admin/byzantine` accepts (`--nemesis byzantine`); empty: none.
+    pub byzantine_modes: &'static [&'static str],
 }
 
 /// Placeholders known everywhere.
@@ -214,6 +220,7 @@ impl UserSystem {
             ready,
             supports_proxy: raw.supports_proxy.unwrap_or(true),
             stop_signal,
+            byzantine_modes: leak_modes(raw.byzantine_modes),
         })
     }
 
@@ -280,12 +287,7 @@ impl System for UserSystem {
                     ..
                 }
             ),
-            workloads: vec![
-                WorkloadKind::Register,
-                WorkloadKind::Set,
-                WorkloadKind::Election,
-                WorkloadKind::Append,
-            ],
+            workloads: workloads_of(self.protocol),
             protocol: self.protocol,
             discards_data_on_pass: false,
         }
@@ -306,10 +308,42 @@ impl System for UserSystem {
     fn stop_signal(&self) -> nix::sys::signal::Signal {
         self.stop_signal
     }
+
+    fn byzantine_modes(&self) -> &'static [&'static str] {
+        self.byzantine_modes
+    }
+}
+
+/// The workloads a protocol's client can run: the chat protocols have one each, the
+/// key-value ones the rest.
+fn workloads_of(protocol: Protocol) -> Vec<WorkloadKind> {
+    match protocol {
+        Protocol::Pbft => vec![WorkloadKind::TotalOrder],
+        Protocol::Gossip => vec![WorkloadKind::Broadcast],
+        _ => vec![
+            WorkloadKind::Register,
+            WorkloadKind::Set,
+            WorkloadKind::Election,
+            WorkloadKind::Append,
+        ],
+    }
+}
+
+/// The file's `byzantine_modes` as the `'static` list the `System` trait returns (one small
+/// allocation per loaded file, kept for the process's life).
+fn leak_modes(modes: Vec<String>) -> &'static [&'static str] {
+    if modes.is_empty() {
+        return &[];
+    }
+    let v: Vec<&'static str> = modes
+        .into_iter()
+        .map(|m| &*Box::leak(m.into_boxed_str()))
+        .collect();
+    Box::leak(v.into_boxed_slice())
 }
 
 /// `--db-opt k=v` → `--k v` (`k` a bare name; an empty `v` adds the flag alone).
-fn extra_args(db_opts: &[(String, String)]) -> Result<Vec<String>, SystemError> {
+pub(super) fn extra_args(db_opts: &[(String, String)]) -> Result<Vec<String>, SystemError> {
     let mut extra_args = Vec::new();
     for (k, v) in db_opts {
         if k.is_empty() || k.starts_with('-') {
@@ -346,10 +380,15 @@ impl Source<'_> {
             "etcd-v3" => Ok(Protocol::Etcd {
                 serializable_reads: super::etcd::serializable_reads(&spec.db_opts)?,
             }),
+            "pbft-chat-http" => Ok(Protocol::Pbft),
+            "gossip-http" => Ok(Protocol::Gossip),
             other => Err(self.err(
                 p.span(),
                 "protocol",
-                format!("unknown protocol `{other}` (known: raft-kv-http, etcd-v3)"),
+                format!(
+                    "unknown protocol `{other}` (known: raft-kv-http, etcd-v3, \
+                     pbft-chat-http, gossip-http)"
+                ),
             )),
         }
     }

@@ -92,16 +92,21 @@ pub enum Mode {
     Silent,
     /// Behaves, and also re-sends old messages (its own and others') every tick.
     Replay,
+    /// A colluding backup: like `forge-votes` echoes to each replica a prepare and a commit
+    /// for whatever that replica voted for, but forges nothing that would give it away
+    /// and relays no one else's message (so no proof of a lying primary).
+    Collude,
 }
 
 impl Mode {
     /// Every mode.
-    pub const ALL: [Mode; 5] = [
+    pub const ALL: [Mode; 6] = [
         Mode::Equivocate,
         Mode::ForgeVotes,
         Mode::BadSignature,
         Mode::Silent,
         Mode::Replay,
+        Mode::Collude,
     ];
 
     /// The flag name.
@@ -112,6 +117,7 @@ impl Mode {
             Mode::BadSignature => "bad-signature",
             Mode::Silent => "silent",
             Mode::Replay => "replay",
+            Mode::Collude => "collude",
         }
     }
 }

@@ -182,6 +182,19 @@ fn two_colluding_byzantine_nodes_of_four_break_agreement() {
 }
 
 #[test]
+fn an_equivocating_primary_and_a_colluding_backup_break_agreement() {
+    let found = first_agreement_break(20, |seed| {
+        let mut c = equivocating_primary(seed);
+        c.byzantine.insert(4, Mode::Collude);
+        c
+    });
+    assert!(
+        found.is_some(),
+        "2 Byzantine of 4 (equivocate + collude) never broke agreement in 20 seeds"
+    );
+}
+
+#[test]
 fn small_quorum_bug_lets_one_equivocating_primary_break_agreement() {
     let found = first_agreement_break(20, |seed| {
         let mut c = equivocating_primary(seed);
@@ -218,6 +231,14 @@ fn measure_violation_rates() {
             Box::new(|s| {
                 let mut c = equivocating_primary(s);
                 c.byzantine.insert(4, Mode::ForgeVotes);
+                c
+            }),
+        ),
+        (
+            "correct, schedule A + node 4 collude (2 Byzantine of 4)",
+            Box::new(|s| {
+                let mut c = equivocating_primary(s);
+                c.byzantine.insert(4, Mode::Collude);
                 c
             }),
         ),

@@ -7,12 +7,15 @@
 //! - [`raft_kv`]: the node HTTP protocol of `nodes/raft-kv` (and user systems speaking it).
 //! - [`etcd`]: etcd through its v3 JSON gateway.
 //! - [`zookeeper`]: ZooKeeper's jute protocol ([`zookeeper_wire`]); [`zookeeper_lock`] is its lock recipe.
+//! - [`pbft`], [`gossip`]: the chat rooms (total-order and broadcast workloads).
 //! - [`http1`]: the small keep-alive HTTP/1.1 transport of the raft-kv client.
 
 pub mod etcd;
 pub mod generals;
+pub mod gossip;
 pub mod http1;
 pub mod leader;
+pub mod pbft;
 pub mod raft_kv;
 pub mod zookeeper;
 pub mod zookeeper_lock;
@@ -72,6 +75,10 @@ pub enum Protocol {
     /// The Two Generals' rounds (nodes/two-generals), with the numbers of acknowledgements
     /// rounds are played with.
     Generals { acks: generals::AckSweep },
+    /// The pbft-chat protocol (`POST /request` to every replica, `GET /messages`).
+    Pbft,
+    /// The gossip protocol (`POST /broadcast` to the home node, `GET /messages`).
+    Gossip,
 }
 
 impl Protocol {
@@ -83,6 +90,8 @@ impl Protocol {
             Protocol::Election => "election-http",
             Protocol::ZooKeeper { .. } => "zookeeper",
             Protocol::Generals { .. } => "two-generals-http",
+            Protocol::Pbft => "pbft-chat-http",
+            Protocol::Gossip => "gossip-http",
         }
     }
 }
@@ -95,6 +104,8 @@ pub enum Client {
     Election(leader::LeaderClient),
     ZooKeeper(zookeeper::ZkClient),
     Generals(generals::GeneralsClient),
+    Pbft(pbft::PbftClient),
+    Gossip(gossip::GossipClient),
 }
 
 impl Client {
@@ -123,6 +134,8 @@ impl Client {
             Protocol::Generals { acks } => {
                 Ok(Client::Generals(generals::GeneralsClient::new(cfg, acks)?))
             }
+            Protocol::Pbft => Ok(Client::Pbft(pbft::PbftClient::new(cfg)?)),
+            Protocol::Gossip => Ok(Client::Gossip(gossip::GossipClient::new(cfg)?)),
         }
     }
 
@@ -134,6 +147,8 @@ impl Client {
             Client::Election(c) => c.home_name(),
             Client::ZooKeeper(c) => c.home_name(),
             Client::Generals(c) => c.home_name(),
+            Client::Pbft(c) => c.home_name(),
+            Client::Gossip(c) => c.home_name(),
         }
     }
 
@@ -149,6 +164,7 @@ impl Client {
                 Completion::Fail("read: not offered by the two-generals client".into())
             }
             Client::ZooKeeper(c) => c.read(key).await,
+            Client::Pbft(_) | Client::Gossip(_) => no_kv(),
         }
     }
 
@@ -164,6 +180,7 @@ impl Client {
                 Completion::Fail("write: not offered by the two-generals client".into())
             }
             Client::ZooKeeper(c) => c.write(key, value).await,
+            Client::Pbft(_) | Client::Gossip(_) => no_kv(),
         }
     }
 
@@ -180,6 +197,7 @@ impl Client {
             Client::Generals(_) => {
                 Completion::Fail("cas: not offered by the two-generals client".into())
             }
+            Client::Pbft(_) | Client::Gossip(_) => no_kv(),
         }
     }
 }
@@ -197,6 +215,9 @@ impl Client {
             Client::Generals(_) => {
                 Completion::Fail("status: not offered by the two-generals client".into())
             }
+            Client::Pbft(_) | Client::Gossip(_) => {
+                Completion::Fail("status: not offered by a chat client".into())
+            }
         }
     }
 
@@ -213,6 +234,9 @@ impl Client {
             }
             Client::Generals(_) => {
                 Completion::Fail("act: not offered by the two-generals client".into())
+            }
+            Client::Pbft(_) | Client::Gossip(_) => {
+                Completion::Fail("act: not offered by a chat client".into())
             }
         }
     }
@@ -235,6 +259,7 @@ impl Client {
             Client::ZooKeeper(_) => {
                 Completion::Fail("append: not offered by the zookeeper client".into())
             }
+            Client::Pbft(_) | Client::Gossip(_) => no_kv(),
         }
     }
 }
@@ -248,6 +273,13 @@ impl Client {
             _ => Completion::Fail("round: only the two-generals client plays rounds".into()),
         }
     }
+}
+
+/// The answer of a key-value op to a client whose system has no keys (pbft-chat, gossip).
+fn no_kv() -> Completion {
+    Completion::Fail(
+        "this system has no key-value API (use --workload total-order or broadcast)".into(),
+    )
 }
 
 /// The error string of a cas whose comparison did not hold (a definite `Fail`).

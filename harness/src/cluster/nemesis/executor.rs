@@ -95,7 +95,9 @@ async fn run_schedule(
     .with_targets_for(FaultKind::Pause, cfg.pause_targets.clone())
     .with_targets_for(FaultKind::Kill, cfg.kill_targets.clone())
     .with_links(cfg.links.clone())
-    .with_clock(cfg.clock.clone());
+    .with_clock(cfg.clock.clone())
+    .with_byzantine(cfg.byzantine.nodes, byzantine_modes(cluster, &cfg))
+    .with_fixed_byzantine(cfg.byzantine.fixed.clone());
     let mut stagger = Stagger::new(cfg.seed, cfg.interval);
     let mut summary = NemesisSummary::default();
     let mut last_leader = match cfg.trigger {
@@ -337,6 +339,19 @@ fn victim_names(v: &Victims) -> Vec<String> {
     }
 }
 
+/// The modes byzantine faults draw from: `--byzantine-modes`, else every mode of the system.
+fn byzantine_modes(cluster: &Cluster, cfg: &NemesisConfig) -> Vec<String> {
+    if cfg.byzantine.modes.is_empty() {
+        cluster
+            .byzantine_modes()
+            .iter()
+            .map(|m| m.to_string())
+            .collect()
+    } else {
+        cfg.byzantine.modes.clone()
+    }
+}
+
 async fn apply(
     cluster: &Cluster,
     fault: &PlannedFault,
@@ -420,6 +435,22 @@ async fn apply(
             }
             emit(record, summary, "start-clock", value);
         }
+        PlannedFault::Byzantine { liars } => {
+            for (n, mode) in liars {
+                cluster.set_byzantine(n, Some(mode)).await?;
+            }
+            let nodes: Vec<&String> = liars.iter().map(|(n, _)| n).collect();
+            let modes: serde_json::Map<String, serde_json::Value> = liars
+                .iter()
+                .map(|(n, m)| (n.clone(), serde_json::Value::from(m.as_str())))
+                .collect();
+            *summary
+                .faults
+                .entry(FaultKind::Byzantine.to_string())
+                .or_default() += 1;
+            let value = serde_json::json!({ "nodes": nodes, "modes": modes });
+            emit(record, summary, "start-byzantine", value);
+        }
     }
     Ok(())
 }
@@ -474,6 +505,19 @@ async fn undo(
             let reset = on_every_node(nodes, |n| cluster.clock_reset(n));
             emit(record, summary, "stop-clock", names_value(nodes));
             reset?;
+        }
+        PlannedFault::Byzantine { liars } => {
+            let nodes: Vec<String> = liars.iter().map(|(n, _)| n.clone()).collect();
+            let mut first_err = None;
+            for n in &nodes {
+                if let Err(e) = cluster.set_byzantine(n, None).await {
+                    first_err.get_or_insert(e);
+                }
+            }
+            emit(record, summary, "stop-byzantine", names_value(&nodes));
+            if let Some(e) = first_err {
+                return Err(e);
+            }
         }
     }
     Ok(())

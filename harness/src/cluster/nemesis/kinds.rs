@@ -23,6 +23,11 @@ pub enum FaultKind {
     /// A node's clock skewed, sped up or slowed down, or strobed (`--clock-faults`,
     /// `--clock-skew`, `--clock-rate`, `--clock-targets`), through libfaketime.
     Clock,
+    /// Nodes that lie (`--byzantine-nodes`, `--byzantine-modes`).
+    Byzantine,
+    /// Messages corrupted or duplicated in flight (`--corrupt`, `--duplicate`,
+    /// `--link-targets`; proxy links only).
+    Wire,
 }
 
 impl FaultKind {
@@ -34,6 +39,8 @@ impl FaultKind {
             FaultKind::Loss => "loss",
             FaultKind::Delay => "delay",
             FaultKind::Clock => "clock",
+            FaultKind::Byzantine => "byzantine",
+            FaultKind::Wire => "wire",
         }
     }
 }
@@ -55,7 +62,8 @@ impl FromStr for FaultKind {
             "delay" => Ok(FaultKind::Delay),
             "clock" => Ok(FaultKind::Clock),
             other => Err(format!(
-                "unknown nemesis `{other}` (partition, pause, kill, loss, delay, clock, none)"
+                "unknown nemesis `{other}` (partition, pause, kill, loss, delay, clock, byzantine, \
+                 wire, none)"
             )),
         }
     }
@@ -374,6 +382,82 @@ pub struct NemesisConfig {
     /// What clock faults do.
     pub clock: ClockOptions,
     pub seed: u64,
+    /// `--nemesis byzantine`: how many nodes lie and in which modes.
+    pub byzantine: ByzantineConfig,
+}
+
+/// Who lies under `--nemesis byzantine`: `nodes` nodes (drawn once per run from the seed,
+/// the same ones every time) each made Byzantine in a mode drawn from `modes`; or, when
+/// `fixed` is not empty, exactly those nodes, each always in its own mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByzantineConfig {
+    /// `--byzantine-nodes K` (default 1).
+    pub nodes: usize,
+    /// `--byzantine-modes a,b` (empty: every mode the system offers).
+    pub modes: Vec<String>,
+    /// `--byzantine-modes n1=equivocate,n4=forge-votes`: (node, mode), in the given order.
+    pub fixed: Vec<(String, String)>,
+}
+
+impl Default for ByzantineConfig {
+    fn default() -> Self {
+        ByzantineConfig {
+            nodes: 1,
+            modes: Vec::new(),
+            fixed: Vec::new(),
+        }
+    }
+}
+
+impl ByzantineConfig {
+    /// `--byzantine-nodes K --byzantine-modes LIST`: LIST is either modes to draw from
+    /// (`equivocate,silent`) or fixed per-node modes (`n1=equivocate,n4=forge-votes`, then
+    /// `K` is ignored); a mix of both forms, an empty node or mode, or a node named twice
+    /// is an error naming the entry.
+    pub fn parse(nodes: usize, list: &str) -> Result<ByzantineConfig, String> {
+        let entries: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .collect();
+        let fixed_form = entries.iter().filter(|e| e.contains('=')).count();
+        if fixed_form == 0 {
+            return Ok(ByzantineConfig {
+                nodes,
+                modes: entries.iter().map(|m| m.to_string()).collect(),
+                fixed: Vec::new(),
+            });
+        }
+        if fixed_form != entries.len() {
+            return Err(format!(
+                "--byzantine-modes {list}: either modes (equivocate,silent) or node=mode \
+                 pairs (n1=equivocate,n4=forge-votes), not both"
+            ));
+        }
+        let mut fixed: Vec<(String, String)> = Vec::new();
+        for e in entries {
+            let (node, mode) = e.split_once('=').unwrap_or((e, ""));
+            let (node, mode) = (node.trim(), mode.trim());
+            if node.is_empty() || mode.is_empty() {
+                return Err(format!("--byzantine-modes: `{e}` is not node=mode"));
+            }
+            if fixed.iter().any(|(n, _)| n == node) {
+                return Err(format!("--byzantine-modes: node {node} is named twice"));
+            }
+            fixed.push((node.to_string(), mode.to_string()));
+        }
+        Ok(ByzantineConfig {
+            nodes: fixed.len(),
+            modes: Vec::new(),
+            fixed,
+        })
+    }
+
+    /// Every mode the config names (drawn or fixed).
+    pub fn named_modes(&self) -> Vec<&str> {
+        let fixed = self.fixed.iter().map(|(_, m)| m.as_str());
+        self.modes.iter().map(String::as_str).chain(fixed).collect()
+    }
 }
 
 /// One applied fault change, for the history: `f` is one of `start-partition`,

@@ -9,7 +9,7 @@ pub mod planner;
 pub use executor::{run, NemesisSummary};
 pub use kinds::{parse_clock_faults, parse_clock_rates, ClockFault, ClockOptions};
 pub use kinds::{
-    parse_faults, parse_targets, FaultKind, NemesisConfig, NemesisEvent, PartitionShape, Target,
-    Trigger, DEFAULT_TARGETS,
+    parse_faults, parse_targets, ByzantineConfig, FaultKind, NemesisConfig, NemesisEvent,
+    PartitionShape, Target, Trigger, DEFAULT_TARGETS,
 };
 pub use planner::{isolate, plan_grudge, PlannedFault, Planner, Victims};

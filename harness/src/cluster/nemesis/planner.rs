@@ -37,6 +37,10 @@ pub enum PlannedFault {
         amounts: Vec<f64>,
         period: std::time::Duration,
     },
+    /// Make each of these nodes lie in its mode, `(node, mode)` (undo: honest again).
+    Byzantine {
+        liars: Vec<(String, String)>,
+    },
 }
 
 /// The nodes a pause or kill hits.
@@ -66,6 +70,11 @@ pub struct Planner {
     clock_targets: Vec<Target>,
     nodes: Vec<String>,
     next: usize,
+    /// The nodes `byzantine` faults make lie (the same every time) and the modes drawn from.
+    liars: Vec<String>,
+    liar_modes: Vec<String>,
+    /// `--byzantine-modes n1=equivocate,...`: these nodes, each always in its mode.
+    fixed_liars: Vec<(String, String)>,
 }
 
 impl Planner {
@@ -92,6 +101,9 @@ impl Planner {
             clock: ClockOptions::default(),
             nodes,
             next: 0,
+            liars: Vec::new(),
+            liar_modes: Vec::new(),
+            fixed_liars: Vec::new(),
         }
     }
 
@@ -125,8 +137,22 @@ impl Planner {
                 let t = self.draw_target(FaultKind::Kill);
                 PlannedFault::Kill(pick_victims(t, &self.nodes, &mut self.rng))
             }
-            FaultKind::Loss | FaultKind::Delay => self.plan_links(kind),
             FaultKind::Clock => self.plan_clock(),
+            FaultKind::Loss | FaultKind::Delay | FaultKind::Wire => self.plan_links(kind),
+            FaultKind::Byzantine if !self.fixed_liars.is_empty() => PlannedFault::Byzantine {
+                liars: self.fixed_liars.clone(),
+            },
+            FaultKind::Byzantine if self.liars.is_empty() || self.liar_modes.is_empty() => {
+                return None
+            }
+            FaultKind::Byzantine => PlannedFault::Byzantine {
+                liars: (0..self.liars.len())
+                    .map(|i| {
+                        let m = self.rng.gen_range(0..self.liar_modes.len());
+                        (self.liars[i].clone(), self.liar_modes[m].clone())
+                    })
+                    .collect(),
+            },
         })
     }
 
@@ -189,25 +215,32 @@ impl Planner {
         self
     }
 
-    /// A loss fault (one of the configured probabilities) or a delay fault on every link or
-    /// every link of one node, as drawn from the configured link targets.
+    /// A loss fault (one of the configured probabilities), a delay fault or a wire fault
+    /// (corruption, duplication) on every link or every link of one node, as drawn from the
+    /// configured link targets.
     fn plan_links(&mut self, kind: FaultKind) -> PlannedFault {
         let o = &self.links;
-        let condition = if kind == FaultKind::Loss {
-            let loss = match o.losses.len() {
-                0 => 0.3,
-                n => o.losses[self.rng.gen_range(0..n)],
-            };
-            LinkCondition {
-                loss,
-                ..Default::default()
+        let condition = match kind {
+            FaultKind::Loss => {
+                let loss = match o.losses.len() {
+                    0 => 0.3,
+                    n => o.losses[self.rng.gen_range(0..n)],
+                };
+                LinkCondition {
+                    loss,
+                    ..Default::default()
+                }
             }
-        } else {
-            LinkCondition {
-                loss: 0.0,
+            FaultKind::Wire => LinkCondition {
+                corrupt: o.corrupt,
+                duplicate: o.duplicate,
+                ..Default::default()
+            },
+            _ => LinkCondition {
                 delay: o.delay,
                 jitter: o.jitter,
-            }
+                ..Default::default()
+            },
         };
         let target = match o.targets.len() {
             0 => LinkTarget::All,
@@ -229,9 +262,36 @@ impl Planner {
             match kind {
                 FaultKind::Pause => self.pause_targets = targets,
                 FaultKind::Kill => self.kill_targets = targets,
-                FaultKind::Partition | FaultKind::Loss | FaultKind::Delay | FaultKind::Clock => {}
+                FaultKind::Partition
+                | FaultKind::Loss
+                | FaultKind::Delay
+                | FaultKind::Clock
+                | FaultKind::Byzantine
+                | FaultKind::Wire => {}
             }
         }
+        self
+    }
+
+    /// Byzantine faults make `count` nodes lie, drawn once from the seed (so the nodes ever
+    /// Byzantine are at most `count`), each node each time in a mode drawn from `modes`.
+    pub fn with_byzantine(mut self, count: usize, modes: Vec<String>) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.rng.gen());
+        let mut liars: Vec<String> = self
+            .nodes
+            .choose_multiple(&mut rng, count.min(self.nodes.len()))
+            .cloned()
+            .collect();
+        liars.sort();
+        self.liars = liars;
+        self.liar_modes = modes;
+        self
+    }
+
+    /// Byzantine faults make exactly these nodes lie, each always in its own mode (the
+    /// colluding schedules of the simulator: `n1=equivocate,n4=forge-votes`).
+    pub fn with_fixed_byzantine(mut self, liars: Vec<(String, String)>) -> Self {
+        self.fixed_liars = liars;
         self
     }
 
@@ -393,6 +453,72 @@ pub fn plan_grudge(shape: &PartitionShape, nodes: &[String], rng: &mut ChaCha8Rn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byzantine_faults_hit_the_same_k_nodes_in_drawn_modes() {
+        let nodes: Vec<String> = (1..=4).map(|i| format!("n{i}")).collect();
+        let modes = vec!["equivocate".to_string(), "silent".to_string()];
+        let plan = |seed| {
+            let mut p = Planner::new(
+                seed,
+                vec![FaultKind::Byzantine],
+                PartitionShape::Random,
+                vec![],
+                nodes.clone(),
+            )
+            .with_byzantine(2, modes.clone());
+            (0..20).map(|_| p.next_fault().unwrap()).collect::<Vec<_>>()
+        };
+        let faults = plan(3);
+        assert_eq!(faults, plan(3));
+        let mut liars = BTreeSet::new();
+        let mut seen_modes = BTreeSet::new();
+        for f in &faults {
+            let PlannedFault::Byzantine { liars: l } = f else {
+                panic!("{f:?}")
+            };
+            assert_eq!(l.len(), 2);
+            for (node, mode) in l {
+                liars.insert(node.clone());
+                seen_modes.insert(mode.clone());
+            }
+        }
+        assert_eq!(liars.len(), 2, "always the same two nodes");
+        assert_eq!(seen_modes.len(), 2, "both modes drawn");
+        let mut none = Planner::new(
+            1,
+            vec![FaultKind::Byzantine],
+            PartitionShape::Random,
+            vec![],
+            nodes.clone(),
+        );
+        assert_eq!(none.next_fault(), None, "no liars configured: no fault");
+    }
+
+    #[test]
+    fn fixed_byzantine_modes_hit_the_named_nodes_in_their_modes_every_time() {
+        let fixed = vec![
+            ("n1".to_string(), "equivocate".to_string()),
+            ("n4".to_string(), "forge-votes".to_string()),
+        ];
+        let mut p = Planner::new(
+            9,
+            vec![FaultKind::Byzantine],
+            PartitionShape::Random,
+            vec![],
+            names(4),
+        )
+        .with_byzantine(1, vec!["silent".into()])
+        .with_fixed_byzantine(fixed.clone());
+        for _ in 0..5 {
+            assert_eq!(
+                p.next_fault(),
+                Some(PlannedFault::Byzantine {
+                    liars: fixed.clone()
+                })
+            );
+        }
+    }
 
     fn names(n: usize) -> Vec<String> {
         (1..=n).map(|i| format!("n{i}")).collect()
@@ -829,6 +955,7 @@ mod tests {
             delay: std::time::Duration::from_millis(50),
             jitter: std::time::Duration::from_millis(20),
             targets: vec![LinkTarget::All, LinkTarget::One],
+            ..Default::default()
         };
         let plan = |seed| {
             let mut p = Planner::new(

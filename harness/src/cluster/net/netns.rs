@@ -397,6 +397,12 @@ impl NetnsNet {
                     return Err(ClusterError::UnknownNode(n.clone()));
                 }
             }
+            if c.corrupt > 0.0 || c.duplicate > 0.0 {
+                return Err(ClusterError::Unsupported(format!(
+                    "wire fault {a}→{b}: only the proxy backend corrupts or duplicates \
+                     messages; use --net proxy"
+                )));
+            }
             if !c.delay.is_zero() || !c.jitter.is_zero() {
                 return Err(ClusterError::Unsupported(format!(
                     "link delay {a}→{b}: this kernel has no netem, so the netns backend delays \

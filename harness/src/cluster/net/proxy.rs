@@ -284,7 +284,9 @@ enum Relayed {
 /// Copies `r` to `w` until EOF, each chunk held back by a delay drawn from the link's
 /// condition when it was read (never released before the chunk before it); then half-closes
 /// `w`. With `lossy` (the connecting node's direction), each chunk is lost with the link's
-/// loss probability, which ends the relay with [`Relayed::Lost`].
+/// loss probability, which ends the relay with [`Relayed::Lost`], and otherwise gets one
+/// byte corrupted (`corrupt`) or is written twice (`duplicate`) with the link's wire-fault
+/// probabilities.
 async fn relay<R, W>(
     r: &mut R,
     w: &mut W,
@@ -310,8 +312,20 @@ where
                     }
                     let drawn = tokio::time::Instant::now() + c.draw_delay(rand::random::<f64>());
                     last_due = last_due.max(drawn);
-                    if tx.send((last_due, buf[..n].to_vec())).is_err() {
-                        return Relayed::Ended;
+                    let mut chunk = buf[..n].to_vec();
+                    if lossy && c.corrupt > 0.0 && rand::random::<f64>() < c.corrupt {
+                        corrupt_one_byte(&mut chunk, rand::random::<u64>());
+                    }
+                    let copies =
+                        if lossy && c.duplicate > 0.0 && rand::random::<f64>() < c.duplicate {
+                            2
+                        } else {
+                            1
+                        };
+                    for _ in 0..copies {
+                        if tx.send((last_due, chunk.clone())).is_err() {
+                            return Relayed::Ended;
+                        }
                     }
                 }
             }
@@ -327,6 +341,44 @@ where
         let _ = w.shutdown().await;
     };
     tokio::join!(reader, writer).0
+}
+
+/// Shortest run of hex digits taken for a signature, digest or key.
+const HEX_RUN: usize = 16;
+
+/// Corrupts one byte of `chunk`, chosen by `r`: preferably a digit inside a run of at least
+/// [`HEX_RUN`] lowercase hex digits after the end of the HTTP header (a signature, digest or
+/// key in a JSON body), replaced by another hex digit, so the message still parses and only
+/// its authenticity is broken; else any byte, flipped.
+pub(crate) fn corrupt_one_byte(chunk: &mut [u8], r: u64) {
+    if chunk.is_empty() {
+        return;
+    }
+    let body = chunk
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(0, |i| i + 4);
+    let is_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    let mut hex = Vec::new();
+    let mut run_start = body;
+    for i in body..=chunk.len() {
+        if i < chunk.len() && is_hex(chunk[i]) {
+            continue;
+        }
+        if i - run_start >= HEX_RUN {
+            hex.extend(run_start..i);
+        }
+        run_start = i + 1;
+    }
+    if hex.is_empty() {
+        let i = (r as usize) % chunk.len();
+        chunk[i] ^= 0x20;
+        return;
+    }
+    let i = hex[(r as usize) % hex.len()];
+    const DIGITS: &[u8] = b"0123456789abcdef";
+    let now = DIGITS.iter().position(|&d| d == chunk[i]).unwrap_or(0);
+    chunk[i] = DIGITS[(now + 1 + (r >> 32) as usize % 15) % 16];
 }
 
 /// Makes closing `s` send a RST (SO_LINGER with a zero timeout), so the other side sees the
@@ -449,6 +501,24 @@ mod tests {
         ok
     }
 
+    #[test]
+    fn corruption_changes_one_hex_digit_of_the_body_and_keeps_it_parseable() {
+        let msg = b"POST /pbft/messages HTTP/1.1\r\nContent-Length: 42\r\n\r\n[{\"digest\":\"00ff00ff00ff00ff00ff\"}]";
+        for r in [0u64, 1, 7, 1 << 40, u64::MAX] {
+            let mut c = msg.to_vec();
+            corrupt_one_byte(&mut c, r);
+            let diff: Vec<usize> = (0..c.len()).filter(|&i| c[i] != msg[i]).collect();
+            assert_eq!(diff.len(), 1, "one byte changed");
+            let i = diff[0];
+            let ok = i >= msg.len() - 23 && i < msg.len() - 3 && c[i].is_ascii_hexdigit();
+            assert!(ok, "{}", String::from_utf8_lossy(&c));
+        }
+        let mut plain = b"abc".to_vec();
+        corrupt_one_byte(&mut plain, 1);
+        assert_ne!(plain, b"abc".to_vec());
+        corrupt_one_byte(&mut [], 3);
+    }
+
     #[tokio::test]
     async fn loss_drops_about_that_fraction_of_requests_and_jitter_spreads_delays() {
         let a = echo().await;
@@ -478,6 +548,7 @@ mod tests {
             loss: 0.0,
             delay: Duration::from_millis(60),
             jitter: Duration::from_millis(40),
+            ..Default::default()
         };
         px.set_conditions(&[(("n1".to_string(), "n2".to_string()), jittery)].into())
             .unwrap();

@@ -418,7 +418,8 @@ impl Core {
                     *b ^= 0x5a;
                 }
             }
-            Some(Mode::ForgeVotes)
+            Some(Mode::Collude) if msg.from != self.cfg.id => return,
+            Some(Mode::ForgeVotes | Mode::Collude)
                 if msg.from == self.cfg.id
                     && matches!(
                         msg.payload,

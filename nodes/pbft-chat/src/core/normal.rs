@@ -221,7 +221,7 @@ impl Core {
             self.detect(msg.from, DetectionKind::ForgedVote);
             return;
         }
-        if self.byzantine == Some(Mode::ForgeVotes) {
+        if matches!(self.byzantine, Some(Mode::ForgeVotes | Mode::Collude)) {
             self.echo_votes(&msg);
         }
         // What the primary told the sender, against what it told us.
