@@ -6,6 +6,9 @@
 //! - [`clients`]: one client per protocol (raft-kv HTTP, etcd) behind one dispatch enum.
 //! - [`generator`]: the seeded per-worker op stream (ChaCha), shared by all workloads.
 //! - [`append`]: lists per key (unique appends, whole-list reads), kv model.
+//! - [`lock`]: acquire/release of a few locks by many sessions (mutex + lock overlap).
+//! - [`fencing`]: lock holders write to a protected resource with their tokens (fencing).
+//! - [`stall`]: the freeze gates of lock clients, for the stalled-holder fault.
 //! - [`register`]: independent cas-registers (read / write / cas on rotating keys).
 //! - [`set`]: unique integer adds into one set, final reads on every node.
 //! - [`workload`]: the workload enum the runner drives: next op, how to execute it, final
@@ -15,9 +18,12 @@ pub mod append;
 pub mod clients;
 pub mod completion;
 pub mod election;
+pub mod fencing;
 pub mod generator;
+pub mod lock;
 pub mod register;
 pub mod set;
+pub mod stall;
 pub mod workload;
 
 pub use completion::Completion;

@@ -5,9 +5,11 @@
 use crate::append::AppendGen;
 use crate::clients::Client;
 use crate::election::ElectionGen;
+use crate::fencing::FencingGen;
+use crate::lock::LockGen;
 use crate::register::RegisterGen;
 use crate::set::SetGen;
-use crate::{append, election, register, set, Completion};
+use crate::{append, election, fencing, lock, register, set, Completion};
 use checker::model::ModelKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -30,6 +32,8 @@ pub enum WorkloadKind {
     Set,
     Election,
     Append,
+    Lock,
+    Fencing,
 }
 
 impl WorkloadKind {
@@ -39,6 +43,8 @@ impl WorkloadKind {
         WorkloadKind::Set,
         WorkloadKind::Election,
         WorkloadKind::Append,
+        WorkloadKind::Lock,
+        WorkloadKind::Fencing,
     ];
 
     /// The `--workload` name.
@@ -48,6 +54,8 @@ impl WorkloadKind {
             WorkloadKind::Set => "set",
             WorkloadKind::Election => "election",
             WorkloadKind::Append => "append",
+            WorkloadKind::Lock => "lock",
+            WorkloadKind::Fencing => "fencing",
         }
     }
 
@@ -64,6 +72,12 @@ impl WorkloadKind {
             WorkloadKind::Append => {
                 "lists per key: unique appends and whole-list reads, kv-model linearizability"
             }
+            WorkloadKind::Lock => {
+                "acquire/release of a few locks by many sessions, mutex model + lock overlap"
+            }
+            WorkloadKind::Fencing => {
+                "lock holders write to a protected resource with their tokens; fencing checker"
+            }
         }
     }
 
@@ -74,6 +88,7 @@ impl WorkloadKind {
             WorkloadKind::Register | WorkloadKind::Append => (concurrency / nodes.max(1)).max(1),
             WorkloadKind::Set => concurrency,
             WorkloadKind::Election => 1,
+            WorkloadKind::Lock | WorkloadKind::Fencing => (concurrency / 2).clamp(1, 3),
         }
     }
 
@@ -100,6 +115,11 @@ pub enum CheckerKind {
     /// Set-full: lost and stale elements of a set (adds + reads); `linearizable`: an element
     /// must be visible to every read that starts after its add completed.
     SetFull { linearizable: bool },
+    /// No two clients held the same lock at overlapping times (acquire ok to release invoke).
+    LockOverlap,
+    /// Stale writes to the protected resource, lease violations, token regressions, stale
+    /// lock reads (`checker::checkers::fencing`).
+    Fencing,
     /// Counts of ok / fail / info per function (always present).
     Stats,
     /// The `fail` and `info` errors, grouped by text (`harness check` adds it).
@@ -134,6 +154,8 @@ pub enum WorkerGen {
     Set(SetGen),
     Election(ElectionGen),
     Append(AppendGen),
+    Lock(LockGen),
+    Fencing(FencingGen),
 }
 
 impl WorkerGen {
@@ -143,6 +165,8 @@ impl WorkerGen {
             WorkerGen::Set(g) => g.next_op(),
             WorkerGen::Election(g) => g.next_op(),
             WorkerGen::Append(g) => g.next_op(),
+            WorkerGen::Lock(g) => g.next_op(),
+            WorkerGen::Fencing(g) => g.next_op(),
         }
     }
 }
@@ -180,6 +204,10 @@ impl Workload {
                 o.keys,
                 o.ops_per_key,
             )),
+            WorkloadKind::Lock => WorkerGen::Lock(LockGen::new(o.seed, worker, o.keys)),
+            WorkloadKind::Fencing => {
+                WorkerGen::Fencing(FencingGen::new(o.seed, worker, o.keys))
+            }
         }
     }
 
@@ -190,6 +218,8 @@ impl Workload {
             WorkloadKind::Set => set::execute(client, op, self.opts.keys).await,
             WorkloadKind::Election => election::execute(client, op).await,
             WorkloadKind::Append => append::execute(client, op).await,
+            WorkloadKind::Lock => lock::execute(client, op).await,
+            WorkloadKind::Fencing => fencing::execute(client, op).await,
         }
     }
 
@@ -207,6 +237,7 @@ impl Workload {
                 .collect(),
             WorkloadKind::Set => vec![set::read_op()],
             WorkloadKind::Election => Vec::new(),
+            WorkloadKind::Lock | WorkloadKind::Fencing => Vec::new(),
         }
     }
 
@@ -228,6 +259,18 @@ impl Workload {
                 CheckerKind::Linearizable {
                     model: ModelKind::Kv,
                 },
+                CheckerKind::Stats,
+            ],
+            WorkloadKind::Lock => vec![
+                CheckerKind::Linearizable {
+                    model: ModelKind::Mutex,
+                },
+                CheckerKind::LockOverlap,
+                CheckerKind::Fencing,
+                CheckerKind::Stats,
+            ],
+            WorkloadKind::Fencing => vec![
+                CheckerKind::Fencing,
                 CheckerKind::Stats,
             ],
         }

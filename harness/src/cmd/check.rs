@@ -237,6 +237,8 @@ fn check_one(
         }),
         CheckError::SetFull(e) => bad(format!("{name}: set-full: {e}")),
         CheckError::Election(e) => bad(format!("{name}: election: {e}")),
+        CheckError::LockOverlap(e) => bad(format!("{name}: lock-overlap: {e}")),
+        CheckError::Fencing(e) => bad(format!("{name}: fencing: {e}")),
     })?;
     let other_reading = other_reading(&history, model, opts, &results);
     results.failed_ops = Some(json!(failed_ops.name()));

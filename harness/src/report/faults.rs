@@ -76,9 +76,19 @@ pub const KINDS: &[KindSpec] = &[
         undone: "links healthy again",
         per_target: false,
     },
+    KindSpec {
+        kind: "stall",
+        start: "start-stall",
+        stop: "stop-stall",
+        rgb: (230, 159, 0),
+        words: link_words,
+        undone: "woke",
+        per_target: false,
+    },
 ];
 
-/// A link fault in words, as the nemesis recorded it: `n1→n2, n2→n1: 30% loss`.
+/// A link fault (or a stall) in words, as the nemesis recorded it: `n1→n2, n2→n1: 30%
+/// loss`, `w3 frozen holding /locks/l0 (token 17) for 4.2 s (1.40 TTL)`.
 fn link_words(v: &Value) -> Option<String> {
     v.get("text")?.as_str().map(str::to_string)
 }

@@ -12,7 +12,7 @@ use crate::systems::{self, Capabilities, SystemError, SystemSpec};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Duration;
-use workloads::WorkloadOptions;
+use workloads::{WorkloadKind, WorkloadOptions};
 
 /// Everything one `harness test` invocation needs.
 #[derive(Debug, Clone)]
@@ -38,6 +38,8 @@ pub struct TestConfig {
     pub test_count: u32,
     pub junit: Option<PathBuf>,
     pub no_report: bool,
+    /// `--workload fencing`: the protected resource rejects lower tokens (`--fencing on`).
+    pub fencing: bool,
     /// The command line, for `test.json`.
     pub argv: Vec<String>,
 }
@@ -76,6 +78,15 @@ impl TestConfig {
                 "--workload {}: {name} speaks {}",
                 self.workload.kind.name(),
                 speaks.join(", ")
+            )));
+        }
+        let holders = [WorkloadKind::Lock, WorkloadKind::Fencing];
+        if self.nemesis.faults.contains(&FaultKind::Stall)
+            && !holders.contains(&self.workload.kind)
+        {
+            return Err(HarnessError::BadInput(format!(
+                "--nemesis stall freezes lock holders: it needs --workload lock or fencing, not {}",
+                self.workload.kind.name()
             )));
         }
         if self.nemesis.trigger == Trigger::LeaderChange && !caps.leader_in_status {
@@ -155,6 +166,7 @@ impl TestConfig {
             "ops_per_key": self.workload.ops_per_key,
             "recovery_time_s": self.recovery.as_secs_f64(),
             "check_timeout_s": self.check_timeout.as_secs_f64(),
+            "fencing": self.fencing,
             "db_opts": self.system.db_opts.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         })
     }

@@ -11,7 +11,7 @@
 use crate::logging::RunLog;
 use checker::checkers::election::election;
 use checker::checkers::{
-    exceptions, set_full, stats_with, NothingOk, SetFullOptions, StatsOptions,
+    exceptions, fencing, lock_overlap, set_full, stats_with, NothingOk, SetFullOptions, StatsOptions,
 };
 use checker::linear::{self, LinearError, LinearOptions};
 use checker::{History, OpType, Validity};
@@ -71,6 +71,12 @@ pub enum CheckError {
     /// The election checker could not read the history.
     #[error("election: {0}")]
     Election(String),
+    /// The lock-overlap checker could not read the history.
+    #[error("lock-overlap: {0}")]
+    LockOverlap(String),
+    /// The fencing checker could not read the history.
+    #[error("fencing: {0}")]
+    Fencing(String),
 }
 
 /// Checks `history` with `checkers` (stats is always added) into [`Results`].
@@ -100,6 +106,15 @@ pub fn check(
             CheckerKind::Election => {
                 let report = election(history).map_err(|e| CheckError::Election(e.to_string()))?;
                 ("election", report.valid, report.to_value())
+            }
+            CheckerKind::LockOverlap => {
+                let report =
+                    lock_overlap(history).map_err(|e| CheckError::LockOverlap(e.to_string()))?;
+                ("lock-overlap", report.valid, report.to_value())
+            }
+            CheckerKind::Fencing => {
+                let report = fencing(history).map_err(|e| CheckError::Fencing(e.to_string()))?;
+                ("fencing", report.valid, report.to_value())
             }
             CheckerKind::Exceptions => {
                 let report = exceptions(history);

@@ -13,6 +13,7 @@
 pub mod bully;
 pub mod etcd;
 pub mod paxos_kv;
+pub mod lock_service;
 pub mod raft_kv;
 pub mod user;
 pub mod zookeeper;
@@ -263,6 +264,11 @@ pub const REGISTRY: &[Entry] = &[
         description:
             "ZooKeeper 3.8 (Debian's zookeeper), an ensemble speaking its jute client protocol",
         build: zookeeper::build,
+    },
+    Entry {
+        name: lock_service::NAME,
+        description: "the bundled lock service (nodes/lock-service, bin lock-node)",
+        build: lock_service::build,
     },
     Entry {
         name: user::NAME,

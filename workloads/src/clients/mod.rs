@@ -8,10 +8,13 @@
 //! - [`etcd`]: etcd through its v3 JSON gateway.
 //! - [`zookeeper`]: ZooKeeper's jute protocol ([`zookeeper_wire`]); [`zookeeper_lock`] is its lock recipe.
 //! - [`http1`]: the small keep-alive HTTP/1.1 transport of the raft-kv client.
+//! - [`lock`]: lock clients (sessions, acquire/release with fencing tokens), one per lock
+//!   system; a lock client answers `read`/`write`/`cas` with a definite `fail`.
 
 pub mod etcd;
 pub mod http1;
 pub mod leader;
+pub mod lock;
 pub mod raft_kv;
 pub mod zookeeper;
 pub mod zookeeper_lock;
@@ -68,6 +71,8 @@ pub enum Protocol {
     Election,
     /// ZooKeeper's client protocol; without `sync_reads` reads skip the `sync` (NOT linearizable).
     ZooKeeper { sync_reads: bool },
+    /// The lock-service HTTP protocol (`nodes/lock-service`): sessions, locks, tokens.
+    LockService,
 }
 
 impl Protocol {
@@ -78,6 +83,7 @@ impl Protocol {
             Protocol::Etcd { .. } => "etcd-v3",
             Protocol::Election => "election-http",
             Protocol::ZooKeeper { .. } => "zookeeper",
+            Protocol::LockService => "lock-service-http",
         }
     }
 }
@@ -89,6 +95,7 @@ pub enum Client {
     Etcd(etcd::EtcdClient),
     Election(leader::LeaderClient),
     ZooKeeper(zookeeper::ZkClient),
+    Lock(lock::LockClient),
 }
 
 impl Client {
@@ -114,6 +121,15 @@ impl Client {
                 client.set_sync_reads(sync_reads);
                 Ok(Client::ZooKeeper(client))
             }
+            Protocol::LockService => {
+                let gate = std::sync::Arc::new(crate::stall::FreezeGate::default());
+                let c = lock::LockServiceClient::new(cfg, lock::lock_service::DEFAULT_TTL)?
+                    .with_gate(gate.clone());
+                Ok(Client::Lock(lock::LockClient::new(
+                    lock::LockBackend::LockService(c),
+                    gate,
+                )))
+            }
         }
     }
 
@@ -124,6 +140,15 @@ impl Client {
             Client::Etcd(c) => c.home_name(),
             Client::Election(c) => c.home_name(),
             Client::ZooKeeper(c) => c.home_name(),
+            Client::Lock(c) => c.home_name(),
+        }
+    }
+
+    /// The lock client, if this client speaks a lock protocol.
+    pub fn lock(&self) -> Option<&lock::LockClient> {
+        match self {
+            Client::Lock(c) => Some(c),
+            _ => None,
         }
     }
 
@@ -136,6 +161,7 @@ impl Client {
                 Completion::Fail("read: not offered by an election client".into())
             }
             Client::ZooKeeper(c) => c.read(key).await,
+            Client::Lock(_) => Completion::Fail(NOT_A_KV.into()),
         }
     }
 
@@ -148,6 +174,7 @@ impl Client {
                 Completion::Fail("write: not offered by an election client".into())
             }
             Client::ZooKeeper(c) => c.write(key, value).await,
+            Client::Lock(_) => Completion::Fail(NOT_A_KV.into()),
         }
     }
 
@@ -157,6 +184,7 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.cas(key, from, to).await,
             Client::Etcd(c) => c.cas(key, from, to).await,
+            Client::Lock(_) => Completion::Fail(NOT_A_KV.into()),
             Client::ZooKeeper(c) => c.cas(key, from, to).await,
             Client::Election(_) => {
                 Completion::Fail("cas: not offered by an election client".into())
@@ -175,6 +203,7 @@ impl Client {
             Client::ZooKeeper(_) => {
                 Completion::Fail("status: not offered by the zookeeper client".into())
             }
+            Client::Lock(_) => Completion::Fail("status: not offered by a lock client".into()),
         }
     }
 
@@ -189,6 +218,7 @@ impl Client {
             Client::ZooKeeper(_) => {
                 Completion::Fail("act: not offered by the zookeeper client".into())
             }
+            Client::Lock(_) => Completion::Fail("act: not offered by a lock client".into()),
         }
     }
 }
@@ -207,9 +237,13 @@ impl Client {
             Client::ZooKeeper(_) => {
                 Completion::Fail("append: not offered by the zookeeper client".into())
             }
+            Client::Lock(_) => Completion::Fail(NOT_A_KV.into()),
         }
     }
 }
+
+/// The error of a key-value operation sent to a lock client (nothing was sent).
+pub const NOT_A_KV: &str = "lock clients do not speak read/write/cas";
 
 /// The error string of a cas whose comparison did not hold (a definite `Fail`).
 pub const CAS_MISMATCH: &str = "cas-mismatch";

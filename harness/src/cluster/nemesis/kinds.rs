@@ -20,6 +20,9 @@ pub enum FaultKind {
     Loss,
     /// Delay with jitter on links (`--delay`, `--jitter`, `--link-targets`).
     Delay,
+    /// A lock holder (a client of the lock or fencing workload) frozen while it holds a
+    /// lock: its keep-alives and its work stop, then it wakes and writes without re-checking.
+    Stall,
 }
 
 impl FaultKind {
@@ -30,6 +33,7 @@ impl FaultKind {
             FaultKind::Kill => "kill",
             FaultKind::Loss => "loss",
             FaultKind::Delay => "delay",
+            FaultKind::Stall => "stall",
         }
     }
 }
@@ -49,8 +53,9 @@ impl FromStr for FaultKind {
             "kill" => Ok(FaultKind::Kill),
             "loss" => Ok(FaultKind::Loss),
             "delay" => Ok(FaultKind::Delay),
+            "stall" => Ok(FaultKind::Stall),
             other => Err(format!(
-                "unknown nemesis `{other}` (partition, pause, kill, loss, delay, none)"
+                "unknown nemesis `{other}` (partition, pause, kill, loss, delay, stall, none)"
             )),
         }
     }

@@ -29,6 +29,9 @@ pub enum PlannedFault {
         kind: FaultKind,
         faults: LinkFaults,
     },
+    /// Freeze lock client `pick % clients` at its next stall point (while it holds a lock)
+    /// for `ttls` session TTLs, then wake it.
+    Stall { pick: u64, ttls: f64 },
 }
 
 /// The nodes a pause or kill hits.
@@ -114,6 +117,7 @@ impl Planner {
                 PlannedFault::Kill(pick_victims(t, &self.nodes, &mut self.rng))
             }
             FaultKind::Loss | FaultKind::Delay => self.plan_links(kind),
+            FaultKind::Stall => self.plan_stall(),
         })
     }
 
@@ -157,13 +161,26 @@ impl Planner {
         PlannedFault::Links { kind, faults }
     }
 
+    /// A stall of a drawn client: half of them short (0.6–0.95 TTL: the client's own lease
+    /// may still run when it wakes, which a server without Chubby's grace has already
+    /// expired), half long (1.3–2.5 TTL: the lease is surely over and the lock given away).
+    fn plan_stall(&mut self) -> PlannedFault {
+        let pick = self.rng.gen::<u64>();
+        let ttls = if self.rng.gen_bool(0.5) {
+            self.rng.gen_range(0.6..0.95)
+        } else {
+            self.rng.gen_range(1.3..2.5)
+        };
+        PlannedFault::Stall { pick, ttls }
+    }
+
     /// Gives pauses or kills their own targets (an empty list keeps the shared ones).
     pub fn with_targets_for(mut self, kind: FaultKind, targets: Vec<Target>) -> Self {
         if !targets.is_empty() {
             match kind {
                 FaultKind::Pause => self.pause_targets = targets,
                 FaultKind::Kill => self.kill_targets = targets,
-                FaultKind::Partition | FaultKind::Loss | FaultKind::Delay => {}
+                FaultKind::Partition | FaultKind::Loss | FaultKind::Delay | FaultKind::Stall => {}
             }
         }
         self
