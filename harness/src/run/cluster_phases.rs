@@ -94,6 +94,7 @@ async fn drive(
     run_dir: &Path,
 ) -> Result<(), HarnessError> {
     let workload = Arc::new(Workload::new(ctx.cfg.workload.clone()));
+    let protocol = protocol.for_workload(ctx.cfg.workload.kind);
     let mut clients = Clients::new(cluster, protocol, ctx.cfg.op_timeout);
     let resource = match ctx.cfg.workload.kind {
         WorkloadKind::Fencing => {

@@ -73,6 +73,8 @@ pub enum Protocol {
     ZooKeeper { sync_reads: bool },
     /// The lock-service HTTP protocol (`nodes/lock-service`): sessions, locks, tokens.
     LockService,
+    /// ZooKeeper's lock recipe (the lock workloads on `--db zookeeper`).
+    ZooKeeperLock,
 }
 
 impl Protocol {
@@ -84,6 +86,17 @@ impl Protocol {
             Protocol::Election => "election-http",
             Protocol::ZooKeeper { .. } => "zookeeper",
             Protocol::LockService => "lock-service-http",
+            Protocol::ZooKeeperLock => "zookeeper-lock",
+        }
+    }
+
+    /// The protocol a workload speaks to this system: ZooKeeper's lock workloads use its
+    /// lock recipe; every other pair is unchanged.
+    pub fn for_workload(self, kind: crate::WorkloadKind) -> Protocol {
+        use crate::WorkloadKind::{Fencing, Lock};
+        match (self, kind) {
+            (Protocol::ZooKeeper { .. }, Lock | Fencing) => Protocol::ZooKeeperLock,
+            (p, _) => p,
         }
     }
 }
@@ -130,6 +143,10 @@ impl Client {
                     gate,
                 )))
             }
+            Protocol::ZooKeeperLock => Ok(Client::Lock(lock::LockClient::new(
+                lock::LockBackend::ZooKeeper(lock::zookeeper::ZkLockBackend::new(cfg)?),
+                std::sync::Arc::new(crate::stall::FreezeGate::default()),
+            ))),
         }
     }
 

@@ -744,4 +744,35 @@ mod tests {
         assert!(losses.contains(&0.1) && losses.contains(&0.3));
         assert!(losses.iter().all(|l| *l == 0.1 || *l == 0.3));
     }
+
+    #[test]
+    fn stalls_are_seeded_and_either_short_or_longer_than_a_ttl() {
+        let plan = |seed| {
+            let mut p = Planner::new(
+                seed,
+                vec![FaultKind::Stall],
+                PartitionShape::default(),
+                vec![],
+                names(3),
+            );
+            (0..200).map(|_| p.next_fault().unwrap()).collect::<Vec<_>>()
+        };
+        let faults = plan(3);
+        assert_eq!(faults, plan(3));
+        let (mut short, mut long, mut picks) = (0, 0, BTreeSet::new());
+        for f in &faults {
+            let PlannedFault::Stall { pick, ttls } = f else {
+                panic!("{f:?}")
+            };
+            picks.insert(pick % 4);
+            if (0.6..0.95).contains(ttls) {
+                short += 1;
+            } else {
+                assert!((1.3..2.5).contains(ttls), "{ttls}");
+                long += 1;
+            }
+        }
+        assert!(short > 50 && long > 50, "{short} short, {long} long");
+        assert_eq!(picks.len(), 4, "every client gets picked");
+    }
 }

@@ -23,11 +23,13 @@
 //! Each client has a [`FreezeGate`] (`--nemesis stall`) and, in the fencing workload, a
 //! [`ResourceClient`] for the protected resource.
 //!
-//! Backends ([`LockBackend`]): [`LockServiceClient`] speaks the HTTP protocol of `nodes/lock-service` (and of
+//! Backends ([`LockBackend`]): [`zookeeper::ZkLockBackend`] (ZooKeeper's lock recipe) and
+//! [`LockServiceClient`] speaks the HTTP protocol of `nodes/lock-service` (and of
 //! user systems that implement it, README "Lock service protocol").
 
 pub mod lock_service;
 pub mod resource;
+pub mod zookeeper;
 
 pub use lock_service::LockServiceClient;
 pub use resource::ResourceClient;
@@ -54,6 +56,7 @@ pub const LEASE_MARGIN_DIVISOR: u32 = 6;
 #[derive(Debug)]
 pub enum LockBackend {
     LockService(LockServiceClient),
+    ZooKeeper(zookeeper::ZkLockBackend),
 }
 
 /// A client of one lock system, with its freeze gate (`--nemesis stall`) and, for the
@@ -93,6 +96,7 @@ impl LockClient {
     pub fn home_name(&self) -> &str {
         match &self.backend {
             LockBackend::LockService(c) => c.home_name(),
+            LockBackend::ZooKeeper(c) => c.home_name(),
         }
     }
 
@@ -100,6 +104,7 @@ impl LockClient {
     pub async fn acquire(&self, name: &str, wait: Duration) -> Completion {
         match &self.backend {
             LockBackend::LockService(c) => c.acquire(name, wait).await,
+            LockBackend::ZooKeeper(c) => c.acquire(name, wait).await,
         }
     }
 
@@ -107,6 +112,7 @@ impl LockClient {
     pub async fn release(&self, name: &str) -> Completion {
         match &self.backend {
             LockBackend::LockService(c) => c.release(name).await,
+            LockBackend::ZooKeeper(c) => c.release(name).await,
         }
     }
 
@@ -114,6 +120,7 @@ impl LockClient {
     pub async fn read_holder(&self, name: &str) -> Completion {
         match &self.backend {
             LockBackend::LockService(c) => c.read_holder(name).await,
+            LockBackend::ZooKeeper(c) => c.read_holder(name).await,
         }
     }
 
@@ -121,6 +128,7 @@ impl LockClient {
     pub fn held_token(&self, name: &str) -> Option<u64> {
         match &self.backend {
             LockBackend::LockService(c) => c.held_token(name),
+            LockBackend::ZooKeeper(c) => c.held_token(name),
         }
     }
 
@@ -133,6 +141,7 @@ impl LockClient {
     pub fn lease_left(&self) -> Duration {
         match &self.backend {
             LockBackend::LockService(c) => c.lease_left(),
+            LockBackend::ZooKeeper(c) => c.lease_left(),
         }
     }
 
@@ -140,6 +149,7 @@ impl LockClient {
     pub async fn close(&self) {
         match &self.backend {
             LockBackend::LockService(c) => c.close().await,
+            LockBackend::ZooKeeper(c) => c.close().await,
         }
     }
 }
