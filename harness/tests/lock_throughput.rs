@@ -27,7 +27,10 @@ fn pairs(dir: &Path, secs: f64) -> (f64, f64, f64) {
     let text = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
     let mut started: HashMap<String, i64> = HashMap::new();
     let mut lat = Vec::new();
-    for v in text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
+    for v in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    {
         let p = v["process"].to_string();
         let t = v["time"].as_i64().unwrap_or(0);
         match (v["f"].as_str(), v["type"].as_str()) {
@@ -43,7 +46,11 @@ fn pairs(dir: &Path, secs: f64) -> (f64, f64, f64) {
         }
     }
     lat.sort_by(|a, b| a.total_cmp(b));
-    let q = |f: f64| lat.get(((lat.len() as f64 - 1.0) * f) as usize).copied().unwrap_or(0.0);
+    let q = |f: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * f) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     (lat.len() as f64 / secs, q(0.5), q(0.99))
 }
 

@@ -205,9 +205,7 @@ impl Workload {
                 o.ops_per_key,
             )),
             WorkloadKind::Lock => WorkerGen::Lock(LockGen::new(o.seed, worker, o.keys)),
-            WorkloadKind::Fencing => {
-                WorkerGen::Fencing(FencingGen::new(o.seed, worker, o.keys))
-            }
+            WorkloadKind::Fencing => WorkerGen::Fencing(FencingGen::new(o.seed, worker, o.keys)),
         }
     }
 
@@ -269,10 +267,7 @@ impl Workload {
                 CheckerKind::Fencing,
                 CheckerKind::Stats,
             ],
-            WorkloadKind::Fencing => vec![
-                CheckerKind::Fencing,
-                CheckerKind::Stats,
-            ],
+            WorkloadKind::Fencing => vec![CheckerKind::Fencing, CheckerKind::Stats],
         }
     }
 }

@@ -167,7 +167,7 @@ fn summary(r: &FencingReport) -> String {
     let mut parts = Vec::new();
     if let Some(s) = r.stale_writes.first() {
         parts.push(format!(
-            "{} stale write(s) landed: {} wrote {} with token {} at {:.3} s after token {} had been accepted",
+            "{} stale write(s) landed: process {} wrote {} with token {} at {:.3} s after token {} had been accepted",
             r.stale_write_count,
             s.write.process,
             s.write.lock,
@@ -178,7 +178,7 @@ fn summary(r: &FencingReport) -> String {
     }
     if let Some(v) = r.lease_violations.first() {
         parts.push(format!(
-            "{} lease violation(s): {} was granted {} (token {}) at {:.3} s while {} (token {}) still had {} ms of lease",
+            "{} lease violation(s): process {} was granted {} (token {}) at {:.3} s while process {} (token {}) still had {} ms of lease when it wrote",
             r.lease_violation_count,
             v.other_grant.process,
             v.other_grant.lock,
@@ -191,7 +191,7 @@ fn summary(r: &FencingReport) -> String {
     }
     if let Some(t) = r.token_regressions.first() {
         parts.push(format!(
-            "{} token regression(s): {} got token {} for {} after {} had been granted token {}",
+            "{} token regression(s): process {} got token {} for {} after process {} had been granted token {}",
             r.token_regression_count,
             t.later.process,
             t.later.token,
@@ -202,7 +202,7 @@ fn summary(r: &FencingReport) -> String {
     }
     if let Some(c) = r.stale_checks.first() {
         parts.push(format!(
-            "{} stale check(s): {} holding {} with token {} was told {:?}",
+            "{} stale check(s): process {} holding {} with token {} was told {:?}",
             r.stale_check_count, c.grant.process, c.grant.lock, c.grant.token, c.seen
         ));
     }
@@ -256,9 +256,10 @@ fn facts(history: &History) -> Result<BTreeMap<String, Facts>, CheckerError> {
             }
             ("write", Some(op)) => {
                 let v = &op.value;
-                let (Some(token), Some(accepted)) =
-                    (u64_field(v, "token"), v.get("accepted").and_then(Value::as_bool))
-                else {
+                let (Some(token), Some(accepted)) = (
+                    u64_field(v, "token"),
+                    v.get("accepted").and_then(Value::as_bool),
+                ) else {
                     return Err(bad_op(op, "write ok without `token` and `accepted`"));
                 };
                 facts.writes.push(Write {

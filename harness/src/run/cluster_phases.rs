@@ -8,6 +8,7 @@ use super::config::{system_error, TestConfig};
 use super::journal::{Event, Journal};
 use super::phases::PhaseTimes;
 use super::progress::{self, ProgressState};
+use super::resource::ResourceServer;
 use super::signals::Interrupt;
 use super::worker::{self, WorkerDone};
 use crate::cluster::error::ClusterError;
@@ -23,9 +24,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
-use workloads::clients::{Client, ClientConfig, Endpoint, Protocol};
-use super::resource::ResourceServer;
 use workloads::clients::lock::ResourceClient;
+use workloads::clients::{Client, ClientConfig, Endpoint, Protocol};
 use workloads::stall::Stalls;
 use workloads::{Completion, OpSpec, Workload, WorkloadKind};
 
@@ -116,8 +116,14 @@ async fn drive(
     if let Some(r) = resource {
         let path = run_dir.join("resource.jsonl");
         match r.stop(&path) {
-            Ok(n) => ctx.log.log(&format!("protected resource: {n} writes in {}", path.display())),
-            Err(e) => ctx.log.log(&format!("protected resource: writing {}: {e}", path.display())),
+            Ok(n) => ctx.log.log(&format!(
+                "protected resource: {n} writes in {}",
+                path.display()
+            )),
+            Err(e) => ctx.log.log(&format!(
+                "protected resource: writing {}: {e}",
+                path.display()
+            )),
         }
     }
     let (nemesis, dones) = main_result?;

@@ -81,8 +81,7 @@ impl TestConfig {
             )));
         }
         let holders = [WorkloadKind::Lock, WorkloadKind::Fencing];
-        if self.nemesis.faults.contains(&FaultKind::Stall)
-            && !holders.contains(&self.workload.kind)
+        if self.nemesis.faults.contains(&FaultKind::Stall) && !holders.contains(&self.workload.kind)
         {
             return Err(HarnessError::BadInput(format!(
                 "--nemesis stall freezes lock holders: it needs --workload lock or fencing, not {}",

@@ -84,10 +84,11 @@ struct WriteBody {
 type Shared = Arc<Mutex<FenceStore>>;
 
 async fn write(State(store): State<Shared>, Json(b): Json<WriteBody>) -> Json<Value> {
-    let rec = store
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .write(&b.resource, b.token, &b.writer);
+    let rec =
+        store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .write(&b.resource, b.token, &b.writer);
     Json(json!({"accepted": rec.accepted, "seq": rec.seq, "highest": rec.highest}))
 }
 

@@ -11,7 +11,8 @@
 use crate::logging::RunLog;
 use checker::checkers::election::election;
 use checker::checkers::{
-    exceptions, fencing, lock_overlap, set_full, stats_with, NothingOk, SetFullOptions, StatsOptions,
+    exceptions, fencing, lock_overlap, set_full, stats_with, NothingOk, SetFullOptions,
+    StatsOptions,
 };
 use checker::linear::{self, LinearError, LinearOptions};
 use checker::{History, OpType, Validity};

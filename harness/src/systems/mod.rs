@@ -12,8 +12,8 @@
 
 pub mod bully;
 pub mod etcd;
-pub mod paxos_kv;
 pub mod lock_service;
+pub mod paxos_kv;
 pub mod raft_kv;
 pub mod user;
 pub mod zookeeper;

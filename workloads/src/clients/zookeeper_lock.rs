@@ -135,7 +135,10 @@ impl ZkLockClient {
         };
         let path = format!("{dir}/{first}");
         let body = Enc::default().string(&path).boolean(false).0;
-        let r = self.session.call(op::EXISTS, &body, self.op_timeout).await?;
+        let r = self
+            .session
+            .call(op::EXISTS, &body, self.op_timeout)
+            .await?;
         if r.err == code::NO_NODE {
             // Gone between the two reads: released; look again next time.
             return Ok(None);

@@ -31,7 +31,10 @@ pub enum PlannedFault {
     },
     /// Freeze lock client `pick % clients` at its next stall point (while it holds a lock)
     /// for `ttls` session TTLs, then wake it.
-    Stall { pick: u64, ttls: f64 },
+    Stall {
+        pick: u64,
+        ttls: f64,
+    },
 }
 
 /// The nodes a pause or kill hits.
@@ -755,7 +758,9 @@ mod tests {
                 vec![],
                 names(3),
             );
-            (0..200).map(|_| p.next_fault().unwrap()).collect::<Vec<_>>()
+            (0..200)
+                .map(|_| p.next_fault().unwrap())
+                .collect::<Vec<_>>()
         };
         let faults = plan(3);
         assert_eq!(faults, plan(3));

@@ -8,9 +8,9 @@
 //! for a release, whose lock the expiry released); timeouts, lost connections and 5xx `info`.
 
 use super::super::http1::{Http1, HttpError, Request};
-use crate::stall::FreezeGate;
 use super::super::{ClientConfig, ClientError, Endpoint};
 use super::{HELD, LEASE_LAPSED, LEASE_MARGIN_DIVISOR, NOT_HELD, SESSION_EXPIRED};
+use crate::stall::FreezeGate;
 use crate::Completion;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

@@ -51,7 +51,9 @@ impl ResourceClient {
         };
         let reply = match tokio::time::timeout(self.timeout, self.http.send(0, req)).await {
             Err(_) => return Err(Completion::Info("resource: timeout".into())),
-            Ok(Err(HttpError::NotSent(e))) => return Err(Completion::Fail(format!("resource: {e}"))),
+            Ok(Err(HttpError::NotSent(e))) => {
+                return Err(Completion::Fail(format!("resource: {e}")))
+            }
             Ok(Err(HttpError::Lost(e))) => return Err(Completion::Info(format!("resource: {e}"))),
             Ok(Ok(r)) => r,
         };

@@ -182,9 +182,9 @@ impl ZkLockBackend {
     }
 
     pub fn lease_left(&self) -> Duration {
-        self.view()
-            .1
-            .map_or(Duration::ZERO, |end| end.saturating_duration_since(Instant::now()))
+        self.view().1.map_or(Duration::ZERO, |end| {
+            end.saturating_duration_since(Instant::now())
+        })
     }
 
     pub async fn close(&self) {
