@@ -5,20 +5,7 @@
 
 mod e2e_support;
 
-use e2e_support::{results_of, run_dir, serial};
-
-/// `lock-node` must be beside the harness binary or in `$HARNESS_BIN_DIR`.
-fn require_lock_node() {
-    let bin = assert_cmd::cargo::cargo_bin("harness");
-    let beside = bin.with_file_name("lock-node");
-    let env =
-        std::env::var_os("HARNESS_BIN_DIR").map(|d| std::path::PathBuf::from(d).join("lock-node"));
-    assert!(
-        beside.is_file() || env.as_ref().is_some_and(|p| p.is_file()),
-        "lock-node not found next to {}: build the workspace bins first",
-        bin.display()
-    );
-}
+use e2e_support::{require_lock_node, results_of, run_dir, serial};
 
 #[test]
 fn the_lock_workload_passes_on_the_correct_service_under_partitions_pauses_and_kills() {

@@ -15,7 +15,7 @@
 use crate::clients::lock::{LockClient, LEASE_LAPSED, NOT_HELD};
 use crate::clients::Client;
 use crate::generator::worker_rng;
-use crate::lock::{lock_client, lock_name, ACQUIRE_WAIT};
+use crate::lock::{lock_name, lock_op, ACQUIRE_WAIT};
 use crate::{Completion, OpSpec};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -60,12 +60,9 @@ impl FencingGen {
 
 /// Execute one op of the fencing workload.
 pub async fn execute(client: &Client, op: &OpSpec) -> Completion {
-    let lock = match lock_client(client) {
-        Ok(l) => l,
+    let (lock, name) = match lock_op(client, op) {
+        Ok(x) => x,
         Err(c) => return c,
-    };
-    let Some(name) = op.key.as_ref().and_then(Value::as_str) else {
-        return Completion::Fail(format!("fencing op without a lock name: {:?}", op.key));
     };
     match op.f.as_str() {
         "acquire" => lock.acquire(name, ACQUIRE_WAIT).await,

@@ -67,14 +67,24 @@ pub fn lock_client(client: &Client) -> Result<&LockClient, Completion> {
     })
 }
 
+/// The lock client and the lock name of `op`, or the definite `fail` to record.
+pub fn lock_op<'a>(
+    client: &'a Client,
+    op: &'a OpSpec,
+) -> Result<(&'a LockClient, &'a str), Completion> {
+    let lock = lock_client(client)?;
+    let name =
+        op.key.as_ref().and_then(Value::as_str).ok_or_else(|| {
+            Completion::Fail(format!("lock op without a lock name: {:?}", op.key))
+        })?;
+    Ok((lock, name))
+}
+
 /// Execute an `acquire` or `release` op.
 pub async fn execute(client: &Client, op: &OpSpec) -> Completion {
-    let lock = match lock_client(client) {
-        Ok(l) => l,
+    let (lock, name) = match lock_op(client, op) {
+        Ok(x) => x,
         Err(c) => return c,
-    };
-    let Some(name) = op.key.as_ref().and_then(Value::as_str) else {
-        return Completion::Fail(format!("lock op without a lock name: {:?}", op.key));
     };
     match op.f.as_str() {
         "acquire" => lock.acquire(name, ACQUIRE_WAIT).await,
