@@ -41,6 +41,8 @@ use std::time::Duration;
 
 /// The error of an acquire that found the lock held by another session when its wait ended.
 pub const HELD: &str = "held";
+/// The error of an acquire of a lock the client still holds (nothing was sent).
+pub const ALREADY_HELD: &str = "already-held";
 /// The error of a release by a client that holds no such lock (nothing was sent).
 pub const NOT_HELD: &str = "not-held";
 /// The error of an operation whose session the service had already expired.
@@ -100,8 +102,14 @@ impl LockClient {
         }
     }
 
-    /// Acquire `name`, waiting at most `wait` while another session holds it.
+    /// Acquire `name`, waiting at most `wait` while another session holds it. A lock the
+    /// client still holds (its release failed for sure) is not asked for again: `fail
+    /// already-held`, nothing sent (the service would answer with the same token, which
+    /// the mutex model would read as a second acquisition).
     pub async fn acquire(&self, name: &str, wait: Duration) -> Completion {
+        if self.held_token(name).is_some() {
+            return Completion::Fail(ALREADY_HELD.into());
+        }
         match &self.backend {
             LockBackend::LockService(c) => c.acquire(name, wait).await,
             LockBackend::ZooKeeper(c) => c.acquire(name, wait).await,
