@@ -409,7 +409,7 @@ mod tests {
                         i as i64 * 10,
                         *t,
                         Process::Client(*p),
-                        *f,
+                        f,
                         v.clone(),
                     );
                     o.key = Some(json!("/locks/l0"));

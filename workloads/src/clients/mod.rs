@@ -108,7 +108,7 @@ pub enum Client {
     Etcd(etcd::EtcdClient),
     Election(leader::LeaderClient),
     ZooKeeper(zookeeper::ZkClient),
-    Lock(lock::LockClient),
+    Lock(Box<lock::LockClient>),
 }
 
 impl Client {
@@ -138,15 +138,15 @@ impl Client {
                 let gate = std::sync::Arc::new(crate::stall::FreezeGate::default());
                 let c = lock::LockServiceClient::new(cfg, lock::lock_service::DEFAULT_TTL)?
                     .with_gate(gate.clone());
-                Ok(Client::Lock(lock::LockClient::new(
+                Ok(Client::Lock(Box::new(lock::LockClient::new(
                     lock::LockBackend::LockService(c),
                     gate,
-                )))
+                ))))
             }
-            Protocol::ZooKeeperLock => Ok(Client::Lock(lock::LockClient::new(
-                lock::LockBackend::ZooKeeper(lock::zookeeper::ZkLockBackend::new(cfg)?),
+            Protocol::ZooKeeperLock => Ok(Client::Lock(Box::new(lock::LockClient::new(
+                lock::LockBackend::ZooKeeper(Box::new(lock::zookeeper::ZkLockBackend::new(cfg)?)),
                 std::sync::Arc::new(crate::stall::FreezeGate::default()),
-            ))),
+            )))),
         }
     }
 
@@ -164,7 +164,7 @@ impl Client {
     /// The lock client, if this client speaks a lock protocol.
     pub fn lock(&self) -> Option<&lock::LockClient> {
         match self {
-            Client::Lock(c) => Some(c),
+            Client::Lock(c) => Some(c.as_ref()),
             _ => None,
         }
     }

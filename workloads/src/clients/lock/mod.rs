@@ -58,7 +58,7 @@ pub const LEASE_MARGIN_DIVISOR: u32 = 6;
 #[derive(Debug)]
 pub enum LockBackend {
     LockService(LockServiceClient),
-    ZooKeeper(zookeeper::ZkLockBackend),
+    ZooKeeper(Box<zookeeper::ZkLockBackend>),
 }
 
 /// A client of one lock system, with its freeze gate (`--nemesis stall`) and, for the
