@@ -8,6 +8,9 @@
 //! - [`chat`]: the post/read op stream both chat workloads share.
 //! - [`broadcast`]: chat posts spread by gossip, every node's delivered set read.
 //! - [`append`]: lists per key (unique appends, whole-list reads), kv model.
+//! - [`lock`]: acquire/release of a few locks by many sessions (mutex + lock overlap).
+//! - [`fencing`]: lock holders write to a protected resource with their tokens (fencing).
+//! - [`stall`]: the freeze gates of lock clients, for the stalled-holder fault.
 //! - [`register`]: independent cas-registers (read / write / cas on rotating keys).
 //! - [`set`]: unique integer adds into one set, final reads on every node.
 //! - [`election`]: leader views and leader-only acts; [`generals`]: Two Generals rounds.
@@ -21,10 +24,13 @@ pub mod chat;
 pub mod clients;
 pub mod completion;
 pub mod election;
+pub mod fencing;
 pub mod generals;
 pub mod generator;
+pub mod lock;
 pub mod register;
 pub mod set;
+pub mod stall;
 pub mod total_order;
 pub mod workload;
 

@@ -6,10 +6,14 @@ use crate::append::AppendGen;
 use crate::chat::PostGen;
 use crate::clients::Client;
 use crate::election::ElectionGen;
+use crate::fencing::FencingGen;
 use crate::generals::GeneralsGen;
+use crate::lock::LockGen;
 use crate::register::RegisterGen;
 use crate::set::SetGen;
-use crate::{append, broadcast, election, generals, register, set, total_order, Completion};
+use crate::{
+    append, broadcast, election, fencing, generals, lock, register, set, total_order, Completion,
+};
 use checker::model::ModelKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -35,6 +39,8 @@ pub enum WorkloadKind {
     Generals,
     TotalOrder,
     Broadcast,
+    Lock,
+    Fencing,
 }
 
 impl WorkloadKind {
@@ -47,6 +53,8 @@ impl WorkloadKind {
         WorkloadKind::Generals,
         WorkloadKind::TotalOrder,
         WorkloadKind::Broadcast,
+        WorkloadKind::Lock,
+        WorkloadKind::Fencing,
     ];
 
     /// The `--workload` name.
@@ -59,6 +67,8 @@ impl WorkloadKind {
             WorkloadKind::Generals => "generals",
             WorkloadKind::TotalOrder => "total-order",
             WorkloadKind::Broadcast => "broadcast",
+            WorkloadKind::Lock => "lock",
+            WorkloadKind::Fencing => "fencing",
         }
     }
 
@@ -84,6 +94,12 @@ impl WorkloadKind {
             WorkloadKind::Broadcast => {
                 "chat posts spread by gossip, every node's delivered set read, broadcast"
             }
+            WorkloadKind::Lock => {
+                "acquire/release of a few locks by many sessions, mutex model + lock overlap"
+            }
+            WorkloadKind::Fencing => {
+                "lock holders write to a protected resource with their tokens; fencing checker"
+            }
         }
     }
 
@@ -95,6 +111,7 @@ impl WorkloadKind {
             WorkloadKind::Set | WorkloadKind::TotalOrder | WorkloadKind::Broadcast => concurrency,
             WorkloadKind::Election => 1,
             WorkloadKind::Generals => 1,
+            WorkloadKind::Lock | WorkloadKind::Fencing => (concurrency / 2).clamp(1, 3),
         }
     }
 
@@ -121,6 +138,11 @@ pub enum CheckerKind {
     /// Set-full: lost and stale elements of a set (adds + reads); `linearizable`: an element
     /// must be visible to every read that starts after its add completed.
     SetFull { linearizable: bool },
+    /// No two clients held the same lock at overlapping times (acquire ok to release invoke).
+    LockOverlap,
+    /// Stale writes to the protected resource, lease violations, token regressions, stale
+    /// lock reads (`checker::checkers::fencing`).
+    Fencing,
     /// Counts of ok / fail / info per function (always present).
     Stats,
     /// The `fail` and `info` errors, grouped by text (`harness check` adds it).
@@ -165,6 +187,8 @@ pub enum WorkerGen {
     Generals(GeneralsGen),
     TotalOrder(PostGen),
     Broadcast(PostGen),
+    Lock(LockGen),
+    Fencing(FencingGen),
 }
 
 impl WorkerGen {
@@ -177,6 +201,8 @@ impl WorkerGen {
             WorkerGen::Generals(g) => g.next_op(),
             WorkerGen::TotalOrder(g) => g.next_op(),
             WorkerGen::Broadcast(g) => g.next_op(),
+            WorkerGen::Lock(g) => g.next_op(),
+            WorkerGen::Fencing(g) => g.next_op(),
         }
     }
 }
@@ -219,6 +245,8 @@ impl Workload {
                 WorkerGen::TotalOrder(total_order::generator(o.seed, worker))
             }
             WorkloadKind::Broadcast => WorkerGen::Broadcast(broadcast::generator(o.seed, worker)),
+            WorkloadKind::Lock => WorkerGen::Lock(LockGen::new(o.seed, worker, o.keys)),
+            WorkloadKind::Fencing => WorkerGen::Fencing(FencingGen::new(o.seed, worker, o.keys)),
         }
     }
 
@@ -232,6 +260,8 @@ impl Workload {
             WorkloadKind::Generals => generals::execute(client, op).await,
             WorkloadKind::TotalOrder => total_order::execute(client, op).await,
             WorkloadKind::Broadcast => broadcast::execute(client, op).await,
+            WorkloadKind::Lock => lock::execute(client, op).await,
+            WorkloadKind::Fencing => fencing::execute(client, op).await,
         }
     }
 
@@ -252,6 +282,7 @@ impl Workload {
             WorkloadKind::Generals => Vec::new(),
             WorkloadKind::TotalOrder => vec![total_order::read_op()],
             WorkloadKind::Broadcast => vec![broadcast::read_op()],
+            WorkloadKind::Lock | WorkloadKind::Fencing => Vec::new(),
         }
     }
 
@@ -278,6 +309,15 @@ impl Workload {
             WorkloadKind::Generals => vec![CheckerKind::Generals, CheckerKind::Stats],
             WorkloadKind::TotalOrder => vec![CheckerKind::TotalOrder, CheckerKind::Stats],
             WorkloadKind::Broadcast => vec![CheckerKind::Broadcast, CheckerKind::Stats],
+            WorkloadKind::Lock => vec![
+                CheckerKind::Linearizable {
+                    model: ModelKind::Mutex,
+                },
+                CheckerKind::LockOverlap,
+                CheckerKind::Fencing,
+                CheckerKind::Stats,
+            ],
+            WorkloadKind::Fencing => vec![CheckerKind::Fencing, CheckerKind::Stats],
         }
     }
 }

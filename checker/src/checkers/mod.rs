@@ -1,9 +1,11 @@
 //! The cheap checkers beside linearizability (DESIGN.md section 9): [`stats`] (ok/fail/info
 //! counts per function), [`set_full`] (lost and stale elements of a grow-only set),
 //! [`counter`] (reads within the bounds the adds allow), [`unique_ids`] (no id handed out
-//! twice), [`bank`] (the total of all accounts is preserved), [`exceptions`] (client
-//! errors grouped, informational), [`election`] (split brain) and [`generals`] (rounds of
-//! the Two Generals without a joint attack).
+//! twice), [`lock_overlap`] (no two holders of a lock at once), [`fencing`] (stale writes to
+//! a protected resource, lease violations, token regressions, stale lock reads), [`bank`] (the
+//! total of all accounts is preserved), [`exceptions`] (client errors grouped,
+//! informational), [`election`] (split brain) and [`generals`] (rounds of the Two Generals
+//! without a joint attack).
 //!
 //! Each checker takes a [`History`](crate::history::History) and returns a typed report
 //! whose `valid` field is a [`Validity`](crate::verdict::Validity) and which serializes
@@ -19,7 +21,9 @@ mod chat;
 pub mod counter;
 pub mod election;
 pub mod exceptions;
+pub mod fencing;
 pub mod generals;
+pub mod lock_overlap;
 pub mod set_full;
 pub mod stats;
 pub mod total_order;
@@ -32,7 +36,9 @@ pub use broadcast::{broadcast, BroadcastReport};
 pub use counter::{counter, CounterOptions, CounterReport};
 pub use election::{election, ElectionReport};
 pub use exceptions::{exceptions, ExceptionsReport};
+pub use fencing::{fencing, FencingReport};
 pub use generals::{generals, GeneralsOptions, GeneralsReport};
+pub use lock_overlap::{lock_overlap, LockOverlapReport};
 pub use set_full::{set_full, SetFullOptions, SetFullReport};
 pub use stats::{
     nothing_ok, stats, stats_with, Counts, NothingOk, StatsOptions, StatsReport, NOTHING_OK_WARNING,

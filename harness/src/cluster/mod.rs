@@ -90,6 +90,8 @@ pub struct Cluster {
     links: tokio::sync::Mutex<LinkLayers>,
     /// The nodes' faked clocks, when the run has clock faults.
     clocks: Option<clock::Clocks>,
+    /// The lock clients' freeze gates, for the stall nemesis (set by the runner).
+    stalls: std::sync::OnceLock<std::sync::Arc<workloads::stall::Stalls>>,
 }
 
 /// The whole-run link condition and the active link faults, by layer.
@@ -167,6 +169,16 @@ fn says_leader(v: &Option<serde_json::Value>) -> bool {
 }
 
 impl Cluster {
+    /// Hands the stall nemesis the board of the run's lock clients (once).
+    pub fn set_stalls(&self, stalls: std::sync::Arc<workloads::stall::Stalls>) {
+        let _ = self.stalls.set(stalls);
+    }
+
+    /// The board of lock clients the stall nemesis freezes, if the run has one.
+    pub fn stalls(&self) -> Option<&std::sync::Arc<workloads::stall::Stalls>> {
+        self.stalls.get()
+    }
+
     /// Sets up the network, spawns every node and waits until each answers its probe (and, for
     /// raft-kv, a leader is known). On error everything created so far is removed and the
     /// error names the node and its log.
@@ -223,6 +235,7 @@ impl Cluster {
             down: AtomicBool::new(false),
             links: tokio::sync::Mutex::new(LinkLayers::default()),
             clocks: cfg.fake_clocks.clone().map(clock::Clocks::new),
+            stalls: std::sync::OnceLock::new(),
             cfg,
             db,
             nodes,

@@ -241,6 +241,8 @@ fn check_one(
         CheckError::Generals(e) => bad(format!("{name}: generals: {e}")),
         CheckError::TotalOrder(e) => bad(format!("{name}: total-order: {e}")),
         CheckError::Broadcast(e) => bad(format!("{name}: broadcast: {e}")),
+        CheckError::LockOverlap(e) => bad(format!("{name}: lock-overlap: {e}")),
+        CheckError::Fencing(e) => bad(format!("{name}: fencing: {e}")),
     })?;
     let other_reading = other_reading(&history, model, opts, &results);
     results.failed_ops = Some(json!(failed_ops.name()));

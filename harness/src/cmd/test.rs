@@ -246,6 +246,10 @@ pub struct TestArgs {
     /// Do not write report.html and plots.
     #[arg(long, help_heading = "Output")]
     pub no_report: bool,
+    /// `--workload fencing`: whether the protected resource rejects a token lower than the
+    /// highest it has accepted (`on`) or takes every write (`off`).
+    #[arg(long, default_value = "on", value_parser = ["on", "off"], help_heading = "Workload")]
+    pub fencing: String,
 }
 
 /// The end of `harness test --help`: examples and exit codes.
@@ -365,6 +369,7 @@ impl TestArgs {
             test_count: self.test_count,
             junit: self.junit.clone(),
             no_report: self.no_report,
+            fencing: self.fencing == "on",
             argv,
         })
     }

@@ -103,6 +103,15 @@ pub const KINDS: &[KindSpec] = &[
         undone: "honest again",
         per_target: false,
     },
+    KindSpec {
+        kind: "stall",
+        start: "start-stall",
+        stop: "stop-stall",
+        rgb: (230, 159, 0),
+        words: link_words,
+        undone: "woke",
+        per_target: false,
+    },
 ];
 
 /// A clock fault in words, from `{"fault":"skew","nodes":{"n2":4.2}}` (rate: a factor;
@@ -167,7 +176,8 @@ fn byzantine_words(v: &Value) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
-/// A link fault in words, as the nemesis recorded it: `n1→n2, n2→n1: 30% loss`.
+/// A link fault (or a stall) in words, as the nemesis recorded it: `n1→n2, n2→n1: 30%
+/// loss`, `w3 frozen holding /locks/l0 (token 17) for 4.2 s (1.40 TTL)`.
 fn link_words(v: &Value) -> Option<String> {
     v.get("text")?.as_str().map(str::to_string)
 }

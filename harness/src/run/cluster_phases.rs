@@ -8,6 +8,7 @@ use super::config::{system_error, TestConfig};
 use super::journal::{Event, Journal};
 use super::phases::PhaseTimes;
 use super::progress::{self, ProgressState};
+use super::resource::ResourceServer;
 use super::signals::Interrupt;
 use super::worker::{self, WorkerDone};
 use crate::cluster::error::ClusterError;
@@ -23,8 +24,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
+use workloads::clients::lock::ResourceClient;
 use workloads::clients::{Client, ClientConfig, Endpoint, Protocol};
-use workloads::{Completion, OpSpec, Workload};
+use workloads::stall::Stalls;
+use workloads::{Completion, OpSpec, Workload, WorkloadKind};
 
 /// How many leader redirects one client operation follows.
 pub const MAX_REDIRECTS: u32 = 3;
@@ -80,7 +83,7 @@ pub async fn run(
         ctx.start,
         Duration::from_secs(5),
     ));
-    let result = drive(ctx, &cluster, protocol).await;
+    let result = drive(ctx, &cluster, protocol, run_dir).await;
     progress.abort();
     teardown(ctx, cluster).await;
     result?;
@@ -98,10 +101,42 @@ async fn drive(
     ctx: &mut Ctx<'_>,
     cluster: &Cluster,
     protocol: Protocol,
+    run_dir: &Path,
 ) -> Result<(), HarnessError> {
     let workload = Arc::new(Workload::new(ctx.cfg.workload.clone()));
-    let clients = Clients::new(cluster, protocol, ctx.cfg.op_timeout);
-    let (nemesis, dones) = main(ctx, cluster, &workload, &clients).await?;
+    let protocol = protocol.for_workload(ctx.cfg.workload.kind);
+    let mut clients = Clients::new(cluster, protocol, ctx.cfg.op_timeout);
+    let resource = match ctx.cfg.workload.kind {
+        WorkloadKind::Fencing => {
+            let r = ResourceServer::start(ctx.cfg.fencing)
+                .await
+                .map_err(|e| HarnessError::Failed(format!("protected resource: {e}")))?;
+            ctx.log.log(&format!(
+                "protected resource at {} (fencing {})",
+                r.addr,
+                if r.fencing { "on" } else { "off" }
+            ));
+            clients.resource = Some(r.addr.to_string());
+            Some(r)
+        }
+        _ => None,
+    };
+    cluster.set_stalls(clients.stalls.clone());
+    let main_result = main(ctx, cluster, &workload, &clients).await;
+    if let Some(r) = resource {
+        let path = run_dir.join("resource.jsonl");
+        match r.stop(&path) {
+            Ok(n) => ctx.log.log(&format!(
+                "protected resource: {n} writes in {}",
+                path.display()
+            )),
+            Err(e) => ctx.log.log(&format!(
+                "protected resource: writing {}: {e}",
+                path.display()
+            )),
+        }
+    }
+    let (nemesis, dones) = main_result?;
     heal(ctx, cluster, nemesis).await?;
     if ctx.interrupt.is_set() {
         return Ok(());
@@ -171,6 +206,10 @@ struct Clients {
     protocol: Protocol,
     nodes: Vec<Endpoint>,
     op_timeout: Duration,
+    /// The lock clients' freeze gates (stall nemesis).
+    stalls: Arc<Stalls>,
+    /// The protected resource's address (fencing workload).
+    resource: Option<String>,
 }
 
 impl Clients {
@@ -188,6 +227,8 @@ impl Clients {
             protocol,
             nodes,
             op_timeout,
+            stalls: Arc::new(Stalls::new()),
+            resource: None,
         }
     }
 
@@ -201,6 +242,20 @@ impl Clients {
             client_id,
         };
         Client::new(self.protocol, &cfg).map_err(|e| HarnessError::Failed(e.to_string()))
+    }
+
+    /// A worker's client: a lock client's gate goes on the stall board and it gets the
+    /// protected resource, if any.
+    fn worker_client(&self, worker: usize) -> Result<Client, HarnessError> {
+        let id = format!("w{worker}");
+        let client = self.client(worker % self.nodes.len().max(1), id.clone())?;
+        if let Some(lock) = client.lock() {
+            self.stalls.register(worker, lock.gate().clone());
+            if let Some(addr) = &self.resource {
+                lock.attach_resource(ResourceClient::new(addr.clone(), id, self.op_timeout));
+            }
+        }
+        Ok(client)
     }
 }
 
@@ -240,6 +295,8 @@ async fn main(
         }
         stop.store(true, Ordering::Relaxed);
         let _ = stop_tx.send(true);
+        // A stalled client must not outlive the main phase.
+        clients.stalls.thaw_all();
         let mut dones = Vec::new();
         for h in handles {
             match h.await {
@@ -266,13 +323,12 @@ fn spawn_workers(
     let interval = cfg
         .rate
         .map(|r| Duration::from_secs_f64(concurrency as f64 / r));
-    let n = clients.nodes.len().max(1);
     let mut handles = Vec::new();
     for i in 0..concurrency {
         let w = worker::Worker {
             id: i,
             concurrency,
-            client: clients.client(i % n, format!("w{i}"))?,
+            client: clients.worker_client(i)?,
             workload: workload.clone(),
             journal: ctx.journal.clone(),
             stop: stop.clone(),

@@ -12,7 +12,7 @@ use crate::systems::{self, Capabilities, SystemError, SystemSpec};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Duration;
-use workloads::WorkloadOptions;
+use workloads::{WorkloadKind, WorkloadOptions};
 
 /// Everything one `harness test` invocation needs.
 #[derive(Debug, Clone)]
@@ -38,6 +38,8 @@ pub struct TestConfig {
     pub test_count: u32,
     pub junit: Option<PathBuf>,
     pub no_report: bool,
+    /// `--workload fencing`: the protected resource rejects lower tokens (`--fencing on`).
+    pub fencing: bool,
     /// The command line, for `test.json`.
     pub argv: Vec<String>,
 }
@@ -80,6 +82,14 @@ impl TestConfig {
         }
         if let Some(why) = system.nodes_refusal(self.nodes) {
             return Err(HarnessError::BadInput(why));
+        }
+        let holders = [WorkloadKind::Lock, WorkloadKind::Fencing];
+        if self.nemesis.faults.contains(&FaultKind::Stall) && !holders.contains(&self.workload.kind)
+        {
+            return Err(HarnessError::BadInput(format!(
+                "--nemesis stall freezes lock holders: it needs --workload lock or fencing, not {}",
+                self.workload.kind.name()
+            )));
         }
         if self.nemesis.trigger == Trigger::LeaderChange && !caps.leader_in_status {
             return Err(HarnessError::BadInput(format!(
@@ -147,7 +157,7 @@ impl TestConfig {
         let names = |t: &[crate::cluster::nemesis::Target]| {
             t.iter().map(|t| t.as_str()).collect::<Vec<_>>()
         };
-        json!({
+        let mut v = json!({
             "name": self.name,
             "seed": self.seed,
             "argv": self.argv,
@@ -170,6 +180,8 @@ impl TestConfig {
             "byzantine_nodes": n.byzantine.nodes,
             "byzantine_fixed": n.byzantine.fixed.iter().map(|(n, m)| format!("{n}={m}")).collect::<Vec<_>>(),
             "byzantine_modes": n.byzantine.modes,
+        });
+        let more = json!({
             "nemesis_trigger": n.trigger.as_str(),
             "nemesis_overlap": n.overlap,
             "nemesis_together": n.together,
@@ -188,8 +200,14 @@ impl TestConfig {
             "ops_per_key": self.workload.ops_per_key,
             "recovery_time_s": self.recovery.as_secs_f64(),
             "check_timeout_s": self.check_timeout.as_secs_f64(),
+            "fencing": self.fencing,
             "db_opts": self.system.db_opts.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
-        })
+        });
+        // Two objects: one `json!` of every field exceeds the macro's recursion limit.
+        if let (Some(obj), Value::Object(rest)) = (v.as_object_mut(), more) {
+            obj.extend(rest);
+        }
+        v
     }
 }
 

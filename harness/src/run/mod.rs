@@ -12,7 +12,8 @@
 //! [`journal`] (the history writer), [`results`] (the one check → `results.json` → report
 //! path, also used by `analyze` and `check --report`), [`analyze`] (re-checking a stored
 //! run), [`store`] (run folders, `latest` links), [`phases`] (the wall time of each phase),
-//! [`junit`] (JUnit XML), [`progress`] (the progress line), [`signals`] (Ctrl-C / SIGTERM).
+//! [`junit`] (JUnit XML), [`progress`] (the progress line), [`signals`] (Ctrl-C / SIGTERM), [`resource`] (the fencing workload's protected
+//! resource, a store the harness serves).
 
 pub mod analyze;
 pub mod cluster_phases;
@@ -22,6 +23,7 @@ pub mod junit;
 pub mod once;
 pub mod phases;
 pub mod progress;
+pub mod resource;
 pub mod results;
 pub mod series;
 pub mod signals;

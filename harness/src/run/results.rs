@@ -13,7 +13,8 @@ use crate::pathio::PathError;
 use checker::checkers::election::election;
 use checker::checkers::generals::{generals, GeneralsOptions};
 use checker::checkers::{
-    exceptions, set_full, stats_with, NothingOk, SetFullOptions, StatsOptions,
+    exceptions, fencing, lock_overlap, set_full, stats_with, NothingOk, SetFullOptions,
+    StatsOptions,
 };
 use checker::linear::{self, LinearError, LinearOptions};
 use checker::{History, OpType, Validity};
@@ -85,6 +86,12 @@ pub enum CheckError {
     /// The broadcast checker could not read the history.
     #[error("broadcast: {0}")]
     Broadcast(String),
+    /// The lock-overlap checker could not read the history.
+    #[error("lock-overlap: {0}")]
+    LockOverlap(String),
+    /// The fencing checker could not read the history.
+    #[error("fencing: {0}")]
+    Fencing(String),
 }
 
 /// Checks `history` with `checkers` (stats is always added) into [`Results`].
@@ -132,6 +139,15 @@ pub fn check(
                 let report = checker::checkers::broadcast(history)
                     .map_err(|e| CheckError::Broadcast(e.to_string()))?;
                 ("broadcast", report.valid, report.to_value())
+            }
+            CheckerKind::LockOverlap => {
+                let report =
+                    lock_overlap(history).map_err(|e| CheckError::LockOverlap(e.to_string()))?;
+                ("lock-overlap", report.valid, report.to_value())
+            }
+            CheckerKind::Fencing => {
+                let report = fencing(history).map_err(|e| CheckError::Fencing(e.to_string()))?;
+                ("fencing", report.valid, report.to_value())
             }
             CheckerKind::Exceptions => {
                 let report = exceptions(history);

@@ -14,6 +14,7 @@ pub mod bully;
 pub mod etcd;
 pub mod gossip;
 pub mod keys;
+pub mod lock_service;
 pub mod paxos_kv;
 pub mod pbft_chat;
 pub mod raft_kv;
@@ -304,6 +305,11 @@ pub const REGISTRY: &[Entry] = &[
         name: gossip::NAME,
         description: "the bundled gossip chat, signed messages (nodes/gossip, bin gossip-node)",
         build: gossip::build,
+    },
+    Entry {
+        name: lock_service::NAME,
+        description: "the bundled lock service (nodes/lock-service, bin lock-node)",
+        build: lock_service::build,
     },
     Entry {
         name: user::NAME,

@@ -5,7 +5,8 @@
 //! ```toml
 //! name = "my-store"                  # shown in reports
 //! protocol = "raft-kv-http"          # the node HTTP protocol of the README (or "etcd-v3";
-//!                                    # "pbft-chat-http": total-order, "gossip-http": broadcast)
+//!                                    # "pbft-chat-http": total-order, "gossip-http": broadcast;
+//!                                    # "lock-http": the lock protocol, workloads lock/fencing)
 //! command = ["my-store", "--id", "{id}", "--listen", "{listen}", "--data-dir", "{data_dir}"]
 //! peer_args = ["--peer", "{peer_id}={peer_addr}"]   # optional, appended once per peer
 //! bug_args = ["--bug", "{bug}"]      # optional, appended once per --bug NAME
@@ -320,6 +321,7 @@ fn workloads_of(protocol: Protocol) -> Vec<WorkloadKind> {
     match protocol {
         Protocol::Pbft => vec![WorkloadKind::TotalOrder],
         Protocol::Gossip => vec![WorkloadKind::Broadcast],
+        Protocol::LockService => vec![WorkloadKind::Lock, WorkloadKind::Fencing],
         _ => vec![
             WorkloadKind::Register,
             WorkloadKind::Set,
@@ -377,6 +379,7 @@ impl Source<'_> {
     fn protocol(&self, p: &Spanned<String>, spec: &SystemSpec) -> Result<Protocol, SystemError> {
         match p.get_ref().as_str() {
             "raft-kv-http" => Ok(Protocol::RaftKv),
+            "lock-http" => Ok(Protocol::LockService),
             "etcd-v3" => Ok(Protocol::Etcd {
                 serializable_reads: super::etcd::serializable_reads(&spec.db_opts)?,
             }),
@@ -387,7 +390,7 @@ impl Source<'_> {
                 "protocol",
                 format!(
                     "unknown protocol `{other}` (known: raft-kv-http, etcd-v3, \
-                     pbft-chat-http, gossip-http)"
+                     pbft-chat-http, gossip-http, lock-http)"
                 ),
             )),
         }
@@ -795,5 +798,19 @@ require_leader = true
         );
         let db = parse(&line, &SystemSpec::default()).expect("valid");
         assert_eq!(db.args, ["--id", "{id}", "--listen", "{listen}"]);
+    }
+
+    #[test]
+    fn the_lock_protocol_speaks_the_lock_workloads_only() {
+        let lock = GOOD.replace("raft-kv-http", "lock-http");
+        let db = parse(&lock, &SystemSpec::default()).expect("valid");
+        let caps = db.capabilities();
+        assert_eq!(caps.protocol, Protocol::LockService);
+        assert_eq!(
+            caps.workloads,
+            vec![WorkloadKind::Lock, WorkloadKind::Fencing]
+        );
+        let kv = parse(GOOD, &SystemSpec::default()).expect("valid");
+        assert!(!kv.capabilities().workloads.contains(&WorkloadKind::Lock));
     }
 }

@@ -150,7 +150,11 @@ impl System for ZooKeeper {
         Capabilities {
             proxy: false,
             leader_in_status: false,
-            workloads: vec![WorkloadKind::Register],
+            workloads: vec![
+                WorkloadKind::Register,
+                WorkloadKind::Lock,
+                WorkloadKind::Fencing,
+            ],
             protocol: Protocol::ZooKeeper {
                 sync_reads: self.sync_reads,
             },

@@ -31,6 +31,18 @@ pub fn require_raft_node() {
     );
 }
 
+/// Fails (never skips) when `lock-node` is not next to the harness or in `$HARNESS_BIN_DIR`.
+pub fn require_lock_node() {
+    let bin = assert_cmd::cargo::cargo_bin("harness");
+    let beside = bin.with_file_name("lock-node");
+    let env = std::env::var_os("HARNESS_BIN_DIR").map(|d| PathBuf::from(d).join("lock-node"));
+    assert!(
+        beside.is_file() || env.as_ref().is_some_and(|p| p.is_file()),
+        "lock-node not found next to {}: build the workspace bins first",
+        bin.display()
+    );
+}
+
 /// The `harness` binary, once `raft-node` is known to be beside it.
 pub fn harness_bin() -> PathBuf {
     require_raft_node();

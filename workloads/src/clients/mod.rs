@@ -9,12 +9,15 @@
 //! - [`zookeeper`]: ZooKeeper's jute protocol ([`zookeeper_wire`]); [`zookeeper_lock`] is its lock recipe.
 //! - [`pbft`], [`gossip`]: the chat rooms (total-order and broadcast workloads).
 //! - [`http1`]: the small keep-alive HTTP/1.1 transport of the raft-kv client.
+//! - [`lock`]: lock clients (sessions, acquire/release with fencing tokens), one per lock
+//!   system; a lock client answers `read`/`write`/`cas` with a definite `fail`.
 
 pub mod etcd;
 pub mod generals;
 pub mod gossip;
 pub mod http1;
 pub mod leader;
+pub mod lock;
 pub mod pbft;
 pub mod raft_kv;
 pub mod zookeeper;
@@ -79,6 +82,10 @@ pub enum Protocol {
     Pbft,
     /// The gossip protocol (`POST /broadcast` to the home node, `GET /messages`).
     Gossip,
+    /// The lock-service HTTP protocol (`nodes/lock-service`): sessions, locks, tokens.
+    LockService,
+    /// ZooKeeper's lock recipe (the lock workloads on `--db zookeeper`).
+    ZooKeeperLock,
 }
 
 impl Protocol {
@@ -92,6 +99,18 @@ impl Protocol {
             Protocol::Generals { .. } => "two-generals-http",
             Protocol::Pbft => "pbft-chat-http",
             Protocol::Gossip => "gossip-http",
+            Protocol::LockService => "lock-service-http",
+            Protocol::ZooKeeperLock => "zookeeper-lock",
+        }
+    }
+
+    /// The protocol a workload speaks to this system: ZooKeeper's lock workloads use its
+    /// lock recipe; every other pair is unchanged.
+    pub fn for_workload(self, kind: crate::WorkloadKind) -> Protocol {
+        use crate::WorkloadKind::{Fencing, Lock};
+        match (self, kind) {
+            (Protocol::ZooKeeper { .. }, Lock | Fencing) => Protocol::ZooKeeperLock,
+            (p, _) => p,
         }
     }
 }
@@ -106,6 +125,7 @@ pub enum Client {
     Generals(generals::GeneralsClient),
     Pbft(pbft::PbftClient),
     Gossip(gossip::GossipClient),
+    Lock(Box<lock::LockClient>),
 }
 
 impl Client {
@@ -136,6 +156,19 @@ impl Client {
             }
             Protocol::Pbft => Ok(Client::Pbft(pbft::PbftClient::new(cfg)?)),
             Protocol::Gossip => Ok(Client::Gossip(gossip::GossipClient::new(cfg)?)),
+            Protocol::LockService => {
+                let gate = std::sync::Arc::new(crate::stall::FreezeGate::default());
+                let c = lock::LockServiceClient::new(cfg, lock::lock_service::DEFAULT_TTL)?
+                    .with_gate(gate.clone());
+                Ok(Client::Lock(Box::new(lock::LockClient::new(
+                    lock::LockBackend::LockService(c),
+                    gate,
+                ))))
+            }
+            Protocol::ZooKeeperLock => Ok(Client::Lock(Box::new(lock::LockClient::new(
+                lock::LockBackend::ZooKeeper(Box::new(lock::zookeeper::ZkLockBackend::new(cfg)?)),
+                std::sync::Arc::new(crate::stall::FreezeGate::default()),
+            )))),
         }
     }
 
@@ -149,6 +182,15 @@ impl Client {
             Client::Generals(c) => c.home_name(),
             Client::Pbft(c) => c.home_name(),
             Client::Gossip(c) => c.home_name(),
+            Client::Lock(c) => c.home_name(),
+        }
+    }
+
+    /// The lock client, if this client speaks a lock protocol.
+    pub fn lock(&self) -> Option<&lock::LockClient> {
+        match self {
+            Client::Lock(c) => Some(c.as_ref()),
+            _ => None,
         }
     }
 
@@ -165,6 +207,7 @@ impl Client {
             }
             Client::ZooKeeper(c) => c.read(key).await,
             Client::Pbft(_) | Client::Gossip(_) => no_kv(),
+            Client::Lock(_) => Completion::Fail(NOT_A_KV.into()),
         }
     }
 
@@ -181,6 +224,7 @@ impl Client {
             }
             Client::ZooKeeper(c) => c.write(key, value).await,
             Client::Pbft(_) | Client::Gossip(_) => no_kv(),
+            Client::Lock(_) => Completion::Fail(NOT_A_KV.into()),
         }
     }
 
@@ -190,6 +234,7 @@ impl Client {
         match self {
             Client::RaftKv(c) => c.cas(key, from, to).await,
             Client::Etcd(c) => c.cas(key, from, to).await,
+            Client::Lock(_) => Completion::Fail(NOT_A_KV.into()),
             Client::ZooKeeper(c) => c.cas(key, from, to).await,
             Client::Election(_) => {
                 Completion::Fail("cas: not offered by an election client".into())
@@ -218,6 +263,7 @@ impl Client {
             Client::Pbft(_) | Client::Gossip(_) => {
                 Completion::Fail("status: not offered by a chat client".into())
             }
+            Client::Lock(_) => Completion::Fail("status: not offered by a lock client".into()),
         }
     }
 
@@ -238,6 +284,7 @@ impl Client {
             Client::Pbft(_) | Client::Gossip(_) => {
                 Completion::Fail("act: not offered by a chat client".into())
             }
+            Client::Lock(_) => Completion::Fail("act: not offered by a lock client".into()),
         }
     }
 }
@@ -260,6 +307,7 @@ impl Client {
                 Completion::Fail("append: not offered by the zookeeper client".into())
             }
             Client::Pbft(_) | Client::Gossip(_) => no_kv(),
+            Client::Lock(_) => Completion::Fail(NOT_A_KV.into()),
         }
     }
 }
@@ -281,6 +329,8 @@ fn no_kv() -> Completion {
         "this system has no key-value API (use --workload total-order or broadcast)".into(),
     )
 }
+/// The error of a key-value operation sent to a lock client (nothing was sent).
+pub const NOT_A_KV: &str = "lock clients do not speak read/write/cas";
 
 /// The error string of a cas whose comparison did not hold (a definite `Fail`).
 pub const CAS_MISMATCH: &str = "cas-mismatch";

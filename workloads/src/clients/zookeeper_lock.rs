@@ -109,6 +109,49 @@ impl ZkLockClient {
         self.delete(&held.path).await
     }
 
+    /// Who holds `name` as this session's server sees it: the lowest child's czxid, or
+    /// `None` when nobody queues. (A session always sees its own writes, so a holder finds
+    /// its own znode first unless its session has ended.)
+    pub async fn holder(&mut self, name: &str) -> Result<Option<i64>, LockError> {
+        check_name(name)?;
+        let dir = format!("/locks/{name}");
+        let body = Enc::default().string(&dir).boolean(false).0;
+        let r = self
+            .session
+            .call(op::GET_CHILDREN, &body, self.op_timeout)
+            .await?;
+        if r.err == code::NO_NODE {
+            return Ok(None);
+        }
+        if r.err != code::OK {
+            return Err(LockError::Code(r.err, dir));
+        }
+        let mut children = Dec::new(&r.body)
+            .strings()
+            .map_err(|e| LockError::Malformed(e.to_string()))?;
+        children.sort_by_key(|c| sequence(c));
+        let Some(first) = children.first() else {
+            return Ok(None);
+        };
+        let path = format!("{dir}/{first}");
+        let body = Enc::default().string(&path).boolean(false).0;
+        let r = self
+            .session
+            .call(op::EXISTS, &body, self.op_timeout)
+            .await?;
+        if r.err == code::NO_NODE {
+            // Gone between the two reads: released; look again next time.
+            return Ok(None);
+        }
+        if r.err != code::OK {
+            return Err(LockError::Code(r.err, path));
+        }
+        let stat = Dec::new(&r.body)
+            .stat()
+            .map_err(|e| LockError::Malformed(e.to_string()))?;
+        Ok(Some(stat.czxid))
+    }
+
     /// Closes the session: every lock it holds or waits for is released at once.
     pub async fn close(self) {
         self.session.close(self.op_timeout).await;

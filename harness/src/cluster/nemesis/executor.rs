@@ -400,6 +400,7 @@ async fn apply(
                 .or_default() += 1;
             emit(record, summary, "kill", names_value(nodes));
         }
+        PlannedFault::Stall { pick, ttls } => stall(cluster, *pick, *ttls, record, summary).await,
         PlannedFault::Links { kind, faults } => {
             cluster
                 .set_link_fault(kind.as_str(), faults.clone())
@@ -469,6 +470,60 @@ fn on_every_node(
     first_err.map_or(Ok(()), Err)
 }
 
+/// How long the stall nemesis waits for the drawn client to reach a stall point (it
+/// reaches one on every write it makes while holding a lock).
+const STALL_CATCH: Duration = Duration::from_secs(3);
+
+/// The stall fault, whole: freeze the drawn lock client at its next stall point (while it
+/// holds a lock), keep it frozen for `ttls` session TTLs (or until the run thaws it), wake
+/// it. Both `start-stall` and `stop-stall` are recorded here, when they happen; nothing is
+/// recorded if no client froze in time.
+async fn stall(
+    cluster: &Cluster,
+    pick: u64,
+    ttls: f64,
+    record: &mut (impl FnMut(NemesisEvent) + Send),
+    summary: &mut NemesisSummary,
+) {
+    let Some(stalls) = cluster.stalls() else {
+        tracing::warn!("nemesis: stall planned but the run has no lock clients");
+        return;
+    };
+    let Some(frozen) = stalls.freeze_one(pick, STALL_CATCH).await else {
+        tracing::info!("nemesis: no lock holder reached a stall point within {STALL_CATCH:?}");
+        return;
+    };
+    let length = workloads::clients::lock::lock_service::DEFAULT_TTL.mul_f64(ttls);
+    *summary
+        .faults
+        .entry(FaultKind::Stall.to_string())
+        .or_default() += 1;
+    let who = format!("w{}", frozen.worker);
+    let value = serde_json::json!({
+        "worker": who,
+        "lock": frozen.lock,
+        "token": frozen.token,
+        "planned_ms": length.as_millis() as u64,
+        "ttls": (ttls * 100.0).round() / 100.0,
+        "text": format!(
+            "{who} frozen holding {} (token {}) for {:.1} s ({ttls:.2} TTL)",
+            frozen.lock,
+            frozen.token,
+            length.as_secs_f64()
+        ),
+    });
+    emit(record, summary, "start-stall", value);
+    let held = stalls.hold(frozen.worker, length).await;
+    let value = serde_json::json!({
+        "worker": who,
+        "lock": frozen.lock,
+        "token": frozen.token,
+        "frozen_ms": held.as_millis() as u64,
+        "text": format!("{who} woke after {:.1} s, still believing it holds {}", held.as_secs_f64(), frozen.lock),
+    });
+    emit(record, summary, "stop-stall", value);
+}
+
 async fn undo(
     cluster: &Cluster,
     fault: &PlannedFault,
@@ -495,6 +550,8 @@ async fn undo(
             emit(record, summary, "restart", names_value(nodes));
             restarted?;
         }
+        // A stall ends by itself (see `stall`).
+        PlannedFault::Stall { .. } => {}
         PlannedFault::Links { kind, faults } => {
             cluster.clear_link_faults(Some(kind.as_str())).await?;
             let value = crate::cluster::links::history_value(faults);

@@ -28,6 +28,9 @@ pub enum FaultKind {
     /// Messages corrupted or duplicated in flight (`--corrupt`, `--duplicate`,
     /// `--link-targets`; proxy links only).
     Wire,
+    /// A lock holder (a client of the lock or fencing workload) frozen while it holds a
+    /// lock: its keep-alives and its work stop, then it wakes and writes without re-checking.
+    Stall,
 }
 
 impl FaultKind {
@@ -41,6 +44,7 @@ impl FaultKind {
             FaultKind::Clock => "clock",
             FaultKind::Byzantine => "byzantine",
             FaultKind::Wire => "wire",
+            FaultKind::Stall => "stall",
         }
     }
 }
@@ -61,9 +65,12 @@ impl FromStr for FaultKind {
             "loss" => Ok(FaultKind::Loss),
             "delay" => Ok(FaultKind::Delay),
             "clock" => Ok(FaultKind::Clock),
+            "byzantine" => Ok(FaultKind::Byzantine),
+            "wire" => Ok(FaultKind::Wire),
+            "stall" => Ok(FaultKind::Stall),
             other => Err(format!(
                 "unknown nemesis `{other}` (partition, pause, kill, loss, delay, clock, byzantine, \
-                 wire, none)"
+                 wire, stall, none)"
             )),
         }
     }

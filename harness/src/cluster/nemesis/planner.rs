@@ -41,6 +41,12 @@ pub enum PlannedFault {
     Byzantine {
         liars: Vec<(String, String)>,
     },
+    /// Freeze lock client `pick % clients` at its next stall point (while it holds a lock)
+    /// for `ttls` session TTLs, then wake it.
+    Stall {
+        pick: u64,
+        ttls: f64,
+    },
 }
 
 /// The nodes a pause or kill hits.
@@ -153,6 +159,7 @@ impl Planner {
                     })
                     .collect(),
             },
+            FaultKind::Stall => self.plan_stall(),
         })
     }
 
@@ -256,6 +263,19 @@ impl Planner {
         PlannedFault::Links { kind, faults }
     }
 
+    /// A stall of a drawn client: half of them short (0.6–0.95 TTL: the client's own lease
+    /// may still run when it wakes, which a server without Chubby's grace has already
+    /// expired), half long (1.3–2.5 TTL: the lease is surely over and the lock given away).
+    fn plan_stall(&mut self) -> PlannedFault {
+        let pick = self.rng.gen::<u64>();
+        let ttls = if self.rng.gen_bool(0.5) {
+            self.rng.gen_range(0.6..0.95)
+        } else {
+            self.rng.gen_range(1.3..2.5)
+        };
+        PlannedFault::Stall { pick, ttls }
+    }
+
     /// Gives pauses or kills their own targets (an empty list keeps the shared ones).
     pub fn with_targets_for(mut self, kind: FaultKind, targets: Vec<Target>) -> Self {
         if !targets.is_empty() {
@@ -267,7 +287,8 @@ impl Planner {
                 | FaultKind::Delay
                 | FaultKind::Clock
                 | FaultKind::Byzantine
-                | FaultKind::Wire => {}
+                | FaultKind::Wire
+                | FaultKind::Stall => {}
             }
         }
         self
@@ -991,5 +1012,38 @@ mod tests {
         assert_eq!(sizes, BTreeSet::from([4, 6]));
         assert!(losses.contains(&0.1) && losses.contains(&0.3));
         assert!(losses.iter().all(|l| *l == 0.1 || *l == 0.3));
+    }
+
+    #[test]
+    fn stalls_are_seeded_and_either_short_or_longer_than_a_ttl() {
+        let plan = |seed| {
+            let mut p = Planner::new(
+                seed,
+                vec![FaultKind::Stall],
+                PartitionShape::default(),
+                vec![],
+                names(3),
+            );
+            (0..200)
+                .map(|_| p.next_fault().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let faults = plan(3);
+        assert_eq!(faults, plan(3));
+        let (mut short, mut long, mut picks) = (0, 0, BTreeSet::new());
+        for f in &faults {
+            let PlannedFault::Stall { pick, ttls } = f else {
+                panic!("{f:?}")
+            };
+            picks.insert(pick % 4);
+            if (0.6..0.95).contains(ttls) {
+                short += 1;
+            } else {
+                assert!((1.3..2.5).contains(ttls), "{ttls}");
+                long += 1;
+            }
+        }
+        assert!(short > 50 && long > 50, "{short} short, {long} long");
+        assert_eq!(picks.len(), 4, "every client gets picked");
     }
 }

@@ -245,13 +245,14 @@ mod tests {
     #[test]
     fn every_pair_of_raft_kv_runs_and_the_argv_reproduces_the_config() {
         let plan = Plan::new(&hunt_args(&["--bug", "no-truncate", "--net", "proxy"]), 9).unwrap();
-        // Every workload raft-kv speaks (all but the Two Generals' rounds and the two chats).
+        // Every workload raft-kv speaks (all but the Two Generals' rounds, the two chats and
+        // the lock service's lock and fencing).
         let spoken = crate::systems::build(&Default::default())
             .unwrap()
             .capabilities()
             .workloads
             .len();
-        assert_eq!(spoken, WorkloadKind::ALL.len() - 3);
+        assert_eq!(spoken, WorkloadKind::ALL.len() - 5);
         assert_eq!(plan.slots.len(), schedules::SCHEDULES.len() * spoken);
         let slot = plan.slot(3);
         let cfg = plan.config(&slot, 44).unwrap();
