@@ -213,7 +213,9 @@ impl RaftKvClient {
         let req = Request {
             method: "PUT",
             path: "/key/election-act",
-            headers: &[("X-Request-Id", &rid)],
+            // Not forwarded: a woken old leader would relay the act to the new one and the
+            // act would be recorded as its own, in its old epoch (a split brain that was not).
+            headers: &[("X-Request-Id", &rid), ("X-No-Forward", "1")],
             body: rid.as_bytes(),
         };
         let work = self.exchange(self.home, req);
