@@ -64,6 +64,10 @@ impl Plan {
             refused: Vec::new(),
             seed,
         };
+        let workloads = match &args.workloads {
+            Some(_) => workloads,
+            None => plan.spoken(&workloads, &chosen)?,
+        };
         for schedule in chosen.iter().filter_map(|n| schedules::by_name(n)) {
             for workload in &workloads {
                 let slot = Slot { workload, schedule };
@@ -85,6 +89,34 @@ impl Plan {
             )));
         }
         Ok(plan)
+    }
+
+    /// Of `workloads`, those the system speaks (the default rotation: a workload the system
+    /// does not speak is left out silently, not listed as skipped).
+    fn spoken(
+        &self,
+        workloads: &[&'static str],
+        schedules: &[&'static str],
+    ) -> Result<Vec<&'static str>, HarnessError> {
+        let (Some(&workload), Some(schedule)) = (
+            workloads.first(),
+            schedules.first().and_then(|n| schedules::by_name(n)),
+        ) else {
+            return Ok(workloads.to_vec());
+        };
+        let argv = self.argv(&Slot { workload, schedule }, self.seed);
+        let TestCmd::Test(args) = TestLine::try_parse_from(&argv)
+            .map_err(|e| HarnessError::BadInput(format!("hunt: {e}")))?
+            .cmd;
+        let cfg = args.to_config(argv)?;
+        let system = crate::systems::build(&cfg.system)
+            .map_err(|e| HarnessError::BadInput(e.to_string()))?;
+        let speaks = system.capabilities().workloads;
+        Ok(workloads
+            .iter()
+            .copied()
+            .filter(|w| speaks.iter().any(|k| k.name() == *w))
+            .collect())
     }
 
     /// The pair of run `k` (0-based): round `k / n` is a seeded shuffle of the `n` pairs.
@@ -309,6 +341,14 @@ mod tests {
             .all(|s| !s.schedule.flags.contains(&"partition")
                 && !s.schedule.flags.contains(&"partition,pause")));
         assert!(plan.describe().iter().any(|l| l.contains("skipped")));
+        // Workloads etcd does not speak are not in the default rotation, nor listed as skipped.
+        assert!(plan.slots.iter().all(|s| s.workload != "election"));
+        let noise: Vec<String> = plan
+            .describe()
+            .into_iter()
+            .filter(|l| l.contains("speaks"))
+            .collect();
+        assert!(noise.is_empty(), "{noise:?}");
         for bad in [
             &["--workloads", "bank"][..],
             &["--schedules", "tornado"],
