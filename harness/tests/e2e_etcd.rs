@@ -140,23 +140,33 @@ fn etcd_serializable_reads_are_caught_stale() {
         .filter(|k| k["valid"] == Value::Bool(false))
         .collect();
     assert!(!bad.is_empty(), "invalid verdict without an invalid key");
-    // The counterexample is a read whose value the register could not hold then.
+    // The counterexample shows an observation the register could not give then: an ok read
+    // (the stale read itself) or, when the shrinker kept a failed cas instead, the cas that
+    // saw another value (the shrinker may drop a concurrent write that the full history has:
+    // README, "Known limits").
     let ce = &bad[0]["counterexample"];
-    let stuck_reads = ce["stuck"]
+    let observed = |o: &&Value| {
+        (o["f"] == "read" && o["outcome"] == "ok") || (o["f"] == "cas" && o["outcome"] == "fail")
+    };
+    let stuck_on_observation = ce["stuck"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|s| s["why"].as_str().is_some_and(|w| w.contains("read")))
+        .filter(|s| {
+            s["why"]
+                .as_str()
+                .is_some_and(|w| w.contains("read") || w.contains("failed"))
+        })
         .count();
-    let read_ops = ce["ops"]
+    let observations = ce["ops"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|o| o["f"] == "read" && o["outcome"] == "ok")
+        .filter(observed)
         .count();
     assert!(
-        stuck_reads > 0 && read_ops > 0,
-        "the counterexample should show the stale read: {ce}"
+        stuck_on_observation > 0 && observations > 0,
+        "the counterexample should show a stale observation: {ce}"
     );
     // A failed run keeps its data directories for inspection.
     assert!(dir.join("nodes/n1/data").exists());
