@@ -105,21 +105,28 @@ impl Drop for Cluster {
 }
 
 impl Cluster {
-    /// Start `n` nodes (ids 1..=n) with extra raft-node flags.
+    /// Start `n` nodes (ids 1..=n) with extra raft-node flags. Free ports are picked before
+    /// the nodes bind them, so a test running beside this one can take one first: a cluster
+    /// whose node could not listen ("Address already in use") is dropped and started again
+    /// on new ports, at most five times.
     pub fn start(n: usize, extra: &[&str]) -> Cluster {
-        let mut c = Cluster {
-            dir: tempfile::tempdir().expect("tmp"),
-            ports: free_ports(n),
-            children: (0..n).map(|_| None).collect(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        for id in 1..=n as u64 {
-            c.start_node(id);
+        for _ in 0..5 {
+            let mut c = Cluster {
+                dir: tempfile::tempdir().expect("tmp"),
+                ports: free_ports(n),
+                children: (0..n).map(|_| None).collect(),
+                extra: extra.iter().map(|s| s.to_string()).collect(),
+            };
+            for id in 1..=n as u64 {
+                c.start_node(id);
+            }
+            match (1..=n as u64).try_for_each(|id| c.serving_within(id, Duration::from_secs(10))) {
+                Ok(()) => return c,
+                Err(log) if log.contains("Address already in use") => continue,
+                Err(log) => panic!("{log}"),
+            }
         }
-        for id in 1..=n as u64 {
-            c.wait_serving(id);
-        }
-        c
+        panic!("five clusters of {n} nodes in a row found a port taken");
     }
 
     pub fn port(&self, id: u64) -> u16 {
@@ -163,14 +170,24 @@ impl Cluster {
     }
 
     pub fn wait_serving(&self, id: u64) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        if let Err(log) = self.serving_within(id, Duration::from_secs(10)) {
+            panic!("{log}");
+        }
+    }
+
+    /// `Ok` once node `id` answers `/status`; else the failure with the node's log.
+    fn serving_within(&self, id: u64, limit: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if http(self.port(id), "GET", "/status", "", &[]).is_ok_and(|r| r.status == 200) {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("node {id} did not serve within 10s\n{}", self.log(id));
+        Err(format!(
+            "node {id} did not serve within {limit:?}\n{}",
+            self.log(id)
+        ))
     }
 
     /// kill -9 a node and reap it.
