@@ -96,25 +96,7 @@ mod tests {
     use std::path::Path;
 
     fn node(id: u64, run: &Path) -> NodeSpec {
-        let dir = run.join("nodes").join(format!("n{id}"));
-        NodeSpec {
-            id,
-            name: format!("n{id}"),
-            listen: format!("127.0.0.1:{}", 9500 + id).parse().unwrap(),
-            client_addr: format!("127.0.0.1:{}", 9500 + id).parse().unwrap(),
-            peer_addrs: (1..=3)
-                .filter(|&p| p != id)
-                .map(|p| {
-                    (
-                        p,
-                        format!("n{p}"),
-                        format!("127.0.0.1:{}", 9600 + p).parse().unwrap(),
-                    )
-                })
-                .collect(),
-            data_dir: dir.join("data"),
-            log_dir: dir,
-        }
+        crate::systems::keys::test_node(id, 3, run, (9500, 9600))
     }
 
     #[test]

@@ -67,3 +67,23 @@ pub fn ensure_keys(bin: &Path, dir: &Path, n: usize, public: &str) -> Result<(),
     }
     Ok(())
 }
+
+/// Test fixture of the signed systems: node `id` of `n` on loopback, its client port
+/// `ports.0 + id` and its peers' ports `ports.1 + peer`, with folders under `run/nodes/`.
+#[cfg(test)]
+pub fn test_node(id: u64, n: u64, run: &Path, ports: (u64, u64)) -> NodeSpec {
+    let dir = run.join("nodes").join(format!("n{id}"));
+    let addr = |port: u64| format!("127.0.0.1:{port}").parse().unwrap();
+    NodeSpec {
+        id,
+        name: format!("n{id}"),
+        listen: addr(ports.0 + id),
+        client_addr: addr(ports.0 + id),
+        peer_addrs: (1..=n)
+            .filter(|&p| p != id)
+            .map(|p| (p, format!("n{p}"), addr(ports.1 + p)))
+            .collect(),
+        data_dir: dir.join("data"),
+        log_dir: dir,
+    }
+}
