@@ -5,7 +5,7 @@
 //! each point labelled with its number of rounds in the page's note. Drawn only when the
 //! run has such cells; at the level of [`super::plots`], whose font and panic guard it uses.
 
-use super::plots::{ensure_font, guarded, SIZE};
+use super::plots::render_png_and_svg;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
@@ -76,24 +76,7 @@ const COLOURS: [(u8, u8, u8); 6] = [
 /// Draws the plot as PNG at `png` and returns the SVG text (errors as strings, as
 /// [`super::plots::render`]).
 pub fn render(cells: &[Cell], png: &Path) -> (Result<(), String>, Result<String, String>) {
-    if let Err(e) = ensure_font() {
-        return (Err(e.clone()), Err(e));
-    }
-    let png_res = guarded(|| {
-        let root = BitMapBackend::new(png, SIZE).into_drawing_area();
-        draw(cells, &root)?;
-        root.present().map_err(|e| e.to_string())
-    });
-    let svg_res = guarded(|| {
-        let mut s = String::new();
-        {
-            let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
-            draw(cells, &root)?;
-            root.present().map_err(|e| e.to_string())?;
-        }
-        Ok(s)
-    });
-    (png_res, svg_res)
+    render_png_and_svg(png, |root| draw(cells, root), |root| draw(cells, root))
 }
 
 fn draw<DB: DrawingBackend>(cells: &[Cell], root: &DrawingArea<DB, Shift>) -> Result<(), String> {

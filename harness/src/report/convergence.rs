@@ -3,7 +3,7 @@
 //! broadcast checker's `convergence.samples_ms`), with the median and the maximum marked.
 //! Drawn only when results.json holds such samples.
 
-use super::plots::{ensure_font, guarded, SIZE};
+use super::plots::render_png_and_svg;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
@@ -45,24 +45,7 @@ pub fn samples(results: &Value) -> Option<Samples> {
 
 /// Draws the CDF of `samples` as PNG to `png`; returns its SVG text.
 pub fn render(samples: &Samples, png: &Path) -> (Result<(), String>, Result<String, String>) {
-    if let Err(e) = ensure_font() {
-        return (Err(e.clone()), Err(e));
-    }
-    let png_res = guarded(|| {
-        let root = BitMapBackend::new(png, SIZE).into_drawing_area();
-        draw(samples, &root)?;
-        root.present().map_err(|e| e.to_string())
-    });
-    let svg_res = guarded(|| {
-        let mut s = String::new();
-        {
-            let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
-            draw(samples, &root)?;
-            root.present().map_err(|e| e.to_string())?;
-        }
-        Ok(s)
-    });
-    (png_res, svg_res)
+    render_png_and_svg(png, |root| draw(samples, root), |root| draw(samples, root))
 }
 
 fn draw<DB: DrawingBackend>(s: &Samples, root: &DrawingArea<DB, Shift>) -> Result<(), String> {

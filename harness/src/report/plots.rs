@@ -155,19 +155,33 @@ pub fn render(
     data: &PlotData<'_>,
     png: &Path,
 ) -> (Result<(), String>, Result<String, String>) {
+    render_png_and_svg(
+        png,
+        |root| draw(kind, data, root, PNG_POINT_CAP),
+        |root| draw(kind, data, root, SVG_POINT_CAP),
+    )
+}
+
+/// Draws a plot as PNG at `png` (with `draw_png`) and as SVG text (with `draw_svg`), each
+/// guarded against panics in plotters; the font is checked first.
+pub(super) fn render_png_and_svg(
+    png: &Path,
+    draw_png: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
+    draw_svg: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
+) -> (Result<(), String>, Result<String, String>) {
     if let Err(e) = ensure_font() {
         return (Err(e.clone()), Err(e));
     }
     let png_res = guarded(|| {
         let root = BitMapBackend::new(png, SIZE).into_drawing_area();
-        draw(kind, data, &root, PNG_POINT_CAP)?;
+        draw_png(&root)?;
         root.present().map_err(|e| e.to_string())
     });
     let svg_res = guarded(|| {
         let mut s = String::new();
         {
             let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
-            draw(kind, data, &root, SVG_POINT_CAP)?;
+            draw_svg(&root)?;
             root.present().map_err(|e| e.to_string())?;
         }
         Ok(s)
@@ -176,7 +190,7 @@ pub fn render(
 }
 
 /// Run a drawing closure, turning a panic inside plotters into an error.
-pub(super) fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(p) => Err(format!(
