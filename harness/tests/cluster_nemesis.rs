@@ -342,5 +342,6 @@ fn nemesis_config(
         clock: Default::default(),
         seed,
         byzantine: Default::default(),
+        script: None,
     }
 }

@@ -4,6 +4,7 @@
 //! to the runner ([`crate::run::run_tests`]), which runs one or `--test-count` tests in a row.
 
 use crate::cluster::links::{self, parse_link_targets, LinkCondition, LinkFaultOptions};
+use crate::cluster::nemesis::script::Script;
 use crate::cluster::nemesis::{parse_clock_faults, parse_clock_rates, ClockOptions, Target};
 use crate::cluster::nemesis::{
     parse_faults, parse_targets, ByzantineConfig, NemesisConfig, PartitionShape, Trigger,
@@ -66,6 +67,11 @@ pub struct TestArgs {
     /// always in its mode, and --byzantine-nodes is ignored).
     #[arg(long)]
     pub byzantine_modes: Option<String>,
+    /// A nemesis script (TOML): steps applied in order to nodes named by their role (the
+    /// leader, the next leader, the others), to reproduce one interleaving on purpose; see
+    /// docs/design.md "Nemesis scripts" and examples/nemesis/. Replaces `--nemesis`.
+    #[arg(long, value_name = "FILE", help_heading = "Faults")]
+    pub nemesis_script: Option<std::path::PathBuf>,
     /// Mean seconds between fault changes: a fault is off, then on, for a wait drawn each time
     /// uniformly from 0 to twice this (Jepsen's stagger, seeded).
     #[arg(
@@ -407,7 +413,25 @@ impl TestArgs {
                 self.byzantine_modes.as_deref().unwrap_or(""),
             )
             .map_err(HarnessError::BadInput)?,
+            script: self.nemesis_script()?,
         })
+    }
+
+    /// `--nemesis-script FILE`, loaded; an error if `--nemesis` names faults too.
+    fn nemesis_script(&self) -> Result<Option<Script>, HarnessError> {
+        let Some(path) = &self.nemesis_script else {
+            return Ok(None);
+        };
+        if self.nemesis.trim() != "none" {
+            return Err(bad(format!(
+                "--nemesis-script {} replaces --nemesis: drop `--nemesis {}`",
+                path.display(),
+                self.nemesis
+            )));
+        }
+        Script::load(path)
+            .map(Some)
+            .map_err(|e| bad(format!("--nemesis-script {e}")))
     }
 
     fn clock_options(&self, targets: Vec<Target>) -> Result<ClockOptions, HarnessError> {
@@ -519,7 +543,13 @@ impl TestArgs {
         nemesis: &NemesisConfig,
     ) -> Result<String, HarnessError> {
         let faults: Vec<&str> = nemesis.faults.iter().map(|f| f.as_str()).collect();
-        let nemesis_name = if faults.is_empty() {
+        let script = nemesis.script.as_ref().map(|s| {
+            let stem = std::path::Path::new(&s.source).file_stem();
+            format!("script-{}", stem.unwrap_or_default().to_string_lossy())
+        });
+        let nemesis_name = if let Some(s) = script {
+            s
+        } else if faults.is_empty() {
             "none".to_string()
         } else {
             faults.join("+")

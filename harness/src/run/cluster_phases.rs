@@ -279,7 +279,7 @@ async fn main(
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let nemesis_fut = async {
-        if cfg.nemesis.faults.is_empty() {
+        if cfg.nemesis.faults.is_empty() && cfg.nemesis.script.is_none() {
             drop(stop_rx);
             Ok(NemesisSummary::default())
         } else {

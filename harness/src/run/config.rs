@@ -183,6 +183,7 @@ impl TestConfig {
         });
         let more = json!({
             "nemesis_trigger": n.trigger.as_str(),
+            "nemesis_script": n.script.as_ref().map(|s| s.source.clone()),
             "nemesis_overlap": n.overlap,
             "nemesis_together": n.together,
             "nemesis_interval_s": n.interval.as_secs_f64(),

@@ -24,7 +24,8 @@ pub struct NemesisSummary {
     pub faults: BTreeMap<String, usize>,
 }
 
-/// Runs the nemesis until `stop` becomes `true` (or its sender is dropped). With
+/// Runs the nemesis until `stop` becomes `true` (or its sender is dropped): a script's steps
+/// when the config has one ([`super::scripted`]), else the planned faults. With
 /// `overlap` and several fault kinds, each kind runs its own [`run_schedule`] at the same
 /// time (seeded apart), so a partition and a kill can be on together; otherwise one schedule
 /// rotates through the kinds. Every schedule undoes what it has on before returning.
@@ -34,6 +35,9 @@ pub async fn run(
     record: impl FnMut(NemesisEvent) + Send,
     stop: watch::Receiver<bool>,
 ) -> Result<NemesisSummary, ClusterError> {
+    if let Some(script) = &cfg.script {
+        return super::scripted::run(cluster, script, record, stop).await;
+    }
     if !cfg.overlap || cfg.faults.len() < 2 {
         return run_schedule(cluster, cfg, record, stop).await;
     }
@@ -189,7 +193,7 @@ impl Stagger {
 }
 
 /// How often a leader-change trigger polls the nodes' status.
-const LEADER_POLL: Duration = Duration::from_millis(2);
+pub(super) const LEADER_POLL: Duration = Duration::from_millis(2);
 
 /// Whether `now` (leader, term) is a new leadership after `last`: another node, or a new
 /// term. (Counting only higher terms, so that a second leader in the same term would be left
@@ -230,7 +234,7 @@ async fn wait_for_new_leader(
 }
 
 /// Sleeps for `d`; returns true if `stop` fired (or its sender is gone) first.
-async fn wait_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+pub(super) async fn wait_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     if *stop.borrow() {
         return true;
     }
@@ -250,7 +254,7 @@ fn names_value(names: &[String]) -> serde_json::Value {
     )
 }
 
-fn emit(
+pub(super) fn emit(
     record: &mut (impl FnMut(NemesisEvent) + Send),
     summary: &mut NemesisSummary,
     f: &str,
@@ -352,7 +356,7 @@ fn byzantine_modes(cluster: &Cluster, cfg: &NemesisConfig) -> Vec<String> {
     }
 }
 
-async fn apply(
+pub(super) async fn apply(
     cluster: &Cluster,
     fault: &PlannedFault,
     record: &mut (impl FnMut(NemesisEvent) + Send),
@@ -524,7 +528,7 @@ async fn stall(
     emit(record, summary, "stop-stall", value);
 }
 
-async fn undo(
+pub(super) async fn undo(
     cluster: &Cluster,
     fault: &PlannedFault,
     record: &mut (impl FnMut(NemesisEvent) + Send),

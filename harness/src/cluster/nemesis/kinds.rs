@@ -391,6 +391,9 @@ pub struct NemesisConfig {
     pub seed: u64,
     /// `--nemesis byzantine`: how many nodes lie and in which modes.
     pub byzantine: ByzantineConfig,
+    /// `--nemesis-script FILE`: steps applied in order instead of `faults` (which is then
+    /// empty).
+    pub script: Option<super::script::Script>,
 }
 
 /// Who lies under `--nemesis byzantine`: `nodes` nodes (drawn once per run from the seed,
