@@ -345,3 +345,93 @@ fn nemesis_config(
         script: None,
     }
 }
+
+/// A nemesis script against the stand-in (whose leader is always n1): steps run in order on
+/// the nodes their roles name, each recorded as the random nemesis records it, and what is
+/// still on when the run stops is undone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_applies_its_steps_in_order_to_the_roles_it_names() {
+    let (cfg, _dir) = config(3, NetMode::Proxy);
+    let _guard = LeftoverGuard(cfg.run_prefix.clone());
+    let cluster = Cluster::start(cfg, test_db()).await.expect("start");
+    let script = nemesis::script::Script::parse(
+        "t.toml",
+        r#"[[step]]
+        wait-leader = "old"
+        [[step]]
+        isolate = "old"
+        [[step]]
+        pause = "others"
+        [[step]]
+        resume = "others"
+        [[step]]
+        kill = "n2"
+        [[step]]
+        delay = { links = "old>others", ms = 5 }"#,
+    )
+    .unwrap();
+    let ncfg = NemesisConfig {
+        script: Some(script),
+        ..nemesis_config(vec![], PartitionShape::Random, Duration::from_secs(1), 1)
+    };
+    let (events, summary) = run_for(&cluster, ncfg, 1500).await;
+    let fs: Vec<&str> = events.iter().map(|e| e.f.as_str()).collect();
+    assert_eq!(
+        fs,
+        [
+            "start-partition",
+            "pause",
+            "resume",
+            "kill",
+            "start-delay",
+            "restart",
+            "stop-partition",
+            "stop-delay"
+        ],
+        "{events:?}"
+    );
+    assert_eq!(events[0].value["n1"], serde_json::json!(["n2", "n3"]));
+    assert_eq!(events[1].value, serde_json::json!(["n2", "n3"]));
+    assert_eq!(events[3].value, serde_json::json!(["n2"]));
+    assert_eq!(events[4].value["links"], serde_json::json!(["n1→n2", "n1→n3"]));
+    assert_eq!(summary.events, fs.len());
+    assert!(cluster.is_running("n2").unwrap(), "the killed node is back");
+    assert!(cluster.link_conditions().await.is_empty(), "links healed");
+    cluster.shutdown().await.expect("shutdown");
+}
+
+/// A round whose `wait-leader` sees no new leader in time is given up and undone, and with
+/// `repeat` the script starts over: the stand-in's leader never changes, so every round
+/// isolates n1 and gives up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_round_without_a_new_leader_is_given_up_and_repeated() {
+    let (cfg, _dir) = config(3, NetMode::Proxy);
+    let _guard = LeftoverGuard(cfg.run_prefix.clone());
+    let cluster = Cluster::start(cfg, test_db()).await.expect("start");
+    let script = nemesis::script::Script::parse(
+        "t.toml",
+        r#"repeat = true
+        [[step]]
+        wait-leader = "old"
+        [[step]]
+        isolate = "old"
+        [[step]]
+        wait-leader = "new"
+        timeout = 0.3
+        [[step]]
+        kill = "others""#,
+    )
+    .unwrap();
+    let ncfg = NemesisConfig {
+        script: Some(script),
+        ..nemesis_config(vec![], PartitionShape::Random, Duration::from_secs(1), 1)
+    };
+    let (events, _) = run_for(&cluster, ncfg, 1500).await;
+    let fs: Vec<&str> = events.iter().map(|e| e.f.as_str()).collect();
+    assert!(fs.len() >= 4, "at least two rounds: {fs:?}");
+    for pair in fs.chunks(2) {
+        assert_eq!(pair, ["start-partition", "stop-partition"], "{fs:?}");
+    }
+    assert!(!fs.contains(&"kill"), "no round got past its wait: {fs:?}");
+    cluster.shutdown().await.expect("shutdown");
+}

@@ -207,9 +207,11 @@ async fn a_node_that_exits_at_startup_is_named_with_its_log() {
     };
     match &err {
         ClusterError::NodeStart { node, reason, log } => {
-            assert_eq!(node, "n1");
+            // Both nodes exit; whichever the harness sees first is named, with its own log.
+            assert!(node == "n1" || node == "n2", "{node}");
             assert!(reason.contains("exit status: 1"), "{reason}");
-            assert!(log.ends_with("nodes/n1/stderr.log"), "{}", log.display());
+            let own_log = format!("nodes/{node}/stderr.log");
+            assert!(log.ends_with(&own_log), "{}", log.display());
         }
         other => panic!("unexpected error {other}"),
     }

@@ -528,3 +528,135 @@ fn cut_grudge(pairs: &[(Vec<String>, Vec<String>)]) -> Grudge {
     }
     g
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes() -> Vec<String> {
+        ["n1", "n2", "n3"].iter().map(|s| s.to_string()).collect()
+    }
+
+    fn parse(text: &str) -> Result<Script, String> {
+        Script::parse("s.toml", text).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn names_bound_by_wait_leader_become_roles_and_others_stay_nodes() {
+        let s = parse(
+            r#"repeat = true
+            [[step]]
+            wait-leader = "old"
+            [[step]]
+            delay = { links = ["old>others", "n2<>n3"], ms = 250, jitter = 10 }
+            [[step]]
+            wait-leader = "new"
+            timeout = 2.5
+            [[step]]
+            cut = [["old", "new"]]
+            [[step]]
+            kill = "n3"
+            [[step]]
+            heal = "all""#,
+        )
+        .unwrap();
+        assert!(s.repeat);
+        assert_eq!(s.steps.len(), 6);
+        assert_eq!(
+            s.steps[2],
+            Step::WaitLeader {
+                role: "new".into(),
+                timeout: Duration::from_millis(2500)
+            }
+        );
+        assert_eq!(
+            s.steps[3],
+            Step::Cut(vec![(Who::Role("old".into()), Who::Role("new".into()))])
+        );
+        assert_eq!(s.steps[4], Step::Kill(Who::Node("n3".into())));
+        let Step::Links {
+            loss: false,
+            links,
+            condition,
+        } = &s.steps[1]
+        else {
+            panic!("{:?}", s.steps[1]);
+        };
+        assert_eq!(links[0], LinkPattern::Directed(Who::Role("old".into()), Who::Others));
+        assert_eq!(condition.delay, Duration::from_millis(250));
+        assert_eq!(condition.jitter, Duration::from_millis(10));
+        assert!(s.check_nodes(&nodes()).is_ok());
+    }
+
+    #[test]
+    fn bad_scripts_say_which_step_and_why() {
+        let cases = [
+            ("[[step]]\nkil = \"n1\"", "step 1: unknown action `kil`"),
+            ("[[step]]\nkill = \"n1\"\npause = \"n2\"", "one action per step"),
+            ("[[step]]\nsleep = 1\ntimeout = 2", "`timeout` belongs to wait-leader"),
+            (
+                "[[step]]\nwait-leader = \"a\"\n[[step]]\nwait-leader = \"a\"",
+                "step 2: role `a` is named twice",
+            ),
+            ("[[step]]\nwait-leader = \"others\"", "role `others`"),
+            ("[[step]]\ndelay = { links = \"n1-n2\", ms = 5 }", "link `n1-n2`"),
+            ("[[step]]\ndelay = { links = \"all\" }", "needs `ms`"),
+            ("[[step]]\nloss = { links = \"all\", p = 2 }", "probability"),
+            ("[[step]]\nheal = \"everything\"", "heal `everything`"),
+            ("[[step]]\nsleep = -1", "0 to 3600"),
+            ("[[step]]\ncut = [[\"n1\"]]", "expected two names"),
+            ("repeat = 1\n[[step]]\nsleep = 1", "`repeat` must be"),
+            ("[[step]]\nsleep = 1\n[oops]", "unknown key `oops`"),
+            ("repeat = true", "no steps"),
+            ("[[step", "not TOML"),
+        ];
+        for (text, want) in cases {
+            let e = parse(text).unwrap_err();
+            assert!(e.starts_with("s.toml: "), "{e}");
+            assert!(e.contains(want), "{text:?}: {e} lacks {want}");
+        }
+        // A name that is neither a role bound earlier nor a node.
+        let s = parse("[[step]]\nkill = \"new\"\n[[step]]\nwait-leader = \"new\"").unwrap();
+        let e = s.check_nodes(&nodes()).unwrap_err().0;
+        assert!(e.contains("step 1: `new` is neither a role"), "{e}");
+    }
+
+    #[test]
+    fn roles_resolve_to_grudges_and_links() {
+        let mut roles = Roles::default();
+        roles.0.insert("old".into(), "n2".into());
+        let n = nodes();
+        assert_eq!(roles.resolve(&Who::Others, &n), vec!["n1", "n3"]);
+        assert_eq!(roles.resolve(&Who::Role("old".into()), &n), vec!["n2"]);
+        assert_eq!(roles.resolve(&Who::Role("unbound".into()), &n), Vec::<String>::new());
+        let g = roles.isolate(&Who::Role("old".into()), &n);
+        assert_eq!(g["n2"].iter().collect::<Vec<_>>(), ["n1", "n3"]);
+        assert_eq!(g["n1"].iter().collect::<Vec<_>>(), ["n2"]);
+        let g = roles.cut(&[(Who::Node("n1".into()), Who::Node("n3".into()))], &n);
+        assert_eq!(g.len(), 2);
+        assert!(g["n1"].contains("n3") && g["n3"].contains("n1"));
+        let c = LinkCondition {
+            delay: Duration::from_millis(5),
+            ..Default::default()
+        };
+        let l = roles.links(&[LinkPattern::Both(Who::Others, Who::Others)], c, &n);
+        let keys: Vec<String> = l.keys().map(|(a, b)| format!("{a}>{b}")).collect();
+        assert_eq!(keys, ["n1>n3", "n3>n1"]);
+        assert_eq!(roles.links(&[LinkPattern::Every], c, &n).len(), 6);
+    }
+
+    #[test]
+    fn the_bundled_example_scripts_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/nemesis");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let s = Script::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                s.check_nodes(&nodes()).unwrap();
+                seen += 1;
+            }
+        }
+        assert!(seen >= 1, "no scripts in {}", dir.display());
+    }
+}
