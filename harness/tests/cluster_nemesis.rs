@@ -393,7 +393,10 @@ async fn a_script_applies_its_steps_in_order_to_the_roles_it_names() {
     assert_eq!(events[0].value["n1"], serde_json::json!(["n2", "n3"]));
     assert_eq!(events[1].value, serde_json::json!(["n2", "n3"]));
     assert_eq!(events[3].value, serde_json::json!(["n2"]));
-    assert_eq!(events[4].value["links"], serde_json::json!(["n1→n2", "n1→n3"]));
+    assert_eq!(
+        events[4].value["links"],
+        serde_json::json!(["n1→n2", "n1→n3"])
+    );
     assert_eq!(summary.events, fs.len());
     assert!(cluster.is_running("n2").unwrap(), "the killed node is back");
     assert!(cluster.link_conditions().await.is_empty(), "links healed");

@@ -708,6 +708,36 @@ mod tests {
     }
 
     #[test]
+    fn a_nemesis_script_replaces_nemesis_and_names_the_test() {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/nemesis/paxos-forget-promise.toml"
+        );
+        let c = cfg(&["--db", "paxos-kv", "--nemesis-script", script]).unwrap();
+        assert_eq!(c.name, "register-script-paxos-forget-promise");
+        assert!(c.nemesis.script.as_ref().unwrap().repeat);
+        assert!(
+            c.delays(),
+            "its delay steps route peer links through proxies"
+        );
+        let j = c.test_json(NetMode::Proxy, "t", None);
+        assert!(j["nemesis_script_text"]
+            .as_str()
+            .unwrap()
+            .contains("wait-leader"));
+        let refused = |a: &[&str]| match cfg(a) {
+            Err(HarnessError::BadInput(m)) => m,
+            other => panic!("{a:?} accepted: {:?}", other.map(|c| c.name)),
+        };
+        let m = refused(&["--nemesis-script", script, "--nemesis", "kill"]);
+        assert!(m.contains("replaces --nemesis"), "{m}");
+        let m = refused(&["--nemesis-script", "/nonexistent/s.toml"]);
+        assert!(m.contains("/nonexistent/s.toml: cannot read"), "{m}");
+        let m = refused(&["--db", "etcd", "--nemesis-script", script]);
+        assert!(m.contains("wait-leader"), "{m}");
+    }
+
+    #[test]
     fn an_unknown_bug_names_the_systems_bugs() {
         let Err(HarnessError::BadInput(msg)) = cfg(&["--bug", "lossy"]) else {
             panic!("accepted")

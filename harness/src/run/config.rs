@@ -97,9 +97,20 @@ impl TestConfig {
                  node leads; use the timer trigger"
             )));
         }
+        let waits_for_leaders = self
+            .nemesis
+            .script
+            .as_ref()
+            .is_some_and(|s| s.waits_for_leaders());
+        if waits_for_leaders && !caps.leader_in_status {
+            return Err(HarnessError::BadInput(format!(
+                "--nemesis-script: its wait-leader steps need a system whose status answer                  says which node leads ({name}'s does not)"
+            )));
+        }
         if self.delays() && !caps.proxy {
             return Err(HarnessError::BadInput(format!(
-                "--link-delay / --nemesis delay: needs a system whose peer links can go \
+                "--link-delay / --nemesis delay / a script's delay step: needs a system whose \
+                 peer links can go \
                  through the harness's proxies ({name}'s cannot: it takes no address per \
                  peer), in both backends: this kernel has no netem to delay packets"
             )));
@@ -144,6 +155,11 @@ impl TestConfig {
         !self.link.delay.is_zero()
             || !self.link.jitter.is_zero()
             || self.nemesis.faults.contains(&FaultKind::Delay)
+            || self
+                .nemesis
+                .script
+                .as_ref()
+                .is_some_and(|s| s.delays_links())
     }
 
     /// `test.json` (DESIGN contract fields first, then the rest of the knobs).
@@ -184,6 +200,7 @@ impl TestConfig {
         let more = json!({
             "nemesis_trigger": n.trigger.as_str(),
             "nemesis_script": n.script.as_ref().map(|s| s.source.clone()),
+            "nemesis_script_text": n.script.as_ref().map(|s| s.text.clone()),
             "nemesis_overlap": n.overlap,
             "nemesis_together": n.together,
             "nemesis_interval_s": n.interval.as_secs_f64(),

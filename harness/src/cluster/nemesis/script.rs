@@ -38,6 +38,9 @@ const RESERVED: &[&str] = &["others", "all"];
 pub struct Script {
     /// Where it came from (for messages and the run's config).
     pub source: String,
+    /// The file's text, kept in the run's `test.json` so the run can be repeated after the
+    /// file changes.
+    pub text: String,
     /// Start again from the first step, everything undone, until the run ends.
     pub repeat: bool,
     pub steps: Vec<Step>,
@@ -164,6 +167,7 @@ impl Script {
         bind_role_names(&mut steps);
         Ok(Script {
             source: source.to_string(),
+            text: text.to_string(),
             repeat,
             steps,
         })
@@ -175,6 +179,20 @@ impl Script {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ScriptError(format!("{source}: cannot read: {e}")))?;
         Script::parse(&source, &text)
+    }
+
+    /// Whether a step waits for a leader (the system must say who leads).
+    pub fn waits_for_leaders(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::WaitLeader { .. }))
+    }
+
+    /// Whether a step delays links (the system's links must go through the proxies).
+    pub fn delays_links(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::Links { loss: false, .. }))
     }
 
     /// Checks the node names the script uses against the cluster's.
@@ -582,7 +600,10 @@ mod tests {
         else {
             panic!("{:?}", s.steps[1]);
         };
-        assert_eq!(links[0], LinkPattern::Directed(Who::Role("old".into()), Who::Others));
+        assert_eq!(
+            links[0],
+            LinkPattern::Directed(Who::Role("old".into()), Who::Others)
+        );
         assert_eq!(condition.delay, Duration::from_millis(250));
         assert_eq!(condition.jitter, Duration::from_millis(10));
         assert!(s.check_nodes(&nodes()).is_ok());
@@ -592,14 +613,23 @@ mod tests {
     fn bad_scripts_say_which_step_and_why() {
         let cases = [
             ("[[step]]\nkil = \"n1\"", "step 1: unknown action `kil`"),
-            ("[[step]]\nkill = \"n1\"\npause = \"n2\"", "one action per step"),
-            ("[[step]]\nsleep = 1\ntimeout = 2", "`timeout` belongs to wait-leader"),
+            (
+                "[[step]]\nkill = \"n1\"\npause = \"n2\"",
+                "one action per step",
+            ),
+            (
+                "[[step]]\nsleep = 1\ntimeout = 2",
+                "`timeout` belongs to wait-leader",
+            ),
             (
                 "[[step]]\nwait-leader = \"a\"\n[[step]]\nwait-leader = \"a\"",
                 "step 2: role `a` is named twice",
             ),
             ("[[step]]\nwait-leader = \"others\"", "role `others`"),
-            ("[[step]]\ndelay = { links = \"n1-n2\", ms = 5 }", "link `n1-n2`"),
+            (
+                "[[step]]\ndelay = { links = \"n1-n2\", ms = 5 }",
+                "link `n1-n2`",
+            ),
             ("[[step]]\ndelay = { links = \"all\" }", "needs `ms`"),
             ("[[step]]\nloss = { links = \"all\", p = 2 }", "probability"),
             ("[[step]]\nheal = \"everything\"", "heal `everything`"),
@@ -628,7 +658,10 @@ mod tests {
         let n = nodes();
         assert_eq!(roles.resolve(&Who::Others, &n), vec!["n1", "n3"]);
         assert_eq!(roles.resolve(&Who::Role("old".into()), &n), vec!["n2"]);
-        assert_eq!(roles.resolve(&Who::Role("unbound".into()), &n), Vec::<String>::new());
+        assert_eq!(
+            roles.resolve(&Who::Role("unbound".into()), &n),
+            Vec::<String>::new()
+        );
         let g = roles.isolate(&Who::Role("old".into()), &n);
         assert_eq!(g["n2"].iter().collect::<Vec<_>>(), ["n1", "n3"]);
         assert_eq!(g["n1"].iter().collect::<Vec<_>>(), ["n2"]);
