@@ -28,31 +28,26 @@ fn assert_no_leftovers(store: &Path) {
     assert!(left.is_empty(), "leftover paxos-node processes: {left:?}");
 }
 
-fn paxos_args<'a>(store: &'a str, nemesis: &'a str, seed: &'a str) -> Vec<&'a str> {
-    vec![
+/// A short 3-node register run of paxos-kv in `store` with `seed`, over `net`, for `secs`.
+fn base_args<'a>(store: &'a str, seed: &'a str, net: &'a str, secs: &'a str) -> Vec<&'a str> {
+    let mut args = vec![
         "test",
         "--db",
         "paxos-kv",
         "--workload",
         "register",
-        "--nemesis",
-        nemesis,
-        "--net",
-        "netns",
         "--nodes",
         "3",
-        "--time-limit",
-        "15",
-        "--nemesis-interval",
-        "2",
-        "--recovery-time",
-        "2",
-        "--seed",
-        seed,
-        "--store",
-        store,
-        "--no-report",
-    ]
+    ];
+    args.extend(["--net", net, "--time-limit", secs, "--recovery-time", "2"]);
+    args.extend(["--seed", seed, "--store", store, "--no-report"]);
+    args
+}
+
+fn paxos_args<'a>(store: &'a str, nemesis: &'a str, seed: &'a str) -> Vec<&'a str> {
+    let mut args = base_args(store, seed, "netns", "15");
+    args.extend(["--nemesis", nemesis, "--nemesis-interval", "2"]);
+    args
 }
 
 #[test]
@@ -112,35 +107,15 @@ fn e2e_paxos_kv_stale_read_is_found_under_partition() {
 /// The bundled nemesis script for `forget-promise`, with the election timeouts it is
 /// written for (README, "Testing paxos-kv").
 fn forget_promise_script_args<'a>(store: &'a str, seed: &'a str) -> Vec<&'a str> {
-    vec![
-        "test",
-        "--db",
-        "paxos-kv",
-        "--workload",
-        "register",
-        "--net",
-        "proxy",
-        "--nodes",
-        "3",
-        "--nemesis-script",
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../examples/nemesis/paxos-forget-promise.toml"
-        ),
-        "--db-opt",
-        "election-timeout-min-ms=1000",
-        "--db-opt",
-        "election-timeout-max-ms=3000",
-        "--time-limit",
-        "20",
-        "--recovery-time",
-        "2",
-        "--seed",
-        seed,
-        "--store",
-        store,
-        "--no-report",
-    ]
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/nemesis/paxos-forget-promise.toml"
+    );
+    let mut args = base_args(store, seed, "proxy", "20");
+    args.extend(["--nemesis-script", script]);
+    args.extend(["--db-opt", "election-timeout-min-ms=1000"]);
+    args.extend(["--db-opt", "election-timeout-max-ms=3000"]);
+    args
 }
 
 /// `--bug forget-promise`: the script freezes the leader with unaccepted proposals, kills

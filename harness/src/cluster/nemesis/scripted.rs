@@ -28,6 +28,31 @@ struct Active {
     paused: BTreeSet<String>,
 }
 
+/// The faults that take a node's process down until a later step (or the end) brings it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Down {
+    Killed,
+    Paused,
+}
+
+impl Down {
+    fn fault(self, nodes: Vec<String>) -> PlannedFault {
+        match self {
+            Down::Killed => PlannedFault::Kill(Victims::Nodes(nodes)),
+            Down::Paused => PlannedFault::Pause(Victims::Nodes(nodes)),
+        }
+    }
+}
+
+impl Active {
+    fn down(&mut self, how: Down) -> &mut BTreeSet<String> {
+        match how {
+            Down::Killed => &mut self.killed,
+            Down::Paused => &mut self.paused,
+        }
+    }
+}
+
 /// How a step ended.
 #[derive(Debug, PartialEq, Eq)]
 enum Went {
@@ -148,24 +173,20 @@ impl<R: FnMut(NemesisEvent) + Send> Runner<'_, R> {
             }
             Step::Heal(what) => self.heal(*what, active).await?,
             Step::Kill(who) => {
-                let victims = not_in(roles.resolve(who, &nodes), &active.killed);
-                self.fault(PlannedFault::Kill(Victims::Nodes(victims.clone())), true)
-                    .await?;
-                active.killed.extend(victims);
-            }
-            Step::Restart(who) => {
-                let back = only_in(roles.resolve(who, &nodes), &active.killed);
-                self.restart(back, active).await?;
+                self.take_down(Down::Killed, roles.resolve(who, &nodes), active)
+                    .await?
             }
             Step::Pause(who) => {
-                let victims = not_in(roles.resolve(who, &nodes), &active.paused);
-                self.fault(PlannedFault::Pause(Victims::Nodes(victims.clone())), true)
-                    .await?;
-                active.paused.extend(victims);
+                self.take_down(Down::Paused, roles.resolve(who, &nodes), active)
+                    .await?
+            }
+            Step::Restart(who) => {
+                self.bring_back(Down::Killed, roles.resolve(who, &nodes), active)
+                    .await?
             }
             Step::Resume(who) => {
-                let back = only_in(roles.resolve(who, &nodes), &active.paused);
-                self.resume(back, active).await?;
+                self.bring_back(Down::Paused, roles.resolve(who, &nodes), active)
+                    .await?
             }
         }
         Ok(Went::On)
@@ -255,38 +276,39 @@ impl<R: FnMut(NemesisEvent) + Send> Runner<'_, R> {
         Ok(())
     }
 
-    async fn restart(
+    /// Kills or pauses those of `nodes` not already down that way.
+    async fn take_down(
         &mut self,
+        how: Down,
         nodes: Vec<String>,
         active: &mut Active,
     ) -> Result<(), ClusterError> {
-        for n in &nodes {
-            active.killed.remove(n);
-        }
-        self.fault(PlannedFault::Kill(Victims::Nodes(nodes)), false)
-            .await
+        let set = active.down(how);
+        let victims: Vec<String> = nodes.into_iter().filter(|n| !set.contains(n)).collect();
+        set.extend(victims.iter().cloned());
+        self.fault(how.fault(victims), true).await
     }
 
-    async fn resume(
+    /// Restarts or resumes those of `nodes` that the script took down that way.
+    async fn bring_back(
         &mut self,
+        how: Down,
         nodes: Vec<String>,
         active: &mut Active,
     ) -> Result<(), ClusterError> {
-        for n in &nodes {
-            active.paused.remove(n);
-        }
-        self.fault(PlannedFault::Pause(Victims::Nodes(nodes)), false)
-            .await
+        let set = active.down(how);
+        let back: Vec<String> = nodes.into_iter().filter(|n| set.remove(n)).collect();
+        self.fault(how.fault(back), false).await
     }
 
     /// Undoes what `what` names, every part even after one fails; the first error.
     async fn heal(&mut self, what: HealWhat, active: &mut Active) -> Result<(), ClusterError> {
         let mut results = Vec::new();
         if what == HealWhat::All {
-            let paused: Vec<String> = active.paused.iter().cloned().collect();
-            results.push(self.resume(paused, active).await);
-            let killed: Vec<String> = active.killed.iter().cloned().collect();
-            results.push(self.restart(killed, active).await);
+            for how in [Down::Paused, Down::Killed] {
+                let nodes: Vec<String> = active.down(how).iter().cloned().collect();
+                results.push(self.bring_back(how, nodes, active).await);
+            }
         }
         if what != HealWhat::Links && active.partition {
             active.partition = false;
@@ -313,12 +335,4 @@ impl<R: FnMut(NemesisEvent) + Send> Runner<'_, R> {
         }
         results.into_iter().collect()
     }
-}
-
-fn not_in(nodes: Vec<String>, set: &BTreeSet<String>) -> Vec<String> {
-    nodes.into_iter().filter(|n| !set.contains(n)).collect()
-}
-
-fn only_in(nodes: Vec<String>, set: &BTreeSet<String>) -> Vec<String> {
-    nodes.into_iter().filter(|n| set.contains(n)).collect()
 }
