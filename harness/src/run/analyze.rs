@@ -101,6 +101,9 @@ pub fn analyze(
         "analyze: verdict {} ({} ops)",
         results.valid, results.ops
     ));
+    // A folder named for another verdict (an UNKNOWN run checked with a longer budget) is
+    // renamed, so a listing of the store stays true.
+    let dir = super::store::rename_for_verdict(&dir, results.valid)?;
     if report {
         // The store root is two levels up: <store>/<name>/<stamp>.
         let root = dir

@@ -56,6 +56,41 @@ pub fn verdict_suffix(v: Validity) -> &'static str {
     }
 }
 
+/// The folder name `folder` should have after a re-check found `v`: its verdict suffix
+/// replaced; `None` when it already ends in that verdict or has no verdict suffix (a bare
+/// stamp of an older store, or a folder that is not a run's).
+pub fn refolder_for_verdict(folder: &str, v: Validity) -> Option<String> {
+    let (base, old) = folder.rsplit_once('-')?;
+    let new = verdict_suffix(v);
+    let is_verdict = ["VALID", "INVALID", "UNKNOWN"].contains(&old);
+    (is_verdict && old != new).then(|| format!("{base}-{new}"))
+}
+
+/// Renames run folder `dir` to end in verdict `v` (see [`refolder_for_verdict`]) and moves
+/// the store's `latest` links that pointed at it; returns where the run is now.
+pub fn rename_for_verdict(dir: &Path, v: Validity) -> Result<PathBuf, PathError> {
+    let folder = dir.file_name().map(|f| f.to_string_lossy().into_owned());
+    let Some(new) = folder.as_deref().and_then(|f| refolder_for_verdict(f, v)) else {
+        return Ok(dir.to_path_buf());
+    };
+    let to = dir.with_file_name(&new);
+    std::fs::rename(dir, &to).map_err(PathError::at("renaming", dir))?;
+    let (Some(name_dir), Some(old)) = (dir.parent(), folder) else {
+        return Ok(to);
+    };
+    let name_link = name_dir.join("latest");
+    if std::fs::read_link(&name_link).is_ok_and(|t| t == Path::new(&old)) {
+        replace_symlink(Path::new(&new), &name_link)?;
+    }
+    if let (Some(root), Some(name)) = (name_dir.parent(), name_dir.file_name()) {
+        let root_link = root.join("latest");
+        if std::fs::read_link(&root_link).is_ok_and(|t| t == Path::new(name).join(&old)) {
+            replace_symlink(&Path::new(name).join(&new), &root_link)?;
+        }
+    }
+    Ok(to)
+}
+
 /// The store's timestamp format of `t` (UTC, milliseconds).
 pub fn stamp_of(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
@@ -281,6 +316,37 @@ mod tests {
         let back: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(b.dir.join("x.json")).unwrap()).unwrap();
         assert_eq!(back["a"], 1);
+    }
+
+    #[test]
+    fn a_recheck_that_changes_the_verdict_renames_the_folder_and_its_latest_links() {
+        assert_eq!(
+            refolder_for_verdict("T-seed7-UNKNOWN", Validity::Valid).as_deref(),
+            Some("T-seed7-VALID")
+        );
+        assert_eq!(refolder_for_verdict("T-seed7-VALID", Validity::Valid), None);
+        assert_eq!(
+            refolder_for_verdict("20261203T080302.533Z", Validity::Valid),
+            None
+        );
+        let store = tempfile::tempdir().unwrap();
+        let mut run = RunDir::create(store.path(), "t1", "seed7").unwrap();
+        run.mark_verdict(Validity::Unknown).unwrap();
+        run.update_latest().unwrap();
+        let moved = rename_for_verdict(&run.dir, Validity::Invalid).unwrap();
+        assert!(
+            moved.ends_with(format!("{}-seed7-INVALID", run.stamp)),
+            "{moved:?}"
+        );
+        assert!(!run.dir.exists() && moved.join("nodes").is_dir());
+        for link in ["t1/latest", "latest"] {
+            let to = std::fs::canonicalize(store.path().join(link)).unwrap();
+            assert_eq!(to, std::fs::canonicalize(&moved).unwrap(), "{link}");
+        }
+        assert_eq!(
+            rename_for_verdict(&moved, Validity::Invalid).unwrap(),
+            moved
+        );
     }
 
     #[test]
