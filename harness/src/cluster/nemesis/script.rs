@@ -27,6 +27,13 @@ use std::time::Duration;
 use crate::cluster::grudge::Grudge;
 use crate::cluster::links::{LinkCondition, LinkFaults};
 
+/// The scripts built into the binary (`--nemesis-script NAME` works from any directory):
+/// name → text of `examples/nemesis/NAME.toml`.
+pub const BUNDLED: &[(&str, &str)] = &[(
+    "paxos-forget-promise",
+    include_str!("../../../../examples/nemesis/paxos-forget-promise.toml"),
+)];
+
 /// Longest a `wait-leader` step waits when the script gives no `timeout`.
 pub const DEFAULT_LEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -173,11 +180,22 @@ impl Script {
         })
     }
 
-    /// Reads and parses the file at `path`.
+    /// Reads and parses the file at `path`; a bare name that is no file but names a
+    /// bundled script ([`BUNDLED`]) is that script.
     pub fn load(path: &std::path::Path) -> Result<Script, ScriptError> {
         let source = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ScriptError(format!("{source}: cannot read: {e}")))?;
+        if !path.exists() {
+            if let Some((_, text)) = BUNDLED.iter().find(|(name, _)| *name == source) {
+                return Script::parse(&source, text);
+            }
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let names: Vec<&str> = BUNDLED.iter().map(|(n, _)| *n).collect();
+            ScriptError(format!(
+                "{source}: cannot read: {e} (bundled scripts: {})",
+                names.join(", ")
+            ))
+        })?;
         Script::parse(&source, &text)
     }
 
@@ -690,6 +708,16 @@ mod tests {
                 seen += 1;
             }
         }
-        assert!(seen >= 1, "no scripts in {}", dir.display());
+        assert_eq!(seen, BUNDLED.len(), "every example is bundled");
+        for (name, text) in BUNDLED {
+            let file = std::fs::read_to_string(dir.join(format!("{name}.toml"))).unwrap();
+            assert_eq!(&file, text, "{name}");
+            let s = Script::load(std::path::Path::new(name)).unwrap();
+            assert_eq!(s.source, *name);
+        }
+        let e = Script::load(std::path::Path::new("no-such-script"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("bundled scripts: paxos-forget-promise"), "{e}");
     }
 }
