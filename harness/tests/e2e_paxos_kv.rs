@@ -147,8 +147,16 @@ fn e2e_correct_paxos_kv_passes_the_forget_promise_script() {
     let _g = serial();
     let store = tempfile::tempdir().expect("temp store");
     let s = store.path().to_string_lossy().into_owned();
-    let r = harness(&forget_promise_script_args(&s, "1"));
+    let mut args = forget_promise_script_args(&s, "1");
+    args.retain(|a| *a != "--no-report");
+    let r = harness(&args);
     assert_no_leftovers(store.path());
     let (dir, _) = e2e_support::passed(&r, 300);
     e2e_support::assert_history_has(&dir, &["pause", "kill", "restart", "start-partition"]);
+    let report = std::fs::read_to_string(dir.join("report.html")).expect("report");
+    assert!(report.contains("the nemesis script, as the run read it"));
+    assert!(
+        report.contains("wait-leader = &quot;new&quot;"),
+        "the script's text is shown"
+    );
 }

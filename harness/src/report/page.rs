@@ -277,9 +277,13 @@ fn config(h: &mut String, p: &PageInput<'_>) {
         ("harness version", "harness_version"),
         ("git SHA", "git_sha"),
     ];
+    let script = t.get("nemesis_script").and_then(Value::as_str);
     for (label, k) in fields {
         if let Some(v) = t.get(k) {
             let shown = match v {
+                _ if k == "nemesis" && script.is_some() => {
+                    format!("script {}", script.unwrap_or_default())
+                }
                 Value::Array(a) if a.is_empty() => "none".to_string(),
                 Value::Array(a) => a.iter().map(text_of).collect::<Vec<_>>().join(", "),
                 Value::Null => "—".into(),
@@ -293,6 +297,13 @@ fn config(h: &mut String, p: &PageInput<'_>) {
         }
     }
     h.push_str("</tbody></table>");
+    if let Some(text) = t.get("nemesis_script_text").and_then(Value::as_str) {
+        let _ = write!(
+            h,
+            "<details><summary>the nemesis script, as the run read it</summary><pre>{}</pre></details>",
+            html(&truncate_to(text, 20_000))
+        );
+    }
     match t.get("argv").and_then(Value::as_array) {
         Some(argv) if !argv.is_empty() => {
             let cmd: Vec<String> = argv.iter().map(|a| shell_quote(&text_of(a))).collect();
