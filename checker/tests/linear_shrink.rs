@@ -151,6 +151,19 @@ fn a_500_op_mutex_history_with_info_ops_shrinks_to_a_small_honestly_labelled_win
     }
 }
 
+/// Checks a cas-register history that must be invalid; its counterexample and the kept ops
+/// as (function, input).
+fn register_witness(h: &History) -> (Value, Vec<(String, Value)>) {
+    let r = check(h, ModelKind::CasRegister, &quick()).expect("check");
+    assert_eq!(r.valid, Validity::Invalid);
+    let cx = r.keys[0].counterexample.clone().expect("a counterexample");
+    let kept = counterexample_ops(&cx)
+        .iter()
+        .map(|o| (o["f"].as_str().unwrap().to_string(), o["input"].clone()))
+        .collect();
+    (cx, kept)
+}
+
 #[test]
 fn shrinking_removes_writes_but_keeps_the_write_a_kept_read_observed() {
     // Many writes; then a stale read of 1 after 2 was written. The witness needs write 1
@@ -167,13 +180,8 @@ fn shrinking_removes_writes_but_keeps_the_write_a_kept_read_observed() {
     ops.push(op(ops.len(), OpType::Invoke, 2, "read", Value::Null));
     ops.push(op(ops.len(), OpType::Ok, 2, "read", json!(1)));
     let h = History::new(ops);
-    let r = check(&h, ModelKind::CasRegister, &quick()).expect("check");
-    assert_eq!(r.valid, Validity::Invalid);
-    let cx = r.keys[0].counterexample.as_ref().unwrap();
-    let kept: Vec<(String, Value)> = counterexample_ops(cx)
-        .iter()
-        .map(|o| (o["f"].as_str().unwrap().to_string(), o["input"].clone()))
-        .collect();
+    let (cx, kept) = register_witness(&h);
+    let cx = &cx;
     assert_eq!(kept.len(), 3, "{kept:?}");
     assert!(kept.contains(&("write".to_string(), json!(1))), "{kept:?}");
     assert!(kept.contains(&("write".to_string(), json!(2))), "{kept:?}");
@@ -189,6 +197,37 @@ fn shrinking_removes_writes_but_keeps_the_write_a_kept_read_observed() {
     );
     let text = checker::linear::render_counterexample_text(cx);
     assert!(text.starts_with("3 of 40 operations (reduced"), "{text}");
+}
+
+#[test]
+fn a_dropped_write_that_made_a_kept_cas_fail_is_kept() {
+    // write 3; then write 1, and while it runs a cas 3→2 that fails (write 1 came first)
+    // and, after that, a read of 3: the read is the violation (the value was not 3 at the
+    // cas, and nothing wrote 3 again). Without write 1, `write 3; cas 3→2 failed` looks like
+    // a violation of its own that the history does not have (a witness of that shape was
+    // seen in CI on an etcd run): every witness must keep write 1.
+    let mut ops = Vec::new();
+    let mut add = |p: u64, t: OpType, f: &str, v: Value| {
+        let i = ops.len();
+        ops.push(op(i, t, p, f, v));
+    };
+    add(0, OpType::Invoke, "write", json!(3));
+    add(0, OpType::Ok, "write", json!(3));
+    add(1, OpType::Invoke, "write", json!(1));
+    add(2, OpType::Invoke, "cas", json!([3, 2]));
+    add(2, OpType::Fail, "cas", json!([3, 2]));
+    add(3, OpType::Invoke, "read", Value::Null);
+    add(3, OpType::Ok, "read", json!(3));
+    add(1, OpType::Ok, "write", json!(1));
+    // As our clients write a cas whose compare failed (an observation, not a lost request).
+    ops[4].error = Some(json!(checker::model::failed_ops::CAS_MISMATCH));
+    let h = History::new(ops);
+    let (cx, kept) = register_witness(&h);
+    let cx = &cx;
+    assert!(kept.contains(&("write".to_string(), json!(1))), "{kept:?}");
+    let sub = sub_history(&h, &counterexample_ops(cx));
+    let rs = check(&sub, ModelKind::CasRegister, &quick()).expect("check");
+    assert_eq!(rs.valid, Validity::Invalid, "the witness alone is invalid");
 }
 
 #[test]

@@ -141,9 +141,8 @@ fn etcd_serializable_reads_are_caught_stale() {
         .collect();
     assert!(!bad.is_empty(), "invalid verdict without an invalid key");
     // The counterexample shows an observation the register could not give then: an ok read
-    // (the stale read itself) or, when the shrinker kept a failed cas instead, the cas that
-    // saw another value (the shrinker may drop a concurrent write that the full history has:
-    // README, "Known limits").
+    // (the stale read itself) or a failed cas (a compare made against the stale value); the
+    // shrinker keeps every write such an observation may have seen (README, "Known limits").
     let ce = &bad[0]["counterexample"];
     let observed = |o: &&Value| {
         (o["f"] == "read" && o["outcome"] == "ok") || (o["f"] == "cas" && o["outcome"] == "fail")

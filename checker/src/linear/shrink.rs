@@ -20,6 +20,20 @@
 //! ([`Explainer`]). So a kept read keeps a write of the value it returned (or the value is
 //! the initial one), a kept release keeps an acquire, a kept dequeue an enqueue. The state
 //! closure is capped: past [`CLOSURE_CAP`] states a candidate counts as explained.
+//!
+//! "Faithful" (what keeps a witness's violation the history's own): no dropped op that
+//! changes state may have been seen by a kept observation ([`Observability`]). Dropping a
+//! write that no kept read could have seen cannot make a violation appear, but dropping one
+//! that a kept read or failed cas may have seen can: a failed `cas 3→2` after `write 3` is a
+//! violation only without the concurrent `write 1` that made it fail. A kept observation
+//! (a required read-only op that depends on the state: a read, a failed cas) may have seen
+//! a dropped state change `x` when it is allowed in a state `x` can leave, did not finish
+//! before `x` began, and is not separated from `x` by a kept required separator that begins
+//! after `x` ends and ends before it begins (a blind write: after it the state is its value,
+//! whatever `x` did; or an op that changes the state wherever it is allowed). Only
+//! observations are checked, not state-changing ops that depend on the state (a successful
+//! cas, an acquire): in a mutex history every op depends on the one before, so checking
+//! them would keep whole prefixes; for those, "explained" is the only rule.
 
 use super::search::{Search, Status};
 use crate::model::{PartOp, Spec};
@@ -69,6 +83,7 @@ pub struct Shrunk {
 /// The context of one shrinking: ops, spec, deadline, memory allowance.
 struct Shrinker<'a, S: Spec> {
     ops: Vec<PartOp>,
+    obs: Observability,
     spec: &'a mut S,
     deadline: Instant,
     mem: usize,
@@ -100,10 +115,16 @@ impl<S: Spec> Shrinker<'_, S> {
         }
     }
 
+    /// Explained (every kept required op allowed in a state the kept ops reach) and
+    /// faithful (no dropped state change that a kept op may have observed).
     fn explained(&mut self, subset: &[u32]) -> bool {
         Explainer::new(self.spec, &self.ops, subset)
             .unexplained()
             .is_none()
+            && self
+                .obs
+                .observed_drop(self.spec, &self.ops, subset)
+                .is_none()
     }
 
     /// Step 1, the fast way: the last few ops invoked up to the horizon (where the verdict
@@ -154,6 +175,7 @@ impl<S: Spec> Shrinker<'_, S> {
 
     /// `kept` plus the fewest latest ops of `dropped` that make it explained (greedy), or
     /// `None` when even all of them do not.
+    /// Then every op a kept op may have observed is added back too (faithful).
     fn repaired(&mut self, dropped: &[u32], kept: &[u32]) -> Option<Vec<u32>> {
         let mut cand: Vec<u32> = kept.to_vec();
         let mut pool: Vec<u32> = dropped
@@ -161,10 +183,19 @@ impl<S: Spec> Shrinker<'_, S> {
             .copied()
             .filter(|&o| !self.spec.read_only(o))
             .collect();
-        for _ in 0..=pool.len() {
+        for _ in 0..=self.ops.len() {
             let Some(u) = Explainer::new(self.spec, &self.ops, &cand).unexplained() else {
-                cand.sort_unstable();
-                return Some(cand);
+                match self.obs.observed_drop(self.spec, &self.ops, &cand) {
+                    Some(seen) => {
+                        pool.retain(|&o| o != seen);
+                        cand.push(seen);
+                        continue;
+                    }
+                    None => {
+                        cand.sort_unstable();
+                        return Some(cand);
+                    }
+                }
             };
             // The latest dropped op after which `u` is explained.
             let pick = (0..pool.len()).rev().find(|&i| {
@@ -281,6 +312,7 @@ fn shortest_prefix<S: Spec>(
         let (ops, subset) = prefix_ops(part_ops, t);
         let mut sh = Shrinker {
             ops,
+            obs: Observability::default(),
             spec: &mut *spec,
             deadline,
             mem,
@@ -335,8 +367,10 @@ pub fn shrink<S: Spec>(
     deadline: Instant,
     mem: usize,
 ) -> Shrunk {
+    let obs = Observability::new(spec, part_ops);
     let mut sh = Shrinker {
         ops: part_ops.to_vec(),
+        obs,
         spec,
         deadline,
         mem,
@@ -448,5 +482,153 @@ impl<'a, S: Spec> Explainer<'a, S> {
             .iter()
             .copied()
             .find(|&o| self.ops[o as usize].required && !self.allows(o))
+    }
+}
+
+/// What each op of a partition can leave behind and whether it depends on the state: enough
+/// to tell whether a kept op may have observed a dropped one (see the module doc). Built once
+/// per shrinking from the closure of every op's states; when that closure is capped, every
+/// state change counts as observable by every state-dependent op (keeps more, never less).
+#[derive(Debug, Default)]
+pub struct Observability {
+    /// Per op: the states it can leave, `None` when unknown.
+    produced: Vec<Option<Vec<u32>>>,
+    /// Per op: allowed in every reachable state with one outcome (a blind write), or
+    /// read-only and allowed everywhere: nothing it shows depends on other ops.
+    independent: Vec<bool>,
+    /// Per op: it changes the state when applied.
+    changes: Vec<bool>,
+    /// Per op: a blind write, or an op that changes the state wherever it is allowed.
+    separates: Vec<bool>,
+}
+
+/// A kept op that may observe others: required and state-dependent.
+struct Observer {
+    op: u32,
+    invoke: usize,
+    complete: usize,
+    /// The latest invocation of a kept separator that completed before this op began.
+    sep: Option<usize>,
+}
+
+impl Observability {
+    pub fn new<S: Spec>(spec: &mut S, ops: &[PartOp]) -> Self {
+        let all: Vec<u32> = (0..ops.len() as u32).collect();
+        let (states, capped) = {
+            let e = Explainer::new(spec, ops, &all);
+            (e.states.clone(), e.capped)
+        };
+        let mut o = Observability::default();
+        for op in 0..ops.len() as u32 {
+            let changes = !spec.read_only(op);
+            let outs: Vec<Option<u32>> = states.iter().map(|&s| spec.step(s, op)).collect();
+            let everywhere = !capped && outs.iter().all(Option::is_some);
+            let mut produced: Vec<u32> = outs.into_iter().flatten().collect();
+            produced.sort_unstable();
+            produced.dedup();
+            let independent = everywhere && (!changes || produced.len() == 1);
+            let always_changes = !capped
+                && changes
+                && states
+                    .iter()
+                    .all(|&s| spec.step(s, op).is_none_or(|n| n != s));
+            o.separates.push(changes && (independent || always_changes));
+            o.independent.push(independent);
+            o.produced.push((!capped).then_some(produced));
+            o.changes.push(changes);
+        }
+        o
+    }
+
+    /// The first op not in `kept` that changes state and that a kept op may have observed.
+    pub fn observed_drop<S: Spec>(
+        &self,
+        spec: &mut S,
+        ops: &[PartOp],
+        kept: &[u32],
+    ) -> Option<u32> {
+        if self.changes.len() != ops.len() {
+            return None; // not built (a prefix test only asks for validity)
+        }
+        let mut in_kept = vec![false; ops.len()];
+        for &k in kept {
+            in_kept[k as usize] = true;
+        }
+        let observers = self.observers(ops, kept);
+        let mut max_complete = Vec::with_capacity(observers.len());
+        let mut m = 0;
+        for o in &observers {
+            m = m.max(o.complete);
+            max_complete.push(m);
+        }
+        for x in 0..ops.len() {
+            if in_kept[x] || !self.changes[x] {
+                continue;
+            }
+            let xi = ops[x].invoke;
+            // Observers not separated from x form a prefix (their `sep` grows with invoke).
+            let hi = match ops[x].complete {
+                Some(c) => observers.partition_point(|o| o.sep.is_none_or(|s| s <= c)),
+                None => observers.len(),
+            };
+            let lo = observers.partition_point(|o| o.invoke < xi).min(hi);
+            let earlier = (0..lo)
+                .rev()
+                .take_while(|&i| max_complete[i] > xi)
+                .filter(|&i| observers[i].complete > xi);
+            for i in (lo..hi).chain(earlier) {
+                if self.may_see(spec, x as u32, observers[i].op) {
+                    return Some(x as u32);
+                }
+            }
+        }
+        None
+    }
+
+    fn may_see<S: Spec>(&self, spec: &mut S, x: u32, o: u32) -> bool {
+        match &self.produced[x as usize] {
+            None => true,
+            Some(states) => states.iter().any(|&s| spec.step(s, o).is_some()),
+        }
+    }
+
+    /// The kept required observations (reads, failed cas: read-only and state-dependent), by
+    /// invocation, each with its separator.
+    fn observers(&self, ops: &[PartOp], kept: &[u32]) -> Vec<Observer> {
+        let mut blinds: Vec<(usize, usize)> = kept
+            .iter()
+            .filter(|&&k| self.separates[k as usize] && ops[k as usize].required)
+            .filter_map(|&k| {
+                ops[k as usize]
+                    .complete
+                    .map(|c| (c, ops[k as usize].invoke))
+            })
+            .collect();
+        blinds.sort_unstable();
+        let mut latest = Vec::with_capacity(blinds.len());
+        let mut m = 0;
+        for &(_, i) in &blinds {
+            m = m.max(i);
+            latest.push(m);
+        }
+        let mut out: Vec<Observer> = kept
+            .iter()
+            .filter(|&&k| {
+                let k = k as usize;
+                ops[k].required && !self.changes[k] && !self.independent[k]
+            })
+            .map(|&k| {
+                let op = &ops[k as usize];
+                let done = blinds.partition_point(|&(c, _)| c < op.invoke);
+                Observer {
+                    op: k,
+                    invoke: op.invoke,
+                    complete: op.complete.unwrap_or(usize::MAX),
+                    sep: done.checked_sub(1).map(|j| latest[j]),
+                }
+            })
+            .collect();
+        out.sort_unstable_by_key(|o| o.invoke);
+        out
     }
 }
