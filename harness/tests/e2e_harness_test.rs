@@ -234,7 +234,19 @@ fn e2e_analyze_rechecks_a_stored_run_and_test_count_junit_work() {
     std::fs::write(&hist_path, hist).unwrap();
     let a = harness(&["analyze", latest.to_str().unwrap(), "--no-report"]);
     assert_eq!(a.code, 1, "{}", a.stderr);
-    assert_eq!(results_of(&latest)["valid"], Value::Bool(false));
+    // The folder is renamed for its new verdict, and the latest link follows it.
+    let moved = std::path::PathBuf::from(a.last["results"].as_str().unwrap());
+    assert!(
+        moved.to_string_lossy().ends_with("-INVALID"),
+        "{}",
+        moved.display()
+    );
+    assert!(!latest.exists());
+    assert_eq!(results_of(&moved)["valid"], Value::Bool(false));
+    assert_eq!(
+        std::fs::canonicalize(store.path().join("twice/latest")).unwrap(),
+        std::fs::canonicalize(&moved).unwrap()
+    );
     // A folder without a history is bad input.
     let a = harness(&["analyze", store.path().to_str().unwrap()]);
     assert_eq!(a.code, 254, "{}", a.stderr);
