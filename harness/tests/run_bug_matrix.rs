@@ -64,6 +64,22 @@ const FROZEN_LEADER: &[&str] = &[
     "20",
 ];
 
+/// The bundled nemesis script `raft-forget-vote`: freeze the leader, kill the node that voted
+/// for the next leader before that leader's first append reaches it (100 ms links between
+/// the two), restart it and wake the old leader, which it then follows at the old term.
+const FORGOTTEN_VOTE_SCRIPT: &[&str] = &[
+    "--workload",
+    "register",
+    "--net",
+    "proxy",
+    "--nemesis-script",
+    "raft-forget-vote",
+    "--db-opt",
+    "election-timeout-min-ms=1000",
+    "--db-opt",
+    "election-timeout-max-ms=3000",
+];
+
 /// (bug, the `harness test` flags that look for it). `None` = the correct node under the
 /// same schedules: it must never be found invalid (no false positives).
 const MATRIX: &[(Option<&str>, &[&str])] = &[
@@ -71,9 +87,11 @@ const MATRIX: &[(Option<&str>, &[&str])] = &[
     (Some("early-ack"), ISOLATE_ONE),
     (Some("no-truncate"), ISOLATE_LEADER_SET),
     (Some("no-persist-vote"), FROZEN_LEADER),
+    (Some("no-persist-vote"), FORGOTTEN_VOTE_SCRIPT),
     (None, ISOLATE_ONE),
     (None, ISOLATE_LEADER_SET),
     (None, FROZEN_LEADER),
+    (None, FORGOTTEN_VOTE_SCRIPT),
 ];
 
 fn env_num(name: &str, default: u64) -> u64 {

@@ -29,10 +29,16 @@ use crate::cluster::links::{LinkCondition, LinkFaults};
 
 /// The scripts built into the binary (`--nemesis-script NAME` works from any directory):
 /// name → text of `examples/nemesis/NAME.toml`.
-pub const BUNDLED: &[(&str, &str)] = &[(
-    "paxos-forget-promise",
-    include_str!("../../../../examples/nemesis/paxos-forget-promise.toml"),
-)];
+pub const BUNDLED: &[(&str, &str)] = &[
+    (
+        "paxos-forget-promise",
+        include_str!("../../../../examples/nemesis/paxos-forget-promise.toml"),
+    ),
+    (
+        "raft-forget-vote",
+        include_str!("../../../../examples/nemesis/raft-forget-vote.toml"),
+    ),
+];
 
 /// Longest a `wait-leader` step waits when the script gives no `timeout`.
 pub const DEFAULT_LEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -718,6 +724,9 @@ mod tests {
         let e = Script::load(std::path::Path::new("no-such-script"))
             .unwrap_err()
             .0;
-        assert!(e.contains("bundled scripts: paxos-forget-promise"), "{e}");
+        assert!(
+            e.contains("bundled scripts: paxos-forget-promise, raft-forget-vote"),
+            "{e}"
+        );
     }
 }
