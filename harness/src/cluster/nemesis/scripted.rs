@@ -172,21 +172,19 @@ impl<R: FnMut(NemesisEvent) + Send> Runner<'_, R> {
                 self.links(*loss, new, active).await?;
             }
             Step::Heal(what) => self.heal(*what, active).await?,
-            Step::Kill(who) => {
-                self.take_down(Down::Killed, roles.resolve(who, &nodes), active)
-                    .await?
-            }
-            Step::Pause(who) => {
-                self.take_down(Down::Paused, roles.resolve(who, &nodes), active)
-                    .await?
-            }
-            Step::Restart(who) => {
-                self.bring_back(Down::Killed, roles.resolve(who, &nodes), active)
-                    .await?
-            }
-            Step::Resume(who) => {
-                self.bring_back(Down::Paused, roles.resolve(who, &nodes), active)
-                    .await?
+            Step::Kill(who) | Step::Pause(who) | Step::Restart(who) | Step::Resume(who) => {
+                let (how, down) = match step {
+                    Step::Kill(_) => (Down::Killed, true),
+                    Step::Pause(_) => (Down::Paused, true),
+                    Step::Restart(_) => (Down::Killed, false),
+                    _ => (Down::Paused, false),
+                };
+                let targets = roles.resolve(who, &nodes);
+                if down {
+                    self.take_down(how, targets, active).await?
+                } else {
+                    self.bring_back(how, targets, active).await?
+                }
             }
         }
         Ok(Went::On)
