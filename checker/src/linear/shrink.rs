@@ -523,15 +523,16 @@ impl Observability {
             let changes = !spec.read_only(op);
             let outs: Vec<Option<u32>> = states.iter().map(|&s| spec.step(s, op)).collect();
             let everywhere = !capped && outs.iter().all(Option::is_some);
-            let mut produced: Vec<u32> = outs.into_iter().flatten().collect();
-            produced.sort_unstable();
-            produced.dedup();
-            let independent = everywhere && (!changes || produced.len() == 1);
             let always_changes = !capped
                 && changes
                 && states
                     .iter()
-                    .all(|&s| spec.step(s, op).is_none_or(|n| n != s));
+                    .zip(&outs)
+                    .all(|(&s, out)| out.is_none_or(|n| n != s));
+            let mut produced: Vec<u32> = outs.into_iter().flatten().collect();
+            produced.sort_unstable();
+            produced.dedup();
+            let independent = everywhere && (!changes || produced.len() == 1);
             o.separates.push(changes && (independent || always_changes));
             o.independent.push(independent);
             o.produced.push((!capped).then_some(produced));

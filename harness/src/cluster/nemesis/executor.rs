@@ -193,7 +193,7 @@ impl Stagger {
 }
 
 /// How often a leader-change trigger polls the nodes' status.
-pub(super) const LEADER_POLL: Duration = Duration::from_millis(2);
+const LEADER_POLL: Duration = Duration::from_millis(2);
 
 /// Whether `now` (leader, term) is a new leadership after `last`: another node, or a new
 /// term. (Counting only higher terms, so that a second leader in the same term would be left
@@ -211,24 +211,53 @@ async fn wait_for_new_leader(
     at_most: Duration,
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
+    let seen = poll_leader(cluster, at_most, stop, |now| {
+        is_new_leadership(last.as_ref(), now)
+    })
+    .await;
+    match seen {
+        LeaderPoll::Seen(now) => {
+            tracing::info!("nemesis: new leader {} in term {}", now.0, now.1);
+            *last = Some(now);
+            false
+        }
+        LeaderPoll::TimedOut => false,
+        LeaderPoll::Stopped => true,
+    }
+}
+
+/// What [`poll_leader`] ended with.
+pub(super) enum LeaderPoll {
+    /// A (leader, term) the caller wanted.
+    Seen((String, u64)),
+    TimedOut,
+    Stopped,
+}
+
+/// Polls the nodes' status every [`LEADER_POLL`] until a (leader, term) that `wanted`
+/// accepts shows, `at_most` passes, or `stop` fires.
+pub(super) async fn poll_leader(
+    cluster: &Cluster,
+    at_most: Duration,
+    stop: &mut watch::Receiver<bool>,
+    wanted: impl Fn(&(String, u64)) -> bool,
+) -> LeaderPoll {
     let deadline = Instant::now() + at_most;
     loop {
         if *stop.borrow() {
-            return true;
+            return LeaderPoll::Stopped;
         }
         if let Some(now) = cluster.leader_and_term().await {
-            if is_new_leadership(last.as_ref(), &now) {
-                tracing::info!("nemesis: new leader {} in term {}", now.0, now.1);
-                *last = Some(now);
-                return false;
+            if wanted(&now) {
+                return LeaderPoll::Seen(now);
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return false;
+            return LeaderPoll::TimedOut;
         }
         if wait_or_stop(stop, LEADER_POLL.min(left)).await {
-            return true;
+            return LeaderPoll::Stopped;
         }
     }
 }

@@ -354,7 +354,7 @@ pub fn pick_victims(target: Target, nodes: &[String], rng: &mut ChaCha8Rng) -> V
 }
 
 /// A grudge where every node cannot hear from the nodes outside its own component.
-fn grudge_from_components(nodes: &[String], components: &[Vec<String>]) -> Grudge {
+pub(super) fn grudge_from_components(nodes: &[String], components: &[Vec<String>]) -> Grudge {
     let mut grudge = Grudge::new();
     for comp in components {
         let inside: BTreeSet<&String> = comp.iter().collect();

@@ -500,7 +500,7 @@ impl Roles {
         out
     }
 
-    /// The grudge that cuts `sides` off from every other node.
+    /// The grudge that cuts the nodes `who` means off from every other node.
     pub fn isolate(&self, who: &Who, nodes: &[String]) -> Grudge {
         let inside = self.resolve(who, nodes);
         let outside: Vec<String> = nodes
@@ -508,8 +508,7 @@ impl Roles {
             .filter(|n| !inside.contains(n))
             .cloned()
             .collect();
-        let pairs: Vec<(Vec<String>, Vec<String>)> = vec![(inside, outside)];
-        cut_grudge(&pairs)
+        super::planner::grudge_from_components(nodes, &[inside, outside])
     }
 
     /// The grudge that cuts each pair apart, both ways.

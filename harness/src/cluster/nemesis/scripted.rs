@@ -6,11 +6,11 @@
 //! partition healed, link faults taken off.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::executor::{apply, emit, undo, wait_or_stop, NemesisSummary, LEADER_POLL};
+use super::executor::{apply, emit, poll_leader, undo, wait_or_stop, LeaderPoll, NemesisSummary};
 use super::kinds::{FaultKind, NemesisEvent};
 use super::planner::{PlannedFault, Victims};
 use super::script::{HealWhat, Roles, Script, Step};
@@ -197,22 +197,18 @@ impl<R: FnMut(NemesisEvent) + Send> Runner<'_, R> {
         timeout: Duration,
         roles: &mut Roles,
     ) -> Result<Went, ClusterError> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some((leader, term)) = self.cluster.leader_and_term().await {
-                if !roles.names(&leader) {
-                    tracing::info!("nemesis script: {role} = {leader} (term {term})");
-                    roles.0.insert(role.to_string(), leader);
-                    return Ok(Went::On);
-                }
+        let seen = poll_leader(self.cluster, timeout, &mut self.stop, |(leader, _)| {
+            !roles.names(leader)
+        })
+        .await;
+        match seen {
+            LeaderPoll::Seen((leader, term)) => {
+                tracing::info!("nemesis script: {role} = {leader} (term {term})");
+                roles.0.insert(role.to_string(), leader);
+                Ok(Went::On)
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(Went::GaveUp);
-            }
-            if wait_or_stop(&mut self.stop, LEADER_POLL.min(left)).await {
-                return Ok(Went::Stopped);
-            }
+            LeaderPoll::TimedOut => Ok(Went::GaveUp),
+            LeaderPoll::Stopped => Ok(Went::Stopped),
         }
     }
 
